@@ -1,0 +1,47 @@
+#ifndef AUDITLEDGER_LEDGER_DOMAIN_DECIDE_H_
+#define AUDITLEDGER_LEDGER_DOMAIN_DECIDE_H_
+
+#include <cstdint>
+#include <functional>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "auditledger/v1/event.pb.h"
+#include "auditledger/v1/ledger_service.pb.h"
+#include "ledger/domain/plan_state.h"
+#include "ledger/domain/principal.h"
+
+// The rules of the plan: turns a command into the event it produces, or says
+// precisely why it cannot.
+namespace auditledger::domain {
+
+// Reads an already decided event (from the log, or earlier in the same
+// request) by position; NOT_FOUND when there is none.
+using EventLookup = std::function<absl::StatusOr<v1::Event>(uint64_t)>;
+
+struct DecideContext {
+  const Principal& actor;
+  absl::Time now;  // the server clock
+  const EventLookup& lookup;
+};
+
+// Returns the event with its envelope filled in except for the fields the log
+// assigns (event_id, position, recorded_at, previous_hash); effective_at is
+// set only when the request gave one. Nothing is changed: the caller applies
+// the event to `txn` once it accepts it.
+absl::StatusOr<v1::Event> Decide(const StateTxn& txn, const v1::Command& command,
+                                 const DecideContext& ctx);
+
+// The checks on a request that need no state (field formats and limits).
+// Decide runs them too; exposed for the batch check of ExecuteCommands.
+absl::Status CheckRequestId(absl::string_view field, absl::string_view request_id);
+
+absl::string_view StatusName(v1::ActionStatus status);  // "COMPLETE"
+
+// The request_id of any command, "" when unset.
+const std::string& CommandRequestId(const v1::Command& command);
+
+}  // namespace auditledger::domain
+
+#endif  // AUDITLEDGER_LEDGER_DOMAIN_DECIDE_H_

@@ -1,0 +1,122 @@
+#include "ledger/domain/plan_state.h"
+
+#include <cassert>
+
+#include "ledger/domain/names.h"
+
+namespace auditledger::domain {
+
+uint64_t StateTxn::StreamVersion(const std::string& stream) const {
+  if (const auto* a = actions.Find(stream)) return a->version;
+  if (const auto* r = recommendations.Find(stream)) return r->version;
+  if (const auto* p = periods.Find(stream)) return p->version;
+  if (const auto* p = plans.Find(stream)) return p->version;
+  return 0;
+}
+
+void StateTxn::Apply(const v1::Event& event) {
+  const std::string& stream = event.stream();
+  const uint64_t position = event.position();
+  switch (event.payload_case()) {
+    case v1::Event::kPlanCreated: {
+      PlanEntity& plan = plans.Mutable(stream);
+      plan.title = event.plan_created().title();
+      plan.version = event.version();
+      break;
+    }
+    case v1::Event::kRecommendationAdded: {
+      RecommendationEntity& rec = recommendations.Mutable(stream);
+      rec.number = event.recommendation_added().number();
+      rec.version = event.version();
+      auto parsed = ParseName("stream", stream);
+      assert(parsed.ok());
+      if (parsed.ok()) plans.Mutable(parsed->PlanName()).recommendations++;
+      break;
+    }
+    case v1::Event::kActionAdded: {
+      ActionEntity& action = actions.Mutable(stream);
+      const auto& added = event.action_added();
+      action.description = added.description();
+      action.target_date = added.target_date();
+      action.owner = added.owner();
+      action.status = added.status();
+      action.description_position = position;
+      action.target_date_position = position;
+      action.status_position = position;
+      action.version = event.version();
+      break;
+    }
+    case v1::Event::kStatusChanged: {
+      ActionEntity& action = actions.Mutable(stream);
+      action.status = event.status_changed().to();
+      action.status_position = position;
+      action.version = event.version();
+      break;
+    }
+    case v1::Event::kUpdateRecorded:
+      actions.Mutable(stream).version = event.version();
+      break;
+    case v1::Event::kTargetDateRevised: {
+      ActionEntity& action = actions.Mutable(stream);
+      action.target_date = event.target_date_revised().to();
+      action.target_date_position = position;
+      action.version = event.version();
+      break;
+    }
+    case v1::Event::kOwnerAssigned: {
+      ActionEntity& action = actions.Mutable(stream);
+      action.owner = event.owner_assigned().to();
+      action.version = event.version();
+      break;
+    }
+    case v1::Event::kDescriptionAmended: {
+      ActionEntity& action = actions.Mutable(stream);
+      action.description = event.description_amended().to();
+      action.description_position = position;
+      action.version = event.version();
+      break;
+    }
+    case v1::Event::kPeriodOpened: {
+      PeriodEntity& period = periods.Mutable(stream);
+      period.title = event.period_opened().title();
+      period.open = true;
+      period.version = event.version();
+      break;
+    }
+    case v1::Event::kPeriodClosed: {
+      PeriodEntity& period = periods.Mutable(stream);
+      period.open = false;
+      period.version = event.version();
+      break;
+    }
+    case v1::Event::kEventCorrected: {
+      // Corrections are only ever appended to action streams.
+      ActionEntity& action = actions.Mutable(stream);
+      const auto& c = event.event_corrected();
+      const uint64_t target = c.corrected_position();
+      switch (c.replacement_case()) {
+        case v1::EventCorrected::kTargetDate:
+          if (action.target_date_position == target)
+            action.target_date = c.target_date();
+          break;
+        case v1::EventCorrected::kDescription:
+          if (action.description_position == target)
+            action.description = c.description();
+          break;
+        case v1::EventCorrected::kStatus:
+          if (action.status_position == target) action.status = c.status();
+          break;
+        case v1::EventCorrected::kNarrative:
+        case v1::EventCorrected::REPLACEMENT_NOT_SET:
+          break;
+      }
+      action.version = event.version();
+      break;
+    }
+    case v1::Event::PAYLOAD_NOT_SET:
+      assert(false && "event without payload");
+      break;
+  }
+}
+
+}  // namespace auditledger::domain

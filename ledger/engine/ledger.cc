@@ -1,0 +1,303 @@
+#include "ledger/engine/ledger.h"
+
+#include <cassert>
+#include <cstdio>
+
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "ledger/domain/decide.h"
+#include "ledger/domain/limits.h"
+#include "ledger/domain/names.h"
+#include "ledger/store/sha256.h"
+
+namespace auditledger::engine {
+
+struct Ledger::Pending {
+  const domain::Principal* actor;
+  std::vector<v1::Command>* commands;
+  std::string request_key;  // empty without a request_id
+  std::string fingerprint;
+  absl::StatusOr<v1::CommandResponse> result;
+  bool accepted = false;  // decided and staged in the group's batch
+  absl::Notification done;
+};
+
+namespace {
+
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+std::string NewEventId(absl::BitGen& gen) {
+  // A version 4 UUID.
+  uint64_t hi = absl::Uniform<uint64_t>(gen);
+  uint64_t lo = absl::Uniform<uint64_t>(gen);
+  hi = (hi & ~0xf000ULL) | 0x4000ULL;
+  lo = (lo & ~(0xcULL << 60)) | (0x8ULL << 60);
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff,
+                         hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL);
+}
+
+void SetMicros(google::protobuf::Timestamp* ts, uint64_t micros) {
+  ts->set_seconds(static_cast<int64_t>(micros / 1'000'000));
+  ts->set_nanos(static_cast<int32_t>((micros % 1'000'000) * 1000));
+}
+
+uint64_t MicrosOf(const google::protobuf::Timestamp& ts) {
+  return static_cast<uint64_t>(ts.seconds()) * 1'000'000 +
+         static_cast<uint64_t>(ts.nanos() / 1000);
+}
+
+}  // namespace
+
+Ledger::Ledger(store::EventLog* log, const LedgerOptions& options)
+    : log_(log), options_(options) {}
+
+absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(store::EventLog* log,
+                                                     const LedgerOptions& options) {
+  std::unique_ptr<Ledger> ledger(new Ledger(log, options));
+  if (absl::Status s = ledger->Replay(); !s.ok()) return s;
+  ledger->writer_ = std::thread([l = ledger.get()] { l->WriterLoop(); });
+  return ledger;
+}
+
+Ledger::~Ledger() { Shutdown(); }
+
+absl::Status Ledger::Replay() {
+  const uint64_t head = log_->head_position();
+  std::string previous = store::EventLog::ZeroHash();
+  std::vector<store::LoggedEvent> chunk;
+  uint64_t expected = 1;
+  while (expected <= head) {
+    chunk.clear();
+    if (absl::Status s = log_->ReadRange(expected, 4096, &chunk); !s.ok()) return s;
+    if (chunk.empty()) {
+      return absl::DataLossError(absl::StrCat("log: event ", expected,
+                                              " is missing (head is ", head, ")"));
+    }
+    for (const store::LoggedEvent& logged : chunk) {
+      const v1::Event& event = logged.event();
+      if (event.position() != expected) {
+        return absl::DataLossError(absl::StrCat(
+            "log: expected position ", expected, ", found ", event.position()));
+      }
+      if (chain_break_ == 0 && event.previous_hash() != previous) {
+        chain_break_ = expected;
+      }
+      domain::StateTxn txn(state_);
+      txn.Apply(event);
+      txn.CommitTo(state_);
+      last_recorded_us_ = std::max(last_recorded_us_, MicrosOf(event.recorded_at()));
+      previous = logged.hash();
+      ++expected;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::CommandResponse> Ledger::Execute(
+    const domain::Principal& actor, std::vector<v1::Command> commands,
+    const std::string& request_id) {
+  if (commands.empty()) {
+    return absl::InvalidArgumentError("commands: at least one command is required");
+  }
+  if (commands.size() > domain::kMaxCommandsPerRequest) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("commands: ", commands.size(), " commands; at most ",
+                     domain::kMaxCommandsPerRequest, " in one request"));
+  }
+  if (absl::Status s = domain::CheckRequestId("request_id", request_id); !s.ok())
+    return s;
+  Pending pending;
+  pending.actor = &actor;
+  pending.commands = &commands;
+  if (!request_id.empty()) {
+    pending.request_key = absl::StrCat(actor.id, absl::string_view("\0", 1), request_id);
+    v1::ExecuteCommandsRequest whole;
+    for (const v1::Command& c : commands) *whole.add_commands() = c;
+    whole.set_request_id(request_id);
+    pending.fingerprint = store::Sha256(DeterministicBytes(whole));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      return absl::UnavailableError("ledgerd is shutting down; retry shortly");
+    }
+    if (queue_.size() >= options_.queue_capacity) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the ledger's write queue is full (", options_.queue_capacity,
+          " requests waiting); retry with backoff"));
+    }
+    queue_.push_back(&pending);
+  }
+  // The writer always completes what it took from the queue, so this wait is
+  // bounded by one group's decide-and-sync time.
+  pending.done.WaitForNotification();
+  return std::move(pending.result);
+}
+
+void Ledger::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (writer_.joinable()) writer_.join();
+}
+
+void Ledger::WriterLoop() {
+  std::vector<Pending*> group;
+  for (;;) {
+    group.clear();
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || stopping_;
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping, and nothing left to do
+      while (!queue_.empty() && group.size() < options_.max_group) {
+        group.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    ProcessGroup(group);
+  }
+}
+
+void Ledger::ProcessGroup(std::vector<Pending*>& group) {
+  store::EventLog::Batch batch = log_->NewBatch();
+  absl::flat_hash_map<std::string, std::string> group_requests;
+  const absl::Time now = absl::Now();
+  for (Pending* p : group) Decide(*p, batch, now, group_requests);
+
+  absl::Status committed = log_->Commit(batch);
+  if (!committed.ok()) {
+    std::fprintf(stderr,
+                 "ledgerd: FATAL write failure, refusing further writes: %s\n",
+                 committed.ToString().c_str());
+  }
+  for (Pending* p : group) {
+    if (p->accepted && !committed.ok()) {
+      p->result = absl::UnavailableError(absl::StrCat(
+          "the ledger could not make the write durable, nothing was recorded "
+          "and it has stopped accepting writes: ",
+          committed.message()));
+    }
+    p->done.Notify();
+  }
+}
+
+void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
+                    absl::flat_hash_map<std::string, std::string>& group_requests) {
+  // A retry: answer as the first time.
+  if (!p.request_key.empty()) {
+    std::optional<std::string> stored;
+    if (auto it = group_requests.find(p.request_key); it != group_requests.end()) {
+      stored = it->second;
+    } else {
+      absl::StatusOr<std::optional<std::string>> found =
+          log_->GetRequest(p.request_key);
+      if (!found.ok()) {
+        p.result = found.status();
+        return;
+      }
+      stored = *found;
+    }
+    if (stored.has_value()) {
+      if (stored->size() < store::kHashBytes ||
+          !store::ConstantTimeEquals(stored->substr(0, store::kHashBytes),
+                                     p.fingerprint)) {
+        p.result = absl::InvalidArgumentError(
+            "request_id: already used by this caller for a different request; "
+            "use a new request_id");
+        return;
+      }
+      v1::CommandResponse response;
+      if (!response.ParseFromArray(stored->data() + store::kHashBytes,
+                                   static_cast<int>(stored->size() - store::kHashBytes))) {
+        p.result = absl::DataLossError("request_id: stored answer does not decode");
+        return;
+      }
+      response.set_replayed(true);
+      p.result = std::move(response);
+      return;
+    }
+  }
+
+  const uint64_t recorded_us =
+      std::max(static_cast<uint64_t>(absl::ToUnixMicros(now)), last_recorded_us_);
+  domain::StateTxn txn(state_);
+  std::vector<v1::Event> events;
+  events.reserve(p.commands->size());
+  domain::EventLookup lookup =
+      [&](uint64_t position) -> absl::StatusOr<v1::Event> {
+    for (const v1::Event& e : events) {
+      if (e.position() == position) return e;
+    }
+    if (const v1::Event* e = batch.Find(position)) return *e;
+    absl::StatusOr<store::LoggedEvent> logged = log_->Read(position);
+    if (!logged.ok()) return logged.status();
+    return logged->event();
+  };
+  domain::DecideContext ctx{*p.actor, now, lookup};
+  for (size_t i = 0; i < p.commands->size(); ++i) {
+    const v1::Command& command = (*p.commands)[i];
+    absl::StatusOr<v1::Event> event = domain::Decide(txn, command, ctx);
+    if (!event.ok()) {
+      if (p.commands->size() > 1) {
+        p.result = absl::Status(event.status().code(),
+                                absl::StrCat("commands[", i, "].",
+                                             event.status().message()));
+      } else {
+        p.result = event.status();
+      }
+      return;
+    }
+    event->set_position(batch.next_position() + events.size());
+    txn.Apply(*event);
+    events.push_back(*std::move(event));
+  }
+
+  static thread_local absl::BitGen gen;
+  v1::CommandResponse response;
+  for (v1::Event& event : events) {
+    event.set_format(v1::EVENT_FORMAT_V1);
+    event.set_event_id(NewEventId(gen));
+    SetMicros(event.mutable_recorded_at(), recorded_us);
+    if (!event.has_effective_at()) *event.mutable_effective_at() = event.recorded_at();
+    const uint64_t expected_position = event.position();
+    batch.Add(&event);
+    assert(event.position() == expected_position);
+    (void)expected_position;
+    v1::AppendedEvent* appended = response.add_events();
+    appended->set_name(domain::EventName(event.position()));
+    appended->set_event_id(event.event_id());
+    appended->set_stream(event.stream());
+    appended->set_version(event.version());
+    appended->set_position(event.position());
+  }
+  response.set_position(batch.next_position() - 1);
+  if (!p.request_key.empty()) {
+    std::string record = p.fingerprint + response.SerializeAsString();
+    batch.PutRequest(p.request_key, record);
+    group_requests[p.request_key] = std::move(record);
+  }
+  txn.CommitTo(state_);
+  last_recorded_us_ = recorded_us;
+  p.accepted = true;
+  p.result = std::move(response);
+}
+
+}  // namespace auditledger::engine

@@ -1,0 +1,74 @@
+#ifndef AUDITLEDGER_LEDGER_ENGINE_LEDGER_H_
+#define AUDITLEDGER_LEDGER_ENGINE_LEDGER_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "auditledger/v1/ledger_service.pb.h"
+#include "ledger/domain/plan_state.h"
+#include "ledger/domain/principal.h"
+#include "ledger/store/event_log.h"
+
+// The command path: a bounded queue in front of one writer thread that
+// decides commands against the write model and commits them in groups, one
+// synced write per group (group commit).
+namespace auditledger::engine {
+
+struct LedgerOptions {
+  size_t queue_capacity = 4096;  // requests waiting; beyond it RESOURCE_EXHAUSTED
+  size_t max_group = 1024;       // requests committed by one synced write
+};
+
+class Ledger {
+ public:
+  // Rebuilds the write model by replaying `log`, checking the hash chain on
+  // the way, and starts the writer.
+  static absl::StatusOr<std::unique_ptr<Ledger>> Open(store::EventLog* log,
+                                                      const LedgerOptions& options);
+  ~Ledger();
+
+  // Decides and appends `commands` atomically on behalf of `actor`. Returns
+  // once the events are durable, or the reason nothing was appended. With a
+  // request_id, a retry returns the first answer (replayed = true).
+  absl::StatusOr<v1::CommandResponse> Execute(const domain::Principal& actor,
+                                              std::vector<v1::Command> commands,
+                                              const std::string& request_id);
+
+  // Refuses new commands, lets the writer finish what is queued, stops it.
+  void Shutdown();
+
+  // The first position where the hash chain did not hold when the log was
+  // opened, or 0 when it held throughout.
+  uint64_t chain_break_at_open() const { return chain_break_; }
+
+ private:
+  struct Pending;
+  Ledger(store::EventLog* log, const LedgerOptions& options);
+  absl::Status Replay();
+  void WriterLoop();
+  void ProcessGroup(std::vector<Pending*>& group);
+  void Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
+              absl::flat_hash_map<std::string, std::string>& group_requests);
+
+  store::EventLog* log_;
+  LedgerOptions options_;
+  domain::PlanState state_;  // touched only by the writer thread (and Replay)
+  uint64_t last_recorded_us_ = 0;
+  uint64_t chain_break_ = 0;
+
+  absl::Mutex mu_;
+  std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread writer_;
+};
+
+}  // namespace auditledger::engine
+
+#endif  // AUDITLEDGER_LEDGER_ENGINE_LEDGER_H_

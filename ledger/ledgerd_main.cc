@@ -1,0 +1,69 @@
+// ledgerd: the audit ledger server.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "ledger/service/server.h"
+
+int main(int argc, char** argv) {
+  auditledger::service::ServerOptions options;
+  CLI::App app{
+      "ledgerd: the auditledger server. Appends every change to an action "
+      "plan as an immutable, hash-chained event in RocksDB and serves the "
+      "auditledger.v1 gRPC API."};
+  app.add_option("--data_dir", options.data_dir, "RocksDB data directory")
+      ->capture_default_str();
+  app.add_option("--listen", options.listen, "HOST:PORT to serve gRPC on")
+      ->capture_default_str();
+  app.add_option("--principals", options.principals_path,
+                 "JSON file of principals (id, name, role, token_sha256); "
+                 "reloaded on SIGHUP")
+      ->required();
+  CLI11_PARSE(app, argc, argv);
+
+  // Signals are taken by one thread with sigwait, so they are blocked in
+  // every thread created from here on.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = auditledger::service::LedgerServer::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "ledgerd: %s\n",
+                 std::string(server.status().message()).c_str());
+    return 1;
+  }
+  if ((*server)->chain_break_at_open() != 0) {
+    std::fprintf(stderr,
+                 "ledgerd: WARNING: the hash chain does not hold at position "
+                 "%llu: the log may have been altered; run `ledgerctl verify`\n",
+                 static_cast<unsigned long long>((*server)->chain_break_at_open()));
+  }
+  std::printf("ledgerd: serving on %s (data dir %s)\n",
+              (*server)->address().c_str(), options.data_dir.c_str());
+  std::fflush(stdout);
+
+  for (;;) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) continue;
+    if (signal_number == SIGHUP) {
+      absl::Status reloaded = (*server)->ReloadPrincipals();
+      std::fprintf(stderr, "ledgerd: SIGHUP: %s\n",
+                   reloaded.ok() ? "principals reloaded"
+                                 : std::string(reloaded.message()).c_str());
+      continue;
+    }
+    std::fprintf(stderr, "ledgerd: %s: shutting down\n",
+                 signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    break;
+  }
+  (*server)->Shutdown();
+  std::fprintf(stderr, "ledgerd: stopped cleanly\n");
+  return 0;
+}

@@ -1,0 +1,56 @@
+#ifndef AUDITLEDGER_LEDGER_SERVICE_SERVER_H_
+#define AUDITLEDGER_LEDGER_SERVICE_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/server.h"
+#include "ledger/engine/ledger.h"
+#include "ledger/service/auth.h"
+#include "ledger/service/ledger_service.h"
+#include "ledger/store/event_log.h"
+
+namespace auditledger::service {
+
+struct ServerOptions {
+  std::string data_dir = "./ledger-data";
+  std::string listen = "127.0.0.1:50051";
+  std::string principals_path;
+  // Grace period for in-flight calls on shutdown.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+};
+
+// Everything ledgerd runs: the log, the writer, the gRPC services (ours,
+// grpc.health.v1 and server reflection).
+class LedgerServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<LedgerServer>> Start(
+      const ServerOptions& options);
+  ~LedgerServer();
+
+  // The address actually bound (the port resolved when :0 was asked for).
+  const std::string& address() const { return address_; }
+  uint64_t chain_break_at_open() const { return ledger_->chain_break_at_open(); }
+
+  absl::Status ReloadPrincipals() { return auth_->Reload(); }
+
+  // Stops accepting calls, lets in-flight ones finish (bounded by the grace
+  // period), stops the writer and closes RocksDB.
+  void Shutdown();
+
+ private:
+  LedgerServer() = default;
+  ServerOptions options_;
+  std::string address_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<store::EventLog> log_;
+  std::unique_ptr<engine::Ledger> ledger_;
+  std::unique_ptr<LedgerServiceImpl> ledger_service_;
+  std::unique_ptr<grpc::Server> server_;
+  bool shut_down_ = false;
+};
+
+}  // namespace auditledger::service
+
+#endif  // AUDITLEDGER_LEDGER_SERVICE_SERVER_H_

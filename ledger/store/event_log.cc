@@ -1,0 +1,334 @@
+#include "ledger/store/event_log.h"
+
+#include <cassert>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "ledger/store/sha256.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/write_batch.h"
+
+namespace auditledger::store {
+namespace {
+
+absl::string_view View(const rocksdb::Slice& s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+constexpr char kEventsCf[] = "events";
+constexpr char kStreamsCf[] = "streams";
+constexpr char kRequestsCf[] = "requests";
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string message = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  return absl::UnavailableError(message);
+}
+
+std::string StreamKey(absl::string_view stream, uint64_t version) {
+  std::string key(stream);
+  key.push_back('\0');
+  key += EncodePosition(version);
+  return key;
+}
+
+}  // namespace
+
+std::string EncodePosition(uint64_t position) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(position & 0xff);
+    position >>= 8;
+  }
+  return out;
+}
+
+uint64_t DecodePosition(absl::string_view bytes) {
+  assert(bytes.size() == 8);
+  uint64_t out = 0;
+  for (unsigned char c : bytes.substr(0, 8)) out = (out << 8) | c;
+  return out;
+}
+
+std::string EventLog::HashOf(absl::string_view stored_bytes) {
+  return Sha256(stored_bytes);
+}
+
+std::string EventLog::ZeroHash() { return std::string(kHashBytes, '\0'); }
+
+absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
+    const std::string& dir, const LogOptions& options) {
+  std::unique_ptr<EventLog> log(new EventLog());
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  // Recover to the last consistent point in the WAL; never skip a torn record
+  // and go on, which could leave a hole.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  db_options.paranoid_checks = true;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 4;
+  if (options.env != nullptr) db_options.env = options.env;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  log->cf_options_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<std::string> existing;
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(
+      db_options, dir, &existing);
+  if (!listed.ok()) existing = {rocksdb::kDefaultColumnFamilyName};
+  for (const char* required : {kEventsCf, kStreamsCf, kRequestsCf}) {
+    if (std::find(existing.begin(), existing.end(), required) == existing.end())
+      existing.push_back(required);
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : existing) {
+    descriptors.emplace_back(name, log->cf_options_);
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data dir ", dir,
+          " is in use by another ledgerd (its RocksDB LOCK is held); stop it "
+          "first or choose another --data_dir"));
+    }
+    return FromRocks(s, absl::StrCat("opening data dir ", dir));
+  }
+  log->db_.reset(raw);
+  for (size_t i = 0; i < handles.size(); ++i) {
+    log->handles_[existing[i]] = handles[i];
+  }
+  log->events_ = log->handles_[kEventsCf];
+  log->streams_ = log->handles_[kStreamsCf];
+  log->requests_ = log->handles_[kRequestsCf];
+  log->write_options_.sync = options.sync;
+  if (absl::Status loaded = log->LoadHead(); !loaded.ok()) return loaded;
+  return log;
+}
+
+EventLog::~EventLog() {
+  BeginClose();
+  if (db_ == nullptr) return;
+  for (auto& [name, handle] : handles_) {
+    db_->DestroyColumnFamilyHandle(handle);
+  }
+  handles_.clear();
+  rocksdb::Status s = db_->Close();
+  (void)s;  // Nothing left to do with a failed close: every write was synced.
+  db_.reset();
+}
+
+absl::Status EventLog::LoadHead() {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), events_));
+  it->SeekToLast();
+  if (!it->status().ok()) return FromRocks(it->status(), "reading log head");
+  absl::MutexLock lock(&mu_);
+  if (!it->Valid()) {
+    head_position_ = 0;
+    head_hash_ = ZeroHash();
+    return absl::OkStatus();
+  }
+  if (it->key().size() != 8) {
+    return absl::DataLossError("log head: malformed event key");
+  }
+  head_position_ = DecodePosition(View(it->key()));
+  head_hash_ = HashOf(View(it->value()));
+  return absl::OkStatus();
+}
+
+EventLog::Head EventLog::head() const {
+  absl::MutexLock lock(&mu_);
+  return Head{head_position_.load(), head_hash_};
+}
+
+EventLog::Batch::Batch(EventLog* log, uint64_t next_position,
+                       std::string previous_hash)
+    : log_(log),
+      next_position_(next_position),
+      previous_hash_(std::move(previous_hash)) {}
+
+EventLog::Batch EventLog::NewBatch() {
+  absl::MutexLock lock(&mu_);
+  return Batch(this, head_position_.load() + 1, head_hash_);
+}
+
+std::string EventLog::Batch::Add(v1::Event* event) {
+  assert(event->version() >= 1);
+  event->set_position(next_position_);
+  event->set_previous_hash(previous_hash_);
+  std::string bytes;
+  bool serialized = event->SerializeToString(&bytes);
+  assert(serialized);
+  (void)serialized;
+  std::string hash = HashOf(bytes);
+  write_batch_.Put(log_->events_, EncodePosition(next_position_), bytes);
+  write_batch_.Put(log_->streams_, StreamKey(event->stream(), event->version()),
+                   EncodePosition(next_position_));
+  events_.emplace(next_position_, *event);
+  previous_hash_ = hash;
+  ++next_position_;
+  return hash;
+}
+
+void EventLog::Batch::PutRequest(absl::string_view key, absl::string_view value) {
+  write_batch_.Put(log_->requests_, rocksdb::Slice(key.data(), key.size()),
+                   rocksdb::Slice(value.data(), value.size()));
+}
+
+const v1::Event* EventLog::Batch::Find(uint64_t position) const {
+  auto it = events_.find(position);
+  return it == events_.end() ? nullptr : &it->second;
+}
+
+absl::Status EventLog::Commit(Batch& batch) {
+  assert(batch.log_ == this);
+  {
+    absl::MutexLock lock(&mu_);
+    if (failed_) {
+      return absl::UnavailableError(
+          "the ledger stopped accepting writes after a failed write; restart "
+          "ledgerd to recover");
+    }
+    assert(batch.next_position_ - batch.events_.size() == head_position_ + 1);
+  }
+  if (batch.write_batch_.Count() == 0) return absl::OkStatus();
+  rocksdb::Status s = db_->Write(write_options_, &batch.write_batch_);
+  absl::MutexLock lock(&mu_);
+  if (!s.ok()) {
+    failed_ = true;
+    return FromRocks(s, "writing to the log");
+  }
+  head_position_ = batch.next_position_ - 1;
+  head_hash_ = batch.previous_hash_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LoggedEvent> EventLog::Decode(uint64_t position,
+                                             absl::string_view bytes) const {
+  LoggedEvent out;
+  if (!out.mutable_event()->ParseFromArray(bytes.data(),
+                                           static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("event at position ", position, " does not decode"));
+  }
+  if (out.event().format() > v1::EVENT_FORMAT_V1) {
+    return absl::DataLossError(absl::StrCat(
+        "event at position ", position, " has format ", out.event().format(),
+        ", newer than this ledgerd reads"));
+  }
+  out.set_hash(HashOf(bytes));
+  return out;
+}
+
+absl::StatusOr<LoggedEvent> EventLog::Read(uint64_t position) const {
+  std::string bytes;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), events_, EncodePosition(position), &bytes);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("no event at position ", position));
+  }
+  if (!s.ok()) return FromRocks(s, "reading the log");
+  return Decode(position, bytes);
+}
+
+absl::Status EventLog::ReadRange(uint64_t from, size_t max,
+                                 std::vector<LoggedEvent>* out) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), events_));
+  size_t n = 0;
+  for (it->Seek(EncodePosition(std::max<uint64_t>(from, 1)));
+       it->Valid() && n < max; it->Next(), ++n) {
+    absl::StatusOr<LoggedEvent> event =
+        Decode(DecodePosition(View(it->key())), View(it->value()));
+    if (!event.ok()) return event.status();
+    out->push_back(*std::move(event));
+  }
+  return FromRocks(it->status(), "reading the log");
+}
+
+absl::Status EventLog::ReadStream(const std::string& stream,
+                                  uint64_t from_version, size_t max,
+                                  std::vector<LoggedEvent>* out) const {
+  std::string prefix = stream;
+  prefix.push_back('\0');
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  size_t n = 0;
+  for (it->Seek(StreamKey(stream, std::max<uint64_t>(from_version, 1)));
+       it->Valid() && it->key().starts_with(prefix) && n < max;
+       it->Next(), ++n) {
+    absl::StatusOr<LoggedEvent> event =
+        Read(DecodePosition(View(it->value())));
+    if (!event.ok()) return event.status();
+    out->push_back(*std::move(event));
+  }
+  return FromRocks(it->status(), "reading a stream");
+}
+
+absl::StatusOr<std::optional<std::string>> EventLog::GetRequest(
+    absl::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), requests_,
+                              rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "reading request ids");
+  return value;
+}
+
+bool EventLog::WaitForPosition(uint64_t position, absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [this, position]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return head_position_.load() >= position || closing_;
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
+  return head_position_.load() >= position;
+}
+
+void EventLog::BeginClose() {
+  absl::MutexLock lock(&mu_);
+  closing_ = true;
+}
+
+bool EventLog::closing() const {
+  absl::MutexLock lock(&mu_);
+  return closing_;
+}
+
+absl::StatusOr<rocksdb::ColumnFamilyHandle*> EventLog::ColumnFamily(
+    const std::string& name) {
+  absl::MutexLock lock(&cf_mu_);
+  if (auto it = handles_.find(name); it != handles_.end()) return it->second;
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  rocksdb::Status s = db_->CreateColumnFamily(cf_options_, name, &handle);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("creating column family ", name));
+  handles_[name] = handle;
+  return handle;
+}
+
+absl::Status EventLog::DropColumnFamily(const std::string& name) {
+  absl::MutexLock lock(&cf_mu_);
+  auto it = handles_.find(name);
+  if (it == handles_.end()) return absl::OkStatus();
+  rocksdb::Status s = db_->DropColumnFamily(it->second);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("dropping column family ", name));
+  db_->DestroyColumnFamilyHandle(it->second);
+  handles_.erase(it);
+  return absl::OkStatus();
+}
+
+}  // namespace auditledger::store

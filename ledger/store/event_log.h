@@ -1,0 +1,149 @@
+#ifndef AUDITLEDGER_LEDGER_STORE_EVENT_LOG_H_
+#define AUDITLEDGER_LEDGER_STORE_EVENT_LOG_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "auditledger/v1/event.pb.h"
+#include "auditledger/v1/ledger_service.pb.h"
+#include "rocksdb/db.h"
+
+// The append-only event log in RocksDB.
+//
+// Column families:
+//   events    position (8 bytes, big-endian) -> serialized v1::Event
+//   streams   stream '\0' version (8 bytes BE) -> position (8 bytes BE)
+//   requests  caller '\0' request_id -> fingerprint (32) + CommandResponse
+// plus one column family per projection (see projections/).
+//
+// Each event names the SHA-256 of the stored bytes of the event before it, so
+// the log is a hash chain. Every write is synced (WAL fsync) before Commit
+// returns. Positions are gapless and start at 1.
+namespace auditledger::store {
+
+struct LogOptions {
+  // Tests and the benchmark may turn the sync off; ledgerd never does.
+  bool sync = true;
+  // For fault injection; nullptr means the default environment.
+  rocksdb::Env* env = nullptr;
+  size_t block_cache_bytes = 64 << 20;
+};
+
+// An event as stored, with the hash of its stored bytes.
+using LoggedEvent = v1::LoggedEvent;
+
+std::string EncodePosition(uint64_t position);
+uint64_t DecodePosition(absl::string_view bytes);
+
+class EventLog {
+ public:
+  // Opens (creating if needed) the log in `dir`. Fails with
+  // FAILED_PRECONDITION if another process holds the directory.
+  static absl::StatusOr<std::unique_ptr<EventLog>> Open(const std::string& dir,
+                                                        const LogOptions& options);
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // Writes staged by the single writer and committed atomically.
+  class Batch {
+   public:
+    // Assigns the event its position and previous hash, stores it and returns
+    // the hash of its stored bytes.
+    std::string Add(v1::Event* event);
+    void PutRequest(absl::string_view key, absl::string_view value);
+    // The position the next added event will get.
+    uint64_t next_position() const { return next_position_; }
+    size_t size() const { return events_.size(); }
+    // An event added to this batch and not yet committed, or nullptr.
+    const v1::Event* Find(uint64_t position) const;
+
+   private:
+    friend class EventLog;
+    Batch(EventLog* log, uint64_t next_position, std::string previous_hash);
+    EventLog* log_;
+    rocksdb::WriteBatch write_batch_;
+    uint64_t next_position_;
+    std::string previous_hash_;
+    std::map<uint64_t, v1::Event> events_;
+  };
+
+  // Only one batch may be open at a time (one writer).
+  Batch NewBatch();
+  // Writes the batch durably. On failure nothing of it is visible and the
+  // log refuses every later commit: a failed sync leaves the WAL in an
+  // unknown state, and going on could open a hole.
+  absl::Status Commit(Batch& batch);
+
+  struct Head {
+    uint64_t position = 0;
+    std::string hash;  // of the event at `position`; zeros for an empty log
+  };
+  uint64_t head_position() const { return head_position_.load(); }
+  std::string head_hash() const { return head().hash; }
+  // Position and hash read together.
+  Head head() const;
+
+  // Reads one event; NOT_FOUND if there is none at `position`.
+  absl::StatusOr<LoggedEvent> Read(uint64_t position) const;
+  // Up to `max` events from `from` on, in order.
+  absl::Status ReadRange(uint64_t from, size_t max,
+                         std::vector<LoggedEvent>* out) const;
+  // Up to `max` events of `stream` with version >= from_version.
+  absl::Status ReadStream(const std::string& stream, uint64_t from_version,
+                          size_t max, std::vector<LoggedEvent>* out) const;
+  // The stored value for an idempotency key, if any.
+  absl::StatusOr<std::optional<std::string>> GetRequest(absl::string_view key) const;
+
+  // Blocks until head_position() >= position, the deadline passes or the log
+  // is closing. Returns whether the position was reached.
+  bool WaitForPosition(uint64_t position, absl::Time deadline) const;
+  // Wakes every waiter; later waits return at once.
+  void BeginClose();
+  bool closing() const;
+
+  // For projections: their own column families in the same database.
+  absl::StatusOr<rocksdb::ColumnFamilyHandle*> ColumnFamily(const std::string& name);
+  absl::Status DropColumnFamily(const std::string& name);
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* events_cf() const { return events_; }
+  const rocksdb::WriteOptions& write_options() const { return write_options_; }
+
+  // The hash of the stored bytes of an event.
+  static std::string HashOf(absl::string_view stored_bytes);
+  static std::string ZeroHash();
+
+ private:
+  EventLog() = default;
+  absl::Status LoadHead();
+  absl::StatusOr<LoggedEvent> Decode(uint64_t position, absl::string_view bytes) const;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* events_ = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_ = nullptr;
+  rocksdb::ColumnFamilyHandle* requests_ = nullptr;
+  rocksdb::WriteOptions write_options_;
+  rocksdb::ColumnFamilyOptions cf_options_;
+
+  std::atomic<uint64_t> head_position_{0};
+  mutable absl::Mutex mu_;
+  std::string head_hash_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex cf_mu_;
+};
+
+}  // namespace auditledger::store
+
+#endif  // AUDITLEDGER_LEDGER_STORE_EVENT_LOG_H_

@@ -1,0 +1,46 @@
+#include "ledger/store/sha256.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <cassert>
+#include <memory>
+
+namespace auditledger::store {
+
+std::string Sha256Concat(std::initializer_list<absl::string_view> parts) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                              &EVP_MD_CTX_free);
+  assert(ctx != nullptr);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  bool ok = EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1;
+  for (absl::string_view part : parts) {
+    ok = ok && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1;
+  }
+  ok = ok && EVP_DigestFinal_ex(ctx.get(), digest, &length) == 1;
+  // SHA-256 cannot fail short of memory exhaustion; a ledger that cannot hash
+  // must not go on.
+  if (!ok || length != kHashBytes) std::abort();
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+std::string Sha256(absl::string_view data) { return Sha256Concat({data}); }
+
+std::string ToHex(absl::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0xf]);
+  }
+  return out;
+}
+
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace auditledger::store
