@@ -1,0 +1,396 @@
+// The command path end to end below gRPC: domain rules decided by the
+// writer against a real RocksDB log in a temp dir.
+#include "ledger/engine/ledger.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "ledger/store/sha256.h"
+#include "tests/support/commands.h"
+#include "tests/support/ledgerd_process.h"
+
+namespace auditledger::engine {
+namespace {
+
+using ::auditledger::testing::AddAction;
+using ::auditledger::testing::AddRecommendation;
+using ::auditledger::testing::AmendDescription;
+using ::auditledger::testing::AssignOwner;
+using ::auditledger::testing::ChangeStatus;
+using ::auditledger::testing::ClosePeriod;
+using ::auditledger::testing::CorrectNarrative;
+using ::auditledger::testing::CreatePlan;
+using ::auditledger::testing::OpenPeriod;
+using ::auditledger::testing::RecordUpdate;
+using ::auditledger::testing::ReviseTarget;
+
+const domain::Principal kAdmin{"admin", "Admin", v1::ADMIN};
+const domain::Principal kOfficer{"jsmith", "J Smith", v1::OFFICER};
+const domain::Principal kOther{"akhan", "A Khan", v1::OFFICER};
+
+constexpr char kRec[] = "plans/p/recommendations/r1";
+constexpr char kAction[] = "plans/p/recommendations/r1/actions/a1";
+constexpr char kPeriod[] = "plans/p/periods/oct-2024";
+
+class LedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    auto log = store::EventLog::Open(dir_.path() + "/db", store::LogOptions{});
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = *std::move(log);
+    auto ledger = Ledger::Open(log_.get(), LedgerOptions{});
+    ASSERT_TRUE(ledger.ok()) << ledger.status();
+    ledger_ = *std::move(ledger);
+  }
+  void Reopen() {
+    ledger_.reset();
+    log_.reset();
+    Open();
+  }
+
+  absl::StatusOr<v1::CommandResponse> Run(const domain::Principal& who,
+                                          v1::Command command,
+                                          const std::string& request_id = "") {
+    std::vector<v1::Command> commands;
+    commands.push_back(std::move(command));
+    return ledger_->Execute(who, std::move(commands), request_id);
+  }
+
+  void MustRun(const domain::Principal& who, v1::Command command) {
+    auto result = Run(who, std::move(command));
+    ASSERT_TRUE(result.ok()) << result.status();
+  }
+
+  // A plan with one recommendation, one action owned by jsmith, one open
+  // period.
+  void Seed() {
+    MustRun(kAdmin, CreatePlan("p"));
+    MustRun(kAdmin, AddRecommendation("p", "r1", 1));
+    MustRun(kAdmin, AddAction(kRec, "a1", "December 2024", "jsmith"));
+    MustRun(kAdmin, OpenPeriod("p", "oct-2024", "October 2024 & final update"));
+  }
+
+  // Expects `command` to fail with `code` and a message containing `text`,
+  // and the log to be unchanged.
+  void ExpectRejected(const domain::Principal& who, v1::Command command,
+                      absl::StatusCode code, const std::string& text) {
+    const uint64_t head = log_->head_position();
+    auto result = Run(who, std::move(command));
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), code) << result.status();
+    EXPECT_NE(result.status().message().find(text), std::string::npos)
+        << result.status();
+    EXPECT_EQ(log_->head_position(), head) << "a rejected command appended";
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::EventLog> log_;
+  std::unique_ptr<Ledger> ledger_;
+};
+
+TEST_F(LedgerTest, AppendsEventsWithGaplessPositionsAndStreamVersions) {
+  Seed();
+  MustRun(kOfficer, ChangeStatus(kAction, v1::ONGOING));
+  MustRun(kOfficer, RecordUpdate(kAction, kPeriod, "Work has started."));
+  EXPECT_EQ(log_->head_position(), 6u);
+  std::vector<store::LoggedEvent> events;
+  ASSERT_TRUE(log_->ReadStream(kAction, 1, 100, &events).ok());
+  ASSERT_EQ(events.size(), 3u);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].event().version(), i + 1);
+  }
+  EXPECT_EQ(events[1].event().status_changed().from(), v1::NOT_STARTED);
+  EXPECT_EQ(events[1].event().status_changed().to(), v1::ONGOING);
+  EXPECT_EQ(events[1].event().actor().id(), "jsmith");
+  EXPECT_EQ(events[1].event().actor().role(), v1::OFFICER);
+}
+
+TEST_F(LedgerTest, HashChainLinksEveryEventToTheStoredBytesOfThePrevious) {
+  Seed();
+  std::vector<store::LoggedEvent> events;
+  ASSERT_TRUE(log_->ReadRange(1, 100, &events).ok());
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].event().previous_hash(), store::EventLog::ZeroHash());
+  for (size_t i = 1; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].event().previous_hash(), events[i - 1].hash());
+    EXPECT_EQ(events[i].event().position(), i + 1);
+  }
+  EXPECT_EQ(log_->head_hash(), events.back().hash());
+}
+
+TEST_F(LedgerTest, ReasonRequiredToPauseStopReopenReviseAndAmend) {
+  Seed();
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::PAUSED),
+                 absl::StatusCode::kInvalidArgument, "reason: required to pause");
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::STOPPED),
+                 absl::StatusCode::kInvalidArgument, "reason: required to stop");
+  ExpectRejected(kOfficer, ReviseTarget(kAction, "March 2025"),
+                 absl::StatusCode::kInvalidArgument,
+                 "reason: required to revise a target date");
+  ExpectRejected(kOfficer, AmendDescription(kAction, "New words"),
+                 absl::StatusCode::kInvalidArgument,
+                 "reason: required to amend a description");
+  MustRun(kOfficer, ChangeStatus(kAction, v1::COMPLETE));
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::ONGOING),
+                 absl::StatusCode::kInvalidArgument,
+                 "reason: required to reopen a COMPLETE action");
+  MustRun(kOfficer, ChangeStatus(kAction, v1::ONGOING, "Board asked again"));
+  MustRun(kOfficer, ChangeStatus(kAction, v1::PAUSED, "Awaiting funds"));
+  MustRun(kOfficer, ReviseTarget(kAction, "March 2025 (IPS)", "Funding delay"));
+  MustRun(kOfficer, AmendDescription(kAction, "Clearer words", "Typo"));
+}
+
+TEST_F(LedgerTest, InvalidTransitionsNameFromAndTo) {
+  Seed();
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::NOT_STARTED),
+                 absl::StatusCode::kFailedPrecondition,
+                 "from NOT_STARTED to NOT_STARTED");
+  MustRun(kOfficer, ChangeStatus(kAction, v1::COMPLETE));
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::PAUSED, "why"),
+                 absl::StatusCode::kFailedPrecondition, "from COMPLETE to PAUSED");
+}
+
+TEST_F(LedgerTest, StoppedActionChangesOnlyByReopeningWithReason) {
+  Seed();
+  MustRun(kOfficer, ChangeStatus(kAction, v1::STOPPED, "No longer needed"));
+  ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, "text"),
+                 absl::StatusCode::kFailedPrecondition, "is STOPPED");
+  ExpectRejected(kOfficer, ReviseTarget(kAction, "May 2025", "why"),
+                 absl::StatusCode::kFailedPrecondition, "is STOPPED");
+  ExpectRejected(kOfficer, AmendDescription(kAction, "x", "why"),
+                 absl::StatusCode::kFailedPrecondition, "is STOPPED");
+  ExpectRejected(kAdmin, AssignOwner(kAction, "akhan"),
+                 absl::StatusCode::kFailedPrecondition, "is STOPPED");
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::COMPLETE),
+                 absl::StatusCode::kFailedPrecondition, "from STOPPED to COMPLETE");
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::ONGOING),
+                 absl::StatusCode::kInvalidArgument,
+                 "reason: required to reopen a STOPPED action");
+  MustRun(kOfficer, ChangeStatus(kAction, v1::ONGOING, "Funding restored"));
+  MustRun(kOfficer, RecordUpdate(kAction, kPeriod, "Back on track"));
+}
+
+TEST_F(LedgerTest, NoUpdateIntoAClosedPeriod) {
+  Seed();
+  MustRun(kAdmin, ClosePeriod(kPeriod));
+  ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, "late"),
+                 absl::StatusCode::kFailedPrecondition, "is closed");
+  ExpectRejected(kAdmin, ClosePeriod(kPeriod),
+                 absl::StatusCode::kFailedPrecondition, "already closed");
+  ExpectRejected(kAdmin, OpenPeriod("p", "oct-2024", "again"),
+                 absl::StatusCode::kAlreadyExists, "never reopened");
+  ExpectRejected(kOfficer,
+                 RecordUpdate(kAction, "plans/p/periods/nope", "text"),
+                 absl::StatusCode::kNotFound, "period: reporting period");
+}
+
+TEST_F(LedgerTest, IdsUniqueWithinTheirParent) {
+  Seed();
+  ExpectRejected(kAdmin, CreatePlan("p"), absl::StatusCode::kAlreadyExists,
+                 "plan_id");
+  ExpectRejected(kAdmin, AddRecommendation("p", "r1", 2),
+                 absl::StatusCode::kAlreadyExists, "recommendation_id");
+  ExpectRejected(kAdmin, AddAction(kRec, "a1"), absl::StatusCode::kAlreadyExists,
+                 "action_id");
+  // The same id under another parent is a different action.
+  MustRun(kAdmin, AddRecommendation("p", "r2", 2));
+  MustRun(kAdmin, AddAction("plans/p/recommendations/r2", "a1"));
+}
+
+TEST_F(LedgerTest, UnknownResourcesAreNotFound) {
+  Seed();
+  ExpectRejected(kAdmin, AddRecommendation("nope", "r1", 1),
+                 absl::StatusCode::kNotFound, "parent: plan plans/nope");
+  ExpectRejected(kAdmin, AddAction("plans/p/recommendations/r9", "a1"),
+                 absl::StatusCode::kNotFound, "parent: recommendation");
+  ExpectRejected(kAdmin,
+                 ChangeStatus("plans/p/recommendations/r1/actions/zz", v1::ONGOING),
+                 absl::StatusCode::kNotFound, "name: action");
+}
+
+TEST_F(LedgerTest, BadInputIsInvalidArgumentNamingTheField) {
+  Seed();
+  ExpectRejected(kAdmin, AddAction(kRec, "a2", "Decembr 2024"),
+                 absl::StatusCode::kInvalidArgument, "target_date");
+  ExpectRejected(kAdmin, AddAction(kRec, "Bad Id"),
+                 absl::StatusCode::kInvalidArgument, "action_id");
+  ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, ""),
+                 absl::StatusCode::kInvalidArgument, "narrative: required");
+  ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, std::string(16 * 1024 + 1, 'x')),
+                 absl::StatusCode::kInvalidArgument, "narrative: too long");
+  ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, "bell\x07"),
+                 absl::StatusCode::kInvalidArgument, "control character");
+  ExpectRejected(kOfficer, ChangeStatus("plans/p/actions/a1", v1::ONGOING),
+                 absl::StatusCode::kInvalidArgument, "name:");
+  v1::Command future = ChangeStatus(kAction, v1::ONGOING);
+  future.mutable_change_action_status()->mutable_effective_time()->set_seconds(
+      absl::ToUnixSeconds(absl::Now() + absl::Hours(1)));
+  ExpectRejected(kOfficer, future, absl::StatusCode::kInvalidArgument,
+                 "effective_time: is in the future");
+}
+
+TEST_F(LedgerTest, EffectiveTimeKeptAndRecordedTimeFromServer) {
+  Seed();
+  v1::Command back = ChangeStatus(kAction, v1::ONGOING);
+  back.mutable_change_action_status()->mutable_effective_time()->set_seconds(
+      1701388800);  // 2023-12-01
+  back.mutable_change_action_status()->mutable_effective_time()->set_nanos(123456789);
+  const absl::Time before = absl::Now();
+  auto result = Run(kOfficer, back);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto logged = log_->Read(result->position());
+  ASSERT_TRUE(logged.ok());
+  EXPECT_EQ(logged->event().effective_at().seconds(), 1701388800);
+  EXPECT_EQ(logged->event().effective_at().nanos(), 123456000);  // microseconds
+  EXPECT_GE(logged->event().recorded_at().seconds(), absl::ToUnixSeconds(before));
+  EXPECT_EQ(logged->event().recorded_at().nanos() % 1000, 0);
+}
+
+TEST_F(LedgerTest, OfficersChangeOnlyTheActionsTheyOwn) {
+  Seed();
+  ExpectRejected(kOther, ChangeStatus(kAction, v1::ONGOING),
+                 absl::StatusCode::kPermissionDenied, "owned by jsmith");
+  ExpectRejected(kOfficer, AssignOwner(kAction, "akhan"),
+                 absl::StatusCode::kPermissionDenied, "only an admin");
+  ExpectRejected(kOfficer, OpenPeriod("p", "x", "X"),
+                 absl::StatusCode::kPermissionDenied, "only an admin");
+  MustRun(kAdmin, AssignOwner(kAction, "akhan"));
+  MustRun(kOther, ChangeStatus(kAction, v1::ONGOING));
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::COMPLETE),
+                 absl::StatusCode::kPermissionDenied, "owned by akhan");
+}
+
+TEST_F(LedgerTest, ExpectedVersionMismatchIsAbortedWithTheActualVersion) {
+  Seed();
+  v1::Command stale = ChangeStatus(kAction, v1::ONGOING);
+  stale.mutable_change_action_status()->set_expected_version(7);
+  ExpectRejected(kOfficer, stale, absl::StatusCode::kAborted,
+                 "is at version 1, not the expected 7");
+  stale.mutable_change_action_status()->set_expected_version(1);
+  MustRun(kOfficer, stale);
+}
+
+TEST_F(LedgerTest, RetryWithSameRequestIdReturnsFirstResultAndAppendsNothing) {
+  Seed();
+  auto first = Run(kOfficer, ChangeStatus(kAction, v1::ONGOING), "req-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed());
+  const uint64_t head = log_->head_position();
+  auto again = Run(kOfficer, ChangeStatus(kAction, v1::ONGOING), "req-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed());
+  EXPECT_EQ(again->position(), first->position());
+  EXPECT_EQ(again->events(0).event_id(), first->events(0).event_id());
+  EXPECT_EQ(log_->head_position(), head);
+  // Survives a restart.
+  Reopen();
+  auto after = Run(kOfficer, ChangeStatus(kAction, v1::ONGOING), "req-1");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(after->replayed());
+  EXPECT_EQ(log_->head_position(), head);
+}
+
+TEST_F(LedgerTest, ReusedRequestIdForDifferentRequestIsRefused) {
+  Seed();
+  ASSERT_TRUE(Run(kOfficer, ChangeStatus(kAction, v1::ONGOING), "req-9").ok());
+  const uint64_t head = log_->head_position();
+  auto other = Run(kOfficer, ChangeStatus(kAction, v1::COMPLETE), "req-9");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(log_->head_position(), head);
+  // Request ids are per caller: another principal's "req-9" is its own.
+  MustRun(kAdmin, AddAction(kRec, "a2"));
+}
+
+TEST_F(LedgerTest, BatchIsAtomic) {
+  Seed();
+  std::vector<v1::Command> batch;
+  batch.push_back(AddAction(kRec, "a2", "", "jsmith"));
+  batch.push_back(ChangeStatus("plans/p/recommendations/r1/actions/a2", v1::ONGOING));
+  batch.push_back(ChangeStatus(kAction, v1::PAUSED));  // no reason: fails
+  const uint64_t head = log_->head_position();
+  auto result = ledger_->Execute(kAdmin, batch, "");
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find("commands[2].reason"), std::string::npos)
+      << result.status();
+  EXPECT_EQ(log_->head_position(), head);
+  // The write model was not touched by the failed batch either.
+  batch.pop_back();
+  auto ok = ledger_->Execute(kAdmin, batch, "");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->events_size(), 2);
+  EXPECT_EQ(ok->position(), head + 2);
+}
+
+TEST_F(LedgerTest, CorrectionNamesTheCorrectedEvent) {
+  Seed();
+  auto update = Run(kOfficer, RecordUpdate(kAction, kPeriod, "Wrong text"));
+  ASSERT_TRUE(update.ok());
+  ExpectRejected(kOfficer, CorrectNarrative(update->position(), "Right", ""),
+                 absl::StatusCode::kInvalidArgument, "reason: required");
+  ExpectRejected(kOfficer, CorrectNarrative(1, "Right", "typo"),
+                 absl::StatusCode::kFailedPrecondition, "cannot be corrected");
+  ExpectRejected(kOfficer, CorrectNarrative(999, "Right", "typo"),
+                 absl::StatusCode::kNotFound, "events/999");
+  auto fixed = Run(kOfficer, CorrectNarrative(update->position(), "Right text", "typo"));
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  auto logged = log_->Read(fixed->position());
+  ASSERT_TRUE(logged.ok());
+  EXPECT_EQ(logged->event().event_corrected().corrected_position(),
+            update->position());
+  EXPECT_EQ(logged->event().stream(), kAction);
+  // The corrected event is untouched.
+  auto original = log_->Read(update->position());
+  EXPECT_EQ(original->event().update_recorded().narrative(), "Wrong text");
+}
+
+TEST_F(LedgerTest, StateAndChainSurviveRestart) {
+  Seed();
+  MustRun(kOfficer, ChangeStatus(kAction, v1::COMPLETE));
+  const std::string hash = log_->head_hash();
+  Reopen();
+  EXPECT_EQ(log_->head_position(), 5u);
+  EXPECT_EQ(log_->head_hash(), hash);
+  EXPECT_EQ(ledger_->chain_break_at_open(), 0u);
+  // The write model was rebuilt: COMPLETE -> PAUSED is still refused.
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::PAUSED, "x"),
+                 absl::StatusCode::kFailedPrecondition, "from COMPLETE to PAUSED");
+}
+
+TEST_F(LedgerTest, ConcurrentCommandsShareSyncsAndStayGapless) {
+  Seed();
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 20;
+  for (int t = 0; t < kThreads; ++t) {
+    MustRun(kAdmin, AddAction(kRec, absl::StrCat("c", t), "", "jsmith"));
+  }
+  const uint64_t start = log_->head_position();
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string name = absl::StrCat(kRec, "/actions/c", t);
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = Run(kOfficer, RecordUpdate(name, kPeriod, absl::StrCat("n", i)));
+        if (!r.ok()) failures++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(log_->head_position(), start + kThreads * kPerThread);
+  std::vector<store::LoggedEvent> events;
+  ASSERT_TRUE(log_->ReadRange(1, 100000, &events).ok());
+  for (size_t i = 0; i < events.size(); ++i) {
+    ASSERT_EQ(events[i].event().position(), i + 1);
+    if (i > 0) {
+      ASSERT_EQ(events[i].event().previous_hash(), events[i - 1].hash());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace auditledger::engine

@@ -1,0 +1,431 @@
+// Whole-system tests: a real ledgerd process on a loopback port with its own
+// RocksDB data dir, driven over real gRPC.
+#include <signal.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "standard/health.grpc.pb.h"
+#include "standard/reflection.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/support/commands.h"
+#include "tests/support/ledgerd_process.h"
+
+namespace auditledger {
+namespace {
+
+using testing::Context;
+using testing::kAdminToken;
+using testing::kOfficerToken;
+using testing::kOtherOfficerToken;
+using testing::kScrutinyToken;
+using testing::LedgerdProcess;
+
+constexpr char kAction[] = "plans/oxford/recommendations/r1/actions/a1";
+constexpr char kPeriod[] = "plans/oxford/periods/oct-2024";
+
+// Creates a plan, a recommendation, an action owned by jsmith and an open
+// period through the public API.
+void SeedPlan(v1::LedgerService::Stub& stub) {
+  v1::CommandResponse response;
+  v1::CreatePlanRequest plan;
+  plan.set_plan_id("oxford");
+  plan.set_title("LGA Corporate Peer Challenge action plan");
+  ASSERT_TRUE(stub.CreatePlan(Context(kAdminToken).get(), plan, &response).ok());
+  v1::AddRecommendationRequest rec;
+  rec.set_parent("plans/oxford");
+  rec.set_recommendation_id("r1");
+  rec.set_number(1);
+  rec.set_title("Co-design shared outcomes");
+  ASSERT_TRUE(
+      stub.AddRecommendation(Context(kAdminToken).get(), rec, &response).ok());
+  v1::AddActionRequest action;
+  action.set_parent("plans/oxford/recommendations/r1");
+  action.set_action_id("a1");
+  action.set_description("Establish a delivery board");
+  action.set_target_date("December 2024");
+  action.set_owner("jsmith");
+  ASSERT_TRUE(stub.AddAction(Context(kAdminToken).get(), action, &response).ok());
+  v1::OpenPeriodRequest period;
+  period.set_parent("plans/oxford");
+  period.set_period_id("oct-2024");
+  period.set_title("October 2024 & final update");
+  ASSERT_TRUE(stub.OpenPeriod(Context(kAdminToken).get(), period, &response).ok());
+}
+
+std::vector<v1::LoggedEvent> AllEvents(v1::LedgerService::Stub& stub) {
+  std::vector<v1::LoggedEvent> out;
+  v1::ListEventsRequest request;
+  request.set_page_size(2);
+  for (int pages = 0; pages < 10000; ++pages) {
+    v1::ListEventsResponse response;
+    grpc::Status s = stub.ListEvents(Context(kScrutinyToken).get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok()) break;
+    out.insert(out.end(), response.events().begin(), response.events().end());
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  return out;
+}
+
+v1::LogHead Head(v1::LedgerService::Stub& stub) {
+  v1::LogHead head;
+  EXPECT_TRUE(stub.GetLogHead(Context(kScrutinyToken).get(), {}, &head).ok());
+  return head;
+}
+
+TEST(LedgerdTest, CommandsAppendEventsReadableFromTheLog) {
+  LedgerdProcess ledgerd;
+  auto stub = ledgerd.LedgerStub();
+  SeedPlan(*stub);
+  v1::ChangeActionStatusRequest change;
+  change.set_name(kAction);
+  change.set_status(v1::ONGOING);
+  v1::CommandResponse response;
+  grpc::Status s =
+      stub->ChangeActionStatus(Context(kOfficerToken).get(), change, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.position(), 5u);
+  ASSERT_EQ(response.events_size(), 1);
+  EXPECT_EQ(response.events(0).name(), "events/5");
+  EXPECT_EQ(response.events(0).stream(), kAction);
+  EXPECT_EQ(response.events(0).version(), 2u);
+
+  std::vector<v1::LoggedEvent> events = AllEvents(*stub);
+  ASSERT_EQ(events.size(), 5u);
+  const v1::Event& last = events.back().event();
+  EXPECT_EQ(last.actor().id(), "jsmith");
+  EXPECT_EQ(last.actor().role(), v1::OFFICER);
+  EXPECT_EQ(last.status_changed().to(), v1::ONGOING);
+  EXPECT_EQ(last.previous_hash(), events[3].hash());
+
+  v1::ListEventsRequest by_stream;
+  by_stream.set_stream(kAction);
+  v1::ListEventsResponse stream_events;
+  ASSERT_TRUE(
+      stub->ListEvents(Context(kScrutinyToken).get(), by_stream, &stream_events).ok());
+  ASSERT_EQ(stream_events.events_size(), 2);
+  EXPECT_EQ(stream_events.events(0).event().version(), 1u);
+  EXPECT_EQ(stream_events.events(1).event().version(), 2u);
+}
+
+TEST(LedgerdTest, ActorComesFromTheTokenNeverTheRequest) {
+  LedgerdProcess ledgerd;
+  auto stub = ledgerd.LedgerStub();
+  SeedPlan(*stub);
+  // There is no actor field to forge; the stored actor is the token's.
+  v1::RecordUpdateRequest update;
+  update.set_name(kAction);
+  update.set_period(kPeriod);
+  update.set_narrative("A cross-sector delivery board is being established.");
+  v1::CommandResponse response;
+  ASSERT_TRUE(stub->RecordUpdate(Context(kOfficerToken).get(), update, &response).ok());
+  auto events = AllEvents(*stub);
+  EXPECT_EQ(events.back().event().actor().id(), "jsmith");
+  EXPECT_GT(events.back().event().recorded_at().seconds(), 1700000000);
+}
+
+TEST(LedgerdTest, AuthenticationAndRoles) {
+  LedgerdProcess ledgerd;
+  auto stub = ledgerd.LedgerStub();
+  SeedPlan(*stub);
+  const uint64_t head = Head(*stub).position();
+  v1::ChangeActionStatusRequest change;
+  change.set_name(kAction);
+  change.set_status(v1::ONGOING);
+  v1::CommandResponse response;
+
+  grpc::Status none = stub->ChangeActionStatus(Context("").get(), change, &response);
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(none.error_message().find("authorization"), std::string::npos);
+
+  grpc::Status bad =
+      stub->ChangeActionStatus(Context("not-a-token").get(), change, &response);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  grpc::Status scrutiny =
+      stub->ChangeActionStatus(Context(kScrutinyToken).get(), change, &response);
+  EXPECT_EQ(scrutiny.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(scrutiny.error_message().find("read-only"), std::string::npos);
+
+  grpc::Status not_owner =
+      stub->ChangeActionStatus(Context(kOtherOfficerToken).get(), change, &response);
+  EXPECT_EQ(not_owner.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  v1::OpenPeriodRequest period;
+  period.set_parent("plans/oxford");
+  period.set_period_id("apr-2025");
+  period.set_title("April 2025");
+  grpc::Status officer_period =
+      stub->OpenPeriod(Context(kOfficerToken).get(), period, &response);
+  EXPECT_EQ(officer_period.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  v1::ListEventsResponse events;
+  EXPECT_EQ(stub->ListEvents(Context("").get(), {}, &events).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Head(*stub).position(), head) << "a refused call appended";
+}
+
+TEST(LedgerdTest, BadInputGetsTheRightCodeAndAppendsNothing) {
+  LedgerdProcess ledgerd;
+  auto stub = ledgerd.LedgerStub();
+  SeedPlan(*stub);
+  const v1::LogHead head = Head(*stub);
+  v1::CommandResponse response;
+
+  v1::ChangeActionStatusRequest unknown;
+  unknown.set_name("plans/oxford/recommendations/r1/actions/zz");
+  unknown.set_status(v1::ONGOING);
+  grpc::Status s = stub->ChangeActionStatus(Context(kAdminToken).get(), unknown, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(s.error_message().find("name: action"), std::string::npos);
+
+  v1::ChangeActionStatusRequest transition;
+  transition.set_name(kAction);
+  transition.set_status(v1::NOT_STARTED);
+  s = stub->ChangeActionStatus(Context(kOfficerToken).get(), transition, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("from NOT_STARTED to NOT_STARTED"),
+            std::string::npos);
+
+  v1::RecordUpdateRequest empty;
+  empty.set_name(kAction);
+  empty.set_period(kPeriod);
+  s = stub->RecordUpdate(Context(kOfficerToken).get(), empty, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("narrative"), std::string::npos);
+
+  v1::ReviseTargetDateRequest date;
+  date.set_name(kAction);
+  date.set_target_date("the 12th of never");
+  date.set_reason("because");
+  s = stub->ReviseTargetDate(Context(kOfficerToken).get(), date, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("target_date"), std::string::npos);
+
+  v1::ChangeActionStatusRequest future;
+  future.set_name(kAction);
+  future.set_status(v1::ONGOING);
+  future.mutable_effective_time()->set_seconds(4102444800);  // 2100
+  s = stub->ChangeActionStatus(Context(kOfficerToken).get(), future, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("effective_time"), std::string::npos);
+
+  v1::ListEventsRequest list;
+  list.set_page_size(-1);
+  v1::ListEventsResponse events;
+  s = stub->ListEvents(Context(kAdminToken).get(), list, &events);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  list.set_page_size(1);
+  list.set_page_token("forged");
+  s = stub->ListEvents(Context(kAdminToken).get(), list, &events);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("page_token"), std::string::npos);
+
+  const v1::LogHead after = Head(*stub);
+  EXPECT_EQ(after.position(), head.position());
+  EXPECT_EQ(after.hash(), head.hash());
+}
+
+TEST(LedgerdTest, ConcurrencyConflictIsAbortedWithActualVersion) {
+  LedgerdProcess ledgerd;
+  auto stub = ledgerd.LedgerStub();
+  SeedPlan(*stub);
+  // Two officers' screens both read version 1; the first write wins.
+  v1::ChangeActionStatusRequest first;
+  first.set_name(kAction);
+  first.set_status(v1::ONGOING);
+  first.set_expected_version(1);
+  v1::CommandResponse response;
+  ASSERT_TRUE(stub->ChangeActionStatus(Context(kOfficerToken).get(), first, &response).ok());
+  v1::ChangeActionStatusRequest second = first;
+  second.set_status(v1::COMPLETE);
+  grpc::Status s =
+      stub->ChangeActionStatus(Context(kAdminToken).get(), second, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_NE(s.error_message().find("is at version 2"), std::string::npos)
+      << s.error_message();
+}
+
+TEST(LedgerdTest, IdempotentRetryReturnsFirstResult) {
+  LedgerdProcess ledgerd;
+  auto stub = ledgerd.LedgerStub();
+  SeedPlan(*stub);
+  v1::RecordUpdateRequest update;
+  update.set_name(kAction);
+  update.set_period(kPeriod);
+  update.set_narrative("Board terms of reference agreed.");
+  update.set_request_id("7d0c1c2e-retry");
+  v1::CommandResponse first, second;
+  ASSERT_TRUE(stub->RecordUpdate(Context(kOfficerToken).get(), update, &first).ok());
+  ASSERT_TRUE(stub->RecordUpdate(Context(kOfficerToken).get(), update, &second).ok());
+  EXPECT_FALSE(first.replayed());
+  EXPECT_TRUE(second.replayed());
+  EXPECT_EQ(first.position(), second.position());
+  EXPECT_EQ(first.events(0).event_id(), second.events(0).event_id());
+  EXPECT_EQ(Head(*stub).position(), first.position());
+}
+
+TEST(LedgerdTest, ExecuteCommandsIsAtomic) {
+  LedgerdProcess ledgerd;
+  auto stub = ledgerd.LedgerStub();
+  SeedPlan(*stub);
+  const uint64_t head = Head(*stub).position();
+  v1::ExecuteCommandsRequest batch;
+  *batch.add_commands() =
+      testing::AddAction("plans/oxford/recommendations/r1", "a2", "March 2025");
+  *batch.add_commands() =
+      testing::AddAction("plans/oxford/recommendations/r1", "a2", "March 2025");
+  v1::CommandResponse response;
+  grpc::Status s = stub->ExecuteCommands(Context(kAdminToken).get(), batch, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_NE(s.error_message().find("commands[1]"), std::string::npos);
+  EXPECT_EQ(Head(*stub).position(), head);
+  batch.mutable_commands()->RemoveLast();
+  batch.set_request_id("batch-1");
+  ASSERT_TRUE(stub->ExecuteCommands(Context(kAdminToken).get(), batch, &response).ok());
+  EXPECT_EQ(response.position(), head + 1);
+}
+
+TEST(LedgerdTest, RestartKeepsEventsVersionsAndHashChain) {
+  testing::TempDir dir;
+  const std::string data = dir.path() + "/data";
+  std::vector<v1::LoggedEvent> before;
+  v1::LogHead head_before;
+  {
+    LedgerdProcess ledgerd(data);
+    auto stub = ledgerd.LedgerStub();
+    SeedPlan(*stub);
+    before = AllEvents(*stub);
+    head_before = Head(*stub);
+    EXPECT_EQ(ledgerd.Stop(), 0);
+  }
+  LedgerdProcess again(data);
+  auto stub = again.LedgerStub();
+  std::vector<v1::LoggedEvent> after = AllEvents(*stub);
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].SerializeAsString(), before[i].SerializeAsString()) << i;
+  }
+  const v1::LogHead head_after = Head(*stub);
+  EXPECT_EQ(head_after.position(), head_before.position());
+  EXPECT_EQ(head_after.hash(), head_before.hash());
+  // Versions carry on from where they were.
+  v1::ChangeActionStatusRequest change;
+  change.set_name(kAction);
+  change.set_status(v1::ONGOING);
+  change.set_expected_version(1);
+  v1::CommandResponse response;
+  ASSERT_TRUE(stub->ChangeActionStatus(Context(kOfficerToken).get(), change, &response).ok());
+  EXPECT_EQ(response.events(0).version(), 2u);
+  EXPECT_EQ(response.position(), head_before.position() + 1);
+}
+
+TEST(LedgerdTest, SecondLedgerdOnTheSameDataDirFailsAtOnce) {
+  LedgerdProcess first;
+  testing::TempDir dir;
+  std::string principals = first.principals_path();
+  testing::RunResult second = testing::RunCommand(
+      LEDGERD_PATH, {"--data_dir", first.data_dir(), "--listen", "127.0.0.1:0",
+                     "--principals", principals});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("in use by another ledgerd"), std::string::npos)
+      << second.err;
+}
+
+TEST(LedgerdTest, MissingPrincipalsFileIsAClearError) {
+  testing::TempDir dir;
+  testing::RunResult r = testing::RunCommand(
+      LEDGERD_PATH, {"--data_dir", dir.path() + "/d", "--listen", "127.0.0.1:0",
+                     "--principals", dir.path() + "/none.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot be read"), std::string::npos) << r.err;
+}
+
+TEST(LedgerdTest, SubscriptionCatchesUpThenStaysLive) {
+  LedgerdProcess ledgerd;
+  auto stub = ledgerd.LedgerStub();
+  SeedPlan(*stub);
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", std::string("Bearer ") + kScrutinyToken);
+  v1::StreamEventsRequest request;
+  request.set_start_position(2);
+  auto reader = stub->StreamEvents(&context, request);
+  std::vector<uint64_t> seen;
+  v1::LoggedEvent event;
+  for (int i = 0; i < 3 && reader->Read(&event); ++i) {
+    seen.push_back(event.event().position());
+  }
+  EXPECT_EQ(seen, (std::vector<uint64_t>{2, 3, 4}));
+  // A live append arrives on the open stream.
+  v1::ChangeActionStatusRequest change;
+  change.set_name(kAction);
+  change.set_status(v1::ONGOING);
+  v1::CommandResponse response;
+  ASSERT_TRUE(stub->ChangeActionStatus(Context(kOfficerToken).get(), change, &response).ok());
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.event().position(), 5u);
+  EXPECT_EQ(event.event().status_changed().to(), v1::ONGOING);
+  context.TryCancel();
+}
+
+TEST(LedgerdTest, GracefulShutdownEndsStreamsFinishesCallsAndExitsZero) {
+  testing::TempDir dir;
+  const std::string data = dir.path() + "/data";
+  uint64_t acknowledged = 0;
+  {
+    LedgerdProcess ledgerd(data);
+    auto stub = ledgerd.LedgerStub();
+    SeedPlan(*stub);
+    acknowledged = Head(*stub).position();
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", std::string("Bearer ") + kScrutinyToken);
+    auto reader = stub->StreamEvents(&context, v1::StreamEventsRequest());
+    v1::LoggedEvent event;
+    for (uint64_t i = 0; i < acknowledged; ++i) ASSERT_TRUE(reader->Read(&event));
+    ledgerd.Signal(SIGTERM);
+    // The open subscription is ended by the server, not left hanging.
+    while (reader->Read(&event)) {
+    }
+    grpc::Status finished = reader->Finish();
+    EXPECT_EQ(finished.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << finished.error_message();
+    EXPECT_EQ(ledgerd.Stop(), 0);
+    EXPECT_NE(ledgerd.Stderr().find("stopped cleanly"), std::string::npos);
+  }
+  LedgerdProcess again(data);
+  auto stub = again.LedgerStub();
+  EXPECT_EQ(Head(*stub).position(), acknowledged);
+}
+
+TEST(LedgerdTest, ServesHealthAndReflection) {
+  LedgerdProcess ledgerd;
+  auto health = grpc::health::v1::Health::NewStub(ledgerd.Channel());
+  grpc::health::v1::HealthCheckResponse status;
+  grpc::ClientContext context;
+  ASSERT_TRUE(health->Check(&context, {}, &status).ok());
+  EXPECT_EQ(status.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  auto reflection =
+      grpc::reflection::v1alpha::ServerReflection::NewStub(ledgerd.Channel());
+  grpc::ClientContext rcontext;
+  auto stream = reflection->ServerReflectionInfo(&rcontext);
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> names;
+  for (const auto& s : response.list_services_response().service())
+    names.push_back(s.name());
+  EXPECT_NE(std::find(names.begin(), names.end(), "auditledger.v1.LedgerService"),
+            names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "grpc.health.v1.Health"),
+            names.end());
+  stream->Finish();
+}
+
+}  // namespace
+}  // namespace auditledger
