@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
                  "JSON file of principals (id, name, role, token_sha256); "
                  "reloaded on SIGHUP")
       ->required();
+  app.add_option("--rebuild", options.rebuild,
+                 "drop a projection (current, changes, temporal, or all) and "
+                 "rebuild it from the log before serving");
   CLI11_PARSE(app, argc, argv);
 
   // Signals are taken by one thread with sigwait, so they are blocked in

@@ -661,6 +661,11 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn,
         "target revision, a description an added action or an amendment, a "
         "status a status change)"));
   }
+  // Unless told otherwise, the corrected content was true from when the
+  // corrected event took effect.
+  if (!event.has_effective_at()) {
+    *event.mutable_effective_at() = original->effective_at();
+  }
   const std::string& stream = original->stream();
   absl::StatusOr<const ActionEntity*> action =
       FindWritableAction(txn, ctx, "event", stream);

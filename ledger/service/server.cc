@@ -7,6 +7,7 @@
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "projections/read_models.h"
 
 namespace auditledger::service {
 
@@ -38,8 +39,23 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
   if (!ledger.ok()) return ledger.status();
   s->ledger_ = *std::move(ledger);
 
+  s->projections_ = std::make_unique<projections::ProjectionRunner>(
+      s->log_.get(), projections::DefaultProjections());
+  if (absl::Status started = s->projections_->Start(); !started.ok()) {
+    return started;
+  }
+  if (!options.rebuild.empty()) {
+    if (absl::Status rebuilt = s->projections_->Rebuild(options.rebuild);
+        !rebuilt.ok()) {
+      return absl::Status(rebuilt.code(),
+                          absl::StrCat("--rebuild: ", rebuilt.message()));
+    }
+  }
+
   s->ledger_service_ = std::make_unique<LedgerServiceImpl>(
       s->ledger_.get(), s->log_.get(), s->auth_.get());
+  s->query_service_ = std::make_unique<QueryServiceImpl>(
+      s->projections_.get(), s->log_.get(), s->auth_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -48,6 +64,7 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &port);
   builder.RegisterService(s->ledger_service_.get());
+  builder.RegisterService(s->query_service_.get());
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   grpc::ResourceQuota quota("ledgerd");
@@ -73,6 +90,8 @@ void LedgerServer::Shutdown() {
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   server_->Wait();
   ledger_->Shutdown();
+  projections_->Stop();
+  projections_.reset();
   ledger_.reset();
   log_.reset();  // closes RocksDB
 }

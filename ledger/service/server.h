@@ -9,6 +9,8 @@
 #include "ledger/engine/ledger.h"
 #include "ledger/service/auth.h"
 #include "ledger/service/ledger_service.h"
+#include "ledger/service/query_service.h"
+#include "projections/runner.h"
 #include "ledger/store/event_log.h"
 
 namespace auditledger::service {
@@ -17,6 +19,8 @@ struct ServerOptions {
   std::string data_dir = "./ledger-data";
   std::string listen = "127.0.0.1:50051";
   std::string principals_path;
+  // Projections to drop and rebuild from the log at start ("all" or a name).
+  std::string rebuild;
   // Grace period for in-flight calls on shutdown.
   absl::Duration shutdown_grace = absl::Seconds(10);
 };
@@ -46,7 +50,9 @@ class LedgerServer {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<store::EventLog> log_;
   std::unique_ptr<engine::Ledger> ledger_;
+  std::unique_ptr<projections::ProjectionRunner> projections_;
   std::unique_ptr<LedgerServiceImpl> ledger_service_;
+  std::unique_ptr<QueryServiceImpl> query_service_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

@@ -1,0 +1,655 @@
+#include "ledger/service/query_service.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "ledger/domain/names.h"
+#include "ledger/domain/principal.h"
+#include "ledger/service/grpc_status.h"
+#include "ledger/service/ledger_service.h"
+#include "ledger/store/sha256.h"
+#include "projections/fold.h"
+#include "projections/read_models.h"
+
+namespace auditledger::service {
+namespace {
+
+using projections::BigEndian64;
+using projections::ReadBigEndian64;
+
+// Bounds how long a query without a deadline waits for the read models.
+constexpr absl::Duration kMaxWait = absl::Seconds(30);
+// Bounds the entries one page of a filtered scan looks at; a page may come
+// back short, with a token to go on.
+constexpr int kMaxScanPerPage = 200000;
+
+absl::string_view View(const rocksdb::Slice& s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+// A consistent view of all read models for one call. Holding it keeps a
+// rebuild from dropping a column family under the reader.
+class ModelReader {
+ public:
+  explicit ModelReader(projections::ProjectionRunner* runner)
+      : runner_(runner), lock_(&runner->handles_mu()) {
+    snapshot_ = runner_->db()->GetSnapshot();
+    options_.snapshot = snapshot_;
+  }
+  ~ModelReader() { runner_->db()->ReleaseSnapshot(snapshot_); }
+
+  absl::StatusOr<bool> Get(const char* projection, absl::string_view key,
+                           google::protobuf::Message* message) {
+    std::string value;
+    rocksdb::Status s = runner_->db()->Get(options_, runner_->cf(projection),
+                                           rocksdb::Slice(key.data(), key.size()),
+                                           &value);
+    if (s.IsNotFound()) return false;
+    if (!s.ok()) return absl::UnavailableError(s.ToString());
+    if (!message->ParseFromString(value)) {
+      return absl::DataLossError("read model value does not decode");
+    }
+    return true;
+  }
+
+  std::unique_ptr<rocksdb::Iterator> Iterator(const char* projection) {
+    return std::unique_ptr<rocksdb::Iterator>(
+        runner_->db()->NewIterator(options_, runner_->cf(projection)));
+  }
+
+ private:
+  projections::ProjectionRunner* runner_;
+  absl::ReaderMutexLock lock_;
+  const rocksdb::Snapshot* snapshot_;
+  rocksdb::ReadOptions options_;
+};
+
+// Page tokens: base64 of an 8-byte fingerprint of the query's filters and
+// the cursor, so a token only continues the query it came from.
+std::string Fingerprint(absl::string_view filters) {
+  return store::Sha256(filters).substr(0, 8);
+}
+
+std::string MakeToken(absl::string_view filters, absl::string_view cursor) {
+  return absl::WebSafeBase64Escape(absl::StrCat(Fingerprint(filters), cursor));
+}
+
+absl::StatusOr<std::string> ParseToken(absl::string_view token,
+                                       absl::string_view filters) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < 8 ||
+      raw.substr(0, 8) != Fingerprint(filters)) {
+    return absl::InvalidArgumentError(
+        "page_token: not a token issued for this query (the filters must stay "
+        "the same while paging)");
+  }
+  return raw.substr(8);
+}
+
+uint64_t MicrosOf(const google::protobuf::Timestamp& t) {
+  return projections::Micros(t);
+}
+
+absl::CivilDay DayOf(uint64_t micros) {
+  return absl::ToCivilDay(absl::FromUnixMicros(static_cast<int64_t>(micros)),
+                          absl::UTCTimeZone());
+}
+
+absl::CivilDay Today() { return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()); }
+
+absl::StatusOr<absl::CivilDay> ParseDay(absl::string_view field,
+                                        absl::string_view text) {
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(text, &day)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": \"", text, "\" is not a date (YYYY-MM-DD)"));
+  }
+  return day;
+}
+
+absl::Status CheckTimestamp(absl::string_view field,
+                            const google::protobuf::Timestamp& t) {
+  if (t.seconds() < 0 || t.nanos() < 0 || t.nanos() > 999'999'999) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": not a valid timestamp"));
+  }
+  return absl::OkStatus();
+}
+
+void FillPeriodTitles(const v1::PlanView& plan, v1::ActionView* action) {
+  for (v1::Narrative& n : *action->mutable_narratives()) {
+    for (const v1::PeriodView& p : plan.periods()) {
+      if (p.name() == n.period()) n.set_period_title(p.title());
+    }
+  }
+}
+
+absl::StatusOr<v1::PlanView> LoadPlan(ModelReader& reader, const std::string& name) {
+  absl::StatusOr<domain::ResourceName> parsed =
+      domain::ParseNameOf(domain::Kind::kPlan, "name", name);
+  if (!parsed.ok()) return parsed.status();
+  v1::PlanView plan;
+  absl::StatusOr<bool> got =
+      reader.Get(projections::kCurrent, projections::PlanKey(name), &plan);
+  if (!got.ok()) return got.status();
+  if (!*got) return absl::NotFoundError(absl::StrCat("plan ", name, " not found"));
+  return plan;
+}
+
+// Every action ever added to `plan`, by name.
+absl::StatusOr<std::vector<std::string>> ActionNames(ModelReader& reader,
+                                                     const std::string& plan) {
+  std::vector<std::string> names;
+  const std::string prefix = projections::ActionKey(plan + "/");
+  auto it = reader.Iterator(projections::kCurrent);
+  for (it->Seek(prefix); it->Valid() && absl::StartsWith(View(it->key()), prefix);
+       it->Next()) {
+    names.emplace_back(View(it->key()).substr(1));
+  }
+  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  return names;
+}
+
+// The latest snapshot of `entity` at or before `micros` on the clock `kind`
+// ('r' or 'e'); false when the entity did not exist then.
+absl::StatusOr<bool> SnapshotAt(rocksdb::Iterator& it, char kind,
+                                const std::string& entity, uint64_t micros,
+                                google::protobuf::Message* view) {
+  const std::string prefix = projections::SnapshotPrefix(kind, entity);
+  it.SeekForPrev(projections::SnapshotKey(kind, entity, micros, UINT64_MAX));
+  if (!it.status().ok()) return absl::UnavailableError(it.status().ToString());
+  if (!it.Valid() || !absl::StartsWith(View(it.key()), prefix)) return false;
+  if (!view->ParseFromArray(it.value().data(), static_cast<int>(it.value().size()))) {
+    return absl::DataLossError("temporal snapshot does not decode");
+  }
+  return true;
+}
+
+absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader,
+                                            const std::string& plan_name,
+                                            uint64_t micros, v1::Clock clock) {
+  absl::StatusOr<domain::ResourceName> parsed =
+      domain::ParseNameOf(domain::Kind::kPlan, "name", plan_name);
+  if (!parsed.ok()) return parsed.status();
+  const char kind = clock == v1::EFFECTIVE ? 'e' : 'r';
+  auto it = reader.Iterator(projections::kTemporal);
+  v1::PlanSnapshot snapshot;
+  *snapshot.mutable_time() =
+      google::protobuf::Timestamp();  // filled by caller
+  snapshot.set_clock(clock == v1::EFFECTIVE ? v1::EFFECTIVE : v1::RECORDED);
+  absl::StatusOr<bool> plan = SnapshotAt(*it, kind, plan_name, micros,
+                                         snapshot.mutable_plan());
+  if (!plan.ok()) return plan.status();
+  if (!*plan) {
+    // Distinguish "never existed" from "did not exist yet".
+    absl::StatusOr<v1::PlanView> now = LoadPlan(reader, plan_name);
+    if (!now.ok()) return now.status();
+    return absl::NotFoundError(absl::StrCat("plan ", plan_name,
+                                            " did not exist yet at that moment"));
+  }
+  absl::StatusOr<std::vector<std::string>> names = ActionNames(reader, plan_name);
+  if (!names.ok()) return names.status();
+  const absl::CivilDay day = DayOf(micros);
+  for (const std::string& name : *names) {
+    v1::ActionView view;
+    absl::StatusOr<bool> found = SnapshotAt(*it, kind, name, micros, &view);
+    if (!found.ok()) return found.status();
+    if (!*found) continue;
+    FillPeriodTitles(snapshot.plan(), &view);
+    projections::Assess(&view, day);
+    *snapshot.add_actions() = std::move(view);
+  }
+  return snapshot;
+}
+
+}  // namespace
+
+absl::Status QueryServiceImpl::Begin(grpc::ServerContext* context,
+                                     uint64_t min_position) {
+  absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
+  if (!principal.ok()) return principal.status();
+  absl::Time deadline = absl::FromChrono(context->deadline());
+  deadline = std::min(deadline, absl::Now() + kMaxWait);
+  if (!runner_->WaitFor(min_position, deadline)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "the read models had not reached position ", min_position,
+        " by the deadline (they are at ", runner_->position(),
+        "); retry with a longer deadline"));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status QueryServiceImpl::GetPlan(grpc::ServerContext* context,
+                                       const v1::GetPlanRequest* request,
+                                       v1::PlanView* response) {
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
+    return ToGrpc(s);
+  ModelReader reader(runner_);
+  absl::StatusOr<v1::PlanView> plan = LoadPlan(reader, request->name());
+  if (!plan.ok()) return ToGrpc(plan.status());
+  *response = *std::move(plan);
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::GetAction(grpc::ServerContext* context,
+                                         const v1::GetActionRequest* request,
+                                         v1::ActionView* response) {
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
+    return ToGrpc(s);
+  absl::StatusOr<domain::ResourceName> parsed =
+      domain::ParseNameOf(domain::Kind::kAction, "name", request->name());
+  if (!parsed.ok()) return ToGrpc(parsed.status());
+  ModelReader reader(runner_);
+  absl::StatusOr<bool> got = reader.Get(
+      projections::kCurrent, projections::ActionKey(request->name()), response);
+  if (!got.ok()) return ToGrpc(got.status());
+  if (!*got) {
+    return ToGrpc(absl::NotFoundError(
+        absl::StrCat("name: action ", request->name(), " not found")));
+  }
+  absl::StatusOr<v1::PlanView> plan = LoadPlan(reader, parsed->PlanName());
+  if (plan.ok()) FillPeriodTitles(*plan, response);
+  projections::Assess(response, Today());
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
+                                           const v1::ListActionsRequest* request,
+                                           v1::ListActionsResponse* response) {
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
+    return ToGrpc(s);
+  absl::StatusOr<int> page_size = PageSize(request->page_size());
+  if (!page_size.ok()) return ToGrpc(page_size.status());
+  absl::StatusOr<domain::ResourceName> parent =
+      domain::ParseNameOf(domain::Kind::kPlan, "parent", request->parent());
+  if (!parent.ok()) return ToGrpc(parent.status());
+  if (!request->recommendation().empty()) {
+    absl::StatusOr<domain::ResourceName> rec = domain::ParseNameOf(
+        domain::Kind::kRecommendation, "recommendation", request->recommendation());
+    if (!rec.ok()) return ToGrpc(rec.status());
+  }
+  absl::CivilDay day = Today();
+  if (!request->overdue_on().empty()) {
+    absl::StatusOr<absl::CivilDay> parsed =
+        ParseDay("overdue_on", request->overdue_on());
+    if (!parsed.ok()) return ToGrpc(parsed.status());
+    day = *parsed;
+  }
+  if (request->min_target_revisions() < 0) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "min_target_revisions: must not be negative"));
+  }
+  v1::ListActionsRequest filters = *request;
+  filters.clear_page_size();
+  filters.clear_page_token();
+  filters.clear_min_position();
+  const std::string filter_bytes = filters.SerializeAsString();
+
+  ModelReader reader(runner_);
+  absl::StatusOr<v1::PlanView> plan = LoadPlan(reader, request->parent());
+  if (!plan.ok()) return ToGrpc(plan.status());
+  const std::string prefix = projections::ActionKey(request->parent() + "/");
+  std::string start = prefix;
+  bool skip_first = false;
+  if (!request->page_token().empty()) {
+    absl::StatusOr<std::string> cursor =
+        ParseToken(request->page_token(), filter_bytes);
+    if (!cursor.ok()) return ToGrpc(cursor.status());
+    start = *cursor;
+    skip_first = true;
+  }
+  auto it = reader.Iterator(projections::kCurrent);
+  int scanned = 0;
+  std::string last_key;
+  for (it->Seek(start); it->Valid() && absl::StartsWith(View(it->key()), prefix);
+       it->Next()) {
+    if (skip_first && View(it->key()) == start) continue;
+    if (response->actions_size() == *page_size || ++scanned > kMaxScanPerPage) {
+      response->set_next_page_token(MakeToken(filter_bytes, last_key));
+      break;
+    }
+    last_key = std::string(View(it->key()));
+    v1::ActionView view;
+    if (!view.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return ToGrpc(absl::DataLossError("action view does not decode"));
+    }
+    projections::Assess(&view, day);
+    if (!request->recommendation().empty() &&
+        view.recommendation() != request->recommendation())
+      continue;
+    if (request->status() != v1::ACTION_STATUS_UNSPECIFIED &&
+        view.status() != request->status())
+      continue;
+    if (!request->owner().empty() && view.owner() != request->owner()) continue;
+    if (request->rag() != v1::RAG_UNSPECIFIED && view.rag() != request->rag()) continue;
+    if (!request->overdue_on().empty() && !view.overdue()) continue;
+    if (view.target_revisions() < request->min_target_revisions()) continue;
+    FillPeriodTitles(*plan, &view);
+    *response->add_actions() = std::move(view);
+  }
+  if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::GetActionTimeline(
+    grpc::ServerContext* context, const v1::GetActionTimelineRequest* request,
+    v1::GetActionTimelineResponse* response) {
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
+    return ToGrpc(s);
+  absl::StatusOr<int> page_size = PageSize(request->page_size());
+  if (!page_size.ok()) return ToGrpc(page_size.status());
+  absl::StatusOr<domain::ResourceName> parsed =
+      domain::ParseNameOf(domain::Kind::kAction, "name", request->name());
+  if (!parsed.ok()) return ToGrpc(parsed.status());
+  ModelReader reader(runner_);
+  v1::ActionView exists;
+  absl::StatusOr<bool> got = reader.Get(
+      projections::kCurrent, projections::ActionKey(request->name()), &exists);
+  if (!got.ok()) return ToGrpc(got.status());
+  if (!*got) {
+    return ToGrpc(absl::NotFoundError(
+        absl::StrCat("name: action ", request->name(), " not found")));
+  }
+  const std::string prefix = projections::IndexPrefix('s', request->name());
+  uint64_t from = 1;
+  if (!request->page_token().empty()) {
+    absl::StatusOr<std::string> cursor =
+        ParseToken(request->page_token(), request->name());
+    if (!cursor.ok()) return ToGrpc(cursor.status());
+    from = ReadBigEndian64(*cursor);
+  }
+  auto it = reader.Iterator(projections::kChanges);
+  for (it->Seek(prefix + BigEndian64(from));
+       it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
+    const uint64_t position = ReadBigEndian64(View(it->key()).substr(prefix.size()));
+    if (response->changes_size() == *page_size) {
+      response->set_next_page_token(MakeToken(request->name(), BigEndian64(position)));
+      break;
+    }
+    absl::StatusOr<bool> change = reader.Get(
+        projections::kChanges, projections::ChangeKey(position), response->add_changes());
+    if (!change.ok()) return ToGrpc(change.status());
+  }
+  if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
+                                           const v1::ListChangesRequest* request,
+                                           v1::ListChangesResponse* response) {
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
+    return ToGrpc(s);
+  absl::StatusOr<int> page_size = PageSize(request->page_size());
+  if (!page_size.ok()) return ToGrpc(page_size.status());
+  absl::StatusOr<domain::ResourceName> parent =
+      domain::ParseNameOf(domain::Kind::kPlan, "parent", request->parent());
+  if (!parent.ok()) return ToGrpc(parent.status());
+  if (!request->action().empty()) {
+    absl::StatusOr<domain::ResourceName> action =
+        domain::ParseNameOf(domain::Kind::kAction, "action", request->action());
+    if (!action.ok()) return ToGrpc(action.status());
+  }
+  if (absl::Status s = CheckTimestamp("start_time", request->start_time()); !s.ok())
+    return ToGrpc(s);
+  if (absl::Status s = CheckTimestamp("end_time", request->end_time()); !s.ok())
+    return ToGrpc(s);
+  const uint64_t start_us =
+      request->has_start_time() ? MicrosOf(request->start_time()) : 0;
+  const uint64_t end_us =
+      request->has_end_time() ? MicrosOf(request->end_time()) : UINT64_MAX;
+  if (start_us > end_us) {
+    return ToGrpc(absl::InvalidArgumentError("end_time: before start_time"));
+  }
+  v1::ListChangesRequest filters = *request;
+  filters.clear_page_size();
+  filters.clear_page_token();
+  filters.clear_min_position();
+  const std::string filter_bytes = filters.SerializeAsString();
+
+  // The most selective index: a resource's timeline, an actor's changes, a
+  // type's changes, or the whole log.
+  std::string prefix;
+  if (!request->action().empty()) {
+    prefix = projections::IndexPrefix('s', request->action());
+  } else if (!request->actor().empty()) {
+    prefix = projections::IndexPrefix('a', request->actor());
+  } else if (!request->type().empty()) {
+    prefix = projections::IndexPrefix('y', request->type());
+  } else {
+    prefix = "p";
+  }
+  uint64_t from = 1;
+  if (!request->page_token().empty()) {
+    absl::StatusOr<std::string> cursor = ParseToken(request->page_token(), filter_bytes);
+    if (!cursor.ok()) return ToGrpc(cursor.status());
+    from = ReadBigEndian64(*cursor);
+  }
+  const std::string plan_prefix = request->parent() + "/";
+  ModelReader reader(runner_);
+  auto it = reader.Iterator(projections::kChanges);
+  int scanned = 0;
+  for (it->Seek(prefix + BigEndian64(from));
+       it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
+    const uint64_t position = ReadBigEndian64(View(it->key()).substr(prefix.size()));
+    if (response->changes_size() == *page_size || ++scanned > kMaxScanPerPage) {
+      response->set_next_page_token(MakeToken(filter_bytes, BigEndian64(position)));
+      break;
+    }
+    v1::Change change;
+    if (prefix == "p") {
+      if (!change.ParseFromArray(it->value().data(),
+                                 static_cast<int>(it->value().size()))) {
+        return ToGrpc(absl::DataLossError("change does not decode"));
+      }
+    } else {
+      absl::StatusOr<bool> got =
+          reader.Get(projections::kChanges, projections::ChangeKey(position), &change);
+      if (!got.ok()) return ToGrpc(got.status());
+    }
+    if (change.stream() != request->parent() &&
+        !absl::StartsWith(change.stream(), plan_prefix))
+      continue;
+    const uint64_t recorded = MicrosOf(change.recorded_at());
+    // Positions follow recorded time: past the end, nothing later matches.
+    if (recorded >= end_us) break;
+    if (recorded < start_us) continue;
+    if (!request->actor().empty() && change.actor() != request->actor()) continue;
+    if (!request->type().empty() && change.type() != request->type()) continue;
+    *response->add_changes() = std::move(change);
+  }
+  if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::GetPlanAsOf(grpc::ServerContext* context,
+                                           const v1::GetPlanAsOfRequest* request,
+                                           v1::PlanSnapshot* response) {
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
+    return ToGrpc(s);
+  if (!request->has_time()) {
+    return ToGrpc(absl::InvalidArgumentError("time: required"));
+  }
+  if (absl::Status s = CheckTimestamp("time", request->time()); !s.ok())
+    return ToGrpc(s);
+  ModelReader reader(runner_);
+  absl::StatusOr<v1::PlanSnapshot> snapshot =
+      SnapshotOf(reader, request->name(), MicrosOf(request->time()), request->clock());
+  if (!snapshot.ok()) return ToGrpc(snapshot.status());
+  *response = *std::move(snapshot);
+  *response->mutable_time() = request->time();
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::DiffPlan(grpc::ServerContext* context,
+                                        const v1::DiffPlanRequest* request,
+                                        v1::PlanDiff* response) {
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
+    return ToGrpc(s);
+  if (!request->has_from_time() || !request->has_to_time()) {
+    return ToGrpc(absl::InvalidArgumentError("from_time and to_time: required"));
+  }
+  if (absl::Status s = CheckTimestamp("from_time", request->from_time()); !s.ok())
+    return ToGrpc(s);
+  if (absl::Status s = CheckTimestamp("to_time", request->to_time()); !s.ok())
+    return ToGrpc(s);
+  ModelReader reader(runner_);
+  absl::StatusOr<v1::PlanSnapshot> to =
+      SnapshotOf(reader, request->name(), MicrosOf(request->to_time()), request->clock());
+  if (!to.ok()) return ToGrpc(to.status());
+  absl::StatusOr<v1::PlanSnapshot> from = SnapshotOf(
+      reader, request->name(), MicrosOf(request->from_time()), request->clock());
+  v1::PlanSnapshot empty;
+  if (!from.ok() && !absl::IsNotFound(from.status())) return ToGrpc(from.status());
+  const v1::PlanSnapshot& before = from.ok() ? *from : empty;
+  absl::flat_hash_map<std::string, const v1::ActionView*> earlier;
+  for (const v1::ActionView& a : before.actions()) earlier[a.name()] = &a;
+  for (const v1::ActionView& after : to->actions()) {
+    auto found = earlier.find(after.name());
+    if (found == earlier.end()) {
+      response->add_new_actions(after.name());
+      for (const v1::Narrative& n : after.narratives()) {
+        v1::NewNarrative* added = response->add_new_narratives();
+        added->set_action(after.name());
+        added->set_period(n.period());
+        added->set_text(n.text());
+      }
+      continue;
+    }
+    const v1::ActionView& was = *found->second;
+    if (was.status() != after.status()) {
+      v1::StatusChange* change = response->add_status_changes();
+      change->set_action(after.name());
+      change->set_from(was.status());
+      change->set_to(after.status());
+      change->set_reason(after.status_reason());
+    }
+    if (was.target_date().SerializeAsString() != after.target_date().SerializeAsString()) {
+      v1::TargetChange* change = response->add_target_changes();
+      change->set_action(after.name());
+      *change->mutable_from() = was.target_date();
+      *change->mutable_to() = after.target_date();
+      absl::flat_hash_set<uint64_t> known;
+      for (const v1::TargetRevision& r : was.revisions()) known.insert(r.position());
+      for (const v1::TargetRevision& r : after.revisions()) {
+        if (!known.contains(r.position())) change->add_reasons(r.reason());
+      }
+    }
+    if (was.owner() != after.owner()) {
+      response->add_owner_changes(absl::StrCat(after.name(), ": ", was.owner(), " -> ",
+                                               after.owner()));
+    }
+    for (const v1::Narrative& n : after.narratives()) {
+      bool same = false;
+      for (const v1::Narrative& m : was.narratives()) {
+        if (m.period() == n.period() && m.text() == n.text()) same = true;
+      }
+      if (same) continue;
+      v1::NewNarrative* added = response->add_new_narratives();
+      added->set_action(after.name());
+      added->set_period(n.period());
+      added->set_text(n.text());
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::WatchChanges(grpc::ServerContext* context,
+                                            const v1::WatchChangesRequest* request,
+                                            grpc::ServerWriter<v1::Change>* writer) {
+  if (absl::Status s = Begin(context, 0); !s.ok()) return ToGrpc(s);
+  if (open_streams_.fetch_add(1) >= kMaxConcurrentStreams) {
+    open_streams_.fetch_sub(1);
+    return ToGrpc(absl::ResourceExhaustedError(absl::StrCat(
+        "at most ", kMaxConcurrentStreams, " watches may be open at once")));
+  }
+  absl::Cleanup release = [this] { open_streams_.fetch_sub(1); };
+  const std::string plan_prefix = request->parent() + "/";
+  uint64_t next = std::max<uint64_t>(request->start_position(), 1);
+  while (!context->IsCancelled() && !log_->closing()) {
+    if (!runner_->WaitFor(next, absl::Now() + absl::Milliseconds(500))) continue;
+    std::vector<v1::Change> batch;
+    {
+      ModelReader reader(runner_);
+      auto it = reader.Iterator(projections::kChanges);
+      for (it->Seek(projections::ChangeKey(next));
+           it->Valid() && View(it->key())[0] == 'p' && batch.size() < 256;
+           it->Next()) {
+        v1::Change change;
+        if (!change.ParseFromArray(it->value().data(),
+                                   static_cast<int>(it->value().size()))) {
+          return ToGrpc(absl::DataLossError("change does not decode"));
+        }
+        next = change.position() + 1;
+        if (!request->parent().empty() && change.stream() != request->parent() &&
+            !absl::StartsWith(change.stream(), plan_prefix))
+          continue;
+        batch.push_back(std::move(change));
+      }
+    }
+    for (const v1::Change& change : batch) {
+      if (!writer->Write(change)) return grpc::Status::CANCELLED;
+    }
+  }
+  if (log_->closing()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "ledgerd is shutting down; watch again from the last "
+                        "position received");
+  }
+  return grpc::Status::CANCELLED;
+}
+
+grpc::Status QueryServiceImpl::ListProjections(
+    grpc::ServerContext* context, const v1::ListProjectionsRequest*,
+    v1::ListProjectionsResponse* response) {
+  if (absl::Status s = Begin(context, 0); !s.ok()) return ToGrpc(s);
+  for (const std::string& name : runner_->names()) {
+    absl::StatusOr<projections::ProjectionState> state = runner_->State(name);
+    if (!state.ok()) return ToGrpc(state.status());
+    v1::ProjectionStatus* status = response->add_projections();
+    status->set_name(state->name);
+    status->set_position(state->position);
+    status->set_digest(state->digest);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::RebuildProjection(
+    grpc::ServerContext* context, const v1::RebuildProjectionRequest* request,
+    v1::ProjectionStatus* response) {
+  absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
+  if (!principal.ok()) return ToGrpc(principal.status());
+  if (principal->role != v1::ADMIN) {
+    return ToGrpc(absl::PermissionDeniedError(
+        absl::StrCat(principal->id, " (", domain::RoleName(principal->role),
+                     ") may not rebuild projections: only an admin may")));
+  }
+  const uint64_t head = log_->head_position();
+  if (absl::Status s = runner_->Rebuild(request->name()); !s.ok()) return ToGrpc(s);
+  response->set_name(request->name());
+  if (request->wait()) {
+    absl::Time deadline =
+        std::min(absl::FromChrono(context->deadline()), absl::Now() + absl::Minutes(10));
+    if (!runner_->WaitFor(head, deadline)) {
+      return ToGrpc(absl::DeadlineExceededError(
+          "the rebuild is still running; it goes on in the background"));
+    }
+    if (request->name() != "all") {
+      absl::StatusOr<projections::ProjectionState> state =
+          runner_->State(request->name());
+      if (!state.ok()) return ToGrpc(state.status());
+      response->set_position(state->position);
+      response->set_digest(state->digest);
+    } else {
+      response->set_position(runner_->position());
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace auditledger::service

@@ -1,0 +1,346 @@
+#include "projections/fold.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "ledger/domain/decide.h"
+#include "ledger/domain/target_date.h"
+
+namespace auditledger::projections {
+
+std::string PlanOf(absl::string_view stream) {
+  // plans/{plan}/...
+  size_t slash = stream.find('/', 6);
+  return std::string(stream.substr(0, slash));
+}
+
+bool IsActionStream(absl::string_view stream) {
+  return absl::StrContains(stream, "/actions/");
+}
+
+std::string EventType(const v1::Event& event) {
+  switch (event.payload_case()) {
+    case v1::Event::kPlanCreated: return "plan_created";
+    case v1::Event::kRecommendationAdded: return "recommendation_added";
+    case v1::Event::kActionAdded: return "action_added";
+    case v1::Event::kStatusChanged: return "status_changed";
+    case v1::Event::kUpdateRecorded: return "update_recorded";
+    case v1::Event::kTargetDateRevised: return "target_date_revised";
+    case v1::Event::kOwnerAssigned: return "owner_assigned";
+    case v1::Event::kDescriptionAmended: return "description_amended";
+    case v1::Event::kPeriodOpened: return "period_opened";
+    case v1::Event::kPeriodClosed: return "period_closed";
+    case v1::Event::kEventCorrected: return "event_corrected";
+    case v1::Event::PAYLOAD_NOT_SET: break;
+  }
+  return "unknown";
+}
+
+std::string StatusText(v1::ActionStatus status) {
+  switch (status) {
+    case v1::NOT_STARTED: return "Not started";
+    case v1::ONGOING: return "Ongoing";
+    case v1::COMPLETE: return "Complete";
+    case v1::PAUSED: return "Paused";
+    case v1::STOPPED: return "Stopped";
+    default: return "Unknown";
+  }
+}
+
+namespace {
+
+v1::Narrative* FindNarrative(v1::ActionView* view, const std::string& period) {
+  for (v1::Narrative& n : *view->mutable_narratives()) {
+    if (n.period() == period) return &n;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void FoldAction(const v1::Event& event, v1::ActionView* view) {
+  const uint64_t position = event.position();
+  switch (event.payload_case()) {
+    case v1::Event::kActionAdded: {
+      const auto& added = event.action_added();
+      view->set_name(event.stream());
+      view->set_recommendation(
+          event.stream().substr(0, event.stream().rfind("/actions/")));
+      view->set_description(added.description());
+      *view->mutable_target_date() = added.target_date();
+      *view->mutable_original_target_date() = added.target_date();
+      view->set_owner(added.owner());
+      view->set_status(added.status());
+      view->set_status_reason(event.reason());
+      *view->mutable_created_at() = event.recorded_at();
+      *view->mutable_created_effective() = event.effective_at();
+      view->set_description_position(position);
+      view->set_target_date_position(position);
+      view->set_status_position(position);
+      view->set_created_position(position);
+      break;
+    }
+    case v1::Event::kStatusChanged:
+      view->set_status(event.status_changed().to());
+      view->set_status_reason(event.reason());
+      view->set_status_position(position);
+      break;
+    case v1::Event::kUpdateRecorded: {
+      const auto& update = event.update_recorded();
+      v1::Narrative* n = FindNarrative(view, update.period());
+      if (n == nullptr) {
+        n = view->add_narratives();
+        n->set_period(update.period());
+      }
+      n->set_text(update.narrative());
+      n->set_position(position);
+      n->set_actor(event.actor().id());
+      *n->mutable_recorded_at() = event.recorded_at();
+      *n->mutable_effective_at() = event.effective_at();
+      n->set_corrected_by(0);
+      break;
+    }
+    case v1::Event::kTargetDateRevised: {
+      const auto& revised = event.target_date_revised();
+      v1::TargetRevision* r = view->add_revisions();
+      *r->mutable_from() = revised.from();
+      *r->mutable_to() = revised.to();
+      r->set_reason(event.reason());
+      r->set_position(position);
+      *r->mutable_effective_at() = event.effective_at();
+      view->set_target_revisions(view->target_revisions() + 1);
+      *view->mutable_target_date() = revised.to();
+      view->set_target_date_position(position);
+      break;
+    }
+    case v1::Event::kOwnerAssigned:
+      view->set_owner(event.owner_assigned().to());
+      break;
+    case v1::Event::kDescriptionAmended:
+      view->set_description(event.description_amended().to());
+      view->set_description_position(position);
+      break;
+    case v1::Event::kEventCorrected: {
+      const auto& c = event.event_corrected();
+      const uint64_t target = c.corrected_position();
+      switch (c.replacement_case()) {
+        case v1::EventCorrected::kNarrative:
+          for (v1::Narrative& n : *view->mutable_narratives()) {
+            if (n.position() == target) {
+              n.set_text(c.narrative());
+              n.set_corrected_by(position);
+            }
+          }
+          break;
+        case v1::EventCorrected::kTargetDate:
+          if (view->target_date_position() == target) {
+            *view->mutable_target_date() = c.target_date();
+          }
+          for (v1::TargetRevision& r : *view->mutable_revisions()) {
+            if (r.position() == target) *r.mutable_to() = c.target_date();
+          }
+          // Correcting the adopted target corrects the original too.
+          if (view->created_position() == target) {
+            *view->mutable_original_target_date() = c.target_date();
+          }
+          break;
+        case v1::EventCorrected::kDescription:
+          if (view->description_position() == target) {
+            view->set_description(c.description());
+          }
+          break;
+        case v1::EventCorrected::kStatus:
+          if (view->status_position() == target) view->set_status(c.status());
+          break;
+        case v1::EventCorrected::REPLACEMENT_NOT_SET:
+          break;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  view->set_version(event.version());
+  view->set_last_position(position);
+  view->set_last_changed_by(event.actor().id());
+  *view->mutable_last_changed_at() = event.recorded_at();
+  *view->mutable_last_effective_at() = event.effective_at();
+}
+
+void FoldPlan(const v1::Event& event, v1::PlanView* view) {
+  switch (event.payload_case()) {
+    case v1::Event::kPlanCreated: {
+      const auto& created = event.plan_created();
+      view->set_name(event.stream());
+      view->set_title(created.title());
+      view->set_council(created.council());
+      view->set_description(created.description());
+      *view->mutable_created_at() = event.recorded_at();
+      *view->mutable_created_effective() = event.effective_at();
+      break;
+    }
+    case v1::Event::kRecommendationAdded: {
+      const auto& added = event.recommendation_added();
+      v1::RecommendationView rec;
+      rec.set_name(event.stream());
+      rec.set_number(added.number());
+      rec.set_title(added.title());
+      rec.set_text(added.text());
+      auto* recs = view->mutable_recommendations();
+      *recs->Add() = rec;
+      std::stable_sort(recs->begin(), recs->end(),
+                       [](const v1::RecommendationView& a,
+                          const v1::RecommendationView& b) {
+                         if (a.number() != b.number()) return a.number() < b.number();
+                         return a.name() < b.name();
+                       });
+      break;
+    }
+    case v1::Event::kPeriodOpened: {
+      v1::PeriodView* period = view->add_periods();
+      period->set_name(event.stream());
+      period->set_title(event.period_opened().title());
+      period->set_open(true);
+      *period->mutable_opened_at() = event.recorded_at();
+      *period->mutable_opened_effective() = event.effective_at();
+      period->set_opened_position(event.position());
+      break;
+    }
+    case v1::Event::kPeriodClosed:
+      for (v1::PeriodView& period : *view->mutable_periods()) {
+        if (period.name() != event.stream()) continue;
+        period.set_open(false);
+        *period.mutable_closed_at() = event.recorded_at();
+        *period.mutable_closed_effective() = event.effective_at();
+        period.set_closed_position(event.position());
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+v1::Change DescribeChange(const v1::Event& event, const v1::ActionView* before,
+                          const v1::Change* corrected) {
+  v1::Change change;
+  change.set_position(event.position());
+  change.set_event(absl::StrCat("events/", event.position()));
+  change.set_stream(event.stream());
+  change.set_type(EventType(event));
+  change.set_actor(event.actor().id());
+  change.set_actor_role(event.actor().role());
+  *change.mutable_recorded_at() = event.recorded_at();
+  *change.mutable_effective_at() = event.effective_at();
+  change.set_reason(event.reason());
+  switch (event.payload_case()) {
+    case v1::Event::kPlanCreated:
+      change.set_field("plan");
+      change.set_after(event.plan_created().title());
+      break;
+    case v1::Event::kRecommendationAdded:
+      change.set_field("recommendation");
+      change.set_after(absl::StrCat(event.recommendation_added().number(), ": ",
+                                    event.recommendation_added().title()));
+      break;
+    case v1::Event::kActionAdded: {
+      const auto& added = event.action_added();
+      change.set_field("action");
+      change.set_after(added.description());
+      break;
+    }
+    case v1::Event::kStatusChanged:
+      change.set_field("status");
+      change.set_before(std::string(domain::StatusName(event.status_changed().from())));
+      change.set_after(std::string(domain::StatusName(event.status_changed().to())));
+      break;
+    case v1::Event::kUpdateRecorded: {
+      const auto& update = event.update_recorded();
+      change.set_field("narrative");
+      change.set_period(update.period());
+      if (before != nullptr) {
+        for (const v1::Narrative& n : before->narratives()) {
+          if (n.period() == update.period()) change.set_before(n.text());
+        }
+      }
+      change.set_after(update.narrative());
+      break;
+    }
+    case v1::Event::kTargetDateRevised:
+      change.set_field("target_date");
+      change.set_before(domain::FormatTargetDate(event.target_date_revised().from()));
+      change.set_after(domain::FormatTargetDate(event.target_date_revised().to()));
+      break;
+    case v1::Event::kOwnerAssigned:
+      change.set_field("owner");
+      change.set_before(event.owner_assigned().from());
+      change.set_after(event.owner_assigned().to());
+      break;
+    case v1::Event::kDescriptionAmended:
+      change.set_field("description");
+      change.set_before(event.description_amended().from());
+      change.set_after(event.description_amended().to());
+      break;
+    case v1::Event::kPeriodOpened:
+      change.set_field("period");
+      change.set_after(absl::StrCat("opened: ", event.period_opened().title()));
+      break;
+    case v1::Event::kPeriodClosed:
+      change.set_field("period");
+      change.set_after("closed");
+      break;
+    case v1::Event::kEventCorrected: {
+      const auto& c = event.event_corrected();
+      change.set_corrects(c.corrected_position());
+      if (corrected != nullptr) {
+        change.set_before(corrected->after());
+        change.set_period(corrected->period());
+      }
+      switch (c.replacement_case()) {
+        case v1::EventCorrected::kNarrative:
+          change.set_field("narrative");
+          change.set_after(c.narrative());
+          break;
+        case v1::EventCorrected::kTargetDate:
+          change.set_field("target_date");
+          change.set_after(domain::FormatTargetDate(c.target_date()));
+          break;
+        case v1::EventCorrected::kDescription:
+          change.set_field("description");
+          change.set_after(c.description());
+          break;
+        case v1::EventCorrected::kStatus:
+          change.set_field("status");
+          change.set_after(std::string(domain::StatusName(c.status())));
+          break;
+        case v1::EventCorrected::REPLACEMENT_NOT_SET:
+          break;
+      }
+      break;
+    }
+    case v1::Event::PAYLOAD_NOT_SET:
+      break;
+  }
+  return change;
+}
+
+void Assess(v1::ActionView* view, absl::CivilDay day) {
+  const v1::ActionStatus status = view->status();
+  const bool has_target = domain::IsSet(view->target_date());
+  const bool done = status == v1::COMPLETE;
+  const bool overdue = !done && status != v1::STOPPED && has_target &&
+                       domain::DueDay(view->target_date()) < day;
+  view->set_overdue(overdue);
+  if (done) {
+    view->set_rag(v1::GREEN);
+  } else if (overdue || status == v1::STOPPED) {
+    view->set_rag(v1::RED);
+  } else if (view->target_revisions() > 0 || status == v1::PAUSED ||
+             (has_target && domain::DueDay(view->target_date()) - day <= 30)) {
+    view->set_rag(v1::AMBER);
+  } else {
+    view->set_rag(v1::GREEN);
+  }
+}
+
+}  // namespace auditledger::projections

@@ -1,0 +1,41 @@
+#ifndef AUDITLEDGER_PROJECTIONS_FOLD_H_
+#define AUDITLEDGER_PROJECTIONS_FOLD_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "auditledger/v1/event.pb.h"
+#include "auditledger/v1/query_service.pb.h"
+
+// How events evolve the read models' views. Pure functions of their inputs,
+// shared by every projection so that they agree on what an event means.
+namespace auditledger::projections {
+
+// Advances an action's view by one of its events.
+void FoldAction(const v1::Event& event, v1::ActionView* view);
+
+// Advances a plan's view by a plan, recommendation or period event.
+void FoldPlan(const v1::Event& event, v1::PlanView* view);
+
+// "plans/x" for any resource name under plans/x.
+std::string PlanOf(absl::string_view stream);
+bool IsActionStream(absl::string_view stream);
+
+// "status_changed", "update_recorded", ... (the event's payload field name).
+std::string EventType(const v1::Event& event);
+
+// The committee's view of one event. `before` is the action's view before
+// the event (null for non-action events); `corrected` is the Change of the
+// event a correction corrects (null otherwise).
+v1::Change DescribeChange(const v1::Event& event, const v1::ActionView* before,
+                          const v1::Change* corrected);
+
+// RAG and overdue as of `day` (see the Rag enum for the rule).
+void Assess(v1::ActionView* view, absl::CivilDay day);
+
+std::string StatusText(v1::ActionStatus status);  // "Complete", "Not started"
+
+}  // namespace auditledger::projections
+
+#endif  // AUDITLEDGER_PROJECTIONS_FOLD_H_

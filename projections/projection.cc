@@ -1,0 +1,77 @@
+#include "projections/projection.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace auditledger::projections {
+namespace {
+rocksdb::Slice S(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+}  // namespace
+
+absl::StatusOr<std::optional<std::string>> ProjectionTxn::Get(absl::string_view key) {
+  std::string value;
+  rocksdb::Status s =
+      batch_.GetFromBatchAndDB(db_, rocksdb::ReadOptions(), cf_, S(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return absl::UnavailableError(absl::StrCat("projection read: ", s.ToString()));
+  return value;
+}
+
+absl::StatusOr<bool> ProjectionTxn::GetMessage(absl::string_view key,
+                                               google::protobuf::Message* message) {
+  absl::StatusOr<std::optional<std::string>> value = Get(key);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return false;
+  if (!message->ParseFromString(**value)) {
+    return absl::DataLossError("projection value does not decode");
+  }
+  return true;
+}
+
+void ProjectionTxn::Put(absl::string_view key, absl::string_view value) {
+  batch_.Put(cf_, S(key), S(value));
+}
+
+void ProjectionTxn::PutMessage(absl::string_view key,
+                               const google::protobuf::Message& message) {
+  // Deterministic bytes: a rebuild must reproduce them exactly.
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  Put(key, bytes);
+}
+
+void ProjectionTxn::Delete(absl::string_view key) { batch_.Delete(cf_, S(key)); }
+
+std::unique_ptr<rocksdb::Iterator> ProjectionTxn::NewIterator() {
+  return std::unique_ptr<rocksdb::Iterator>(batch_.NewIteratorWithBase(
+      cf_, db_->NewIterator(rocksdb::ReadOptions(), cf_)));
+}
+
+std::string BigEndian64(uint64_t value) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(value & 0xff);
+    value >>= 8;
+  }
+  return out;
+}
+
+uint64_t ReadBigEndian64(absl::string_view bytes) {
+  uint64_t out = 0;
+  for (unsigned char c : bytes.substr(0, 8)) out = (out << 8) | c;
+  return out;
+}
+
+uint64_t Micros(const google::protobuf::Timestamp& ts) {
+  return static_cast<uint64_t>(ts.seconds()) * 1'000'000 +
+         static_cast<uint64_t>(ts.nanos() / 1000);
+}
+
+}  // namespace auditledger::projections

@@ -1,0 +1,213 @@
+#include "projections/runner.h"
+
+#include <cstdio>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "ledger/store/sha256.h"
+
+namespace auditledger::projections {
+namespace {
+
+// Sorts after every model key (they all start with a printable byte).
+constexpr char kCheckpointKey[] = "\xff" "checkpoint";
+
+}  // namespace
+
+ProjectionRunner::ProjectionRunner(
+    store::EventLog* log, std::vector<std::unique_ptr<Projection>> projections)
+    : log_(log), projections_(std::move(projections)) {
+  for (auto& p : projections_) {
+    auto worker = std::make_unique<Worker>();
+    worker->projection = p.get();
+    workers_.push_back(std::move(worker));
+  }
+}
+
+ProjectionRunner::~ProjectionRunner() { Stop(); }
+
+std::string ProjectionRunner::CfName(const std::string& projection) {
+  return absl::StrCat("projection.", projection);
+}
+
+absl::Status ProjectionRunner::Start() {
+  absl::WriterMutexLock lock(&handles_mu_);
+  for (auto& worker : workers_) {
+    if (absl::Status s = StartWorker(*worker); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionRunner::StartWorker(Worker& worker) {
+  absl::StatusOr<rocksdb::ColumnFamilyHandle*> cf =
+      log_->ColumnFamily(CfName(worker.projection->name()));
+  if (!cf.ok()) return cf.status();
+  worker.cf = *cf;
+  std::string checkpoint;
+  rocksdb::Status s =
+      log_->db()->Get(rocksdb::ReadOptions(), worker.cf, kCheckpointKey, &checkpoint);
+  uint64_t position = 0;
+  if (s.ok()) {
+    position = ReadBigEndian64(checkpoint);
+  } else if (!s.IsNotFound()) {
+    return absl::UnavailableError(
+        absl::StrCat("projection ", worker.projection->name(), ": ", s.ToString()));
+  }
+  worker.position = position;
+  worker.ready_at = position == 0 ? log_->head_position() : 0;
+  worker.stop = false;
+  worker.failure = absl::OkStatus();
+  worker.thread = std::thread([this, w = &worker] { Run(w); });
+  return absl::OkStatus();
+}
+
+void ProjectionRunner::StopWorker(Worker& worker) {
+  worker.stop = true;
+  if (worker.thread.joinable()) worker.thread.join();
+}
+
+void ProjectionRunner::Stop() {
+  for (auto& worker : workers_) StopWorker(*worker);
+}
+
+void ProjectionRunner::Run(Worker* worker) {
+  std::vector<store::LoggedEvent> events;
+  while (!worker->stop) {
+    const uint64_t next = worker->position + 1;
+    if (log_->head_position() < next) {
+      // Woken by the next append; the timeout bounds how long a stop request
+      // waits.
+      log_->WaitForPosition(next, absl::Now() + absl::Milliseconds(200));
+      continue;
+    }
+    events.clear();
+    absl::Status s = log_->ReadRange(next, kStepEvents, &events);
+    if (s.ok()) s = Step(*worker, events);
+    if (!s.ok()) {
+      // A projection that cannot apply an event must not skip it: it stops
+      // where it is, and queries waiting on it time out rather than read a
+      // model with a hole.
+      std::fprintf(stderr, "ledgerd: projection %s stopped at position %llu: %s\n",
+                   worker->projection->name().c_str(),
+                   static_cast<unsigned long long>(worker->position.load()),
+                   s.ToString().c_str());
+      absl::MutexLock lock(&progress_mu_);
+      worker->failure = s;
+      return;
+    }
+  }
+}
+
+absl::Status ProjectionRunner::Step(Worker& worker,
+                                    std::vector<store::LoggedEvent>& events) {
+  ProjectionTxn txn(log_->db(), worker.cf);
+  uint64_t position = worker.position;
+  for (const store::LoggedEvent& logged : events) {
+    const v1::Event& event = logged.event();
+    if (event.position() != position + 1) {
+      return absl::DataLossError(absl::StrCat("expected position ", position + 1,
+                                              ", the log gave ", event.position()));
+    }
+    if (absl::Status s = worker.projection->Apply(event, txn); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("event ", event.position(), ": ",
+                                                 s.message()));
+    }
+    position = event.position();
+  }
+  txn.Put(kCheckpointKey, BigEndian64(position));
+  rocksdb::WriteOptions options;  // a model is rebuilt from the log, no sync
+  rocksdb::Status s = log_->db()->Write(options, txn.batch().GetWriteBatch());
+  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  absl::MutexLock lock(&progress_mu_);
+  worker.position = position;
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionRunner::Rebuild(const std::string& name) {
+  absl::MutexLock rebuild(&rebuild_mu_);
+  bool found = false;
+  for (auto& worker : workers_) {
+    if (name != "all" && worker->projection->name() != name) continue;
+    found = true;
+    StopWorker(*worker);
+    absl::WriterMutexLock lock(&handles_mu_);
+    if (absl::Status s = log_->DropColumnFamily(CfName(worker->projection->name()));
+        !s.ok())
+      return s;
+    worker->cf = nullptr;
+    {
+      absl::MutexLock progress(&progress_mu_);
+      worker->position = 0;
+    }
+    if (absl::Status s = StartWorker(*worker); !s.ok()) return s;
+  }
+  if (!found) {
+    return absl::NotFoundError(absl::StrCat(
+        "name: no projection \"", name, "\" (known: ", absl::StrJoin(names(), ", "),
+        ", or all)"));
+  }
+  return absl::OkStatus();
+}
+
+bool ProjectionRunner::WaitFor(uint64_t position, absl::Time deadline) const {
+  auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) {
+    for (const auto& worker : workers_) {
+      const uint64_t p = worker->position.load();
+      if (p < position || p < worker->ready_at.load()) return false;
+    }
+    return true;
+  };
+  absl::MutexLock lock(&progress_mu_);
+  return progress_mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
+}
+
+uint64_t ProjectionRunner::position() const {
+  uint64_t lowest = UINT64_MAX;
+  for (const auto& worker : workers_) lowest = std::min(lowest, worker->position.load());
+  return workers_.empty() ? 0 : lowest;
+}
+
+std::vector<std::string> ProjectionRunner::names() const {
+  std::vector<std::string> out;
+  for (const auto& p : projections_) out.push_back(p->name());
+  return out;
+}
+
+rocksdb::ColumnFamilyHandle* ProjectionRunner::cf(const std::string& name) const {
+  for (const auto& worker : workers_) {
+    if (worker->projection->name() == name) return worker->cf;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<ProjectionState> ProjectionRunner::State(const std::string& name) const {
+  absl::ReaderMutexLock lock(&handles_mu_);
+  rocksdb::ColumnFamilyHandle* handle = cf(name);
+  if (handle == nullptr) {
+    return absl::NotFoundError(absl::StrCat("name: no projection \"", name, "\""));
+  }
+  // One snapshot, so position and digest describe the same model.
+  const rocksdb::Snapshot* snapshot = log_->db()->GetSnapshot();
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
+  std::unique_ptr<rocksdb::Iterator> it(log_->db()->NewIterator(options, handle));
+  std::string running = store::EventLog::ZeroHash();
+  ProjectionState state;
+  state.name = name;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    absl::string_view key(it->key().data(), it->key().size());
+    absl::string_view value(it->value().data(), it->value().size());
+    if (key == kCheckpointKey) state.position = ReadBigEndian64(value);
+    const std::string lengths =
+        BigEndian64(key.size()) + BigEndian64(value.size());
+    running = store::Sha256Concat({running, lengths, key, value});
+  }
+  log_->db()->ReleaseSnapshot(snapshot);
+  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  state.digest = running;
+  return state;
+}
+
+}  // namespace auditledger::projections

@@ -1,0 +1,89 @@
+#ifndef AUDITLEDGER_PROJECTIONS_RUNNER_H_
+#define AUDITLEDGER_PROJECTIONS_RUNNER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "ledger/store/event_log.h"
+#include "projections/projection.h"
+
+// Runs each projection as a worker that tails the log from its checkpoint.
+// A step applies up to kStepEvents events and writes the read model together
+// with the new checkpoint in one RocksDB write, so a crash never applies an
+// event twice or skips one.
+namespace auditledger::projections {
+
+struct ProjectionState {
+  std::string name;
+  uint64_t position = 0;
+  std::string digest;  // SHA-256 over the model's keys and values
+};
+
+class ProjectionRunner {
+ public:
+  static constexpr size_t kStepEvents = 1024;
+
+  ProjectionRunner(store::EventLog* log,
+                   std::vector<std::unique_ptr<Projection>> projections);
+  ~ProjectionRunner();
+
+  // Reads checkpoints and starts the workers.
+  absl::Status Start();
+  void Stop();
+
+  // Drops the model(s) and rebuilds by replay; `name` may be "all".
+  absl::Status Rebuild(const std::string& name);
+
+  // Waits until every projection has applied `position` and finished any
+  // rebuild; false when the deadline passed first.
+  bool WaitFor(uint64_t position, absl::Time deadline) const;
+
+  // The lowest position every projection has applied.
+  uint64_t position() const;
+
+  absl::StatusOr<ProjectionState> State(const std::string& name) const;
+  std::vector<std::string> names() const;
+
+  // Readers hold this (shared) while they use a column family handle, so a
+  // rebuild cannot drop it under them.
+  absl::Mutex& handles_mu() const { return handles_mu_; }
+  rocksdb::ColumnFamilyHandle* cf(const std::string& name) const
+      ABSL_SHARED_LOCKS_REQUIRED(handles_mu_);
+  rocksdb::DB* db() const { return log_->db(); }
+
+ private:
+  struct Worker {
+    Projection* projection = nullptr;
+    rocksdb::ColumnFamilyHandle* cf = nullptr;
+    std::thread thread;
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> position{0};
+    // The log head when the worker (re)started from nothing: until it gets
+    // there its model is incomplete.
+    std::atomic<uint64_t> ready_at{0};
+    absl::Status failure;
+  };
+  static std::string CfName(const std::string& projection);
+  absl::Status StartWorker(Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(handles_mu_);
+  void StopWorker(Worker& worker);
+  void Run(Worker* worker);
+  absl::Status Step(Worker& worker, std::vector<store::LoggedEvent>& events);
+
+  store::EventLog* log_;
+  std::vector<std::unique_ptr<Projection>> projections_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  mutable absl::Mutex handles_mu_;
+  mutable absl::Mutex progress_mu_;
+  absl::Mutex rebuild_mu_;  // one rebuild at a time
+};
+
+}  // namespace auditledger::projections
+
+#endif  // AUDITLEDGER_PROJECTIONS_RUNNER_H_

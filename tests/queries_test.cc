@@ -1,0 +1,562 @@
+// The scrutiny committee's questions against a real ledgerd: a scripted plan
+// history with exact answers for every query, on both clocks; rebuilds and
+// restarts that must give byte-identical read models.
+#include <signal.h>
+
+#include <future>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "auditledger/v1/query_service.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/support/commands.h"
+#include "tests/support/ledgerd_process.h"
+
+namespace auditledger {
+namespace {
+
+using testing::Context;
+using testing::kAdminToken;
+using testing::kOfficerToken;
+using testing::kOtherOfficerToken;
+using testing::kScrutinyToken;
+using testing::LedgerdProcess;
+
+constexpr char kPlan[] = "plans/oxford";
+constexpr char kA1[] = "plans/oxford/recommendations/r1/actions/a1";
+constexpr char kA2[] = "plans/oxford/recommendations/r1/actions/a2";
+constexpr char kB1[] = "plans/oxford/recommendations/r2/actions/a1";
+constexpr char kApr[] = "plans/oxford/periods/apr-2024";
+constexpr char kOct[] = "plans/oxford/periods/oct-2024";
+
+google::protobuf::Timestamp Day(int y, int m, int d) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(y, m, d),
+                                                    absl::UTCTimeZone())));
+  return t;
+}
+
+template <typename Request>
+void SetEffective(Request* r, int y, int m, int d) {
+  *r->mutable_effective_time() = Day(y, m, d);
+}
+
+// Sets the effective time of whichever command `c` holds.
+void Effective(v1::Command& c, int y, int m, int d) {
+  switch (c.kind_case()) {
+    case v1::Command::kCreatePlan: SetEffective(c.mutable_create_plan(), y, m, d); break;
+    case v1::Command::kAddRecommendation: SetEffective(c.mutable_add_recommendation(), y, m, d); break;
+    case v1::Command::kAddAction: SetEffective(c.mutable_add_action(), y, m, d); break;
+    case v1::Command::kChangeActionStatus: SetEffective(c.mutable_change_action_status(), y, m, d); break;
+    case v1::Command::kRecordUpdate: SetEffective(c.mutable_record_update(), y, m, d); break;
+    case v1::Command::kReviseTargetDate: SetEffective(c.mutable_revise_target_date(), y, m, d); break;
+    case v1::Command::kAssignOwner: SetEffective(c.mutable_assign_owner(), y, m, d); break;
+    case v1::Command::kOpenPeriod: SetEffective(c.mutable_open_period(), y, m, d); break;
+    case v1::Command::kClosePeriod: SetEffective(c.mutable_close_period(), y, m, d); break;
+    default: break;
+  }
+}
+
+class QueriesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ledgerd_ = std::make_unique<LedgerdProcess>(data_dir());
+    Connect();
+  }
+  void Connect() {
+    ledger_ = ledgerd_->LedgerStub();
+    query_ = v1::QueryService::NewStub(ledgerd_->Channel());
+  }
+
+  uint64_t Do(const char* token, v1::Command command) {
+    v1::ExecuteCommandsRequest request;
+    *request.add_commands() = std::move(command);
+    v1::CommandResponse response;
+    grpc::Status s = ledger_->ExecuteCommands(Context(token).get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.position();
+  }
+
+  uint64_t DoAt(const char* token, v1::Command command, int y, int m, int d) {
+    Effective(command, y, m, d);
+    return Do(token, std::move(command));
+  }
+
+  // The scripted history. Positions are remembered for exact answers.
+  void Script() {
+    using namespace testing;
+    DoAt(kAdminToken, CreatePlan("oxford"), 2023, 12, 1);                     // 1
+    DoAt(kAdminToken, AddRecommendation("oxford", "r1", 1), 2023, 12, 1);     // 2
+    DoAt(kAdminToken, AddRecommendation("oxford", "r2", 2), 2023, 12, 1);     // 3
+    DoAt(kAdminToken, AddAction("plans/oxford/recommendations/r1", "a1",
+                                "December 2024", "jsmith"), 2023, 12, 1);      // 4
+    DoAt(kAdminToken, AddAction("plans/oxford/recommendations/r1", "a2",
+                                "March 2025", "akhan"), 2023, 12, 1);          // 5
+    DoAt(kAdminToken, AddAction("plans/oxford/recommendations/r2", "a1", "",
+                                "jsmith"), 2023, 12, 1);                       // 6
+    DoAt(kAdminToken, OpenPeriod("oxford", "apr-2024", "April 2024 progress review"),
+         2024, 4, 1);                                                          // 7
+    DoAt(kOfficerToken, ChangeStatus(kA1, v1::ONGOING), 2024, 4, 9);           // 8
+    DoAt(kOfficerToken, RecordUpdate(kA1, kApr, "Board being set up"), 2024, 4, 9);  // 9
+    DoAt(kAdminToken, ClosePeriod(kApr), 2024, 4, 30);                         // 10
+    DoAt(kAdminToken, OpenPeriod("oxford", "oct-2024", "October 2024 & final update"),
+         2024, 10, 1);                                                         // 11
+    DoAt(kOfficerToken, ReviseTarget(kA1, "March 2025", "Partner delays"), 2024, 10, 15);  // 12
+    DoAt(kOtherOfficerToken, ChangeStatus(kA2, v1::COMPLETE), 2024, 10, 15);   // 13
+    DoAt(kOfficerToken, RecordUpdate(kA1, kOct, "Delivery bord forming"), 2024, 10, 15);  // 14
+    DoAt(kOtherOfficerToken, RecordUpdate(kA2, kOct, "Done"), 2024, 10, 15);   // 15
+    DoAt(kOfficerToken, ChangeStatus(kB1, v1::PAUSED, "Awaiting budget"), 2024, 10, 15);  // 16
+    before_reassign_ = Head();
+    Do(kOfficerToken, CorrectNarrative(14, "A cross-sector delivery board is being established.",
+                                       "Typo in the published text"));         // 17
+    // Back-filled: the owner changed in March 2024, entered only now.
+    head_ = DoAt(kAdminToken, AssignOwner(kB1, "akhan"), 2024, 3, 1);         // 18
+  }
+
+  v1::LogHead Head() {
+    v1::LogHead head;
+    EXPECT_TRUE(ledger_->GetLogHead(Context(kScrutinyToken).get(), {}, &head).ok());
+    return head;
+  }
+
+  // The recorded_at of an event, from the log.
+  google::protobuf::Timestamp RecordedAt(uint64_t position) {
+    v1::ListEventsRequest request;
+    request.set_start_position(position);
+    request.set_page_size(1);
+    v1::ListEventsResponse response;
+    EXPECT_TRUE(ledger_->ListEvents(Context(kScrutinyToken).get(), request, &response).ok());
+    return response.events(0).event().recorded_at();
+  }
+
+  v1::ActionView GetAction(const std::string& name) {
+    v1::GetActionRequest request;
+    request.set_name(name);
+    request.set_min_position(head_);
+    v1::ActionView view;
+    grpc::Status s = query_->GetAction(Context(kScrutinyToken).get(), request, &view);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return view;
+  }
+
+  std::vector<std::string> ListNames(v1::ListActionsRequest request, int page_size = 0) {
+    request.set_parent(kPlan);
+    request.set_min_position(head_);
+    request.set_page_size(page_size);
+    std::vector<std::string> names;
+    for (int pages = 0; pages < 1000; ++pages) {
+      v1::ListActionsResponse response;
+      grpc::Status s = query_->ListActions(Context(kScrutinyToken).get(), request, &response);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      for (const auto& a : response.actions()) names.push_back(a.name());
+      if (response.next_page_token().empty()) break;
+      request.set_page_token(response.next_page_token());
+    }
+    return names;
+  }
+
+  std::vector<v1::Change> Changes(v1::ListChangesRequest request, int page_size = 0) {
+    request.set_parent(kPlan);
+    request.set_min_position(head_);
+    request.set_page_size(page_size);
+    std::vector<v1::Change> out;
+    for (int pages = 0; pages < 1000; ++pages) {
+      v1::ListChangesResponse response;
+      grpc::Status s = query_->ListChanges(Context(kScrutinyToken).get(), request, &response);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      out.insert(out.end(), response.changes().begin(), response.changes().end());
+      if (response.next_page_token().empty()) break;
+      request.set_page_token(response.next_page_token());
+    }
+    return out;
+  }
+
+  v1::PlanSnapshot AsOf(google::protobuf::Timestamp time, v1::Clock clock) {
+    v1::GetPlanAsOfRequest request;
+    request.set_name(kPlan);
+    *request.mutable_time() = time;
+    request.set_clock(clock);
+    request.set_min_position(head_);
+    v1::PlanSnapshot snapshot;
+    grpc::Status s = query_->GetPlanAsOf(Context(kScrutinyToken).get(), request, &snapshot);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return snapshot;
+  }
+
+  std::map<std::string, std::string> Digests() {
+    v1::ListProjectionsResponse response;
+    EXPECT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &response).ok());
+    std::map<std::string, std::string> out;
+    for (const auto& p : response.projections()) {
+      EXPECT_EQ(p.position(), Head().position()) << p.name();
+      out[p.name()] = p.digest();
+    }
+    return out;
+  }
+
+  std::string data_dir() const { return dir_.path() + "/data"; }
+
+  testing::TempDir dir_;  // outlives each ledgerd the test starts
+  std::unique_ptr<LedgerdProcess> ledgerd_;
+  std::unique_ptr<v1::LedgerService::Stub> ledger_;
+  std::unique_ptr<v1::QueryService::Stub> query_;
+  v1::LogHead before_reassign_;
+  uint64_t head_ = 0;
+};
+
+const v1::ActionView* Find(const v1::PlanSnapshot& s, const std::string& name) {
+  for (const auto& a : s.actions()) {
+    if (a.name() == name) return &a;
+  }
+  return nullptr;
+}
+
+TEST_F(QueriesTest, CurrentStateOfAnAction) {
+  Script();
+  ASSERT_EQ(head_, 18u);
+  v1::ActionView a1 = GetAction(kA1);
+  EXPECT_EQ(a1.status(), v1::ONGOING);
+  EXPECT_EQ(a1.target_date().month(), 3);
+  EXPECT_EQ(a1.target_date().year(), 2025);
+  EXPECT_EQ(a1.original_target_date().month(), 12);
+  EXPECT_EQ(a1.target_revisions(), 1);
+  ASSERT_EQ(a1.revisions_size(), 1);
+  EXPECT_EQ(a1.revisions(0).reason(), "Partner delays");
+  EXPECT_EQ(a1.owner(), "jsmith");
+  EXPECT_EQ(a1.version(), 6u);
+  EXPECT_EQ(a1.last_position(), 17u);
+  EXPECT_EQ(a1.last_changed_by(), "jsmith");
+  ASSERT_EQ(a1.narratives_size(), 2);
+  EXPECT_EQ(a1.narratives(0).period(), kApr);
+  EXPECT_EQ(a1.narratives(0).period_title(), "April 2024 progress review");
+  EXPECT_EQ(a1.narratives(0).text(), "Board being set up");
+  // The correction is honoured: the corrected narrative no longer shows.
+  EXPECT_EQ(a1.narratives(1).text(),
+            "A cross-sector delivery board is being established.");
+  EXPECT_EQ(a1.narratives(1).position(), 14u);
+  EXPECT_EQ(a1.narratives(1).corrected_by(), 17u);
+
+  v1::ActionView b1 = GetAction(kB1);
+  EXPECT_EQ(b1.status(), v1::PAUSED);
+  EXPECT_EQ(b1.status_reason(), "Awaiting budget");
+  EXPECT_EQ(b1.owner(), "akhan");
+  EXPECT_EQ(b1.rag(), v1::AMBER);
+
+  v1::GetActionRequest missing;
+  missing.set_name("plans/oxford/recommendations/r1/actions/zz");
+  v1::ActionView view;
+  EXPECT_EQ(query_->GetAction(Context(kScrutinyToken).get(), missing, &view).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(QueriesTest, ListActionsFilters) {
+  Script();
+  v1::ListActionsRequest all;
+  EXPECT_EQ(ListNames(all), (std::vector<std::string>{kA1, kA2, kB1}));
+  v1::ListActionsRequest ongoing;
+  ongoing.set_status(v1::ONGOING);
+  EXPECT_EQ(ListNames(ongoing), (std::vector<std::string>{kA1}));
+  v1::ListActionsRequest by_owner;
+  by_owner.set_owner("akhan");
+  EXPECT_EQ(ListNames(by_owner), (std::vector<std::string>{kA2, kB1}));
+  v1::ListActionsRequest by_rec;
+  by_rec.set_recommendation("plans/oxford/recommendations/r1");
+  EXPECT_EQ(ListNames(by_rec), (std::vector<std::string>{kA1, kA2}));
+  v1::ListActionsRequest slipped;
+  slipped.set_min_target_revisions(1);
+  EXPECT_EQ(ListNames(slipped), (std::vector<std::string>{kA1}));
+  v1::ListActionsRequest overdue;
+  overdue.set_overdue_on("2025-04-01");
+  EXPECT_EQ(ListNames(overdue), (std::vector<std::string>{kA1}));
+  overdue.set_overdue_on("2025-03-31");
+  EXPECT_EQ(ListNames(overdue), (std::vector<std::string>{}));
+  v1::ListActionsRequest red;
+  red.set_overdue_on("2025-04-01");
+  red.set_rag(v1::RED);
+  EXPECT_EQ(ListNames(red), (std::vector<std::string>{kA1}));
+  v1::ListActionsRequest bad;
+  bad.set_parent(kPlan);
+  bad.set_overdue_on("April 2025");
+  v1::ListActionsResponse response;
+  grpc::Status s = query_->ListActions(Context(kScrutinyToken).get(), bad, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("overdue_on"), std::string::npos);
+}
+
+TEST_F(QueriesTest, TimelineShowsEveryChangeAndLinksCorrections) {
+  Script();
+  v1::GetActionTimelineRequest request;
+  request.set_name(kA1);
+  request.set_min_position(head_);
+  request.set_page_size(2);
+  std::vector<v1::Change> timeline;
+  for (int pages = 0; pages < 100; ++pages) {
+    v1::GetActionTimelineResponse response;
+    ASSERT_TRUE(query_->GetActionTimeline(Context(kScrutinyToken).get(), request, &response).ok());
+    timeline.insert(timeline.end(), response.changes().begin(), response.changes().end());
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  std::vector<std::string> types;
+  std::vector<uint64_t> positions;
+  for (const auto& c : timeline) {
+    types.push_back(c.type());
+    positions.push_back(c.position());
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"action_added", "status_changed",
+                                             "update_recorded", "target_date_revised",
+                                             "update_recorded", "event_corrected"}));
+  EXPECT_EQ(positions, (std::vector<uint64_t>{4, 8, 9, 12, 14, 17}));
+  EXPECT_EQ(timeline[1].before(), "NOT_STARTED");
+  EXPECT_EQ(timeline[1].after(), "ONGOING");
+  EXPECT_EQ(timeline[1].actor(), "jsmith");
+  EXPECT_EQ(timeline[1].effective_at().seconds(), Day(2024, 4, 9).seconds());
+  EXPECT_EQ(timeline[3].before(), "December 2024");
+  EXPECT_EQ(timeline[3].after(), "March 2025");
+  EXPECT_EQ(timeline[3].reason(), "Partner delays");
+  // Both the original and its correction stay, linked both ways.
+  EXPECT_EQ(timeline[4].after(), "Delivery bord forming");
+  EXPECT_EQ(timeline[4].corrected_by(), 17u);
+  EXPECT_EQ(timeline[5].corrects(), 14u);
+  EXPECT_EQ(timeline[5].before(), "Delivery bord forming");
+  EXPECT_EQ(timeline[5].after(), "A cross-sector delivery board is being established.");
+  EXPECT_EQ(timeline[5].reason(), "Typo in the published text");
+}
+
+TEST_F(QueriesTest, WhoChangedWhat) {
+  Script();
+  v1::ListChangesRequest by_actor;
+  by_actor.set_actor("akhan");
+  std::vector<uint64_t> positions;
+  for (const auto& c : Changes(by_actor)) positions.push_back(c.position());
+  EXPECT_EQ(positions, (std::vector<uint64_t>{13, 15}));
+
+  v1::ListChangesRequest by_type;
+  by_type.set_type("target_date_revised");
+  auto revised = Changes(by_type);
+  ASSERT_EQ(revised.size(), 1u);
+  EXPECT_EQ(revised[0].stream(), kA1);
+
+  v1::ListChangesRequest by_time;
+  *by_time.mutable_start_time() = RecordedAt(5);
+  *by_time.mutable_end_time() = RecordedAt(8);
+  positions.clear();
+  for (const auto& c : Changes(by_time)) positions.push_back(c.position());
+  EXPECT_EQ(positions, (std::vector<uint64_t>{5, 6, 7}));
+
+  v1::ListChangesRequest by_action_and_actor;
+  by_action_and_actor.set_action(kB1);
+  by_action_and_actor.set_actor("admin");
+  positions.clear();
+  for (const auto& c : Changes(by_action_and_actor)) positions.push_back(c.position());
+  EXPECT_EQ(positions, (std::vector<uint64_t>{6, 18}));
+
+  // Paging the whole plan returns every change exactly once.
+  v1::ListChangesRequest everything;
+  positions.clear();
+  for (const auto& c : Changes(everything, 3)) positions.push_back(c.position());
+  ASSERT_EQ(positions.size(), 18u);
+  for (uint64_t i = 0; i < positions.size(); ++i) EXPECT_EQ(positions[i], i + 1);
+}
+
+TEST_F(QueriesTest, PlanAsOfOnBothClocks) {
+  Script();
+  // What was true on 1 June 2024 (effective clock), knowing all we know now.
+  v1::PlanSnapshot june = AsOf(Day(2024, 6, 1), v1::EFFECTIVE);
+  ASSERT_EQ(june.actions_size(), 3);
+  const v1::ActionView* a1 = Find(june, kA1);
+  ASSERT_NE(a1, nullptr);
+  EXPECT_EQ(a1->status(), v1::ONGOING);
+  EXPECT_EQ(a1->target_date().month(), 12);
+  ASSERT_EQ(a1->narratives_size(), 1);
+  EXPECT_EQ(a1->narratives(0).text(), "Board being set up");
+  EXPECT_EQ(Find(june, kA2)->status(), v1::NOT_STARTED);
+  // The back-filled owner change (effective March 2024) is already true.
+  EXPECT_EQ(Find(june, kB1)->owner(), "akhan");
+  EXPECT_EQ(Find(june, kB1)->status(), v1::NOT_STARTED);
+  ASSERT_EQ(june.plan().periods_size(), 1);
+  EXPECT_FALSE(june.plan().periods(0).open());
+  EXPECT_EQ(june.plan().recommendations_size(), 2);
+
+  // What the ledger said just before the owner change was entered.
+  v1::PlanSnapshot said = AsOf(RecordedAt(17), v1::RECORDED);
+  EXPECT_EQ(Find(said, kB1)->owner(), "jsmith");
+  EXPECT_EQ(Find(said, kB1)->status(), v1::PAUSED);
+  EXPECT_EQ(Find(said, kA1)->narratives(1).text(),
+            "A cross-sector delivery board is being established.");
+  v1::PlanSnapshot before_fix = AsOf(RecordedAt(16), v1::RECORDED);
+  EXPECT_EQ(Find(before_fix, kA1)->narratives(1).text(), "Delivery bord forming");
+
+  // Before the plan existed.
+  v1::GetPlanAsOfRequest early;
+  early.set_name(kPlan);
+  *early.mutable_time() = Day(2023, 1, 1);
+  early.set_clock(v1::EFFECTIVE);
+  v1::PlanSnapshot snapshot;
+  EXPECT_EQ(query_->GetPlanAsOf(Context(kScrutinyToken).get(), early, &snapshot).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(QueriesTest, DiffBetweenTwoMoments) {
+  Script();
+  v1::DiffPlanRequest request;
+  request.set_name(kPlan);
+  *request.mutable_from_time() = Day(2024, 6, 1);
+  *request.mutable_to_time() = Day(2024, 11, 1);
+  request.set_clock(v1::EFFECTIVE);
+  request.set_min_position(head_);
+  v1::PlanDiff diff;
+  ASSERT_TRUE(query_->DiffPlan(Context(kScrutinyToken).get(), request, &diff).ok());
+  ASSERT_EQ(diff.status_changes_size(), 2);
+  EXPECT_EQ(diff.status_changes(0).action(), kA2);
+  EXPECT_EQ(diff.status_changes(0).to(), v1::COMPLETE);
+  EXPECT_EQ(diff.status_changes(1).action(), kB1);
+  EXPECT_EQ(diff.status_changes(1).to(), v1::PAUSED);
+  EXPECT_EQ(diff.status_changes(1).reason(), "Awaiting budget");
+  ASSERT_EQ(diff.target_changes_size(), 1);
+  EXPECT_EQ(diff.target_changes(0).action(), kA1);
+  EXPECT_EQ(diff.target_changes(0).reasons(0), "Partner delays");
+  EXPECT_EQ(diff.new_actions_size(), 0);
+  ASSERT_EQ(diff.new_narratives_size(), 2);
+  EXPECT_EQ(diff.new_narratives(0).text(),
+            "A cross-sector delivery board is being established.");
+  EXPECT_EQ(diff.new_narratives(1).text(), "Done");
+}
+
+TEST_F(QueriesTest, ReadYourWritesAndMinPositionWaits) {
+  Script();
+  // A query for a position not yet written waits, and answers once it is.
+  std::future<v1::ActionView> pending = std::async(std::launch::async, [&] {
+    v1::GetActionRequest request;
+    request.set_name(kA1);
+    request.set_min_position(head_ + 1);
+    v1::ActionView view;
+    auto context = Context(kScrutinyToken, 20000);
+    EXPECT_TRUE(query_->GetAction(context.get(), request, &view).ok());
+    return view;
+  });
+  uint64_t written = Do(kOfficerToken, testing::ChangeStatus(kA1, v1::COMPLETE));
+  EXPECT_EQ(written, head_ + 1);
+  EXPECT_EQ(pending.get().status(), v1::COMPLETE);
+
+  // A position never reached within the deadline is DEADLINE_EXCEEDED, not a
+  // stale answer.
+  v1::GetActionRequest request;
+  request.set_name(kA1);
+  request.set_min_position(written + 100);
+  v1::ActionView view;
+  grpc::Status s = query_->GetAction(Context(kScrutinyToken, 300).get(), request, &view);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST_F(QueriesTest, WatchChangesStreamsNewChanges) {
+  Script();
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", std::string("Bearer ") + kScrutinyToken);
+  v1::WatchChangesRequest request;
+  request.set_start_position(head_ + 1);
+  request.set_parent(kPlan);
+  auto reader = query_->WatchChanges(&context, request);
+  Do(kOfficerToken, testing::ChangeStatus(kA1, v1::COMPLETE));
+  v1::Change change;
+  ASSERT_TRUE(reader->Read(&change));
+  EXPECT_EQ(change.position(), head_ + 1);
+  EXPECT_EQ(change.type(), "status_changed");
+  EXPECT_EQ(change.after(), "COMPLETE");
+  context.TryCancel();
+}
+
+TEST_F(QueriesTest, ScrutinyMayQueryButNotRebuild) {
+  Script();
+  v1::RebuildProjectionRequest rebuild;
+  rebuild.set_name("all");
+  v1::ProjectionStatus status;
+  EXPECT_EQ(query_->RebuildProjection(Context(kScrutinyToken).get(), rebuild, &status)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(query_->RebuildProjection(Context(kOfficerToken).get(), rebuild, &status)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::ListProjectionsResponse list;
+  EXPECT_EQ(query_->ListProjections(Context("").get(), {}, &list).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(QueriesTest, RebuildGivesByteIdenticalReadModels) {
+  Script();
+  v1::GetActionRequest wait;
+  wait.set_name(kA1);
+  wait.set_min_position(head_);
+  v1::ActionView view;
+  ASSERT_TRUE(query_->GetAction(Context(kScrutinyToken).get(), wait, &view).ok());
+  auto incremental = Digests();
+  ASSERT_EQ(incremental.size(), 3u);
+  v1::RebuildProjectionRequest rebuild;
+  rebuild.set_name("all");
+  rebuild.set_wait(true);
+  v1::ProjectionStatus status;
+  grpc::Status s = query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Digests(), incremental);
+  // And the answers are the same.
+  EXPECT_EQ(GetAction(kA1).SerializeAsString(), view.SerializeAsString());
+
+  // The same through `ledgerd --rebuild` at start.
+  ledgerd_.reset();
+  ledgerd_ = std::make_unique<LedgerdProcess>(data_dir(), std::vector<std::string>{"--rebuild", "temporal"});
+  Connect();
+  ASSERT_TRUE(query_->GetAction(Context(kScrutinyToken).get(), wait, &view).ok());
+  EXPECT_EQ(Digests(), incremental);
+}
+
+TEST_F(QueriesTest, RestartMidStreamResumesFromCheckpointsAndEqualsRebuild) {
+  Script();
+  // Enough events that the projections are still working when ledgerd dies.
+  for (int batch = 0; batch < 20; ++batch) {
+    v1::ExecuteCommandsRequest request;
+    for (int i = 0; i < 100; ++i) {
+      *request.add_commands() = testing::RecordUpdate(
+          kA2, kOct, absl::StrCat("update ", batch, "-", i));
+    }
+    v1::CommandResponse response;
+    ASSERT_TRUE(ledger_->ExecuteCommands(Context(kOtherOfficerToken).get(), request,
+                                         &response).ok());
+    head_ = response.position();
+  }
+  ledgerd_->Kill();  // SIGKILL: no clean shutdown
+  ledgerd_.reset();
+  ledgerd_ = std::make_unique<LedgerdProcess>(data_dir());
+  Connect();
+  v1::GetActionRequest wait;
+  wait.set_name(kA2);
+  wait.set_min_position(head_);
+  v1::ActionView view;
+  ASSERT_TRUE(query_->GetAction(Context(kScrutinyToken, 60000).get(), wait, &view).ok());
+  EXPECT_EQ(view.narratives(0).text(), "update 19-99");
+  auto resumed = Digests();
+  v1::RebuildProjectionRequest rebuild;
+  rebuild.set_name("all");
+  rebuild.set_wait(true);
+  v1::ProjectionStatus status;
+  ASSERT_TRUE(query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status).ok());
+  EXPECT_EQ(Digests(), resumed);
+}
+
+TEST_F(QueriesTest, ListActionsPagingReturnsEachActionOnce) {
+  Script();
+  for (int i = 0; i < 25; ++i) {
+    Do(kAdminToken, testing::AddAction("plans/oxford/recommendations/r2",
+                                       absl::StrCat("x", i)));
+  }
+  head_ = Head().position();
+  std::vector<std::string> paged = ListNames({}, 4);
+  std::vector<std::string> whole = ListNames({}, 1000);
+  EXPECT_EQ(paged.size(), 28u);
+  EXPECT_EQ(paged, whole);
+  EXPECT_EQ(std::set<std::string>(paged.begin(), paged.end()).size(), paged.size());
+}
+
+}  // namespace
+}  // namespace auditledger
