@@ -1,0 +1,101 @@
+#include "clients/ledgerctl/client.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace auditledger::ledgerctl {
+
+Client::Client(const Connection& connection) : connection_(connection) {
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (!connection.ca.empty()) {
+    std::ifstream in(connection.ca);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = pem.str();
+    credentials = grpc::SslCredentials(options);
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  channel_ = grpc::CreateCustomChannel(connection.addr, credentials, args);
+  ledger_ = v1::LedgerService::NewStub(channel_);
+  query_ = v1::QueryService::NewStub(channel_);
+}
+
+std::unique_ptr<grpc::ClientContext> Client::Context() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!connection_.token.empty()) {
+    context->AddMetadata("authorization", "Bearer " + connection_.token);
+  }
+  context->set_deadline(absl::ToChronoTime(absl::Now() + connection_.timeout));
+  return context;
+}
+
+int ExitCodeFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return kOk;
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return kAuth;
+    case absl::StatusCode::kNotFound:
+      return kNotFound;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kFailedPrecondition:
+      return kConflict;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+      return kUnavailable;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return kInvalid;
+    default:
+      return kFailure;
+  }
+}
+
+Failure FromGrpc(const grpc::Status& status, const Connection& connection) {
+  Failure f;
+  f.code = ExitCodeFor(static_cast<absl::StatusCode>(status.error_code()));
+  const std::string& detail = status.error_message();
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      if (detail.find("failed to connect") != std::string::npos ||
+          detail.find("Connection refused") != std::string::npos ||
+          detail.find("connect") != std::string::npos) {
+        f.message = absl::StrCat("cannot reach ledgerd at ", connection.addr,
+                                 ": is it running? (set --addr or LEDGER_ADDR)");
+      } else {
+        f.message = absl::StrCat("ledgerd is unavailable: ", detail);
+      }
+      break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      f.message = absl::StrCat(
+          "ledgerd at ", connection.addr, " did not answer within the deadline",
+          detail.empty() ? "" : absl::StrCat(" (", detail, ")"),
+          "; retry, or raise --timeout");
+      break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      f.message = absl::StrCat(
+          "not signed in: ", detail,
+          " (pass --token, set LEDGER_TOKEN, or put a token in the config file)");
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      f.message = absl::StrCat("not allowed: ", detail);
+      break;
+    default:
+      f.message = detail.empty() ? absl::StrCat("failed with gRPC code ",
+                                                status.error_code())
+                                 : detail;
+  }
+  return f;
+}
+
+}  // namespace auditledger::ledgerctl

@@ -1,0 +1,143 @@
+#include "clients/ledgerctl/csv_reader.h"
+
+#include <csv.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace auditledger::ledgerctl {
+namespace {
+
+bool ValidUtf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t extra = 0;
+    if (c < 0x80) {
+      extra = 0;
+    } else if ((c >> 5) == 0x6) {
+      extra = 1;
+    } else if ((c >> 4) == 0xe) {
+      extra = 2;
+    } else if ((c >> 3) == 0x1e) {
+      extra = 3;
+    } else {
+      return false;
+    }
+    if (i + extra >= s.size() && extra > 0) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+struct ParseState {
+  CsvFile* file = nullptr;
+  std::vector<std::string> fields;
+  int current_line = 1;  // the physical line being fed
+  int record_start = 1;
+  bool in_record = false;
+};
+
+void OnField(void* data, size_t size, void* context) {
+  auto* state = static_cast<ParseState*>(context);
+  state->fields.emplace_back(static_cast<const char*>(data), size);
+  state->in_record = true;
+}
+
+void OnRecord(int, void* context) {
+  auto* state = static_cast<ParseState*>(context);
+  CsvRow row;
+  row.line = state->record_start;
+  row.fields = std::move(state->fields);
+  state->fields.clear();
+  state->in_record = false;
+  for (size_t i = 0; i < row.fields.size(); ++i) {
+    if (!ValidUtf8(row.fields[i])) {
+      state->file->errors.push_back(absl::StrCat(state->file->path, ":", row.line,
+                                                 ": column ", i + 1,
+                                                 ": not valid UTF-8"));
+    }
+  }
+  bool blank = row.fields.size() == 1 && row.fields[0].empty();
+  if (!blank) {
+    if (state->file->header.empty() && state->file->rows.empty()) {
+      for (std::string& h : row.fields) {
+        state->file->header.push_back(
+            absl::AsciiStrToLower(absl::StripAsciiWhitespace(h)));
+      }
+    } else {
+      state->file->rows.push_back(std::move(row));
+    }
+  }
+}
+
+}  // namespace
+
+CsvFile ParseCsv(const std::string& path, const std::string& input) {
+  CsvFile file;
+  file.path = path;
+  std::string text = input;
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+  csv_parser parser;
+  csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI);
+  ParseState state;
+  state.file = &file;
+  // Fed one physical line at a time, so each record knows where it began.
+  size_t offset = 0;
+  bool failed = false;
+  while (offset < text.size() && !failed) {
+    size_t end = text.find('\n', offset);
+    end = end == std::string::npos ? text.size() : end + 1;
+    // pstate 0 is libcsv's "row not begun": the next record starts here.
+    if (parser.pstate == 0 && state.fields.empty()) {
+      state.record_start = state.current_line;
+    }
+    size_t n = csv_parse(&parser, text.data() + offset, end - offset, OnField,
+                         OnRecord, &state);
+    if (n != end - offset) {
+      file.errors.push_back(absl::StrCat(path, ":", state.current_line, ": ",
+                                         csv_strerror(csv_error(&parser)),
+                                         " (a quote inside a quoted field must be "
+                                         "doubled: \"\")"));
+      failed = true;
+    }
+    offset = end;
+    ++state.current_line;
+  }
+  if (!failed && csv_fini(&parser, OnField, OnRecord, &state) != 0) {
+    file.errors.push_back(absl::StrCat(path, ":", state.record_start,
+                                       ": a quoted field is never closed"));
+  }
+  csv_free(&parser);
+  if (file.header.empty() && file.errors.empty()) {
+    file.errors.push_back(absl::StrCat(path, ": empty file (a header row is required)"));
+  }
+  return file;
+}
+
+CsvFile ReadCsv(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    CsvFile file;
+    file.path = path;
+    file.errors.push_back(absl::StrCat(path, ": cannot be read"));
+    return file;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseCsv(path, text.str());
+}
+
+int Column(const CsvFile& file, const std::string& name) {
+  for (size_t i = 0; i < file.header.size(); ++i) {
+    if (file.header[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace auditledger::ledgerctl

@@ -1,0 +1,924 @@
+// ledgerctl: the command-line client officers, scrutiny and the policy team
+// use to record and question an action plan kept in ledgerd.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "clients/ledgerctl/client.h"
+#include "clients/ledgerctl/output.h"
+#include "clients/ledgerctl/plan_import.h"
+#include "clients/ledgerctl/principals.h"
+#include "ledger/domain/names.h"
+#include "ledger/domain/target_date.h"
+#include "ledger/store/sha256.h"
+#include "nlohmann/json.hpp"
+#include "projections/fold.h"
+
+namespace auditledger::ledgerctl {
+namespace {
+
+// A failure that ends the command with its exit code.
+struct Exit {
+  int code;
+  std::string message;
+};
+
+[[noreturn]] void Fail(int code, const std::string& message) {
+  throw Exit{code, message};
+}
+
+void Check(const grpc::Status& status, const Connection& connection) {
+  if (status.ok()) return;
+  Failure f = FromGrpc(status, connection);
+  Fail(f.code, f.message);
+}
+
+struct Globals {
+  std::string addr, token, plan, ca, config, output = "table";
+  double timeout_seconds = 30;
+};
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+Connection ResolveConnection(const Globals& g) {
+  Connection c;
+  std::string path = g.config.empty() ? Env("LEDGER_CONFIG") : g.config;
+  if (path.empty() && !Env("HOME").empty()) {
+    path = Env("HOME") + "/.config/auditledger/ledgerctl.json";
+    if (access(path.c_str(), R_OK) != 0) path.clear();
+  }
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (!in) Fail(kUsage, absl::StrCat("config file ", path, " cannot be read"));
+    std::stringstream text;
+    text << in.rdbuf();
+    nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      Fail(kUsage, absl::StrCat("config file ", path,
+                                " is not a JSON object like {\"addr\": ..., \"token\": ...}"));
+    }
+    for (auto [key, field] : {std::pair{"addr", &c.addr}, std::pair{"token", &c.token},
+                              std::pair{"plan", &c.plan}, std::pair{"ca", &c.ca}}) {
+      if (j.contains(key) && j[key].is_string()) *field = j[key].get<std::string>();
+    }
+  }
+  auto pick = [](std::string* field, const std::string& flag, const char* env) {
+    if (!flag.empty()) {
+      *field = flag;
+    } else if (!Env(env).empty()) {
+      *field = Env(env);
+    }
+  };
+  pick(&c.addr, g.addr, "LEDGER_ADDR");
+  pick(&c.token, g.token, "LEDGER_TOKEN");
+  pick(&c.plan, g.plan, "LEDGER_PLAN");
+  pick(&c.ca, g.ca, "LEDGER_CA");
+  if (g.timeout_seconds <= 0) Fail(kUsage, "--timeout: must be positive");
+  c.timeout = absl::Seconds(g.timeout_seconds);
+  return c;
+}
+
+std::string PlanName(const Connection& c) {
+  if (c.plan.empty()) {
+    Fail(kUsage, "which plan? pass --plan ID or set LEDGER_PLAN (e.g. oxford-cpc-2023)");
+  }
+  return absl::StartsWith(c.plan, "plans/") ? c.plan : domain::PlanName(c.plan);
+}
+
+std::string PlanId(const Connection& c) { return PlanName(c).substr(6); }
+
+// "r1/a3" (with --plan) or a full resource name.
+std::string ActionName(const Connection& c, const std::string& id) {
+  if (absl::StartsWith(id, "plans/")) {
+    auto parsed = domain::ParseNameOf(domain::Kind::kAction, "ACTION", id);
+    if (!parsed.ok()) Fail(kUsage, std::string(parsed.status().message()));
+    return id;
+  }
+  size_t slash = id.find('/');
+  if (slash == std::string::npos || id.find('/', slash + 1) != std::string::npos) {
+    Fail(kUsage, absl::StrCat("ACTION \"", id,
+                              "\": give RECOMMENDATION/ACTION, e.g. r1/a3, or a full "
+                              "resource name"));
+  }
+  std::string name = domain::ActionName(PlanId(c), id.substr(0, slash), id.substr(slash + 1));
+  auto parsed = domain::ParseNameOf(domain::Kind::kAction, "ACTION", name);
+  if (!parsed.ok()) Fail(kUsage, std::string(parsed.status().message()));
+  return name;
+}
+
+std::string ShortAction(const std::string& name) {
+  auto parsed = domain::ParseName("name", name);
+  if (!parsed.ok() || parsed->kind != domain::Kind::kAction) return name;
+  return absl::StrCat(parsed->recommendation, "/", parsed->action);
+}
+
+std::string PeriodName(const Connection& c, const std::string& id) {
+  if (absl::StartsWith(id, "plans/")) return id;
+  return domain::PeriodName(PlanId(c), id);
+}
+
+// A moment: YYYY-MM-DD (UTC) or RFC 3339. `end_of_day` makes a bare date mean
+// its last microsecond ("as of 9 April" includes the 9th).
+google::protobuf::Timestamp ParseMoment(const std::string& flag, const std::string& text,
+                                        bool end_of_day) {
+  absl::Time t;
+  std::string err;
+  absl::CivilDay day;
+  if (absl::ParseCivilTime(text, &day)) {
+    t = absl::FromCivil(day, absl::UTCTimeZone());
+    if (end_of_day) t += absl::Hours(24) - absl::Microseconds(1);
+  } else if (!absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
+    Fail(kUsage, absl::StrCat(flag, ": \"", text,
+                              "\" is not a date (YYYY-MM-DD) or time (2024-04-09T10:00:00Z)"));
+  }
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(t));
+  ts.set_nanos(static_cast<int>((absl::ToUnixMicros(t) % 1000000) * 1000));
+  return ts;
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& ts) {
+  absl::Time t = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", t, absl::UTCTimeZone());
+}
+
+std::string FormatDay(const google::protobuf::Timestamp& ts) {
+  return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(ts.seconds()),
+                          absl::UTCTimeZone());
+}
+
+std::string Target(const v1::ActionView& a) {
+  std::string current = domain::FormatTargetDate(a.target_date());
+  if (a.target_revisions() > 0 && domain::IsSet(a.original_target_date()) &&
+      !domain::SameTargetDate(a.original_target_date(), a.target_date())) {
+    absl::StrAppend(&current, " (was ", domain::FormatTargetDate(a.original_target_date()),
+                    ")");
+  }
+  return current;
+}
+
+std::string RagText(v1::Rag rag) {
+  switch (rag) {
+    case v1::RED: return "RED";
+    case v1::AMBER: return "AMBER";
+    case v1::GREEN: return "GREEN";
+    default: return "";
+  }
+}
+
+v1::ActionStatus ParseStatusFlag(const std::string& text) {
+  std::string s = absl::AsciiStrToUpper(text);
+  for (char& ch : s) {
+    if (ch == ' ' || ch == '-') ch = '_';
+  }
+  v1::ActionStatus status;
+  if (!v1::ActionStatus_Parse(s, &status) || status == v1::ACTION_STATUS_UNSPECIFIED) {
+    Fail(kUsage, absl::StrCat("--status: \"", text,
+                              "\" is not one of not-started, ongoing, complete, paused, "
+                              "stopped"));
+  }
+  return status;
+}
+
+std::string NewRequestId() {
+  absl::BitGen gen;
+  return absl::StrFormat("ledgerctl-%016x%016x", absl::Uniform<uint64_t>(gen),
+                         absl::Uniform<uint64_t>(gen));
+}
+
+// Prints a response in the chosen format; `table` is built lazily.
+void Emit(Format format, const google::protobuf::Message& message,
+          const std::function<Table()>& table) {
+  switch (format) {
+    case Format::kJson:
+      std::cout << ToJson(message) << "\n";
+      break;
+    case Format::kCsv:
+      std::cout << ToCsv(table());
+      break;
+    case Format::kTable:
+      PrintTable(table(), TerminalWidth(), std::cout);
+      break;
+  }
+}
+
+// "r2/a10" after "r2/a9": digit runs compare by value.
+bool NaturalLess(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (absl::ascii_isdigit(a[i]) && absl::ascii_isdigit(b[j])) {
+      size_t i2 = i, j2 = j;
+      while (i2 < a.size() && absl::ascii_isdigit(a[i2])) ++i2;
+      while (j2 < b.size() && absl::ascii_isdigit(b[j2])) ++j2;
+      uint64_t x = 0, y = 0;
+      (void)absl::SimpleAtoi(a.substr(i, i2 - i), &x);
+      (void)absl::SimpleAtoi(b.substr(j, j2 - j), &y);
+      if (x != y) return x < y;
+      i = i2;
+      j = j2;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
+void SortActions(google::protobuf::RepeatedPtrField<v1::ActionView>* actions) {
+  std::sort(actions->begin(), actions->end(),
+            [](const v1::ActionView& a, const v1::ActionView& b) {
+              return NaturalLess(a.name(), b.name());
+            });
+}
+
+Table ActionsTable(const google::protobuf::RepeatedPtrField<v1::ActionView>& actions) {
+  Table t{{"ACTION", "STATUS", "TARGET", "OWNER", "RAG", "DESCRIPTION"}, {}};
+  for (const auto& a : actions) {
+    t.rows.push_back({ShortAction(a.name()), projections::StatusText(a.status()),
+                      Target(a), a.owner(), RagText(a.rag()), a.description()});
+  }
+  return t;
+}
+
+Table ChangesTable(const google::protobuf::RepeatedPtrField<v1::Change>& changes) {
+  Table t{{"EVENT", "RECORDED", "EFFECTIVE", "WHO", "WHAT", "CHANGE", "REASON"}, {}};
+  for (const auto& c : changes) {
+    std::string what = c.field().empty() ? c.type() : c.field();
+    if (c.corrects() != 0) what = absl::StrCat("correction of events/", c.corrects(), ": ", what);
+    std::string change = c.before().empty() ? c.after()
+                                            : absl::StrCat(c.before(), " -> ", c.after());
+    if (c.corrected_by() != 0) {
+      absl::StrAppend(&change, " [corrected by events/", c.corrected_by(), "]");
+    }
+    t.rows.push_back({absl::StrCat(c.position()), FormatTime(c.recorded_at()),
+                      FormatDay(c.effective_at()), c.actor(),
+                      absl::StrCat(ShortAction(c.stream()), " ", what), change, c.reason()});
+  }
+  return t;
+}
+
+// ------------------------------------------------------------------ commands
+
+void RunExecute(Client& client, std::vector<v1::Command> commands, const std::string& rid,
+                v1::CommandResponse* response) {
+  v1::ExecuteCommandsRequest request;
+  for (auto& c : commands) *request.add_commands() = std::move(c);
+  request.set_request_id(rid);
+  // A retry carries the same request_id, so it is applied at most once.
+  grpc::Status status;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    response->Clear();
+    status = client.ledger().ExecuteCommands(client.Context().get(), request, response);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+  }
+  Check(status, client.connection());
+}
+
+int PlanImportCommand(Client& client, const std::string& directory, bool dry_run) {
+  PlanImport plan = BuildPlanImport(directory);
+  if (!plan.errors.empty()) {
+    for (const std::string& e : plan.errors) std::cerr << "ledgerctl: " << e << "\n";
+    Fail(kInvalid, absl::StrCat("import rejected: ", plan.errors.size(),
+                                " problem(s) listed above; nothing was recorded"));
+  }
+  std::cerr << absl::StrFormat(
+      "ledgerctl: %s: %d recommendations, %d actions, %d updates (%d commands)\n",
+      plan.plan_name, plan.recommendations, plan.actions, plan.updates,
+      plan.commands.size());
+  if (dry_run) return kOk;
+  // One atomic request when it fits; request ids come from the content, so
+  // importing the same files again appends nothing.
+  constexpr size_t kBatch = 1000;
+  const bool progress = isatty(STDERR_FILENO);
+  size_t sent = 0, appended = 0, replayed = 0;
+  for (size_t start = 0; start < plan.commands.size(); start += kBatch) {
+    std::vector<v1::Command> batch(
+        plan.commands.begin() + start,
+        plan.commands.begin() + std::min(plan.commands.size(), start + kBatch));
+    v1::ExecuteCommandsRequest fingerprint;
+    for (const auto& c : batch) *fingerprint.add_commands() = c;
+    const std::string rid = absl::StrCat(
+        "import-", store::ToHex(store::Sha256(fingerprint.SerializeAsString())).substr(0, 40));
+    v1::CommandResponse response;
+    RunExecute(client, std::move(batch), rid, &response);
+    sent += static_cast<size_t>(fingerprint.commands_size());
+    if (response.replayed()) {
+      replayed += static_cast<size_t>(response.events_size());
+    } else {
+      appended += static_cast<size_t>(response.events_size());
+    }
+    if (progress) {
+      std::cerr << absl::StrFormat("\rledgerctl: importing %d/%d commands", sent,
+                                   plan.commands.size())
+                << std::flush;
+    }
+  }
+  if (progress) std::cerr << "\n";
+  std::cout << absl::StrFormat("imported %s: %d events appended%s\n", plan.plan_name,
+                               appended,
+                               replayed ? absl::StrFormat(
+                                              " (%d already recorded by an earlier "
+                                              "import)",
+                                              replayed)
+                                        : "");
+  return kOk;
+}
+
+int PlanShowCommand(Client& client, Format format) {
+  v1::GetPlanRequest request;
+  request.set_name(PlanName(client.connection()));
+  v1::PlanView plan;
+  Check(client.query().GetPlan(client.Context().get(), request, &plan), client.connection());
+  // Counts by status per recommendation.
+  v1::ListActionsRequest list;
+  list.set_parent(plan.name());
+  list.set_page_size(1000);
+  std::map<std::string, std::map<v1::ActionStatus, int>> counts;
+  for (int page = 0; page < 10000; ++page) {
+    v1::ListActionsResponse response;
+    Check(client.query().ListActions(client.Context().get(), list, &response),
+          client.connection());
+    for (const auto& a : response.actions()) counts[a.recommendation()][a.status()]++;
+    if (response.next_page_token().empty()) break;
+    list.set_page_token(response.next_page_token());
+  }
+  if (format == Format::kJson) {
+    std::cout << ToJson(plan) << "\n";
+    return kOk;
+  }
+  Table t{{"#", "RECOMMENDATION", "ACTIONS", "COMPLETE", "ONGOING", "OTHER"}, {}};
+  for (const auto& r : plan.recommendations()) {
+    auto& c = counts[r.name()];
+    int total = 0;
+    for (auto& [s, n] : c) total += n;
+    t.rows.push_back({absl::StrCat(r.number()), r.title(), absl::StrCat(total),
+                      absl::StrCat(c[v1::COMPLETE]), absl::StrCat(c[v1::ONGOING]),
+                      absl::StrCat(total - c[v1::COMPLETE] - c[v1::ONGOING])});
+  }
+  if (format == Format::kCsv) {
+    std::cout << ToCsv(t);
+    return kOk;
+  }
+  std::cout << plan.title() << "\n" << plan.council() << " (" << plan.name() << ")\n\n";
+  PrintTable(t, TerminalWidth(), std::cout);
+  std::cout << "\nReporting periods:\n";
+  for (const auto& p : plan.periods()) {
+    std::cout << "  " << p.name().substr(p.name().rfind('/') + 1) << "  " << p.title()
+              << "  (" << (p.open() ? "open" : "closed") << ", from "
+              << FormatDay(p.opened_effective()) << ")\n";
+  }
+  return kOk;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"ledgerctl: record and question a council's improvement action plan kept "
+               "in ledgerd."};
+  app.require_subcommand(1);
+  app.footer(
+      "Connection: --addr/LEDGER_ADDR, --token/LEDGER_TOKEN, --plan/LEDGER_PLAN, or a "
+      "config file (--config, LEDGER_CONFIG, ~/.config/auditledger/ledgerctl.json) "
+      "holding {\"addr\", \"token\", \"plan\"}.\n"
+      "Exit codes: 0 ok, 2 usage, 3 not signed in / not allowed, 4 not found, "
+      "5 conflict or refused by a rule, 6 ledgerd unreachable, 7 invalid data, 1 other.\n"
+      "Examples:\n"
+      "  ledgerctl --plan oxford-cpc-2023 action list --status ongoing\n"
+      "  ledgerctl --plan oxford-cpc-2023 action update r1/a7 --status complete "
+      "--note 'Board established' --period oct-2024");
+  Globals g;
+  app.add_option("--addr", g.addr, "ledgerd address HOST:PORT (default 127.0.0.1:50051)");
+  app.add_option("--token", g.token, "bearer token");
+  app.add_option("--plan", g.plan, "plan id, e.g. oxford-cpc-2023");
+  app.add_option("--ca", g.ca, "PEM CA certificate: connect with TLS");
+  app.add_option("--config", g.config, "config file (JSON)");
+  app.add_option("--timeout", g.timeout_seconds, "deadline of each call, seconds")
+      ->capture_default_str();
+  app.add_option("-o,--output", g.output, "table, json or csv")->capture_default_str();
+
+  int result = kOk;
+  std::function<int()> run;
+  auto connect = [&]() {
+    auto format = ParseFormat(g.output);
+    if (!format.ok()) Fail(kUsage, std::string(format.status().message()));
+    return std::make_pair(ResolveConnection(g), *format);
+  };
+
+  // plan
+  auto* plan = app.add_subcommand("plan", "the plan: import it, show it")->require_subcommand(1);
+  std::string import_dir;
+  bool dry_run = false;
+  auto* plan_import = plan->add_subcommand(
+      "import", "record a plan from its spreadsheets (a directory with plan.json, "
+                "recommendations.csv, actions.csv). Admin only.\n"
+                "Example: ledgerctl plan import examples/oxford-cpc-2023");
+  plan_import->add_option("DIR", import_dir, "plan directory")->required();
+  plan_import->add_flag("--dry-run", dry_run, "check the files, record nothing");
+  plan_import->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      return PlanImportCommand(client, import_dir, dry_run);
+    };
+  });
+  auto* plan_show = plan->add_subcommand("show", "the plan, its recommendations and periods");
+  plan_show->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      return PlanShowCommand(client, f);
+    };
+  });
+
+  // action
+  auto* action = app.add_subcommand("action", "list, show, trace and update actions")
+                     ->require_subcommand(1);
+  std::string filter_rec, filter_status, filter_owner, filter_rag, filter_overdue;
+  int filter_slipped = 0;
+  auto* action_list = action->add_subcommand(
+      "list", "actions, filtered.\nExample: ledgerctl action list --overdue-on 2025-04-01");
+  action_list->add_option("--recommendation", filter_rec, "e.g. r1");
+  action_list->add_option("--status", filter_status, "not-started, ongoing, complete, ...");
+  action_list->add_option("--owner", filter_owner, "principal id");
+  action_list->add_option("--rag", filter_rag, "red, amber or green");
+  action_list->add_option("--overdue-on", filter_overdue, "YYYY-MM-DD: overdue on that day");
+  action_list->add_option("--slipped", filter_slipped,
+                          "target date revised at least N times");
+  action_list->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::ListActionsRequest request;
+      request.set_parent(PlanName(c));
+      if (!filter_rec.empty()) {
+        request.set_recommendation(absl::StartsWith(filter_rec, "plans/")
+                                       ? filter_rec
+                                       : domain::RecommendationName(PlanId(c), filter_rec));
+      }
+      if (!filter_status.empty()) request.set_status(ParseStatusFlag(filter_status));
+      request.set_owner(filter_owner);
+      if (!filter_rag.empty()) {
+        v1::Rag rag;
+        if (!v1::Rag_Parse(absl::AsciiStrToUpper(filter_rag), &rag) ||
+            rag == v1::RAG_UNSPECIFIED) {
+          Fail(kUsage, "--rag: one of red, amber, green");
+        }
+        request.set_rag(rag);
+      }
+      request.set_overdue_on(filter_overdue);
+      request.set_min_target_revisions(filter_slipped);
+      request.set_page_size(1000);
+      v1::ListActionsResponse all;
+      for (int page = 0; page < 10000; ++page) {
+        v1::ListActionsResponse response;
+        Check(client.query().ListActions(client.Context().get(), request, &response), c);
+        all.mutable_actions()->MergeFrom(response.actions());
+        if (response.next_page_token().empty()) break;
+        request.set_page_token(response.next_page_token());
+      }
+      SortActions(all.mutable_actions());
+      Emit(f, all, [&] { return ActionsTable(all.actions()); });
+      return kOk;
+    };
+  });
+
+  std::string action_id;
+  auto* action_show = action->add_subcommand("show", "one action now.\nExample: ledgerctl action show r1/a7");
+  action_show->add_option("ACTION", action_id, "REC/ACTION, e.g. r1/a7")->required();
+  action_show->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::GetActionRequest request;
+      request.set_name(ActionName(c, action_id));
+      v1::ActionView a;
+      Check(client.query().GetAction(client.Context().get(), request, &a), c);
+      Emit(f, a, [&] {
+        Table t{{"FIELD", "VALUE"}, {}};
+        t.rows = {{"action", a.name()},
+                  {"description", a.description()},
+                  {"status", projections::StatusText(a.status())},
+                  {"status reason", a.status_reason()},
+                  {"target date", Target(a)},
+                  {"target revisions", absl::StrCat(a.target_revisions())},
+                  {"owner", a.owner()},
+                  {"RAG", RagText(a.rag())},
+                  {"overdue", a.overdue() ? "yes" : "no"},
+                  {"last changed", absl::StrCat(FormatTime(a.last_changed_at()), " by ",
+                                                a.last_changed_by())},
+                  {"version", absl::StrCat(a.version())}};
+        for (const auto& n : a.narratives()) {
+          t.rows.push_back({absl::StrCat("update: ", n.period_title()),
+                            n.corrected_by() ? absl::StrCat(n.text(), " [corrected by events/",
+                                                            n.corrected_by(), "]")
+                                             : n.text()});
+        }
+        return t;
+      });
+      return kOk;
+    };
+  });
+
+  auto* action_timeline = action->add_subcommand(
+      "timeline", "every change to an action: who, when (both clocks), why, what");
+  action_timeline->add_option("ACTION", action_id, "REC/ACTION")->required();
+  action_timeline->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::GetActionTimelineRequest request;
+      request.set_name(ActionName(c, action_id));
+      request.set_page_size(1000);
+      v1::GetActionTimelineResponse all;
+      for (int page = 0; page < 10000; ++page) {
+        v1::GetActionTimelineResponse response;
+        Check(client.query().GetActionTimeline(client.Context().get(), request, &response), c);
+        all.mutable_changes()->MergeFrom(response.changes());
+        if (response.next_page_token().empty()) break;
+        request.set_page_token(response.next_page_token());
+      }
+      Emit(f, all, [&] { return ChangesTable(all.changes()); });
+      return kOk;
+    };
+  });
+
+  std::string new_status, note, note_file, period, target, owner, reason, effective, rid;
+  std::string new_description;
+  int64_t expected_version = -1;
+  auto* action_update = action->add_subcommand(
+      "update",
+      "change an action: status, narrative, target date, owner, description. All given "
+      "changes are recorded together or not at all.\n"
+      "Examples:\n"
+      "  ledgerctl action update r1/a7 --status complete --note 'Board established'\n"
+      "  ledgerctl action update r1/a10 --target 'June 2025' --reason 'Partner delay'\n"
+      "  ledgerctl action update r1/a13 --note - < narrative.txt");
+  action_update->add_option("ACTION", action_id, "REC/ACTION")->required();
+  action_update->add_option("--status", new_status, "new status");
+  action_update->add_option("--note", note, "narrative for the period ('-' reads stdin)");
+  action_update->add_option("--note-file", note_file, "narrative from a file");
+  action_update->add_option("--period", period,
+                            "reporting period id (default: the plan's only open one)");
+  action_update->add_option("--target", target, "new target date, e.g. 'March 2025'");
+  action_update->add_option("--owner", owner, "new owner (admin only)");
+  action_update->add_option("--description", new_description, "amended description");
+  action_update->add_option("--reason", reason, "why (required to pause, stop, reopen, "
+                                                "revise a target or amend)");
+  action_update->add_option("--effective", effective,
+                            "when it happened, if earlier (YYYY-MM-DD or RFC 3339)");
+  action_update->add_option("--expected-version", expected_version,
+                            "fail if the action changed since this version");
+  action_update->add_option("--request-id", rid, "idempotency key (default: generated)");
+  action_update->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      const std::string name = ActionName(c, action_id);
+      if (note == "-") {
+        std::stringstream in;
+        in << std::cin.rdbuf();
+        note = in.str();
+      }
+      if (!note_file.empty()) {
+        if (!note.empty()) Fail(kUsage, "--note and --note-file: give one");
+        std::ifstream in(note_file);
+        if (!in) Fail(kUsage, absl::StrCat("--note-file: ", note_file, " cannot be read"));
+        std::stringstream text;
+        text << in.rdbuf();
+        note = text.str();
+      }
+      std::optional<google::protobuf::Timestamp> when;
+      if (!effective.empty()) when = ParseMoment("--effective", effective, false);
+      std::vector<v1::Command> commands;
+      auto common = [&](auto* r) {
+        r->set_reason(reason);
+        if (when) *r->mutable_effective_time() = *when;
+        if (expected_version >= 0 && commands.empty()) r->set_expected_version(expected_version);
+      };
+      if (!new_description.empty()) {
+        v1::Command cmd;
+        auto* r = cmd.mutable_amend_description();
+        r->set_name(name);
+        r->set_description(new_description);
+        common(r);
+        commands.push_back(cmd);
+      }
+      if (!target.empty()) {
+        v1::Command cmd;
+        auto* r = cmd.mutable_revise_target_date();
+        r->set_name(name);
+        r->set_target_date(target);
+        common(r);
+        commands.push_back(cmd);
+      }
+      if (!owner.empty()) {
+        v1::Command cmd;
+        auto* r = cmd.mutable_assign_owner();
+        r->set_name(name);
+        r->set_owner(owner);
+        common(r);
+        commands.push_back(cmd);
+      }
+      if (!new_status.empty()) {
+        v1::Command cmd;
+        auto* r = cmd.mutable_change_action_status();
+        r->set_name(name);
+        r->set_status(ParseStatusFlag(new_status));
+        common(r);
+        commands.push_back(cmd);
+      }
+      if (!note.empty()) {
+        std::string period_name;
+        if (!period.empty()) {
+          period_name = PeriodName(c, period);
+        } else {
+          v1::GetPlanRequest get;
+          get.set_name(PlanName(c));
+          v1::PlanView plan;
+          Check(client.query().GetPlan(client.Context().get(), get, &plan), c);
+          std::vector<std::string> open;
+          for (const auto& p : plan.periods()) {
+            if (p.open()) open.push_back(p.name());
+          }
+          if (open.size() != 1) {
+            Fail(kUsage, absl::StrCat("--period: required (the plan has ", open.size(),
+                                      " open periods)"));
+          }
+          period_name = open[0];
+        }
+        v1::Command cmd;
+        auto* r = cmd.mutable_record_update();
+        r->set_name(name);
+        r->set_period(period_name);
+        r->set_narrative(note);
+        common(r);
+        commands.push_back(cmd);
+      }
+      if (commands.empty()) {
+        Fail(kUsage, "nothing to change: give --status, --note, --target, --owner or "
+                     "--description");
+      }
+      v1::CommandResponse response;
+      RunExecute(client, std::move(commands), rid.empty() ? NewRequestId() : rid, &response);
+      Emit(f, response, [&] {
+        Table t{{"EVENT", "STREAM", "VERSION"}, {}};
+        for (const auto& e : response.events()) {
+          t.rows.push_back({e.name(), ShortAction(e.stream()), absl::StrCat(e.version())});
+        }
+        return t;
+      });
+      return kOk;
+    };
+  });
+
+  // changes
+  std::string ch_actor, ch_since, ch_until, ch_action, ch_type;
+  auto* changes = app.add_subcommand(
+      "changes", "who changed what, when (recorded clock).\n"
+                 "Example: ledgerctl changes --actor jsmith --since 2024-10-01");
+  changes->add_option("--actor", ch_actor, "principal id");
+  changes->add_option("--since", ch_since, "from this day or time (inclusive)");
+  changes->add_option("--until", ch_until, "up to this day (inclusive) or time (exclusive)");
+  changes->add_option("--action", ch_action, "REC/ACTION");
+  changes->add_option("--type", ch_type,
+                      "status_changed, update_recorded, target_date_revised, ...");
+  changes->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::ListChangesRequest request;
+      request.set_parent(PlanName(c));
+      request.set_actor(ch_actor);
+      request.set_type(ch_type);
+      if (!ch_action.empty()) request.set_action(ActionName(c, ch_action));
+      if (!ch_since.empty()) *request.mutable_start_time() = ParseMoment("--since", ch_since, false);
+      if (!ch_until.empty()) {
+        // A bare day includes the whole day: up to the next midnight.
+        absl::CivilDay day;
+        google::protobuf::Timestamp until = ParseMoment("--until", ch_until, false);
+        if (absl::ParseCivilTime(ch_until, &day)) until.set_seconds(until.seconds() + 86400);
+        *request.mutable_end_time() = until;
+      }
+      request.set_page_size(1000);
+      v1::ListChangesResponse all;
+      for (int page = 0; page < 100000; ++page) {
+        v1::ListChangesResponse response;
+        Check(client.query().ListChanges(client.Context().get(), request, &response), c);
+        all.mutable_changes()->MergeFrom(response.changes());
+        if (response.next_page_token().empty()) break;
+        request.set_page_token(response.next_page_token());
+      }
+      Emit(f, all, [&] { return ChangesTable(all.changes()); });
+      return kOk;
+    };
+  });
+
+  // asof
+  std::string asof_when, clock = "recorded";
+  auto* asof = app.add_subcommand(
+      "asof", "the plan as it stood at a moment: --clock recorded (what the ledger said "
+              "then) or effective (what was true then).\n"
+              "Example: ledgerctl asof 2024-04-09 --clock effective");
+  asof->add_option("WHEN", asof_when, "YYYY-MM-DD (end of that day, UTC) or RFC 3339")
+      ->required();
+  asof->add_option("--clock", clock, "recorded or effective")->capture_default_str();
+  auto parse_clock = [&] {
+    if (clock == "recorded") return v1::RECORDED;
+    if (clock == "effective") return v1::EFFECTIVE;
+    Fail(kUsage, "--clock: recorded or effective");
+  };
+  asof->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::GetPlanAsOfRequest request;
+      request.set_name(PlanName(c));
+      *request.mutable_time() = ParseMoment("WHEN", asof_when, true);
+      request.set_clock(parse_clock());
+      v1::PlanSnapshot snapshot;
+      Check(client.query().GetPlanAsOf(client.Context().get(), request, &snapshot), c);
+      SortActions(snapshot.mutable_actions());
+      if (f == Format::kTable) {
+        std::cout << snapshot.plan().title() << ", as of " << FormatTime(snapshot.time())
+                  << " UTC (" << clock << " clock)\n\n";
+      }
+      Emit(f, snapshot, [&] { return ActionsTable(snapshot.actions()); });
+      return kOk;
+    };
+  });
+
+  // diff
+  std::string diff_from, diff_to;
+  auto* diff = app.add_subcommand(
+      "diff", "what changed between two moments.\n"
+              "Example: ledgerctl diff 2024-04-09 2024-10-31 --clock effective");
+  diff->add_option("FROM", diff_from, "YYYY-MM-DD or RFC 3339")->required();
+  diff->add_option("TO", diff_to, "YYYY-MM-DD or RFC 3339")->required();
+  diff->add_option("--clock", clock, "recorded or effective")->capture_default_str();
+  diff->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::DiffPlanRequest request;
+      request.set_name(PlanName(c));
+      *request.mutable_from_time() = ParseMoment("FROM", diff_from, true);
+      *request.mutable_to_time() = ParseMoment("TO", diff_to, true);
+      request.set_clock(parse_clock());
+      v1::PlanDiff d;
+      Check(client.query().DiffPlan(client.Context().get(), request, &d), c);
+      Emit(f, d, [&] {
+        Table t{{"ACTION", "WHAT", "FROM", "TO", "REASON"}, {}};
+        for (const auto& s : d.status_changes()) {
+          t.rows.push_back({ShortAction(s.action()), "status",
+                            projections::StatusText(s.from()),
+                            projections::StatusText(s.to()), s.reason()});
+        }
+        for (const auto& s : d.target_changes()) {
+          t.rows.push_back({ShortAction(s.action()), "target date",
+                            domain::FormatTargetDate(s.from()),
+                            domain::FormatTargetDate(s.to()), absl::StrJoin(s.reasons(), "; ")});
+        }
+        for (const auto& a : d.new_actions()) {
+          t.rows.push_back({ShortAction(a), "new action", "", "", ""});
+        }
+        for (const auto& n : d.new_narratives()) {
+          t.rows.push_back({ShortAction(n.action()), "narrative", "", n.text(), ""});
+        }
+        return t;
+      });
+      return kOk;
+    };
+  });
+
+  // period
+  auto* period_cmd = app.add_subcommand("period", "open or close a reporting period (admin)")
+                         ->require_subcommand(1);
+  std::string period_id, period_title;
+  auto* period_open = period_cmd->add_subcommand(
+      "open", "open a reporting period.\n"
+              "Example: ledgerctl period open apr-2025 --title 'April 2025 progress review'");
+  period_open->add_option("ID", period_id, "period id, e.g. apr-2025")->required();
+  period_open->add_option("--title", period_title, "as it heads the report")->required();
+  period_open->add_option("--effective", effective, "when it opened, if earlier");
+  period_open->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::Command cmd;
+      auto* r = cmd.mutable_open_period();
+      r->set_parent(PlanName(c));
+      r->set_period_id(period_id);
+      r->set_title(period_title);
+      if (!effective.empty()) *r->mutable_effective_time() = ParseMoment("--effective", effective, false);
+      v1::CommandResponse response;
+      RunExecute(client, {cmd}, NewRequestId(), &response);
+      Emit(f, response, [&] {
+        return Table{{"EVENT", "PERIOD"}, {{response.events(0).name(), response.events(0).stream()}}};
+      });
+      return kOk;
+    };
+  });
+  auto* period_close = period_cmd->add_subcommand("close", "close a reporting period: no "
+                                                           "more updates go into it");
+  period_close->add_option("ID", period_id, "period id")->required();
+  period_close->add_option("--effective", effective, "when it closed, if earlier");
+  period_close->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::Command cmd;
+      auto* r = cmd.mutable_close_period();
+      r->set_name(PeriodName(c, period_id));
+      if (!effective.empty()) *r->mutable_effective_time() = ParseMoment("--effective", effective, false);
+      v1::CommandResponse response;
+      RunExecute(client, {cmd}, NewRequestId(), &response);
+      Emit(f, response, [&] {
+        return Table{{"EVENT", "PERIOD"}, {{response.events(0).name(), response.events(0).stream()}}};
+      });
+      return kOk;
+    };
+  });
+
+  // principal
+  auto* principal = app.add_subcommand("principal", "manage the principals file (run where "
+                                                    "ledgerd's file lives; ledgerd reloads it "
+                                                    "on SIGHUP)")
+                        ->require_subcommand(1);
+  std::string pfile, pid, pname, prole;
+  auto* principal_add = principal->add_subcommand(
+      "add", "add a principal; prints its new token once, stores only its SHA-256.\n"
+             "Example: ledgerctl principal add --file principals.json --id jsmith "
+             "--name 'J Smith' --role officer");
+  principal_add->add_option("--file", pfile, "principals JSON file")->required();
+  principal_add->add_option("--id", pid, "principal id")->required();
+  principal_add->add_option("--name", pname, "display name");
+  principal_add->add_option("--role", prole, "admin, officer or scrutiny")->required();
+  principal_add->callback([&] {
+    run = [&] {
+      absl::StatusOr<std::string> token = AddPrincipal(pfile, pid, pname, prole);
+      if (!token.ok()) {
+        Fail(ExitCodeFor(token.status().code()), std::string(token.status().message()));
+      }
+      std::cout << *token << "\n";
+      std::cerr << "ledgerctl: added " << pid << " (" << prole << ") to " << pfile
+                << ". The token above is shown only once; send SIGHUP to ledgerd to "
+                   "load it.\n";
+      return kOk;
+    };
+  });
+  auto* principal_disable = principal->add_subcommand("disable", "refuse a principal's token from now on");
+  principal_disable->add_option("--file", pfile, "principals JSON file")->required();
+  principal_disable->add_option("--id", pid, "principal id")->required();
+  principal_disable->callback([&] {
+    run = [&] {
+      absl::Status s = DisablePrincipal(pfile, pid);
+      if (!s.ok()) Fail(ExitCodeFor(s.code()), std::string(s.message()));
+      std::cerr << "ledgerctl: disabled " << pid << "; send SIGHUP to ledgerd to apply\n";
+      return kOk;
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "ledgerctl: " << e.what() << " (see --help)\n";
+    return kUsage;
+  } catch (const Exit& e) {
+    std::cerr << "ledgerctl: " << e.message << "\n";
+    return e.code;
+  }
+  try {
+    if (run) result = run();
+  } catch (const Exit& e) {
+    std::cerr << "ledgerctl: " << e.message << "\n";
+    return e.code;
+  }
+  return result;
+}
+
+}  // namespace auditledger::ledgerctl
+
+int main(int argc, char** argv) { return auditledger::ledgerctl::Main(argc, argv); }

@@ -1,0 +1,175 @@
+#include "clients/ledgerctl/output.h"
+
+#include <csv.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace auditledger::ledgerctl {
+
+absl::StatusOr<Format> ParseFormat(const std::string& text) {
+  if (text == "table") return Format::kTable;
+  if (text == "json") return Format::kJson;
+  if (text == "csv") return Format::kCsv;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--output: \"", text, "\" is not one of table, json, csv"));
+}
+
+size_t DisplayWidth(const std::string& text) {
+  size_t n = 0;
+  for (unsigned char c : text) {
+    if ((c & 0xc0) != 0x80) ++n;
+  }
+  return n;
+}
+
+int TerminalWidth() {
+  winsize size{};
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 &&
+      size.ws_col > 20) {
+    return size.ws_col;
+  }
+  if (const char* columns = std::getenv("COLUMNS")) {
+    int n = std::atoi(columns);
+    if (n > 20) return n;
+  }
+  return 100;
+}
+
+namespace {
+
+// The byte offset after `chars` code points of `text` from `from`.
+size_t Advance(const std::string& text, size_t from, size_t chars) {
+  size_t i = from;
+  while (i < text.size() && chars > 0) {
+    ++i;
+    while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xc0) == 0x80) ++i;
+    --chars;
+  }
+  return i;
+}
+
+std::vector<std::string> Wrap(const std::string& cell, size_t width) {
+  std::vector<std::string> lines;
+  for (absl::string_view paragraph : absl::StrSplit(cell, '\n')) {
+    std::string line;
+    for (absl::string_view word : absl::StrSplit(paragraph, ' ', absl::SkipEmpty())) {
+      std::string w(word);
+      while (DisplayWidth(w) > width) {  // a word longer than the column
+        if (!line.empty()) {
+          lines.push_back(line);
+          line.clear();
+        }
+        size_t cut = Advance(w, 0, width);
+        lines.push_back(w.substr(0, cut));
+        w = w.substr(cut);
+      }
+      if (line.empty()) {
+        line = w;
+      } else if (DisplayWidth(line) + 1 + DisplayWidth(w) <= width) {
+        absl::StrAppend(&line, " ", w);
+      } else {
+        lines.push_back(line);
+        line = w;
+      }
+    }
+    lines.push_back(line);
+  }
+  if (lines.empty()) lines.push_back("");
+  return lines;
+}
+
+}  // namespace
+
+void PrintTable(const Table& table, int width, std::ostream& out) {
+  const size_t columns = table.headers.size();
+  std::vector<size_t> widths(columns, 0);
+  for (size_t c = 0; c < columns; ++c) widths[c] = DisplayWidth(table.headers[c]);
+  for (const auto& row : table.rows) {
+    for (size_t c = 0; c < columns && c < row.size(); ++c) {
+      for (absl::string_view line : absl::StrSplit(row[c], '\n')) {
+        widths[c] = std::max(widths[c], DisplayWidth(std::string(line)));
+      }
+    }
+  }
+  // Shrink the widest column until the table fits (two spaces between).
+  const size_t budget = static_cast<size_t>(std::max(width, 40));
+  auto total = [&] {
+    size_t sum = 0;
+    for (size_t w : widths) sum += w;
+    return sum + 2 * (columns - 1);
+  };
+  for (int guard = 0; guard < 10000 && total() > budget; ++guard) {
+    auto widest = std::max_element(widths.begin(), widths.end());
+    if (*widest <= 8) break;
+    --*widest;
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::vector<std::vector<std::string>> cells(columns);
+    size_t height = 1;
+    for (size_t c = 0; c < columns; ++c) {
+      cells[c] = Wrap(c < row.size() ? row[c] : "", widths[c]);
+      height = std::max(height, cells[c].size());
+    }
+    for (size_t line = 0; line < height; ++line) {
+      std::string text;
+      for (size_t c = 0; c < columns; ++c) {
+        const std::string cell = line < cells[c].size() ? cells[c][line] : "";
+        text += cell;
+        if (c + 1 < columns) text.append(widths[c] - DisplayWidth(cell) + 2, ' ');
+      }
+      while (!text.empty() && text.back() == ' ') text.pop_back();
+      out << text << "\n";
+    }
+  };
+  print_row(table.headers);
+  std::vector<std::string> rule;
+  for (size_t w : widths) rule.push_back(std::string(w, '-'));
+  print_row(rule);
+  for (const auto& row : table.rows) print_row(row);
+}
+
+std::string CsvCell(const std::string& text) {
+  std::string value = text;
+  if (!value.empty() && (value[0] == '=' || value[0] == '+' || value[0] == '-' ||
+                         value[0] == '@' || value[0] == '\t' || value[0] == '\r')) {
+    value = std::string("'") + value;
+  }
+  std::string out(value.size() * 2 + 2, '\0');
+  size_t written = csv_write(out.data(), out.size(), value.data(), value.size());
+  out.resize(written);
+  return out;
+}
+
+std::string ToCsv(const Table& table) {
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (i) out += ",";
+      out += CsvCell(cells[i]);
+    }
+    out += "\r\n";
+  };
+  line(table.headers);
+  for (const auto& row : table.rows) line(row);
+  return out;
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!status.ok()) return "{}";
+  return out;
+}
+
+}  // namespace auditledger::ledgerctl
