@@ -1,0 +1,285 @@
+// ledgerctl as people use it: the real binary against a real ledgerd.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "clients/ledgerctl/csv_reader.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/ledgerd_process.h"
+
+namespace auditledger {
+namespace {
+
+using testing::kAdminToken;
+using testing::kOfficerToken;
+using testing::kScrutinyToken;
+using testing::LedgerdProcess;
+using testing::RunResult;
+
+const std::string kOxford = std::string(AUDITLEDGER_SOURCE_DIR) + "/examples/oxford-cpc-2023";
+
+class LedgerctlTest : public ::testing::Test {
+ protected:
+  RunResult Ctl(const std::vector<std::string>& args, const std::string& token = kAdminToken,
+                const std::string& stdin_text = "") {
+    std::vector<std::string> all = {"--addr", ledgerd_.address(), "--plan",
+                                    "oxford-cpc-2023", "--timeout", "20"};
+    all.insert(all.end(), args.begin(), args.end());
+    return testing::RunCommand(LEDGERCTL_PATH, all,
+                               {"LEDGER_TOKEN=" + token, "HOME=/nonexistent"}, stdin_text);
+  }
+
+  void Import() {
+    RunResult r = Ctl({"plan", "import", kOxford});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  uint64_t Head() {
+    RunResult r = Ctl({"-o", "json", "action", "list"}, kScrutinyToken);
+    (void)r;
+    auto stub = ledgerd_.LedgerStub();
+    v1::LogHead head;
+    EXPECT_TRUE(stub->GetLogHead(testing::Context(kScrutinyToken).get(), {}, &head).ok());
+    return head.position();
+  }
+
+  nlohmann::json Json(const RunResult& r) {
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out, nullptr, false);
+  }
+
+  // A copy of the Oxford files with `edit` applied to actions.csv.
+  std::string BrokenCopy(const std::function<void(std::string&)>& edit) {
+    const std::string dir = tmp_.path() + "/broken";
+    std::filesystem::remove_all(dir);
+    std::filesystem::copy(kOxford, dir);
+    std::ifstream in(dir + "/actions.csv");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string csv = text.str();
+    edit(csv);
+    std::ofstream(dir + "/actions.csv", std::ios::trunc) << csv;
+    return dir;
+  }
+
+  LedgerdProcess ledgerd_;
+  testing::TempDir tmp_;
+};
+
+TEST_F(LedgerctlTest, ImportsTheOxfordPlanAsInTheSeeds) {
+  RunResult r = Ctl({"plan", "import", kOxford});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("10 recommendations, 55 actions, 55 updates"), std::string::npos)
+      << r.err;
+  nlohmann::json plan = Json(Ctl({"-o", "json", "plan", "show"}, kScrutinyToken));
+  ASSERT_EQ(plan["recommendations"].size(), 10u);
+  EXPECT_EQ(plan["recommendations"][0]["title"], "Co-design shared outcomes");
+  EXPECT_EQ(plan["council"], "Oxford City Council");
+  ASSERT_EQ(plan["periods"].size(), 2u);
+  EXPECT_EQ(plan["periods"][1]["title"], "October 2024 & final update");
+
+  nlohmann::json list = Json(Ctl({"-o", "json", "action", "list"}, kScrutinyToken));
+  ASSERT_EQ(list["actions"].size(), 55u);
+  std::map<std::string, int> by_status;
+  std::map<std::string, int> by_rec;
+  for (const auto& a : list["actions"]) {
+    by_status[a["status"].get<std::string>()]++;
+    by_rec[a["recommendation"].get<std::string>().substr(38)]++;
+  }
+  EXPECT_EQ(by_status["COMPLETE"], 39);
+  EXPECT_EQ(by_status["ONGOING"], 16);
+  EXPECT_EQ(by_rec["r1"], 16);
+  EXPECT_EQ(by_rec["r7"], 8);
+  EXPECT_EQ(by_rec["r10"], 7);
+
+  nlohmann::json a7 = Json(Ctl({"-o", "json", "action", "show", "r1/a7"}, kScrutinyToken));
+  EXPECT_EQ(a7["description"],
+            "Establish a delivery board for the City Centre Action Plan including agreeing "
+            "terms of reference and members");
+  EXPECT_EQ(a7["target_date"]["month"], 12);
+  EXPECT_EQ(a7["target_date"]["year"], 2024);
+  EXPECT_EQ(a7["narratives"][0]["text"],
+            "A cross-sector delivery board is in the process of being established.");
+  nlohmann::json a11 = Json(Ctl({"-o", "json", "action", "show", "r1/a11"}, kScrutinyToken));
+  EXPECT_EQ(a11["target_date"]["qualifier"], "IPS");
+  nlohmann::json r9 = Json(Ctl({"-o", "json", "action", "show", "r9/a1"}, kScrutinyToken));
+  EXPECT_EQ(r9["description"].get<std::string>().rfind("Undertake an audit", 0), 0u);
+
+  // As adopted (December 2023, effective clock): every action not started.
+  nlohmann::json adopted =
+      Json(Ctl({"-o", "json", "asof", "2023-12-31", "--clock", "effective"}, kScrutinyToken));
+  ASSERT_EQ(adopted["actions"].size(), 55u);
+  for (const auto& a : adopted["actions"]) EXPECT_EQ(a["status"], "NOT_STARTED");
+}
+
+TEST_F(LedgerctlTest, ReimportAppendsNothing) {
+  Import();
+  const uint64_t head = Head();
+  RunResult again = Ctl({"plan", "import", kOxford});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("0 events appended"), std::string::npos) << again.out;
+  EXPECT_EQ(Head(), head);
+}
+
+TEST_F(LedgerctlTest, BadFilesAreRejectedWholeWithLineNumbers) {
+  struct Case {
+    const char* what;
+    std::function<void(std::string&)> edit;
+    const char* expect;
+  } cases[] = {
+      {"broken quote",
+       [](std::string& s) { s += "r1,a99,\"Unclosed description,,ONGOING,,October 2024 & final update,\"x\"\n"; },
+       "actions.csv:57"},
+      {"missing column",
+       [](std::string& s) { s.replace(s.find(",owner"), 6, ""); },
+       "missing column \"owner\""},
+      {"unknown status",
+       [](std::string& s) { s.replace(s.find("COMPLETE"), 8, "FINISHED"); },
+       "actions.csv:2: column status: \"FINISHED\" is not a status"},
+      {"bad date",
+       [](std::string& s) { s.replace(s.find("December 2024"), 13, "Decembr 2024"); },
+       "column target_date"},
+      {"duplicate id",
+       [](std::string& s) {
+         size_t second = s.find("\nr1,a2,");
+         s.replace(second, 7, "\nr1,a1,");
+       },
+       "actions.csv:3: column action_id: duplicate action \"r1/a1\""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::string dir = BrokenCopy(c.edit);
+    RunResult r = Ctl({"plan", "import", dir});
+    EXPECT_EQ(r.exit_code, 7) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("nothing was recorded"), std::string::npos) << r.err;
+    EXPECT_EQ(Head(), 0u) << "a rejected import appended";
+  }
+}
+
+TEST_F(LedgerctlTest, EveryOutputFormat) {
+  Import();
+  RunResult table = Ctl({"action", "list", "--recommendation", "r4"}, kScrutinyToken);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("r4/a1"), std::string::npos);
+  EXPECT_NE(table.out.find("ACTION"), std::string::npos);
+
+  nlohmann::json json = Json(Ctl({"-o", "json", "action", "list", "--recommendation", "r4"},
+                                 kScrutinyToken));
+  ASSERT_EQ(json["actions"].size(), 5u);
+  // Natural order: r4/a1 .. r4/a5.
+  EXPECT_EQ(json["actions"][0]["name"], "plans/oxford-cpc-2023/recommendations/r4/actions/a1");
+
+  RunResult csv = Ctl({"-o", "csv", "action", "list", "--recommendation", "r4"}, kScrutinyToken);
+  ASSERT_EQ(csv.exit_code, 0);
+  ledgerctl::CsvFile parsed = ledgerctl::ParseCsv("out.csv", csv.out);
+  ASSERT_TRUE(parsed.errors.empty());
+  ASSERT_EQ(parsed.rows.size(), 5u);
+  EXPECT_EQ(parsed.header[0], "action");
+  EXPECT_EQ(parsed.rows[0].fields[0], "r4/a1");
+  EXPECT_EQ(parsed.rows[0].fields[1], json["actions"][0]["status"] == "COMPLETE"
+                                          ? "Complete"
+                                          : "Ongoing");
+}
+
+TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
+  Import();
+  ASSERT_EQ(Ctl({"period", "open", "jan-2025", "--title", "January 2025 follow-up"}).exit_code, 0);
+  ASSERT_EQ(Ctl({"action", "update", "r1/a7", "--owner", "jsmith"}).exit_code, 0);
+  RunResult update = Ctl({"action", "update", "r1/a7", "--status", "complete", "--note", "-"},
+                         kOfficerToken, "The delivery board met for the first time.\n");
+  ASSERT_EQ(update.exit_code, 0) << update.err;
+  RunResult slip = Ctl({"action", "update", "r1/a10", "--target", "June 2025"});
+  EXPECT_EQ(slip.exit_code, 7) << "a target revision without a reason";
+  EXPECT_NE(slip.err.find("reason"), std::string::npos) << slip.err;
+  ASSERT_EQ(Ctl({"action", "update", "r1/a10", "--target", "June 2025", "--reason",
+                 "Consultation extended"}).exit_code, 0);
+
+  nlohmann::json timeline =
+      Json(Ctl({"-o", "json", "action", "timeline", "r1/a7"}, kScrutinyToken));
+  auto& changes = timeline["changes"];
+  ASSERT_GE(changes.size(), 5u);
+  EXPECT_EQ(changes[changes.size() - 1]["type"], "update_recorded");
+  EXPECT_EQ(changes[changes.size() - 1]["actor"], "jsmith");
+  EXPECT_EQ(changes[changes.size() - 2]["after"], "COMPLETE");
+
+  nlohmann::json by_officer =
+      Json(Ctl({"-o", "json", "changes", "--actor", "jsmith"}, kScrutinyToken));
+  EXPECT_EQ(by_officer["changes"].size(), 2u);
+  nlohmann::json slipped =
+      Json(Ctl({"-o", "json", "action", "list", "--slipped", "1"}, kScrutinyToken));
+  ASSERT_EQ(slipped["actions"].size(), 1u);
+  EXPECT_EQ(slipped["actions"][0]["target_revisions"], 1);
+
+  nlohmann::json diff = Json(Ctl({"-o", "json", "diff", "2024-01-01", "2024-10-31", "--clock",
+                                  "effective"}, kScrutinyToken));
+  EXPECT_EQ(diff["status_changes"].size(), 55u);
+
+  // Scrutiny cannot write: an auth failure, exit 3.
+  RunResult refused = Ctl({"action", "update", "r1/a7", "--note", "x"}, kScrutinyToken);
+  EXPECT_EQ(refused.exit_code, 3);
+  EXPECT_NE(refused.err.find("read-only"), std::string::npos) << refused.err;
+}
+
+TEST_F(LedgerctlTest, FailureClassesHaveTheirExitCodes) {
+  Import();
+  RunResult usage = Ctl({"action", "frobnicate"});
+  EXPECT_EQ(usage.exit_code, 2) << usage.err;
+  RunResult bad_id = Ctl({"action", "show", "a7"});
+  EXPECT_EQ(bad_id.exit_code, 2);
+  EXPECT_NE(bad_id.err.find("RECOMMENDATION/ACTION"), std::string::npos) << bad_id.err;
+  RunResult auth = Ctl({"action", "list"}, "wrong-token");
+  EXPECT_EQ(auth.exit_code, 3);
+  EXPECT_NE(auth.err.find("not signed in"), std::string::npos) << auth.err;
+  RunResult missing = Ctl({"action", "show", "r1/a99"}, kScrutinyToken);
+  EXPECT_EQ(missing.exit_code, 4);
+  EXPECT_NE(missing.err.find("not found"), std::string::npos);
+  RunResult conflict = Ctl({"period", "open", "oct-2024", "--title", "again"});
+  EXPECT_EQ(conflict.exit_code, 5) << conflict.err;
+  RunResult closed = Ctl({"action", "update", "r1/a7", "--note", "late", "--period", "oct-2024"});
+  EXPECT_EQ(closed.exit_code, 5) << closed.err;
+  EXPECT_NE(closed.err.find("is closed"), std::string::npos);
+  RunResult down = testing::RunCommand(
+      LEDGERCTL_PATH, {"--addr", "127.0.0.1:1", "--plan", "x", "--timeout", "5", "plan", "show"},
+      {"LEDGER_TOKEN=t", "HOME=/nonexistent"});
+  EXPECT_EQ(down.exit_code, 6);
+  EXPECT_NE(down.err.find("cannot reach ledgerd"), std::string::npos) << down.err;
+  for (const RunResult* r : {&usage, &auth, &missing, &conflict, &down}) {
+    EXPECT_EQ(std::count(r->err.begin(), r->err.end(), '\n'), 1) << r->err;
+  }
+}
+
+TEST_F(LedgerctlTest, PrincipalAddPrintsATokenOnceAndLedgerdLoadsItOnSighup) {
+  Import();
+  RunResult added = testing::RunCommand(
+      LEDGERCTL_PATH, {"principal", "add", "--file", ledgerd_.principals_path(), "--id",
+                       "newofficer", "--role", "officer", "--name", "New Officer"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  const std::string token(absl::StripAsciiWhitespace(added.out));
+  ASSERT_FALSE(token.empty());
+  std::ifstream in(ledgerd_.principals_path());
+  std::stringstream file;
+  file << in.rdbuf();
+  EXPECT_EQ(file.str().find(token), std::string::npos) << "the token itself was stored";
+  EXPECT_NE(file.str().find(testing::Sha256Hex(token)), std::string::npos);
+  // Not known until ledgerd reloads.
+  EXPECT_EQ(Ctl({"action", "list"}, token).exit_code, 3);
+  ledgerd_.Signal(SIGHUP);
+  // The reload is asynchronous: poll, bounded.
+  int code = 3;
+  for (int i = 0; i < 50 && code == 3; ++i) {
+    code = Ctl({"action", "list"}, token).exit_code;
+    if (code == 3) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(code, 0);
+}
+
+}  // namespace
+}  // namespace auditledger
