@@ -163,12 +163,14 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
   }
   view->set_version(event.version());
   view->set_last_position(position);
+  view->set_max_position(std::max(view->max_position(), position));
   view->set_last_changed_by(event.actor().id());
   *view->mutable_last_changed_at() = event.recorded_at();
   *view->mutable_last_effective_at() = event.effective_at();
 }
 
 void FoldPlan(const v1::Event& event, v1::PlanView* view) {
+  view->set_max_position(std::max(view->max_position(), event.position()));
   switch (event.payload_case()) {
     case v1::Event::kPlanCreated: {
       const auto& created = event.plan_created();

@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "auditledger/v1/ledger_service.grpc.pb.h"
 #include "auditledger/v1/query_service.grpc.pb.h"
+#include "auditledger/v1/report_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace auditledger::ledgerctl {
@@ -41,6 +42,7 @@ class Client {
   v1::LedgerService::Stub& ledger() { return *ledger_; }
   v1::QueryService::Stub& query() { return *query_; }
   const Connection& connection() const { return connection_; }
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
 
  private:
   Connection connection_;

@@ -28,6 +28,7 @@
 #include "ledger/store/sha256.h"
 #include "nlohmann/json.hpp"
 #include "projections/fold.h"
+#include "report/report_model.h"
 
 namespace auditledger::ledgerctl {
 namespace {
@@ -220,33 +221,10 @@ void Emit(Format format, const google::protobuf::Message& message,
   }
 }
 
-// "r2/a10" after "r2/a9": digit runs compare by value.
-bool NaturalLess(const std::string& a, const std::string& b) {
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (absl::ascii_isdigit(a[i]) && absl::ascii_isdigit(b[j])) {
-      size_t i2 = i, j2 = j;
-      while (i2 < a.size() && absl::ascii_isdigit(a[i2])) ++i2;
-      while (j2 < b.size() && absl::ascii_isdigit(b[j2])) ++j2;
-      uint64_t x = 0, y = 0;
-      (void)absl::SimpleAtoi(a.substr(i, i2 - i), &x);
-      (void)absl::SimpleAtoi(b.substr(j, j2 - j), &y);
-      if (x != y) return x < y;
-      i = i2;
-      j = j2;
-    } else {
-      if (a[i] != b[j]) return a[i] < b[j];
-      ++i;
-      ++j;
-    }
-  }
-  return a.size() - i < b.size() - j;
-}
-
 void SortActions(google::protobuf::RepeatedPtrField<v1::ActionView>* actions) {
   std::sort(actions->begin(), actions->end(),
             [](const v1::ActionView& a, const v1::ActionView& b) {
-              return NaturalLess(a.name(), b.name());
+              return report::NaturalLess(a.name(), b.name());
             });
 }
 
@@ -805,6 +783,65 @@ int Main(int argc, char** argv) {
         }
         return t;
       });
+      return kOk;
+    };
+  });
+
+  // report
+  std::string report_period, report_as_of, report_format = "md", report_file;
+  bool generated_at = false;
+  auto* report_cmd = app.add_subcommand(
+      "report",
+      "the update report for a period or a moment, as the council publishes it. The "
+      "same ledger gives the same bytes every time.\n"
+      "Examples:\n"
+      "  ledgerctl report --period oct-2024 --format html -o update.html\n"
+      "  ledgerctl report --as-of 2024-06-30 --clock effective --format csv");
+  auto* report_moment = report_cmd->add_option_group("moment");
+  report_moment->add_option("--period", report_period, "reporting period id");
+  report_moment->add_option("--as-of", report_as_of, "YYYY-MM-DD (end of day) or RFC 3339");
+  report_moment->require_option(1);
+  report_cmd->add_option("--clock", clock, "for --as-of: recorded or effective")
+      ->capture_default_str();
+  report_cmd->add_option("--format", report_format, "md, html or csv")->capture_default_str();
+  report_cmd->add_option("-o,--file", report_file, "write to FILE instead of stdout");
+  report_cmd->add_flag("--generated-at", generated_at,
+                       "add a 'generated at' line (the bytes then differ run to run)");
+  report_cmd->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::RenderReportRequest request;
+      request.set_name(PlanName(c));
+      if (!report_period.empty()) {
+        request.set_period(PeriodName(c, report_period));
+      } else {
+        *request.mutable_as_of() = ParseMoment("--as-of", report_as_of, true);
+        request.set_clock(parse_clock());
+      }
+      if (report_format == "md" || report_format == "markdown") {
+        request.set_format(v1::MARKDOWN);
+      } else if (report_format == "html") {
+        request.set_format(v1::HTML);
+      } else if (report_format == "csv") {
+        request.set_format(v1::CSV);
+      } else {
+        Fail(kUsage, "--format: md, html or csv");
+      }
+      request.set_include_generated_at(generated_at);
+      auto stub = v1::ReportService::NewStub(client.channel());
+      v1::Report report;
+      Check(stub->RenderReport(client.Context().get(), request, &report), c);
+      if (report_file.empty()) {
+        std::cout << report.content();
+      } else {
+        std::ofstream out(report_file, std::ios::binary | std::ios::trunc);
+        out << report.content();
+        if (!out.flush()) Fail(kFailure, absl::StrCat("-o: cannot write ", report_file));
+        std::cerr << "ledgerctl: wrote " << report_file << " (ledger position "
+                  << report.position() << ", chain head "
+                  << store::ToHex(report.head_hash()).substr(0, 16) << "...)\n";
+      }
       return kOk;
     };
   });

@@ -1,6 +1,5 @@
 #include "clients/ledgerctl/output.h"
 
-#include <csv.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
+#include "report/report_model.h"
 
 namespace auditledger::ledgerctl {
 
@@ -136,24 +136,12 @@ void PrintTable(const Table& table, int width, std::ostream& out) {
   for (const auto& row : table.rows) print_row(row);
 }
 
-std::string CsvCell(const std::string& text) {
-  std::string value = text;
-  if (!value.empty() && (value[0] == '=' || value[0] == '+' || value[0] == '-' ||
-                         value[0] == '@' || value[0] == '\t' || value[0] == '\r')) {
-    value = std::string("'") + value;
-  }
-  std::string out(value.size() * 2 + 2, '\0');
-  size_t written = csv_write(out.data(), out.size(), value.data(), value.size());
-  out.resize(written);
-  return out;
-}
-
 std::string ToCsv(const Table& table) {
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {
     for (size_t i = 0; i < cells.size(); ++i) {
       if (i) out += ",";
-      out += CsvCell(cells[i]);
+      out += report::CsvCell(cells[i]);
     }
     out += "\r\n";
   };

@@ -22,11 +22,8 @@ struct Table {
 // Columns fitted to `width` characters, long cells wrapped at spaces.
 void PrintTable(const Table& table, int width, std::ostream& out);
 
-// RFC 4180 via libcsv. A cell that a spreadsheet would run as a formula
-// (starting with = + - @, tab or carriage return) is prefixed with a
-// single quote.
+// RFC 4180 (report::CsvCell: formula-like cells neutralised).
 std::string ToCsv(const Table& table);
-std::string CsvCell(const std::string& text);
 
 // protobuf's canonical JSON mapping, indented.
 std::string ToJson(const google::protobuf::Message& message);

@@ -14,6 +14,7 @@
 #include "ledger/domain/principal.h"
 #include "ledger/service/grpc_status.h"
 #include "ledger/service/ledger_service.h"
+#include "ledger/service/model_reader.h"
 #include "ledger/store/sha256.h"
 #include "projections/fold.h"
 #include "projections/read_models.h"
@@ -24,8 +25,6 @@ namespace {
 using projections::BigEndian64;
 using projections::ReadBigEndian64;
 
-// Bounds how long a query without a deadline waits for the read models.
-constexpr absl::Duration kMaxWait = absl::Seconds(30);
 // Bounds the entries one page of a filtered scan looks at; a page may come
 // back short, with a token to go on.
 constexpr int kMaxScanPerPage = 200000;
@@ -33,43 +32,6 @@ constexpr int kMaxScanPerPage = 200000;
 absl::string_view View(const rocksdb::Slice& s) {
   return absl::string_view(s.data(), s.size());
 }
-
-// A consistent view of all read models for one call. Holding it keeps a
-// rebuild from dropping a column family under the reader.
-class ModelReader {
- public:
-  explicit ModelReader(projections::ProjectionRunner* runner)
-      : runner_(runner), lock_(&runner->handles_mu()) {
-    snapshot_ = runner_->db()->GetSnapshot();
-    options_.snapshot = snapshot_;
-  }
-  ~ModelReader() { runner_->db()->ReleaseSnapshot(snapshot_); }
-
-  absl::StatusOr<bool> Get(const char* projection, absl::string_view key,
-                           google::protobuf::Message* message) {
-    std::string value;
-    rocksdb::Status s = runner_->db()->Get(options_, runner_->cf(projection),
-                                           rocksdb::Slice(key.data(), key.size()),
-                                           &value);
-    if (s.IsNotFound()) return false;
-    if (!s.ok()) return absl::UnavailableError(s.ToString());
-    if (!message->ParseFromString(value)) {
-      return absl::DataLossError("read model value does not decode");
-    }
-    return true;
-  }
-
-  std::unique_ptr<rocksdb::Iterator> Iterator(const char* projection) {
-    return std::unique_ptr<rocksdb::Iterator>(
-        runner_->db()->NewIterator(options_, runner_->cf(projection)));
-  }
-
- private:
-  projections::ProjectionRunner* runner_;
-  absl::ReaderMutexLock lock_;
-  const rocksdb::Snapshot* snapshot_;
-  rocksdb::ReadOptions options_;
-};
 
 // Page tokens: base64 of an 8-byte fingerprint of the query's filters and
 // the cursor, so a token only continues the query it came from.
@@ -97,11 +59,6 @@ uint64_t MicrosOf(const google::protobuf::Timestamp& t) {
   return projections::Micros(t);
 }
 
-absl::CivilDay DayOf(uint64_t micros) {
-  return absl::ToCivilDay(absl::FromUnixMicros(static_cast<int64_t>(micros)),
-                          absl::UTCTimeZone());
-}
-
 absl::CivilDay Today() { return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()); }
 
 absl::StatusOr<absl::CivilDay> ParseDay(absl::string_view field,
@@ -122,107 +79,11 @@ absl::Status CheckTimestamp(absl::string_view field,
   return absl::OkStatus();
 }
 
-void FillPeriodTitles(const v1::PlanView& plan, v1::ActionView* action) {
-  for (v1::Narrative& n : *action->mutable_narratives()) {
-    for (const v1::PeriodView& p : plan.periods()) {
-      if (p.name() == n.period()) n.set_period_title(p.title());
-    }
-  }
-}
-
-absl::StatusOr<v1::PlanView> LoadPlan(ModelReader& reader, const std::string& name) {
-  absl::StatusOr<domain::ResourceName> parsed =
-      domain::ParseNameOf(domain::Kind::kPlan, "name", name);
-  if (!parsed.ok()) return parsed.status();
-  v1::PlanView plan;
-  absl::StatusOr<bool> got =
-      reader.Get(projections::kCurrent, projections::PlanKey(name), &plan);
-  if (!got.ok()) return got.status();
-  if (!*got) return absl::NotFoundError(absl::StrCat("plan ", name, " not found"));
-  return plan;
-}
-
-// Every action ever added to `plan`, by name.
-absl::StatusOr<std::vector<std::string>> ActionNames(ModelReader& reader,
-                                                     const std::string& plan) {
-  std::vector<std::string> names;
-  const std::string prefix = projections::ActionKey(plan + "/");
-  auto it = reader.Iterator(projections::kCurrent);
-  for (it->Seek(prefix); it->Valid() && absl::StartsWith(View(it->key()), prefix);
-       it->Next()) {
-    names.emplace_back(View(it->key()).substr(1));
-  }
-  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
-  return names;
-}
-
-// The latest snapshot of `entity` at or before `micros` on the clock `kind`
-// ('r' or 'e'); false when the entity did not exist then.
-absl::StatusOr<bool> SnapshotAt(rocksdb::Iterator& it, char kind,
-                                const std::string& entity, uint64_t micros,
-                                google::protobuf::Message* view) {
-  const std::string prefix = projections::SnapshotPrefix(kind, entity);
-  it.SeekForPrev(projections::SnapshotKey(kind, entity, micros, UINT64_MAX));
-  if (!it.status().ok()) return absl::UnavailableError(it.status().ToString());
-  if (!it.Valid() || !absl::StartsWith(View(it.key()), prefix)) return false;
-  if (!view->ParseFromArray(it.value().data(), static_cast<int>(it.value().size()))) {
-    return absl::DataLossError("temporal snapshot does not decode");
-  }
-  return true;
-}
-
-absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader,
-                                            const std::string& plan_name,
-                                            uint64_t micros, v1::Clock clock) {
-  absl::StatusOr<domain::ResourceName> parsed =
-      domain::ParseNameOf(domain::Kind::kPlan, "name", plan_name);
-  if (!parsed.ok()) return parsed.status();
-  const char kind = clock == v1::EFFECTIVE ? 'e' : 'r';
-  auto it = reader.Iterator(projections::kTemporal);
-  v1::PlanSnapshot snapshot;
-  *snapshot.mutable_time() =
-      google::protobuf::Timestamp();  // filled by caller
-  snapshot.set_clock(clock == v1::EFFECTIVE ? v1::EFFECTIVE : v1::RECORDED);
-  absl::StatusOr<bool> plan = SnapshotAt(*it, kind, plan_name, micros,
-                                         snapshot.mutable_plan());
-  if (!plan.ok()) return plan.status();
-  if (!*plan) {
-    // Distinguish "never existed" from "did not exist yet".
-    absl::StatusOr<v1::PlanView> now = LoadPlan(reader, plan_name);
-    if (!now.ok()) return now.status();
-    return absl::NotFoundError(absl::StrCat("plan ", plan_name,
-                                            " did not exist yet at that moment"));
-  }
-  absl::StatusOr<std::vector<std::string>> names = ActionNames(reader, plan_name);
-  if (!names.ok()) return names.status();
-  const absl::CivilDay day = DayOf(micros);
-  for (const std::string& name : *names) {
-    v1::ActionView view;
-    absl::StatusOr<bool> found = SnapshotAt(*it, kind, name, micros, &view);
-    if (!found.ok()) return found.status();
-    if (!*found) continue;
-    FillPeriodTitles(snapshot.plan(), &view);
-    projections::Assess(&view, day);
-    *snapshot.add_actions() = std::move(view);
-  }
-  return snapshot;
-}
-
 }  // namespace
 
 absl::Status QueryServiceImpl::Begin(grpc::ServerContext* context,
                                      uint64_t min_position) {
-  absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
-  if (!principal.ok()) return principal.status();
-  absl::Time deadline = absl::FromChrono(context->deadline());
-  deadline = std::min(deadline, absl::Now() + kMaxWait);
-  if (!runner_->WaitFor(min_position, deadline)) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "the read models had not reached position ", min_position,
-        " by the deadline (they are at ", runner_->position(),
-        "); retry with a longer deadline"));
-  }
-  return absl::OkStatus();
+  return AuthenticateAndWait(*auth_, *runner_, context, min_position);
 }
 
 grpc::Status QueryServiceImpl::GetPlan(grpc::ServerContext* context,

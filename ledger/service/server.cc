@@ -56,6 +56,8 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
       s->ledger_.get(), s->log_.get(), s->auth_.get());
   s->query_service_ = std::make_unique<QueryServiceImpl>(
       s->projections_.get(), s->log_.get(), s->auth_.get());
+  s->report_service_ = std::make_unique<ReportServiceImpl>(
+      s->projections_.get(), s->log_.get(), s->auth_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -65,6 +67,7 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
                            &port);
   builder.RegisterService(s->ledger_service_.get());
   builder.RegisterService(s->query_service_.get());
+  builder.RegisterService(s->report_service_.get());
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   grpc::ResourceQuota quota("ledgerd");

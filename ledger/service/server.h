@@ -10,6 +10,7 @@
 #include "ledger/service/auth.h"
 #include "ledger/service/ledger_service.h"
 #include "ledger/service/query_service.h"
+#include "ledger/service/report_service.h"
 #include "projections/runner.h"
 #include "ledger/store/event_log.h"
 
@@ -53,6 +54,7 @@ class LedgerServer {
   std::unique_ptr<projections::ProjectionRunner> projections_;
   std::unique_ptr<LedgerServiceImpl> ledger_service_;
   std::unique_ptr<QueryServiceImpl> query_service_;
+  std::unique_ptr<ReportServiceImpl> report_service_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

@@ -1,0 +1,178 @@
+#include "ledger/service/model_reader.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "ledger/domain/names.h"
+#include "projections/fold.h"
+#include "projections/read_models.h"
+
+namespace auditledger::service {
+namespace {
+
+// Bounds how long a call without a deadline waits for the read models.
+constexpr absl::Duration kMaxWait = absl::Seconds(30);
+
+absl::string_view View(const rocksdb::Slice& s) {
+  return absl::string_view(s.data(), s.size());
+}
+}  // namespace
+
+absl::Status AuthenticateAndWait(const Authenticator& auth,
+                                 const projections::ProjectionRunner& runner,
+                                 grpc::ServerContext* context, uint64_t min_position) {
+  absl::StatusOr<domain::Principal> principal = auth.Authenticate(*context);
+  if (!principal.ok()) return principal.status();
+  absl::Time deadline = absl::FromChrono(context->deadline());
+  deadline = std::min(deadline, absl::Now() + kMaxWait);
+  if (!runner.WaitFor(min_position, deadline)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "the read models had not reached position ", min_position,
+        " by the deadline (they are at ", runner.position(),
+        "); retry with a longer deadline"));
+  }
+  return absl::OkStatus();
+}
+
+ModelReader::ModelReader(projections::ProjectionRunner* runner)
+    : runner_(runner), lock_(&runner->handles_mu()) {
+  snapshot_ = runner_->db()->GetSnapshot();
+  options_.snapshot = snapshot_;
+}
+
+ModelReader::~ModelReader() { runner_->db()->ReleaseSnapshot(snapshot_); }
+
+absl::StatusOr<bool> ModelReader::Get(const char* projection, absl::string_view key,
+                                      google::protobuf::Message* message) {
+    std::string value;
+    rocksdb::Status s = runner_->db()->Get(options_, runner_->cf(projection),
+                                           rocksdb::Slice(key.data(), key.size()),
+                                           &value);
+    if (s.IsNotFound()) return false;
+    if (!s.ok()) return absl::UnavailableError(s.ToString());
+    if (!message->ParseFromString(value)) {
+      return absl::DataLossError("read model value does not decode");
+    }
+    return true;
+}
+
+std::unique_ptr<rocksdb::Iterator> ModelReader::Iterator(const char* projection) {
+  return std::unique_ptr<rocksdb::Iterator>(
+      runner_->db()->NewIterator(options_, runner_->cf(projection)));
+}
+
+absl::CivilDay DayOf(uint64_t micros) {
+  return absl::ToCivilDay(absl::FromUnixMicros(static_cast<int64_t>(micros)),
+                          absl::UTCTimeZone());
+}
+
+void FillPeriodTitles(const v1::PlanView& plan, v1::ActionView* action) {
+  for (v1::Narrative& n : *action->mutable_narratives()) {
+    for (const v1::PeriodView& p : plan.periods()) {
+      if (p.name() == n.period()) n.set_period_title(p.title());
+    }
+  }
+}
+
+absl::StatusOr<v1::PlanView> LoadPlan(ModelReader& reader, const std::string& name) {
+  absl::StatusOr<domain::ResourceName> parsed =
+      domain::ParseNameOf(domain::Kind::kPlan, "name", name);
+  if (!parsed.ok()) return parsed.status();
+  v1::PlanView plan;
+  absl::StatusOr<bool> got =
+      reader.Get(projections::kCurrent, projections::PlanKey(name), &plan);
+  if (!got.ok()) return got.status();
+  if (!*got) return absl::NotFoundError(absl::StrCat("plan ", name, " not found"));
+  return plan;
+}
+
+// Every action ever added to `plan`, by name.
+absl::StatusOr<std::vector<std::string>> ActionNames(ModelReader& reader,
+                                                     const std::string& plan) {
+  std::vector<std::string> names;
+  const std::string prefix = projections::ActionKey(plan + "/");
+  auto it = reader.Iterator(projections::kCurrent);
+  for (it->Seek(prefix); it->Valid() && absl::StartsWith(View(it->key()), prefix);
+       it->Next()) {
+    names.emplace_back(View(it->key()).substr(1));
+  }
+  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  return names;
+}
+
+namespace {
+
+// The latest snapshot of `entity` at or before `micros` on the clock `kind`
+// ('r' or 'e'); false when the entity did not exist then.
+absl::StatusOr<bool> SnapshotAt(rocksdb::Iterator& it, char kind,
+                                const std::string& entity, uint64_t micros,
+                                google::protobuf::Message* view) {
+  const std::string prefix = projections::SnapshotPrefix(kind, entity);
+  it.SeekForPrev(projections::SnapshotKey(kind, entity, micros, UINT64_MAX));
+  if (!it.status().ok()) return absl::UnavailableError(it.status().ToString());
+  if (!it.Valid() || !absl::StartsWith(View(it.key()), prefix)) return false;
+  if (!view->ParseFromArray(it.value().data(), static_cast<int>(it.value().size()))) {
+    return absl::DataLossError("temporal snapshot does not decode");
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader,
+                                            const std::string& plan_name,
+                                            uint64_t micros, v1::Clock clock) {
+  absl::StatusOr<domain::ResourceName> parsed =
+      domain::ParseNameOf(domain::Kind::kPlan, "name", plan_name);
+  if (!parsed.ok()) return parsed.status();
+  const char kind = clock == v1::EFFECTIVE ? 'e' : 'r';
+  auto it = reader.Iterator(projections::kTemporal);
+  v1::PlanSnapshot snapshot;
+  *snapshot.mutable_time() =
+      google::protobuf::Timestamp();  // filled by caller
+  snapshot.set_clock(clock == v1::EFFECTIVE ? v1::EFFECTIVE : v1::RECORDED);
+  absl::StatusOr<bool> plan = SnapshotAt(*it, kind, plan_name, micros,
+                                         snapshot.mutable_plan());
+  if (!plan.ok()) return plan.status();
+  if (!*plan) {
+    // Distinguish "never existed" from "did not exist yet".
+    absl::StatusOr<v1::PlanView> now = LoadPlan(reader, plan_name);
+    if (!now.ok()) return now.status();
+    return absl::NotFoundError(absl::StrCat("plan ", plan_name,
+                                            " did not exist yet at that moment"));
+  }
+  absl::StatusOr<std::vector<std::string>> names = ActionNames(reader, plan_name);
+  if (!names.ok()) return names.status();
+  const absl::CivilDay day = DayOf(micros);
+  for (const std::string& name : *names) {
+    v1::ActionView view;
+    absl::StatusOr<bool> found = SnapshotAt(*it, kind, name, micros, &view);
+    if (!found.ok()) return found.status();
+    if (!*found) continue;
+    FillPeriodTitles(snapshot.plan(), &view);
+    projections::Assess(&view, day);
+    *snapshot.add_actions() = std::move(view);
+  }
+  return snapshot;
+}
+
+absl::StatusOr<std::vector<v1::Change>> StreamChanges(ModelReader& reader,
+                                                      const std::string& stream) {
+  std::vector<v1::Change> out;
+  const std::string prefix = projections::IndexPrefix('s', stream);
+  auto it = reader.Iterator(projections::kChanges);
+  for (it->Seek(prefix); it->Valid() && absl::StartsWith(View(it->key()), prefix);
+       it->Next()) {
+    const uint64_t position =
+        projections::ReadBigEndian64(View(it->key()).substr(prefix.size()));
+    v1::Change change;
+    absl::StatusOr<bool> got =
+        reader.Get(projections::kChanges, projections::ChangeKey(position), &change);
+    if (!got.ok()) return got.status();
+    if (*got) out.push_back(std::move(change));
+  }
+  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  return out;
+}
+
+}  // namespace auditledger::service

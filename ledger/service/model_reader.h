@@ -1,0 +1,64 @@
+#ifndef AUDITLEDGER_LEDGER_SERVICE_MODEL_READER_H_
+#define AUDITLEDGER_LEDGER_SERVICE_MODEL_READER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "auditledger/v1/query_service.pb.h"
+#include "grpcpp/server_context.h"
+#include "ledger/service/auth.h"
+#include "projections/runner.h"
+
+// Reading the read models: one consistent snapshot per call, and the
+// questions the query and report services both ask of it.
+namespace auditledger::service {
+
+// Authenticates the caller (any role) and waits, within the call's deadline
+// (at most 30 s), until the read models have applied `min_position`.
+absl::Status AuthenticateAndWait(const Authenticator& auth,
+                                 const projections::ProjectionRunner& runner,
+                                 grpc::ServerContext* context, uint64_t min_position);
+
+class ModelReader {
+ public:
+  explicit ModelReader(projections::ProjectionRunner* runner);
+  ~ModelReader();
+
+  // Parses the value at `key` of `projection`; false when absent.
+  absl::StatusOr<bool> Get(const char* projection, absl::string_view key,
+                           google::protobuf::Message* message);
+  std::unique_ptr<rocksdb::Iterator> Iterator(const char* projection);
+
+ private:
+  projections::ProjectionRunner* runner_;
+  absl::ReaderMutexLock lock_;
+  const rocksdb::Snapshot* snapshot_;
+  rocksdb::ReadOptions options_;
+};
+
+absl::CivilDay DayOf(uint64_t micros);  // UTC
+
+void FillPeriodTitles(const v1::PlanView& plan, v1::ActionView* action);
+
+absl::StatusOr<v1::PlanView> LoadPlan(ModelReader& reader, const std::string& name);
+
+// Every action ever added to `plan`, by name.
+absl::StatusOr<std::vector<std::string>> ActionNames(ModelReader& reader,
+                                                     const std::string& plan);
+
+// The plan and its actions as of `micros` on `clock`, with RAG assessed as
+// of that day. NOT_FOUND if the plan did not exist then.
+absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader,
+                                            const std::string& plan_name,
+                                            uint64_t micros, v1::Clock clock);
+
+// The changes to `stream`, oldest first.
+absl::StatusOr<std::vector<v1::Change>> StreamChanges(ModelReader& reader,
+                                                      const std::string& stream);
+
+}  // namespace auditledger::service
+
+#endif  // AUDITLEDGER_LEDGER_SERVICE_MODEL_READER_H_

@@ -1,0 +1,183 @@
+#include "ledger/service/report_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "ledger/domain/names.h"
+#include "ledger/service/grpc_status.h"
+#include "ledger/service/model_reader.h"
+#include "ledger/store/sha256.h"
+#include "projections/projection.h"
+
+namespace auditledger::service {
+namespace {
+
+std::string LongDay(uint64_t micros) {
+  return absl::FormatTime("%e %B %Y", absl::FromUnixMicros(static_cast<int64_t>(micros)),
+                          absl::UTCTimeZone());
+}
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
+    const v1::RenderReportRequest& request) {
+  using projections::Micros;
+  report::ReportModel model;
+  ModelReader reader(runner_);
+  absl::StatusOr<v1::PlanView> now = LoadPlan(reader, request.name());
+  if (!now.ok()) return now.status();
+
+  uint64_t moment = 0, previous = 0;
+  v1::Clock clock = v1::EFFECTIVE;
+  if (request.has_as_of()) {
+    if (request.as_of().seconds() < 0) {
+      return absl::InvalidArgumentError("as_of: not a valid timestamp");
+    }
+    moment = Micros(request.as_of());
+    clock = request.clock() == v1::EFFECTIVE ? v1::EFFECTIVE : v1::RECORDED;
+    const bool effective = clock == v1::EFFECTIVE;
+    model.heading = absl::StrCat("Position as of ", Trimmed(LongDay(moment)));
+    model.moment = absl::StrCat(
+        absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                         absl::FromUnixMicros(static_cast<int64_t>(moment)),
+                         absl::UTCTimeZone()),
+        effective ? " (effective clock: what was true then)"
+                  : " (recorded clock: what the ledger said then)");
+    // The previous period: the latest one closed by then.
+    for (const v1::PeriodView& p : now->periods()) {
+      if (p.open()) continue;
+      const uint64_t closed = Micros(effective ? p.closed_effective() : p.closed_at());
+      if (closed <= moment && closed >= previous) {
+        previous = closed;
+        model.previous_heading = p.title();
+      }
+    }
+  } else if (!request.period().empty()) {
+    auto parsed = domain::ParseNameOf(domain::Kind::kPeriod, "period", request.period());
+    if (!parsed.ok()) return parsed.status();
+    const v1::PeriodView* period = nullptr;
+    const v1::PeriodView* before = nullptr;
+    for (const v1::PeriodView& p : now->periods()) {
+      if (p.name() == request.period()) {
+        period = &p;
+        break;
+      }
+      if (!p.open()) before = &p;
+    }
+    if (period == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("period: reporting period ", request.period(), " not found"));
+    }
+    model.period = period->name();
+    model.heading = period->title();
+    model.draft = period->open();
+    moment = period->open() ? static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()))
+                            : Micros(period->closed_effective());
+    model.moment = absl::StrCat(
+        period->open() ? "now" : absl::StrCat("the close of the period, ",
+                                              Trimmed(LongDay(moment))),
+        " (effective clock)");
+    if (before != nullptr) {
+      previous = Micros(before->closed_effective());
+      model.previous_heading = before->title();
+    }
+  } else {
+    return absl::InvalidArgumentError("moment: give a period or as_of");
+  }
+
+  absl::StatusOr<v1::PlanSnapshot> snapshot = SnapshotOf(reader, request.name(), moment, clock);
+  if (!snapshot.ok()) return snapshot.status();
+  model.plan = snapshot->plan();
+  model.day = DayOf(moment);
+  model.position = model.plan.max_position();
+  std::vector<v1::ActionView> actions(snapshot->actions().begin(), snapshot->actions().end());
+  std::map<std::string, int> order;
+  for (const auto& r : model.plan.recommendations()) order[r.name()] = r.number();
+  std::sort(actions.begin(), actions.end(), [&](const v1::ActionView& a, const v1::ActionView& b) {
+    if (order[a.recommendation()] != order[b.recommendation()]) {
+      return order[a.recommendation()] < order[b.recommendation()];
+    }
+    return report::NaturalLess(a.name(), b.name());
+  });
+  for (const v1::ActionView& a : actions) {
+    model.position = std::max(model.position, a.max_position());
+  }
+  model.actions = std::move(actions);
+
+  if (!model.previous_heading.empty()) {
+    absl::StatusOr<v1::PlanSnapshot> prior =
+        SnapshotOf(reader, request.name(), previous, clock);
+    if (prior.ok()) {
+      for (const v1::ActionView& a : prior->actions()) model.previous[a.name()] = a;
+    } else if (!absl::IsNotFound(prior.status())) {
+      return prior.status();
+    }
+  }
+  for (const v1::ActionView& a : model.actions) {
+    absl::StatusOr<std::vector<v1::Change>> changes = StreamChanges(reader, a.name());
+    if (!changes.ok()) return changes.status();
+    std::vector<v1::Change> in_window;
+    for (const v1::Change& c : *changes) {
+      const uint64_t when =
+          Micros(clock == v1::EFFECTIVE ? c.effective_at() : c.recorded_at());
+      const bool after_previous = model.previous_heading.empty() || when > previous;
+      if (after_previous && when <= moment) in_window.push_back(c);
+    }
+    if (!in_window.empty()) model.audit[a.name()] = std::move(in_window);
+  }
+  if (model.position > 0) {
+    absl::StatusOr<store::LoggedEvent> head = log_->Read(model.position);
+    if (!head.ok()) return head.status();
+    model.head_hash_hex = store::ToHex(head->hash());
+  }
+  if (request.include_generated_at()) {
+    model.generated_at =
+        absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::Now(), absl::UTCTimeZone());
+  }
+  return model;
+}
+
+grpc::Status ReportServiceImpl::RenderReport(grpc::ServerContext* context,
+                                             const v1::RenderReportRequest* request,
+                                             v1::Report* response) {
+  if (absl::Status s = AuthenticateAndWait(*auth_, *runner_, context, request->min_position());
+      !s.ok()) {
+    return ToGrpc(s);
+  }
+  absl::StatusOr<report::ReportModel> model = BuildModel(*request);
+  if (!model.ok()) return ToGrpc(model.status());
+  std::string base = request->name().substr(6);
+  if (!model->period.empty()) {
+    absl::StrAppend(&base, "-", model->period.substr(model->period.rfind('/') + 1));
+  } else {
+    absl::StrAppend(&base, "-as-of-", absl::FormatCivilTime(model->day));
+  }
+  switch (request->format()) {
+    case v1::HTML:
+      response->set_content(report::RenderHtml(*model));
+      response->set_content_type("text/html; charset=utf-8");
+      response->set_filename(base + ".html");
+      break;
+    case v1::CSV:
+      response->set_content(report::RenderCsv(*model));
+      response->set_content_type("text/csv; charset=utf-8");
+      response->set_filename(base + ".csv");
+      break;
+    default:
+      response->set_content(report::RenderMarkdown(*model));
+      response->set_content_type("text/markdown; charset=utf-8");
+      response->set_filename(base + ".md");
+  }
+  response->set_position(model->position);
+  response->set_head_hash(absl::HexStringToBytes(model->head_hash_hex));
+  return grpc::Status::OK;
+}
+
+}  // namespace auditledger::service

@@ -1,0 +1,35 @@
+#ifndef AUDITLEDGER_LEDGER_SERVICE_REPORT_SERVICE_H_
+#define AUDITLEDGER_LEDGER_SERVICE_REPORT_SERVICE_H_
+
+#include "absl/status/statusor.h"
+#include "auditledger/v1/report_service.grpc.pb.h"
+#include "ledger/service/auth.h"
+#include "ledger/store/event_log.h"
+#include "projections/runner.h"
+#include "report/report_model.h"
+
+namespace auditledger::service {
+
+// Builds the report model from the temporal read model (never by replaying
+// the log) and renders it. Every role may ask for a report.
+class ReportServiceImpl final : public v1::ReportService::Service {
+ public:
+  ReportServiceImpl(projections::ProjectionRunner* runner, store::EventLog* log,
+                    const Authenticator* auth)
+      : runner_(runner), log_(log), auth_(auth) {}
+
+  grpc::Status RenderReport(grpc::ServerContext* context,
+                            const v1::RenderReportRequest* request,
+                            v1::Report* response) override;
+
+  absl::StatusOr<report::ReportModel> BuildModel(const v1::RenderReportRequest& request);
+
+ private:
+  projections::ProjectionRunner* runner_;
+  store::EventLog* log_;
+  const Authenticator* auth_;
+};
+
+}  // namespace auditledger::service
+
+#endif  // AUDITLEDGER_LEDGER_SERVICE_REPORT_SERVICE_H_

@@ -1,0 +1,162 @@
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "report/report_model.h"
+
+namespace auditledger::report {
+namespace {
+
+// Running text: no raw HTML reaches a Markdown renderer. A lone '&' cannot
+// start a tag, so it stays readable.
+std::string Text(const std::string& text) {
+  return absl::StrReplaceAll(text, {{"<", "&lt;"}, {">", "&gt;"}});
+}
+
+// A table cell: as Text, and no column or row breaks.
+std::string Cell(const std::string& text) {
+  return absl::StrReplaceAll(Text(text), {{"|", "\\|"}, {"\r\n", "<br>"}, {"\n", "<br>"}});
+}
+
+std::string Percent(int part, int whole) {
+  if (whole == 0) return "-";
+  return absl::StrFormat("%d%%", (part * 100 + whole / 2) / whole);
+}
+
+void AppendTable(std::string* out, const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::string> cells;
+  for (const std::string& h : header) cells.push_back(Cell(h));
+  absl::StrAppend(out, "| ", absl::StrJoin(cells, " | "), " |\n|");
+  for (size_t i = 0; i < header.size(); ++i) absl::StrAppend(out, "---|");
+  absl::StrAppend(out, "\n");
+  for (const auto& row : rows) {
+    cells.clear();
+    for (const std::string& c : row) cells.push_back(Cell(c));
+    absl::StrAppend(out, "| ", absl::StrJoin(cells, " | "), " |\n");
+  }
+}
+
+void AppendSection(std::string* out, const TableData& t) {
+  absl::StrAppend(out, "### ", Text(t.title), "\n\n");
+  if (t.rows.empty()) {
+    absl::StrAppend(out, "None.\n\n");
+    return;
+  }
+  AppendTable(out, t.header, t.rows);
+  absl::StrAppend(out, "\n");
+}
+
+}  // namespace
+
+std::string RenderMarkdown(const ReportModel& m) {
+  std::string out;
+  auto line = [&](const std::string& s = "") { absl::StrAppend(&out, s, "\n"); };
+  std::map<std::string, Counts> counts = CountActions(m);
+
+  line(absl::StrCat("# ", Text(m.plan.council()), ": ", Text(m.plan.title())));
+  line();
+  line(absl::StrCat("## ", Text(m.heading), m.draft ? " (draft: the period is still open)" : ""));
+  line();
+  line(absl::StrCat("This report reflects the ledger as of ", Text(m.moment), "."));
+  if (m.generated_at) line(absl::StrCat("Generated at ", *m.generated_at, "."));
+  line();
+  line("## Contents");
+  line();
+  line("- [Summary](#summary)");
+  for (const v1::RecommendationView& r : m.plan.recommendations()) {
+    line(absl::StrFormat("- [Recommendation %d: %s](#recommendation-%d)", r.number(),
+                         Text(r.title()), r.number()));
+  }
+  line("- [What changed since the previous period](#what-changed)");
+  line("- [Overdue and slipped actions](#overdue-and-slipped)");
+  line("- [Audit appendix](#audit-appendix)");
+  line("- [Verification](#verification)");
+  line();
+
+  line("<a id=\"summary\"></a>");
+  line();
+  line("## Summary");
+  line();
+  std::vector<std::vector<std::string>> rows;
+  auto count_row = [&](const std::string& label, const Counts& c) {
+    rows.push_back({label, absl::StrCat(c.total), absl::StrCat(c.complete),
+                    absl::StrCat(c.ongoing), absl::StrCat(c.not_started),
+                    absl::StrCat(c.paused), absl::StrCat(c.stopped),
+                    Percent(c.complete, c.total), absl::StrCat(c.red),
+                    absl::StrCat(c.amber), absl::StrCat(c.green)});
+  };
+  for (const v1::RecommendationView& r : m.plan.recommendations()) {
+    count_row(absl::StrCat(r.number(), ". ", r.title()), counts[r.name()]);
+  }
+  count_row("Overall", counts[""]);
+  AppendTable(&out, {"Recommendation", "Actions", "Complete", "Ongoing", "Not started",
+                     "Paused", "Stopped", "Complete %", "Red", "Amber", "Green"},
+              rows);
+  line();
+  line(Text(SummaryNote(m)));
+  line();
+
+  for (const v1::RecommendationView& r : m.plan.recommendations()) {
+    line(absl::StrFormat("<a id=\"recommendation-%d\"></a>", r.number()));
+    line();
+    line(absl::StrFormat("## Recommendation %d: %s", r.number(), Text(r.title())));
+    line();
+    for (absl::string_view paragraph : absl::StrSplit(r.text(), '\n', absl::SkipEmpty())) {
+      std::string p(paragraph);
+      line(Text(p.rfind("- ", 0) == 0 ? p : "- " + p));
+    }
+    line();
+    rows.clear();
+    for (const v1::ActionView& a : m.actions) {
+      if (a.recommendation() == r.name()) rows.push_back(ActionRow(m, a));
+    }
+    AppendTable(&out, {"#", "Action", "Target date", "Status", m.heading}, rows);
+    line();
+  }
+
+  line("<a id=\"what-changed\"></a>");
+  line();
+  line("## What changed since the previous period");
+  line();
+  line(m.previous_heading.empty()
+           ? "This is the first period: every action is new."
+           : absl::StrCat("Compared with the end of: ", Text(m.previous_heading), "."));
+  line();
+  for (const TableData& t : ChangeTables(m)) AppendSection(&out, t);
+
+  line("<a id=\"overdue-and-slipped\"></a>");
+  line();
+  line("## Overdue and slipped actions");
+  line();
+  for (const TableData& t : OverdueTables(m)) AppendSection(&out, t);
+
+  line("<a id=\"audit-appendix\"></a>");
+  line();
+  line("## Audit appendix");
+  line();
+  line("Every change in this period to each action: who made it, when the ledger recorded "
+       "it (server clock, UTC) and when it took effect.");
+  line();
+  if (m.audit.empty()) {
+    line("No action changed in this period.");
+    line();
+  }
+  for (const v1::ActionView& a : m.actions) {
+    auto changes = m.audit.find(a.name());
+    if (changes != m.audit.end()) AppendSection(&out, AuditTable(a, changes->second));
+  }
+
+  line("<a id=\"verification\"></a>");
+  line();
+  line("## Verification");
+  line();
+  line(absl::StrCat("Built from the ledger up to position ", m.position,
+                    "; hash-chain head at that position (SHA-256): `", m.head_hash_hex, "`."));
+  line();
+  line("The same ledger gives the same report, byte for byte, whenever it is produced.");
+  return out;
+}
+
+}  // namespace auditledger::report

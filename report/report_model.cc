@@ -1,0 +1,204 @@
+#include "report/report_model.h"
+
+#include <csv.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "projections/fold.h"
+#include "ledger/domain/names.h"
+#include "ledger/domain/target_date.h"
+
+namespace auditledger::report {
+
+const v1::Narrative* ShownNarrative(const ReportModel& model,
+                                    const v1::ActionView& action) {
+  const v1::Narrative* shown = nullptr;
+  for (const v1::Narrative& n : action.narratives()) {
+    if (!model.period.empty()) {
+      if (n.period() == model.period) shown = &n;
+    } else if (shown == nullptr || n.effective_at().seconds() >= shown->effective_at().seconds()) {
+      shown = &n;
+    }
+  }
+  return shown;
+}
+
+std::string TargetText(const v1::ActionView& action) {
+  std::string text = domain::FormatTargetDate(action.target_date());
+  if (action.target_revisions() > 0 && domain::IsSet(action.original_target_date()) &&
+      !domain::SameTargetDate(action.original_target_date(), action.target_date())) {
+    absl::StrAppend(&text, " (was ",
+                    domain::FormatTargetDate(action.original_target_date()), ")");
+  }
+  return text;
+}
+
+std::map<std::string, Counts> CountActions(const ReportModel& model) {
+  std::map<std::string, Counts> out;
+  for (const v1::ActionView& a : model.actions) {
+    for (Counts* c : {&out[a.recommendation()], &out[""]}) {
+      c->total++;
+      switch (a.status()) {
+        case v1::COMPLETE: c->complete++; break;
+        case v1::ONGOING: c->ongoing++; break;
+        case v1::PAUSED: c->paused++; break;
+        case v1::STOPPED: c->stopped++; break;
+        default: c->not_started++; break;
+      }
+      switch (a.rag()) {
+        case v1::RED: c->red++; break;
+        case v1::AMBER: c->amber++; break;
+        default: c->green++; break;
+      }
+    }
+  }
+  return out;
+}
+
+std::string Short(const std::string& action_name) {
+  auto parsed = domain::ParseName("name", action_name);
+  if (!parsed.ok() || parsed->kind != domain::Kind::kAction) return action_name;
+  return absl::StrCat(parsed->recommendation, "/", parsed->action);
+}
+
+std::vector<TableData> ChangeTables(const ReportModel& m) {
+  TableData status{"Status changes", {"Action", "From", "To", "Reason"}, {}};
+  TableData targets{"Revised target dates", {"Action", "From", "To", "Reason"}, {}};
+  TableData added{"New actions", {"Action", "Description"}, {}};
+  TableData held{"Paused and stopped actions", {"Action", "Status", "Reason"}, {}};
+  for (const v1::ActionView& a : m.actions) {
+    const std::string id = Short(a.name());
+    auto before = m.previous.find(a.name());
+    if (before == m.previous.end()) {
+      added.rows.push_back({id, a.description()});
+    } else {
+      const v1::ActionView& was = before->second;
+      if (was.status() != a.status()) {
+        status.rows.push_back({id, projections::StatusText(was.status()),
+                               projections::StatusText(a.status()), a.status_reason()});
+      }
+      if (!domain::SameTargetDate(was.target_date(), a.target_date())) {
+        std::string reasons;
+        for (const v1::TargetRevision& r : a.revisions()) {
+          bool known = false;
+          for (const v1::TargetRevision& k : was.revisions()) known |= k.position() == r.position();
+          if (!known) absl::StrAppend(&reasons, reasons.empty() ? "" : "; ", r.reason());
+        }
+        targets.rows.push_back({id, domain::FormatTargetDate(was.target_date()),
+                                domain::FormatTargetDate(a.target_date()), reasons});
+      }
+    }
+    if (a.status() == v1::PAUSED || a.status() == v1::STOPPED) {
+      held.rows.push_back({id, projections::StatusText(a.status()), a.status_reason()});
+    }
+  }
+  return {status, targets, added, held};
+}
+
+std::vector<TableData> OverdueTables(const ReportModel& m) {
+  TableData overdue{absl::StrCat("Overdue on ", absl::FormatCivilTime(m.day)),
+                    {"Action", "Description", "Target date", "Status"}, {}};
+  TableData slipped{"Slipped (target date revised)",
+                    {"Action", "Description", "Target date", "Revisions"}, {}};
+  for (const v1::ActionView& a : m.actions) {
+    if (a.overdue()) {
+      overdue.rows.push_back({Short(a.name()), a.description(), TargetText(a),
+                              projections::StatusText(a.status())});
+    }
+    if (a.target_revisions() > 0) {
+      slipped.rows.push_back({Short(a.name()), a.description(), TargetText(a),
+                              absl::StrCat(a.target_revisions())});
+    }
+  }
+  return {overdue, slipped};
+}
+
+TableData AuditTable(const v1::ActionView& a, const std::vector<v1::Change>& changes) {
+  TableData t{absl::StrCat(Short(a.name()), ": ", a.description()),
+              {"Event", "Recorded (UTC)", "Effective", "Who", "What", "Change", "Reason"},
+              {}};
+  for (const v1::Change& c : changes) {
+    std::string what = c.field();
+    if (c.corrects() != 0) what = absl::StrCat("correction of event ", c.corrects(), ": ", what);
+    std::string change = c.before().empty() ? c.after() : absl::StrCat(c.before(), " -> ", c.after());
+    t.rows.push_back(
+        {absl::StrCat(c.position()),
+         absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(c.recorded_at().seconds()),
+                          absl::UTCTimeZone()),
+         absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(c.effective_at().seconds()),
+                          absl::UTCTimeZone()),
+         c.actor(), what, change, c.reason()});
+  }
+  return t;
+}
+
+std::vector<std::string> ActionRow(const ReportModel& m, const v1::ActionView& a) {
+  const v1::Narrative* n = ShownNarrative(m, a);
+  std::string update = n ? n->text() : "";
+  if (n && n->corrected_by() != 0) {
+    absl::StrAppend(&update, " (corrected: event ", n->corrected_by(), ")");
+  }
+  const std::string id = Short(a.name());
+  return {id.substr(id.find('/') + 1), a.description(), TargetText(a),
+          projections::StatusText(a.status()), update};
+}
+
+std::string SummaryNote(const ReportModel& m) {
+  return absl::StrCat(
+      "RAG is judged on ", absl::FormatCivilTime(m.day),
+      ": red = not complete and overdue or stopped; amber = not complete and target "
+      "revised, paused, or due within 30 days; green = complete or on track.");
+}
+
+bool NaturalLess(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (absl::ascii_isdigit(a[i]) && absl::ascii_isdigit(b[j])) {
+      size_t i2 = i, j2 = j;
+      while (i2 < a.size() && absl::ascii_isdigit(a[i2])) ++i2;
+      while (j2 < b.size() && absl::ascii_isdigit(b[j2])) ++j2;
+      uint64_t x = 0, y = 0;
+      (void)absl::SimpleAtoi(a.substr(i, i2 - i), &x);
+      (void)absl::SimpleAtoi(b.substr(j, j2 - j), &y);
+      if (x != y) return x < y;
+      i = i2;
+      j = j2;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
+std::string CsvCell(const std::string& text) {
+  std::string value = text;
+  if (!value.empty() && (value[0] == '=' || value[0] == '+' || value[0] == '-' ||
+                         value[0] == '@' || value[0] == '\t' || value[0] == '\r')) {
+    value = std::string("'") + value;
+  }
+  std::string out(value.size() * 2 + 2, '\0');
+  out.resize(csv_write(out.data(), out.size(), value.data(), value.size()));
+  return out;
+}
+
+std::string HtmlEscape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace auditledger::report

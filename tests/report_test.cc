@@ -1,0 +1,257 @@
+// The update report from a real ledger: golden files for the Oxford plan's
+// October 2024 period, reproducibility, escaping, and the HTML rendered in a
+// real browser.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "auditledger/v1/query_service.grpc.pb.h"
+#include "auditledger/v1/report_service.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/support/commands.h"
+#include "tests/support/ledgerd_process.h"
+
+namespace auditledger {
+namespace {
+
+using testing::Context;
+using testing::kAdminToken;
+using testing::kScrutinyToken;
+using testing::LedgerdProcess;
+
+const std::string kSource = AUDITLEDGER_SOURCE_DIR;
+constexpr char kPlan[] = "plans/oxford-cpc-2023";
+constexpr char kOct[] = "plans/oxford-cpc-2023/periods/oct-2024";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// What differs between two imports of the same files: when the ledger
+// recorded the events, and so the hash chain.
+std::string Normalise(const std::string& report) {
+  std::string out =
+      std::regex_replace(report, std::regex("[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"),
+                         "<recorded>");
+  return std::regex_replace(out, std::regex("[0-9a-f]{64}"), "<hash>");
+}
+
+class ReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(); }
+  void Start(std::vector<std::string> args = {}) {
+    ledgerd_ = std::make_unique<LedgerdProcess>(dir_.path() + "/data", std::move(args));
+    report_ = v1::ReportService::NewStub(ledgerd_->Channel());
+    ledger_ = ledgerd_->LedgerStub();
+    query_ = v1::QueryService::NewStub(ledgerd_->Channel());
+  }
+
+  void ImportOxford() {
+    testing::RunResult r = testing::RunCommand(
+        LEDGERCTL_PATH, {"--addr", ledgerd_->address(), "plan", "import",
+                         kSource + "/examples/oxford-cpc-2023"},
+        {std::string("LEDGER_TOKEN=") + kAdminToken, "HOME=/nonexistent"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  uint64_t Head() {
+    v1::LogHead head;
+    EXPECT_TRUE(ledger_->GetLogHead(Context(kScrutinyToken).get(), {}, &head).ok());
+    return head.position();
+  }
+
+  v1::Report Render(v1::ReportFormat format, const std::string& period = kOct) {
+    v1::RenderReportRequest request;
+    request.set_name(kPlan);
+    request.set_period(period);
+    request.set_format(format);
+    request.set_min_position(Head());
+    v1::Report report;
+    grpc::Status s = report_->RenderReport(Context(kScrutinyToken, 30000).get(), request, &report);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return report;
+  }
+
+  std::map<v1::ReportFormat, std::string> RenderAll() {
+    std::map<v1::ReportFormat, std::string> out;
+    for (v1::ReportFormat f : {v1::MARKDOWN, v1::HTML, v1::CSV}) out[f] = Render(f).content();
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<LedgerdProcess> ledgerd_;
+  std::unique_ptr<v1::ReportService::Stub> report_;
+  std::unique_ptr<v1::LedgerService::Stub> ledger_;
+  std::unique_ptr<v1::QueryService::Stub> query_;
+};
+
+TEST_F(ReportTest, OxfordOctober2024MatchesTheGoldenFiles) {
+  ImportOxford();
+  const std::map<v1::ReportFormat, std::string> names = {
+      {v1::MARKDOWN, "oxford-oct-2024.md"},
+      {v1::HTML, "oxford-oct-2024.html"},
+      {v1::CSV, "oxford-oct-2024.csv"}};
+  for (const auto& [format, name] : names) {
+    const std::string path = kSource + "/tests/golden/" + name;
+    const std::string actual = Normalise(Render(format).content());
+    if (std::getenv("UPDATE_GOLDEN") != nullptr) {
+      std::ofstream(path, std::ios::binary | std::ios::trunc) << actual;
+      continue;
+    }
+    const std::string expected = ReadFile(path);
+    ASSERT_FALSE(expected.empty()) << path << " is missing; run with UPDATE_GOLDEN=1";
+    EXPECT_EQ(actual, expected) << name << " differs from its golden file";
+  }
+  // What the seed shows, in the Markdown.
+  const std::string md = Render(v1::MARKDOWN).content();
+  EXPECT_NE(md.find("## Recommendation 10: The Oxford Model"), std::string::npos);
+  EXPECT_NE(md.find("| a7 | Establish a delivery board for the City Centre Action Plan including "
+                    "agreeing terms of reference and members | December 2024 | Ongoing | A "
+                    "cross-sector delivery board is in the process of being established. |"),
+            std::string::npos);
+  EXPECT_NE(md.find("| Overall | 55 | 39 | 16 | 0 | 0 | 0 | 71% |"), std::string::npos);
+}
+
+TEST_F(ReportTest, IdenticalAfterLaterEventsRebuildAndRestart) {
+  ImportOxford();
+  const auto first = RenderAll();
+  // A report as of a fixed moment on the recorded clock, too.
+  v1::RenderReportRequest as_of;
+  as_of.set_name(kPlan);
+  v1::ListEventsRequest last;
+  last.set_start_position(Head());
+  v1::ListEventsResponse head_event;
+  ASSERT_TRUE(ledger_->ListEvents(Context(kScrutinyToken).get(), last, &head_event).ok());
+  *as_of.mutable_as_of() = head_event.events(0).event().recorded_at();
+  as_of.set_clock(v1::RECORDED);
+  as_of.set_format(v1::MARKDOWN);
+  v1::Report fixed;
+  ASSERT_TRUE(report_->RenderReport(Context(kScrutinyToken).get(), as_of, &fixed).ok());
+
+  // A thousand later events.
+  v1::ExecuteCommandsRequest open;
+  *open.add_commands() = testing::OpenPeriod("oxford-cpc-2023", "jan-2025", "January 2025");
+  v1::CommandResponse response;
+  ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), open, &response).ok());
+  for (int batch = 0; batch < 10; ++batch) {
+    v1::ExecuteCommandsRequest request;
+    for (int i = 0; i < 100; ++i) {
+      *request.add_commands() = testing::RecordUpdate(
+          "plans/oxford-cpc-2023/recommendations/r1/actions/a7",
+          "plans/oxford-cpc-2023/periods/jan-2025", absl::StrCat("later ", batch, ".", i));
+    }
+    ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response).ok());
+  }
+  EXPECT_EQ(RenderAll(), first) << "changed by later events";
+  v1::Report fixed_again;
+  ASSERT_TRUE(report_->RenderReport(Context(kScrutinyToken).get(), as_of, &fixed_again).ok());
+  EXPECT_EQ(fixed_again.content(), fixed.content());
+
+  v1::RebuildProjectionRequest rebuild;
+  rebuild.set_name("all");
+  rebuild.set_wait(true);
+  v1::ProjectionStatus status;
+  ASSERT_TRUE(query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status).ok());
+  EXPECT_EQ(RenderAll(), first) << "changed by a projection rebuild";
+
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  Start();
+  EXPECT_EQ(RenderAll(), first) << "changed by a restart";
+  v1::Report fixed_restarted;
+  ASSERT_TRUE(report_->RenderReport(Context(kScrutinyToken).get(), as_of, &fixed_restarted).ok());
+  EXPECT_EQ(fixed_restarted.content(), fixed.content());
+}
+
+TEST_F(ReportTest, HostileTextIsEscapedInHtmlAndNeutralisedInCsv) {
+  const std::string hostile =
+      "<script>alert('x')</script> & \"quoted\" \u202Eright-to-left\u202C \U0001F389";
+  auto run = [&](v1::Command c) {
+    v1::ExecuteCommandsRequest request;
+    *request.add_commands() = std::move(c);
+    v1::CommandResponse response;
+    grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  };
+  run(testing::CreatePlan("oxford-cpc-2023", hostile));
+  run(testing::AddRecommendation("oxford-cpc-2023", "r1", 1));
+  v1::Command action = testing::AddAction("plans/oxford-cpc-2023/recommendations/r1", "a1",
+                                          "March 2025", "");
+  action.mutable_add_action()->set_description("=HYPERLINK(\"http://evil\",\"click\")");
+  run(action);
+  run(testing::OpenPeriod("oxford-cpc-2023", "oct-2024", "<b>October</b>"));
+  run(testing::RecordUpdate("plans/oxford-cpc-2023/recommendations/r1/actions/a1", kOct,
+                            "+44 7700 900000 @channel -1 " + hostile));
+  run(testing::ClosePeriod(kOct));
+
+  const std::string html = Render(v1::HTML).content();
+  EXPECT_EQ(html.find("<script"), std::string::npos) << "a script tag reached the HTML";
+  EXPECT_EQ(html.find("<b>October"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quoted&quot;"),
+            std::string::npos);
+  EXPECT_NE(html.find("\u202Eright-to-left\u202C \U0001F389"), std::string::npos)
+      << "UTF-8 text must survive";
+
+  const std::string csv = Render(v1::CSV).content();
+  EXPECT_NE(csv.find("\"'=HYPERLINK(\"\"http://evil\"\",\"\"click\"\")\""), std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find("\"'+44 7700 900000"), std::string::npos) << csv;
+  EXPECT_EQ(csv.find(",\"=HYPERLINK"), std::string::npos);
+
+  const std::string md = Render(v1::MARKDOWN).content();
+  EXPECT_EQ(md.find("<script"), std::string::npos);
+}
+
+TEST_F(ReportTest, HtmlRendersInARealBrowser) {
+  ImportOxford();
+  const std::string html = Render(v1::HTML).content();
+  const std::string page = dir_.path() + "/report.html";
+  std::ofstream(page) << html;
+  const char* chromium = "/usr/bin/chromium";
+  ASSERT_TRUE(std::filesystem::exists(chromium))
+      << "Debian's chromium is required (scripts/install-deps.sh installs it)";
+  std::vector<std::string> flags = {
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--user-data-dir=" + dir_.path() + "/chromium-profile"};
+  std::vector<std::string> dump = flags;
+  dump.push_back("--dump-dom");
+  dump.push_back("file://" + page);
+  testing::RunResult dom = testing::RunCommand(chromium, dump);
+  ASSERT_EQ(dom.exit_code, 0) << dom.err;
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = dom.out.find(needle); at != std::string::npos;
+         at = dom.out.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(count("<table class=\"actions\">"), 10u) << "every recommendation's table";
+  EXPECT_EQ(count("<section class=\"recommendation\""), 10u);
+  EXPECT_EQ(count("<svg id=\"status-chart\""), 1u);
+  EXPECT_GE(count("<rect class=\"bar\""), 10u);
+  EXPECT_NE(dom.out.find("Establish a delivery board"), std::string::npos);
+
+  std::vector<std::string> shot = flags;
+  const std::string png = dir_.path() + "/report.png";
+  shot.push_back("--screenshot=" + png);
+  shot.push_back("--window-size=1280,2000");
+  shot.push_back("file://" + page);
+  testing::RunResult screenshot = testing::RunCommand(chromium, shot);
+  ASSERT_EQ(screenshot.exit_code, 0) << screenshot.err;
+  const std::string bytes = ReadFile(png);
+  ASSERT_GT(bytes.size(), 10000u);
+  EXPECT_EQ(bytes.substr(1, 3), "PNG");
+  if (const char* keep = std::getenv("REPORT_SCREENSHOT")) {
+    std::filesystem::copy_file(png, keep, std::filesystem::copy_options::overwrite_existing);
+  }
+}
+
+}  // namespace
+}  // namespace auditledger
