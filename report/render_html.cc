@@ -104,7 +104,11 @@ std::string Chart(const ReportModel& m, std::map<std::string, Counts>& counts) {
   for (const auto& r : m.plan.recommendations()) {
     const Counts& c = counts[r.name()];
     std::string label = absl::StrCat(r.number(), ". ", r.title());
-    if (label.size() > 36) label = label.substr(0, 34) + "...";
+    if (label.size() > 36) {
+      size_t cut = 34;  // on a character boundary, not inside a UTF-8 sequence
+      while (cut > 0 && (static_cast<unsigned char>(label[cut]) & 0xc0) == 0x80) --cut;
+      label = label.substr(0, cut) + "...";
+    }
     absl::StrAppend(&svg, absl::StrFormat("<text x=\"0\" y=\"%d\">%s</text>", y + 15, E(label)));
     int x = label_width;
     for (const Part& p : parts) {

@@ -8,6 +8,10 @@ packages=(
   libcli11-dev nlohmann-json3-dev libcsv-dev
   libgtest-dev libgmock-dev
 )
+# The browser test renders the HTML report in Debian's Chromium.
+if [ "${AUDITLEDGER_WITH_BROWSER:-1}" = 1 ]; then
+  packages+=(chromium)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
