@@ -22,8 +22,11 @@ int main(int argc, char** argv) {
                  "JSON file of principals (id, name, role, token_sha256); "
                  "reloaded on SIGHUP")
       ->required();
+  app.add_option("--signing_key", options.signing_key,
+                 "Ed25519 private key (PEM) that signs checkpoints; created if absent "
+                 "(default: <data_dir>.signing-key.pem)");
   app.add_option("--rebuild", options.rebuild,
-                 "drop a projection (current, changes, temporal, or all) and "
+                 "drop a projection (current, changes, temporal, merkle, or all) and "
                  "rebuild it from the log before serving");
   CLI11_PARSE(app, argc, argv);
 
@@ -44,8 +47,9 @@ int main(int argc, char** argv) {
   }
   if ((*server)->chain_break_at_open() != 0) {
     std::fprintf(stderr,
-                 "ledgerd: WARNING: the hash chain does not hold at position "
-                 "%llu: the log may have been altered; run `ledgerctl verify`\n",
+                 "ledgerd: WARNING: the log's integrity does not hold at position "
+                 "%llu: it may have been altered. Writes are refused; run "
+                 "`ledgerctl verify`\n",
                  static_cast<unsigned long long>((*server)->chain_break_at_open()));
   }
   std::printf("ledgerd: serving on %s (data dir %s)\n",

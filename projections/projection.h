@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "auditledger/v1/event.pb.h"
+#include "auditledger/v1/ledger_service.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
 
@@ -46,7 +47,8 @@ class Projection {
  public:
   virtual ~Projection() = default;
   virtual std::string name() const = 0;
-  virtual absl::Status Apply(const v1::Event& event, ProjectionTxn& txn) = 0;
+  // `logged` carries the event and the hash of its stored bytes.
+  virtual absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) = 0;
 };
 
 // Sortable key fragments.

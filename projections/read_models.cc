@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "ledger/merkle/merkle.h"
 #include "projections/fold.h"
 
 namespace auditledger::projections {
@@ -53,7 +54,8 @@ class CurrentProjection final : public Projection {
  public:
   std::string name() const override { return kCurrent; }
 
-  absl::Status Apply(const v1::Event& event, ProjectionTxn& txn) override {
+  absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
+    const v1::Event& event = logged.event();
     if (IsPlanLevel(event)) {
       const std::string key = PlanKey(PlanOf(event.stream()));
       v1::PlanView plan;
@@ -77,7 +79,8 @@ class ChangesProjection final : public Projection {
  public:
   std::string name() const override { return kChanges; }
 
-  absl::Status Apply(const v1::Event& event, ProjectionTxn& txn) override {
+  absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
+    const v1::Event& event = logged.event();
     const uint64_t position = event.position();
     const bool is_action = IsActionStream(event.stream());
     v1::ActionView before;
@@ -119,7 +122,8 @@ class TemporalProjection final : public Projection {
  public:
   std::string name() const override { return kTemporal; }
 
-  absl::Status Apply(const v1::Event& event, ProjectionTxn& txn) override {
+  absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
+    const v1::Event& event = logged.event();
     if (IsPlanLevel(event)) {
       return Advance<v1::PlanView>(event, PlanOf(event.stream()), txn, &FoldPlan);
     }
@@ -186,13 +190,43 @@ class TemporalProjection final : public Projection {
   }
 };
 
+// Complete subtrees of the Merkle tree over the log (see ledger/merkle):
+// leaf i is the event at position i + 1.
+class MerkleProjection final : public Projection {
+ public:
+  std::string name() const override { return kMerkle; }
+
+  absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
+    uint64_t index = logged.event().position() - 1;
+    std::string node = merkle::LeafHash(logged.hash());
+    txn.Put(MerkleNodeKey(0, index), node);
+    // Each completed pair of subtrees completes their parent.
+    for (int level = 0; (index & 1) == 1 && level < 64; ++level) {
+      absl::StatusOr<std::optional<std::string>> left = txn.Get(MerkleNodeKey(level, index - 1));
+      if (!left.ok()) return left.status();
+      if (!left->has_value()) return absl::DataLossError("merkle: a left subtree is missing");
+      node = merkle::NodeHash(**left, node);
+      index >>= 1;
+      txn.Put(MerkleNodeKey(level + 1, index), node);
+    }
+    return absl::OkStatus();
+  }
+};
+
 }  // namespace
+
+std::string MerkleNodeKey(int level, uint64_t index) {
+  std::string key = "n";
+  key.push_back(static_cast<char>(level));
+  return key + BigEndian64(index);
+}
 
 std::vector<std::unique_ptr<Projection>> DefaultProjections() {
   std::vector<std::unique_ptr<Projection>> out;
   out.push_back(std::make_unique<CurrentProjection>());
   out.push_back(std::make_unique<ChangesProjection>());
   out.push_back(std::make_unique<TemporalProjection>());
+  out.push_back(std::make_unique<MerkleProjection>());
   return out;
 }
 

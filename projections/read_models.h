@@ -23,6 +23,8 @@
 //   'e' entity 0 effective_us position -> view of all events up to that
 //                                         moment in effective order
 //   'l' entity 0 position              -> Event (to re-fold back-dated ones)
+// "merkle"    complete subtrees of the Merkle tree over the log
+//   'n' level index              -> node hash
 // An entity is an action (ActionView) or a plan (PlanView, which takes the
 // plan's recommendation and period events). Positions and times are 8-byte
 // big-endian so keys sort by them.
@@ -31,6 +33,7 @@ namespace auditledger::projections {
 inline constexpr char kCurrent[] = "current";
 inline constexpr char kChanges[] = "changes";
 inline constexpr char kTemporal[] = "temporal";
+inline constexpr char kMerkle[] = "merkle";
 
 std::vector<std::unique_ptr<Projection>> DefaultProjections();
 
@@ -41,6 +44,8 @@ std::string ChangeKey(uint64_t position);         // changes
 std::string IndexPrefix(char kind, absl::string_view value);  // changes 's' 'a' 'y'
 // temporal: kind 'r' or 'e'.
 std::string SnapshotPrefix(char kind, absl::string_view entity);
+// merkle: 'n' level index -> hash of that complete subtree.
+std::string MerkleNodeKey(int level, uint64_t index);
 std::string SnapshotKey(char kind, absl::string_view entity, uint64_t micros,
                         uint64_t position);
 

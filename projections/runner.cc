@@ -110,7 +110,7 @@ absl::Status ProjectionRunner::Step(Worker& worker,
       return absl::DataLossError(absl::StrCat("expected position ", position + 1,
                                               ", the log gave ", event.position()));
     }
-    if (absl::Status s = worker.projection->Apply(event, txn); !s.ok()) {
+    if (absl::Status s = worker.projection->Apply(logged, txn); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("event ", event.position(), ": ",
                                                  s.message()));
     }

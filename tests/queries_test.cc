@@ -492,7 +492,7 @@ TEST_F(QueriesTest, RebuildGivesByteIdenticalReadModels) {
   v1::ActionView view;
   ASSERT_TRUE(query_->GetAction(Context(kScrutinyToken).get(), wait, &view).ok());
   auto incremental = Digests();
-  ASSERT_EQ(incremental.size(), 3u);
+  ASSERT_EQ(incremental.size(), 4u);
   v1::RebuildProjectionRequest rebuild;
   rebuild.set_name("all");
   rebuild.set_wait(true);

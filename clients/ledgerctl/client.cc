@@ -25,6 +25,7 @@ Client::Client(const Connection& connection) : connection_(connection) {
   channel_ = grpc::CreateCustomChannel(connection.addr, credentials, args);
   ledger_ = v1::LedgerService::NewStub(channel_);
   query_ = v1::QueryService::NewStub(channel_);
+  integrity_ = v1::IntegrityService::NewStub(channel_);
 }
 
 std::unique_ptr<grpc::ClientContext> Client::Context() const {

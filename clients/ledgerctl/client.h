@@ -9,6 +9,7 @@
 #include "auditledger/v1/ledger_service.grpc.pb.h"
 #include "auditledger/v1/query_service.grpc.pb.h"
 #include "auditledger/v1/report_service.grpc.pb.h"
+#include "auditledger/v1/integrity_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace auditledger::ledgerctl {
@@ -23,6 +24,7 @@ enum ExitCode : int {
   kConflict = 5,     // already exists, version conflict, rule refused it
   kUnavailable = 6,  // ledgerd not reachable, or too slow
   kInvalid = 7,      // bad input data (a field, a CSV file)
+  kTampered = 8,     // verification failed: the ledger is not what it was
 };
 
 // Where and as whom: flags beat environment (LEDGER_ADDR, LEDGER_TOKEN,
@@ -41,6 +43,7 @@ class Client {
   std::unique_ptr<grpc::ClientContext> Context() const;
   v1::LedgerService::Stub& ledger() { return *ledger_; }
   v1::QueryService::Stub& query() { return *query_; }
+  v1::IntegrityService::Stub& integrity() { return *integrity_; }
   const Connection& connection() const { return connection_; }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
 
@@ -49,6 +52,7 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::LedgerService::Stub> ledger_;
   std::unique_ptr<v1::QueryService::Stub> query_;
+  std::unique_ptr<v1::IntegrityService::Stub> integrity_;
 };
 
 // A failure as the user sees it: a one-line message and an exit code.

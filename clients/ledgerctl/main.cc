@@ -24,6 +24,8 @@
 #include "clients/ledgerctl/plan_import.h"
 #include "clients/ledgerctl/principals.h"
 #include "ledger/domain/names.h"
+#include "ledger/integrity/checkpoint.h"
+#include "ledger/merkle/merkle.h"
 #include "ledger/domain/target_date.h"
 #include "ledger/store/sha256.h"
 #include "nlohmann/json.hpp"
@@ -378,7 +380,8 @@ int Main(int argc, char** argv) {
       "config file (--config, LEDGER_CONFIG, ~/.config/auditledger/ledgerctl.json) "
       "holding {\"addr\", \"token\", \"plan\"}.\n"
       "Exit codes: 0 ok, 2 usage, 3 not signed in / not allowed, 4 not found, "
-      "5 conflict or refused by a rule, 6 ledgerd unreachable, 7 invalid data, 1 other.\n"
+      "5 conflict or refused by a rule, 6 ledgerd unreachable, 7 invalid data, 8 "
+      "verification failed, 1 other.\n"
       "Examples:\n"
       "  ledgerctl --plan oxford-cpc-2023 action list --status ongoing\n"
       "  ledgerctl --plan oxford-cpc-2023 action update r1/a7 --status complete "
@@ -841,6 +844,145 @@ int Main(int argc, char** argv) {
         std::cerr << "ledgerctl: wrote " << report_file << " (ledger position "
                   << report.position() << ", chain head "
                   << store::ToHex(report.head_hash()).substr(0, 16) << "...)\n";
+      }
+      return kOk;
+    };
+  });
+
+  // integrity
+  auto* digest = app.add_subcommand(
+      "digest", "a signed checkpoint of the ledger now, as one line to publish (e.g. in "
+                "committee minutes); later `verify --against` it");
+  digest->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::SignedCheckpoint checkpoint;
+      Check(client.integrity().GetCheckpoint(client.Context().get(), {}, &checkpoint), c);
+      if (f == Format::kJson) {
+        std::cout << ToJson(checkpoint) << "\n";
+      } else {
+        std::cout << integrity::EncodeDigest(checkpoint) << "\n";
+        std::cerr << "ledgerctl: checkpoint of " << checkpoint.tree_size() << " events at "
+                  << FormatTime(checkpoint.time()) << " UTC, signed by key "
+                  << store::ToHex(checkpoint.public_key()).substr(0, 16) << "...\n";
+      }
+      return kOk;
+    };
+  });
+
+  std::string against;
+  auto* verify = app.add_subcommand(
+      "verify",
+      "recompute the whole hash chain, the stream indexes and the Merkle root from the "
+      "stored events; with --against, also prove the ledger still extends a published "
+      "digest. Exit 8 when anything does not hold.\n"
+      "Example: ledgerctl verify --against alcp1:...");
+  verify->add_option("--against", against, "a digest printed by `ledgerctl digest`");
+  verify->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      std::optional<v1::SignedCheckpoint> published;
+      if (!against.empty()) {
+        auto decoded = integrity::DecodeDigest(against);
+        if (!decoded.ok()) Fail(kUsage, std::string(decoded.status().message()));
+        if (!integrity::VerifySignature(*decoded)) {
+          Fail(kTampered, "the digest's signature does not verify: it was not signed by "
+                          "its key, or was altered");
+        }
+        published = *decoded;
+      }
+      v1::VerifyLedgerRequest request;
+      if (published) request.set_tree_size(published->tree_size());
+      v1::VerifyLedgerResponse result;
+      Check(client.integrity().VerifyLedger(client.Context().get(), request, &result), c);
+      if (f == Format::kJson) std::cout << ToJson(result) << "\n";
+      if (!result.ok()) {
+        Fail(kTampered, absl::StrCat("ledger verification FAILED at position ",
+                                     result.first_bad_position(), ": ", result.problem()));
+      }
+      if (f != Format::kJson) {
+        std::cout << "hash chain, stream indexes and Merkle tree hold for all "
+                  << result.events_checked() << " events (" << result.streams_checked()
+                  << " streams); head " << store::ToHex(result.head_hash()) << "\n";
+      }
+      if (published) {
+        if (result.events_checked() < published->tree_size() ||
+            result.root_at_size() != published->root_hash()) {
+          Fail(kTampered, absl::StrCat("the ledger no longer extends the digest: its first ",
+                                       published->tree_size(),
+                                       " events do not have the published Merkle root"));
+        }
+        // And the server's own proof that today's tree extends it, checked here.
+        v1::SignedCheckpoint now;
+        Check(client.integrity().GetCheckpoint(client.Context().get(), {}, &now), c);
+        v1::GetConsistencyProofRequest proof_request;
+        proof_request.set_old_size(published->tree_size());
+        proof_request.set_new_size(now.tree_size());
+        v1::ConsistencyProof proof;
+        Check(client.integrity().GetConsistencyProof(client.Context().get(), proof_request,
+                                                     &proof),
+              c);
+        std::vector<std::string> path(proof.path().begin(), proof.path().end());
+        if (!integrity::VerifySignature(now) || now.public_key() != published->public_key() ||
+            !merkle::VerifyConsistency(published->tree_size(), now.tree_size(),
+                                       published->root_hash(), now.root_hash(), path)) {
+          Fail(kTampered, "the consistency proof from the digest to today's checkpoint "
+                          "does not verify");
+        }
+        if (f != Format::kJson) {
+          std::cout << "the ledger extends the digest of " << published->tree_size()
+                    << " events signed at " << FormatTime(published->time())
+                    << " UTC (now " << now.tree_size() << " events; consistency proof of "
+                    << path.size() << " hashes checked)\n";
+        }
+      }
+      return kOk;
+    };
+  });
+
+  std::string prove_event;
+  auto* prove = app.add_subcommand(
+      "prove", "prove one event is in a published checkpoint, with an O(log n) Merkle "
+               "inclusion proof checked here.\nExample: ledgerctl prove events/82 "
+               "--against alcp1:...");
+  prove->add_option("EVENT", prove_event, "events/{position} or a position")->required();
+  prove->add_option("--against", against, "a digest printed by `ledgerctl digest`")->required();
+  prove->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      auto published = integrity::DecodeDigest(against);
+      if (!published.ok()) Fail(kUsage, std::string(published.status().message()));
+      if (!integrity::VerifySignature(*published)) {
+        Fail(kTampered, "the digest's signature does not verify");
+      }
+      v1::GetInclusionProofRequest request;
+      request.set_event(absl::StartsWith(prove_event, "events/") ? prove_event
+                                                                 : "events/" + prove_event);
+      request.set_tree_size(published->tree_size());
+      v1::InclusionProof proof;
+      Check(client.integrity().GetInclusionProof(client.Context().get(), request, &proof), c);
+      std::vector<std::string> path(proof.path().begin(), proof.path().end());
+      const std::string leaf = merkle::LeafHash(store::Sha256(proof.event_bytes()));
+      v1::Event event;
+      if (!event.ParseFromString(proof.event_bytes()) ||
+          event.position() != proof.leaf_index() + 1 ||
+          !merkle::VerifyInclusion(leaf, proof.leaf_index(), published->tree_size(), path,
+                                   published->root_hash())) {
+        Fail(kTampered, absl::StrCat(request.event(), " is NOT proven to be in the checkpoint "
+                                     "of ", published->tree_size(), " events"));
+      }
+      if (f == Format::kJson) {
+        std::cout << ToJson(event) << "\n";
+      } else {
+        std::cout << request.event() << " is in the checkpoint of " << published->tree_size()
+                  << " events signed at " << FormatTime(published->time()) << " UTC ("
+                  << path.size() << " hashes checked)\n"
+                  << "  " << event.stream() << " v" << event.version() << ", "
+                  << projections::EventType(event) << " by " << event.actor().id()
+                  << ", recorded " << FormatTime(event.recorded_at()) << " UTC\n";
       }
       return kOk;
     };

@@ -76,34 +76,32 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(store::EventLog* log,
 Ledger::~Ledger() { Shutdown(); }
 
 absl::Status Ledger::Replay() {
-  const uint64_t head = log_->head_position();
   std::string previous = store::EventLog::ZeroHash();
-  std::vector<store::LoggedEvent> chunk;
   uint64_t expected = 1;
-  while (expected <= head) {
-    chunk.clear();
-    if (absl::Status s = log_->ReadRange(expected, 4096, &chunk); !s.ok()) return s;
-    if (chunk.empty()) {
-      return absl::DataLossError(absl::StrCat("log: event ", expected,
-                                              " is missing (head is ", head, ")"));
-    }
-    for (const store::LoggedEvent& logged : chunk) {
-      const v1::Event& event = logged.event();
-      if (event.position() != expected) {
-        return absl::DataLossError(absl::StrCat(
-            "log: expected position ", expected, ", found ", event.position()));
-      }
-      if (chain_break_ == 0 && event.previous_hash() != previous) {
-        chain_break_ = expected;
-      }
+  auto damaged = [this](uint64_t position) {
+    if (chain_break_ == 0) chain_break_ = position;
+  };
+  // A damaged log still opens, so that it can be verified and read; the
+  // damage refuses every write (see Execute).
+  absl::Status read = log_->ForEachStored(1, [&](uint64_t key_position, absl::string_view bytes) {
+    v1::Event event;
+    if (key_position != expected) damaged(expected);
+    if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+        event.position() != key_position) {
+      damaged(key_position);
+    } else {
+      if (event.previous_hash() != previous) damaged(key_position > 1 ? key_position - 1 : 1);
       domain::StateTxn txn(state_);
       txn.Apply(event);
       txn.CommitTo(state_);
       last_recorded_us_ = std::max(last_recorded_us_, MicrosOf(event.recorded_at()));
-      previous = logged.hash();
-      ++expected;
     }
-  }
+    previous = store::EventLog::HashOf(bytes);
+    expected = key_position + 1;
+    return true;
+  });
+  if (!read.ok()) return read;
+  if (expected - 1 != log_->head_position()) damaged(expected);
   return absl::OkStatus();
 }
 
@@ -120,6 +118,12 @@ absl::StatusOr<v1::CommandResponse> Ledger::Execute(
   }
   if (absl::Status s = domain::CheckRequestId("request_id", request_id); !s.ok())
     return s;
+  if (chain_break_ != 0) {
+    return absl::DataLossError(absl::StrCat(
+        "the ledger failed its integrity check at position ", chain_break_,
+        " when it was opened; it refuses writes until it is restored from a backup "
+        "(run `ledgerctl verify` for details)"));
+  }
   Pending pending;
   pending.actor = &actor;
   pending.commands = &commands;

@@ -44,8 +44,9 @@ class Ledger {
   // Refuses new commands, lets the writer finish what is queued, stops it.
   void Shutdown();
 
-  // The first position where the hash chain did not hold when the log was
-  // opened, or 0 when it held throughout.
+  // The first position where the log was damaged when it was opened (the
+  // hash chain broke, an event was missing or did not decode), or 0. A
+  // damaged ledger refuses writes.
   uint64_t chain_break_at_open() const { return chain_break_; }
 
  private:

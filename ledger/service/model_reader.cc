@@ -56,6 +56,16 @@ absl::StatusOr<bool> ModelReader::Get(const char* projection, absl::string_view 
     return true;
 }
 
+absl::StatusOr<std::optional<std::string>> ModelReader::GetRaw(const char* projection,
+                                                             absl::string_view key) {
+  std::string value;
+  rocksdb::Status s = runner_->db()->Get(options_, runner_->cf(projection),
+                                         rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  return value;
+}
+
 std::unique_ptr<rocksdb::Iterator> ModelReader::Iterator(const char* projection) {
   return std::unique_ptr<rocksdb::Iterator>(
       runner_->db()->NewIterator(options_, runner_->cf(projection)));

@@ -2,6 +2,7 @@
 #define AUDITLEDGER_LEDGER_SERVICE_MODEL_READER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ class ModelReader {
   // Parses the value at `key` of `projection`; false when absent.
   absl::StatusOr<bool> Get(const char* projection, absl::string_view key,
                            google::protobuf::Message* message);
+  absl::StatusOr<std::optional<std::string>> GetRaw(const char* projection,
+                                                    absl::string_view key);
   std::unique_ptr<rocksdb::Iterator> Iterator(const char* projection);
 
  private:

@@ -58,6 +58,18 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
       s->projections_.get(), s->log_.get(), s->auth_.get());
   s->report_service_ = std::make_unique<ReportServiceImpl>(
       s->projections_.get(), s->log_.get(), s->auth_.get());
+  std::string key_path = options.signing_key;
+  if (key_path.empty()) {
+    std::string dir = options.data_dir;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    key_path = dir + ".signing-key.pem";
+  }
+  absl::StatusOr<std::unique_ptr<integrity::Signer>> signer =
+      integrity::Signer::LoadOrCreate(key_path);
+  if (!signer.ok()) return signer.status();
+  s->signer_ = *std::move(signer);
+  s->integrity_service_ = std::make_unique<IntegrityServiceImpl>(
+      s->projections_.get(), s->log_.get(), s->auth_.get(), s->signer_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -68,6 +80,7 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
   builder.RegisterService(s->ledger_service_.get());
   builder.RegisterService(s->query_service_.get());
   builder.RegisterService(s->report_service_.get());
+  builder.RegisterService(s->integrity_service_.get());
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   grpc::ResourceQuota quota("ledgerd");

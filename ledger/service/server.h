@@ -11,6 +11,7 @@
 #include "ledger/service/ledger_service.h"
 #include "ledger/service/query_service.h"
 #include "ledger/service/report_service.h"
+#include "ledger/service/integrity_service.h"
 #include "projections/runner.h"
 #include "ledger/store/event_log.h"
 
@@ -20,6 +21,9 @@ struct ServerOptions {
   std::string data_dir = "./ledger-data";
   std::string listen = "127.0.0.1:50051";
   std::string principals_path;
+  // Ed25519 key signing checkpoints; created when absent. Default: the data
+  // dir's path + ".signing-key.pem".
+  std::string signing_key;
   // Projections to drop and rebuild from the log at start ("all" or a name).
   std::string rebuild;
   // Grace period for in-flight calls on shutdown.
@@ -55,6 +59,8 @@ class LedgerServer {
   std::unique_ptr<LedgerServiceImpl> ledger_service_;
   std::unique_ptr<QueryServiceImpl> query_service_;
   std::unique_ptr<ReportServiceImpl> report_service_;
+  std::unique_ptr<integrity::Signer> signer_;
+  std::unique_ptr<IntegrityServiceImpl> integrity_service_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

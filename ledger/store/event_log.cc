@@ -280,6 +280,35 @@ absl::Status EventLog::ReadStream(const std::string& stream,
   return FromRocks(it->status(), "reading a stream");
 }
 
+absl::Status EventLog::ForEachStored(
+    uint64_t from,
+    const std::function<bool(uint64_t key_position, absl::string_view bytes)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_));
+  for (it->Seek(EncodePosition(std::max<uint64_t>(from, 1))); it->Valid(); it->Next()) {
+    const uint64_t position = it->key().size() == 8 ? DecodePosition(View(it->key())) : 0;
+    if (!fn(position, View(it->value()))) break;
+  }
+  return FromRocks(it->status(), "reading the log");
+}
+
+absl::StatusOr<uint64_t> EventLog::IndexedPosition(const std::string& stream,
+                                                   uint64_t version) const {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), streams_, StreamKey(stream, version), &value);
+  if (!s.ok()) return FromRocks(s, "reading the stream index");
+  if (value.size() != 8) return absl::DataLossError("stream index entry is malformed");
+  return DecodePosition(value);
+}
+
+absl::StatusOr<uint64_t> EventLog::CountIndexed() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  uint64_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the stream index");
+  return n;
+}
+
 absl::StatusOr<std::optional<std::string>> EventLog::GetRequest(
     absl::string_view key) const {
   std::string value;

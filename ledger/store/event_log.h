@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -102,6 +103,16 @@ class EventLog {
   // Up to `max` events of `stream` with version >= from_version.
   absl::Status ReadStream(const std::string& stream, uint64_t from_version,
                           size_t max, std::vector<LoggedEvent>* out) const;
+  // Calls `fn` with the position in each event's key and its stored bytes,
+  // in key order from `from`, until it returns false.
+  absl::Status ForEachStored(
+      uint64_t from,
+      const std::function<bool(uint64_t key_position, absl::string_view bytes)>& fn) const;
+  // The position the stream index holds for (stream, version); NOT_FOUND if
+  // none.
+  absl::StatusOr<uint64_t> IndexedPosition(const std::string& stream, uint64_t version) const;
+  // How many entries the stream index holds.
+  absl::StatusOr<uint64_t> CountIndexed() const;
   // The stored value for an idempotency key, if any.
   absl::StatusOr<std::optional<std::string>> GetRequest(absl::string_view key) const;
 

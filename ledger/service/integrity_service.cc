@@ -1,0 +1,139 @@
+#include "ledger/service/integrity_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "ledger/domain/names.h"
+#include "ledger/integrity/verify_log.h"
+#include "ledger/merkle/merkle.h"
+#include "ledger/service/grpc_status.h"
+#include "ledger/service/model_reader.h"
+#include "projections/read_models.h"
+
+namespace auditledger::service {
+namespace {
+
+merkle::NodeLookup Nodes(ModelReader& reader) {
+  return [&reader](int level, uint64_t index) -> absl::StatusOr<std::string> {
+    absl::StatusOr<std::optional<std::string>> value =
+        reader.GetRaw(projections::kMerkle, projections::MerkleNodeKey(level, index));
+    if (!value.ok()) return value.status();
+    if (!value->has_value()) {
+      return absl::UnavailableError("the Merkle tree is not built that far yet");
+    }
+    return **value;
+  };
+}
+
+// Checks 1 <= sizes <= what the Merkle projection holds.
+absl::Status CheckSize(const char* field, uint64_t size, uint64_t built) {
+  if (size == 0 || size > built) {
+    return absl::OutOfRangeError(
+        absl::StrCat(field, ": ", size, " is not between 1 and the log size ", built));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status IntegrityServiceImpl::VerifyLedger(grpc::ServerContext* context,
+                                                const v1::VerifyLedgerRequest* request,
+                                                v1::VerifyLedgerResponse* response) {
+  absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
+  if (!principal.ok()) return ToGrpc(principal.status());
+  absl::StatusOr<v1::VerifyLedgerResponse> result =
+      integrity::VerifyLog(*log_, request->tree_size());
+  if (!result.ok()) return ToGrpc(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+grpc::Status IntegrityServiceImpl::GetCheckpoint(grpc::ServerContext* context,
+                                                 const v1::GetCheckpointRequest* request,
+                                                 v1::SignedCheckpoint* response) {
+  const uint64_t head = std::max(log_->head_position(), request->min_position());
+  if (absl::Status s = AuthenticateAndWait(*auth_, *runner_, context, head); !s.ok()) {
+    return ToGrpc(s);
+  }
+  if (head == 0) {
+    return ToGrpc(absl::FailedPreconditionError("the ledger is empty: nothing to sign yet"));
+  }
+  ModelReader reader(runner_);
+  absl::StatusOr<std::string> root = merkle::RootHash(Nodes(reader), head);
+  if (!root.ok()) return ToGrpc(root.status());
+  absl::StatusOr<store::LoggedEvent> last = log_->Read(head);
+  if (!last.ok()) return ToGrpc(last.status());
+  response->set_tree_size(head);
+  response->set_root_hash(*root);
+  response->set_head_hash(last->hash());
+  const int64_t micros = absl::ToUnixMicros(absl::Now());
+  response->mutable_time()->set_seconds(micros / 1000000);
+  response->mutable_time()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  return ToGrpc(signer_->Sign(response));
+}
+
+grpc::Status IntegrityServiceImpl::GetInclusionProof(
+    grpc::ServerContext* context, const v1::GetInclusionProofRequest* request,
+    v1::InclusionProof* response) {
+  absl::StatusOr<uint64_t> position = domain::ParseEventName("event", request->event());
+  if (!position.ok()) return ToGrpc(position.status());
+  const uint64_t size = request->tree_size() == 0 ? log_->head_position() : request->tree_size();
+  if (absl::Status s = AuthenticateAndWait(*auth_, *runner_, context, size); !s.ok()) {
+    return ToGrpc(s);
+  }
+  if (absl::Status s = CheckSize("tree_size", size, runner_->position()); !s.ok()) {
+    return ToGrpc(s);
+  }
+  if (*position > size) {
+    return ToGrpc(absl::OutOfRangeError(absl::StrCat(
+        "event: ", request->event(), " is after the checkpoint's ", size, " events")));
+  }
+  std::string bytes;
+  absl::Status read = log_->ForEachStored(*position, [&](uint64_t at, absl::string_view b) {
+    if (at == *position) bytes = std::string(b);
+    return false;
+  });
+  if (!read.ok()) return ToGrpc(read);
+  if (bytes.empty()) {
+    return ToGrpc(absl::NotFoundError(absl::StrCat("event: ", request->event(), " not found")));
+  }
+  ModelReader reader(runner_);
+  merkle::NodeLookup nodes = Nodes(reader);
+  absl::StatusOr<std::vector<std::string>> path = merkle::InclusionProof(nodes, *position - 1, size);
+  if (!path.ok()) return ToGrpc(path.status());
+  absl::StatusOr<std::string> root = merkle::RootHash(nodes, size);
+  if (!root.ok()) return ToGrpc(root.status());
+  response->set_leaf_index(*position - 1);
+  response->set_tree_size(size);
+  for (std::string& p : *path) response->add_path(std::move(p));
+  response->set_event_bytes(bytes);
+  response->set_root_hash(*root);
+  return grpc::Status::OK;
+}
+
+grpc::Status IntegrityServiceImpl::GetConsistencyProof(
+    grpc::ServerContext* context, const v1::GetConsistencyProofRequest* request,
+    v1::ConsistencyProof* response) {
+  if (absl::Status s = AuthenticateAndWait(*auth_, *runner_, context, request->new_size());
+      !s.ok()) {
+    return ToGrpc(s);
+  }
+  if (absl::Status s = CheckSize("new_size", request->new_size(), runner_->position()); !s.ok())
+    return ToGrpc(s);
+  if (absl::Status s = CheckSize("old_size", request->old_size(), request->new_size()); !s.ok())
+    return ToGrpc(s);
+  ModelReader reader(runner_);
+  merkle::NodeLookup nodes = Nodes(reader);
+  absl::StatusOr<std::vector<std::string>> path =
+      merkle::ConsistencyProof(nodes, request->old_size(), request->new_size());
+  if (!path.ok()) return ToGrpc(path.status());
+  absl::StatusOr<std::string> old_root = merkle::RootHash(nodes, request->old_size());
+  absl::StatusOr<std::string> new_root = merkle::RootHash(nodes, request->new_size());
+  if (!old_root.ok()) return ToGrpc(old_root.status());
+  if (!new_root.ok()) return ToGrpc(new_root.status());
+  for (std::string& p : *path) response->add_path(std::move(p));
+  response->set_old_root(*old_root);
+  response->set_new_root(*new_root);
+  return grpc::Status::OK;
+}
+
+}  // namespace auditledger::service

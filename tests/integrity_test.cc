@@ -1,0 +1,221 @@
+// Tamper evidence: a real ledgerd whose RocksDB is altered behind its back
+// (one byte of one event changed, or one event deleted, through RocksDB's
+// own API) must say so, naming the first bad position; published
+// checkpoints stop verifying; Merkle proofs hold for honest logs only.
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "auditledger/v1/integrity_service.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "ledger/integrity/checkpoint.h"
+#include "ledger/merkle/merkle.h"
+#include "ledger/store/event_log.h"
+#include "ledger/store/sha256.h"
+#include "rocksdb/db.h"
+#include "tests/support/commands.h"
+#include "tests/support/ledgerd_process.h"
+
+namespace auditledger {
+namespace {
+
+using testing::Context;
+using testing::kAdminToken;
+using testing::kScrutinyToken;
+using testing::LedgerdProcess;
+using testing::RunResult;
+
+constexpr char kAction[] = "plans/p/recommendations/r1/actions/a1";
+
+// Opens the data dir with plain RocksDB and lets `edit` change the events
+// column family.
+void AlterEvents(const std::string& dir,
+                 const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
+  rocksdb::DBOptions options;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir, descriptors, &handles, &db).ok());
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "events") events = handles[i];
+  }
+  ASSERT_NE(events, nullptr);
+  edit(db, events);
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  ASSERT_TRUE(db->Close().ok());
+  delete db;
+}
+
+class IntegrityTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(); }
+  void Start() {
+    ledgerd_ = std::make_unique<LedgerdProcess>(data());
+    ledger_ = ledgerd_->LedgerStub();
+    integrity_ = v1::IntegrityService::NewStub(ledgerd_->Channel());
+  }
+  std::string data() const { return dir_.path() + "/data"; }
+
+  // 20 events: a plan and an action with 16 narrative updates.
+  void Seed() {
+    v1::ExecuteCommandsRequest request;
+    *request.add_commands() = testing::CreatePlan("p");
+    *request.add_commands() = testing::AddRecommendation("p", "r1", 1);
+    *request.add_commands() = testing::AddAction("plans/p/recommendations/r1", "a1");
+    *request.add_commands() = testing::OpenPeriod("p", "q1", "Quarter 1");
+    for (int i = 0; i < 16; ++i) {
+      *request.add_commands() =
+          testing::RecordUpdate(kAction, "plans/p/periods/q1", absl::StrCat("Update number ", i));
+    }
+    v1::CommandResponse response;
+    ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response).ok());
+    ASSERT_EQ(response.position(), 20u);
+  }
+
+  RunResult Ctl(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"--addr", ledgerd_->address(), "--timeout", "20"};
+    all.insert(all.end(), args.begin(), args.end());
+    return testing::RunCommand(LEDGERCTL_PATH, all,
+                               {std::string("LEDGER_TOKEN=") + kScrutinyToken,
+                                "HOME=/nonexistent"});
+  }
+
+  v1::VerifyLedgerResponse Verify(uint64_t tree_size = 0) {
+    v1::VerifyLedgerRequest request;
+    request.set_tree_size(tree_size);
+    v1::VerifyLedgerResponse response;
+    EXPECT_TRUE(integrity_->VerifyLedger(Context(kScrutinyToken).get(), request, &response).ok());
+    return response;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<LedgerdProcess> ledgerd_;
+  std::unique_ptr<v1::LedgerService::Stub> ledger_;
+  std::unique_ptr<v1::IntegrityService::Stub> integrity_;
+};
+
+TEST_F(IntegrityTest, HonestLedgerVerifiesAndProvesItsEvents) {
+  Seed();
+  v1::VerifyLedgerResponse ok = Verify(12);
+  EXPECT_TRUE(ok.ok()) << ok.problem();
+  EXPECT_EQ(ok.events_checked(), 20u);
+  EXPECT_EQ(ok.streams_checked(), 4u);
+
+  RunResult digest = Ctl({"digest"});
+  ASSERT_EQ(digest.exit_code, 0) << digest.err;
+  const std::string published(absl::StripAsciiWhitespace(digest.out));
+  auto checkpoint = integrity::DecodeDigest(published);
+  ASSERT_TRUE(checkpoint.ok());
+  EXPECT_TRUE(integrity::VerifySignature(*checkpoint));
+  EXPECT_EQ(checkpoint->tree_size(), 20u);
+  EXPECT_EQ(checkpoint->root_hash(), ok.root_hash());
+  // A forged field breaks the signature.
+  v1::SignedCheckpoint forged = *checkpoint;
+  forged.set_tree_size(19);
+  EXPECT_FALSE(integrity::VerifySignature(forged));
+
+  // More events later: the ledger still extends the published checkpoint.
+  v1::ExecuteCommandsRequest more;
+  *more.add_commands() = testing::RecordUpdate(kAction, "plans/p/periods/q1", "later");
+  v1::CommandResponse response;
+  ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), more, &response).ok());
+  RunResult verify = Ctl({"verify", "--against", published});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
+  EXPECT_NE(verify.out.find("extends the digest of 20 events"), std::string::npos) << verify.out;
+  for (int position : {1, 7, 20}) {
+    RunResult prove = Ctl({"prove", absl::StrCat("events/", position), "--against", published});
+    EXPECT_EQ(prove.exit_code, 0) << prove.err;
+  }
+  RunResult beyond = Ctl({"prove", "events/21", "--against", published});
+  EXPECT_NE(beyond.exit_code, 0);
+
+  // Consistency proofs, checked here as a client would.
+  for (uint64_t old_size : {1u, 5u, 16u, 20u}) {
+    v1::GetConsistencyProofRequest request;
+    request.set_old_size(old_size);
+    request.set_new_size(21);
+    v1::ConsistencyProof proof;
+    ASSERT_TRUE(integrity_->GetConsistencyProof(Context(kScrutinyToken).get(), request, &proof).ok());
+    std::vector<std::string> path(proof.path().begin(), proof.path().end());
+    EXPECT_TRUE(merkle::VerifyConsistency(old_size, 21, proof.old_root(), proof.new_root(), path));
+    if (old_size == 20) {
+      EXPECT_EQ(proof.old_root(), checkpoint->root_hash());
+    }
+  }
+}
+
+TEST_F(IntegrityTest, ChangedByteIsFoundAndCheckpointsStopVerifying) {
+  Seed();
+  RunResult digest = Ctl({"digest"});
+  ASSERT_EQ(digest.exit_code, 0);
+  const std::string published(absl::StripAsciiWhitespace(digest.out));
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+
+  // Rewrite "Update number 3" as "Update numbeR 3" in event 8's stored bytes.
+  AlterEvents(data(), [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events) {
+    std::string bytes;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), events, store::EncodePosition(8), &bytes).ok());
+    size_t at = bytes.find("Update number 3");
+    ASSERT_NE(at, std::string::npos);
+    bytes[at + 11] = 'R';
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), events, store::EncodePosition(8), bytes).ok());
+  });
+
+  Start();
+  EXPECT_NE(ledgerd_->Stderr().find("does not hold at position 8"), std::string::npos)
+      << ledgerd_->Stderr();
+  v1::VerifyLedgerResponse bad = Verify();
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.first_bad_position(), 8u);
+  EXPECT_NE(bad.problem().find("between positions 8 and 9"), std::string::npos) << bad.problem();
+
+  RunResult verify = Ctl({"verify"});
+  EXPECT_EQ(verify.exit_code, 8);
+  EXPECT_NE(verify.err.find("FAILED at position 8"), std::string::npos) << verify.err;
+  RunResult against = Ctl({"verify", "--against", published});
+  EXPECT_EQ(against.exit_code, 8);
+  // The altered event is no longer proven to be in the published checkpoint;
+  // an untouched one still is.
+  EXPECT_EQ(Ctl({"prove", "events/8", "--against", published}).exit_code, 8);
+  EXPECT_EQ(Ctl({"prove", "events/3", "--against", published}).exit_code, 0);
+  // And it refuses to chain new events onto altered ones.
+  v1::ExecuteCommandsRequest more;
+  *more.add_commands() = testing::RecordUpdate(kAction, "plans/p/periods/q1", "more");
+  v1::CommandResponse response;
+  grpc::Status refused = ledger_->ExecuteCommands(Context(kAdminToken).get(), more, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_NE(refused.error_message().find("integrity check at position 8"), std::string::npos);
+}
+
+TEST_F(IntegrityTest, DeletedEventIsFound) {
+  Seed();
+  const std::string published(absl::StripAsciiWhitespace(Ctl({"digest"}).out));
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  AlterEvents(data(), [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events) {
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), events, store::EncodePosition(11)).ok());
+  });
+  Start();
+  v1::VerifyLedgerResponse bad = Verify();
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.first_bad_position(), 11u);
+  EXPECT_NE(bad.problem().find("position 11 is missing"), std::string::npos) << bad.problem();
+  EXPECT_EQ(Ctl({"verify", "--against", published}).exit_code, 8);
+}
+
+TEST_F(IntegrityTest, ForgedDigestIsRefused) {
+  Seed();
+  auto checkpoint = integrity::DecodeDigest(absl::StripAsciiWhitespace(Ctl({"digest"}).out));
+  ASSERT_TRUE(checkpoint.ok());
+  checkpoint->set_root_hash(std::string(32, 'x'));
+  RunResult r = Ctl({"verify", "--against", integrity::EncodeDigest(*checkpoint)});
+  EXPECT_EQ(r.exit_code, 8);
+  EXPECT_NE(r.err.find("signature does not verify"), std::string::npos) << r.err;
+  EXPECT_EQ(Ctl({"verify", "--against", "not-a-digest"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace auditledger
