@@ -22,6 +22,12 @@ int main(int argc, char** argv) {
                  "JSON file of principals (id, name, role, token_sha256); "
                  "reloaded on SIGHUP")
       ->required();
+  app.add_option("--tls_cert", options.tls_cert, "server certificate chain (PEM)");
+  app.add_option("--tls_key", options.tls_key, "server private key (PEM)");
+  app.add_option("--client_ca", options.client_ca,
+                 "CA (PEM) whose client certificates are required (mutual TLS)");
+  app.add_flag("--insecure_listen", options.insecure_listen,
+               "allow plaintext on a non-loopback address (TLS terminated in front)");
   app.add_option("--signing_key", options.signing_key,
                  "Ed25519 private key (PEM) that signs checkpoints; created if absent "
                  "(default: <data_dir>.signing-key.pem)");

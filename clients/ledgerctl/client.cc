@@ -10,12 +10,19 @@ namespace auditledger::ledgerctl {
 
 Client::Client(const Connection& connection) : connection_(connection) {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
-  if (!connection.ca.empty()) {
-    std::ifstream in(connection.ca);
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
     std::stringstream pem;
     pem << in.rdbuf();
+    return pem.str();
+  };
+  if (!connection.ca.empty()) {
     grpc::SslCredentialsOptions options;
-    options.pem_root_certs = pem.str();
+    options.pem_root_certs = read(connection.ca);
+    if (!connection.client_cert.empty()) {
+      options.pem_cert_chain = read(connection.client_cert);
+      options.pem_private_key = read(connection.client_key);
+    }
     credentials = grpc::SslCredentials(options);
   } else {
     credentials = grpc::InsecureChannelCredentials();

@@ -34,6 +34,7 @@ struct Connection {
   std::string token;
   std::string plan;
   std::string ca;  // PEM file: connect with TLS when set
+  std::string client_cert, client_key;  // PEM files, for mutual TLS
   absl::Duration timeout = absl::Seconds(30);
 };
 

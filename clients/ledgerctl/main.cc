@@ -52,7 +52,7 @@ void Check(const grpc::Status& status, const Connection& connection) {
 }
 
 struct Globals {
-  std::string addr, token, plan, ca, config, output = "table";
+  std::string addr, token, plan, ca, client_cert, client_key, config, output = "table";
   double timeout_seconds = 30;
 };
 
@@ -94,6 +94,16 @@ Connection ResolveConnection(const Globals& g) {
   pick(&c.token, g.token, "LEDGER_TOKEN");
   pick(&c.plan, g.plan, "LEDGER_PLAN");
   pick(&c.ca, g.ca, "LEDGER_CA");
+  pick(&c.client_cert, g.client_cert, "LEDGER_CLIENT_CERT");
+  pick(&c.client_key, g.client_key, "LEDGER_CLIENT_KEY");
+  for (const std::string* path : {&c.ca, &c.client_cert, &c.client_key}) {
+    if (!path->empty() && access(path->c_str(), R_OK) != 0) {
+      Fail(kUsage, absl::StrCat(*path, " cannot be read"));
+    }
+  }
+  if (c.client_cert.empty() != c.client_key.empty()) {
+    Fail(kUsage, "--client_cert and --client_key: give both");
+  }
   if (g.timeout_seconds <= 0) Fail(kUsage, "--timeout: must be positive");
   c.timeout = absl::Seconds(g.timeout_seconds);
   return c;
@@ -390,7 +400,11 @@ int Main(int argc, char** argv) {
   app.add_option("--addr", g.addr, "ledgerd address HOST:PORT (default 127.0.0.1:50051)");
   app.add_option("--token", g.token, "bearer token");
   app.add_option("--plan", g.plan, "plan id, e.g. oxford-cpc-2023");
-  app.add_option("--ca", g.ca, "PEM CA certificate: connect with TLS");
+  app.add_option("--ca", g.ca, "PEM CA certificate: connect with TLS (LEDGER_CA)");
+  app.add_option("--client_cert", g.client_cert,
+                 "PEM client certificate for mutual TLS (LEDGER_CLIENT_CERT)");
+  app.add_option("--client_key", g.client_key,
+                 "PEM client key for mutual TLS (LEDGER_CLIENT_KEY)");
   app.add_option("--config", g.config, "config file (JSON)");
   app.add_option("--timeout", g.timeout_seconds, "deadline of each call, seconds")
       ->capture_default_str();
@@ -845,6 +859,36 @@ int Main(int argc, char** argv) {
                   << report.position() << ", chain head "
                   << store::ToHex(report.head_hash()).substr(0, 16) << "...)\n";
       }
+      return kOk;
+    };
+  });
+
+  auto* security = app.add_subcommand(
+      "security-log", "every refused call: who, what, why, when, from where (admin and "
+                      "scrutiny)");
+  security->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::ListSecurityEventsRequest request;
+      request.set_page_size(1000);
+      v1::ListSecurityEventsResponse all;
+      for (int page = 0; page < 100000; ++page) {
+        v1::ListSecurityEventsResponse response;
+        Check(client.query().ListSecurityEvents(client.Context().get(), request, &response), c);
+        all.mutable_events()->MergeFrom(response.events());
+        if (response.next_page_token().empty()) break;
+        request.set_page_token(response.next_page_token());
+      }
+      Emit(f, all, [&] {
+        Table t{{"#", "WHEN", "WHO", "METHOD", "CODE", "WHY", "PEER"}, {}};
+        for (const auto& e : all.events()) {
+          t.rows.push_back({absl::StrCat(e.sequence()), FormatTime(e.time()),
+                            e.principal().empty() ? "(unknown)" : e.principal(), e.method(),
+                            e.code(), e.reason(), e.peer()});
+        }
+        return t;
+      });
       return kOk;
     };
   });

@@ -465,6 +465,37 @@ grpc::Status QueryServiceImpl::WatchChanges(grpc::ServerContext* context,
   return grpc::Status::CANCELLED;
 }
 
+grpc::Status QueryServiceImpl::ListSecurityEvents(
+    grpc::ServerContext* context, const v1::ListSecurityEventsRequest* request,
+    v1::ListSecurityEventsResponse* response) {
+  absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
+  if (!principal.ok()) return ToGrpc(principal.status());
+  if (principal->role != v1::ADMIN && principal->role != v1::SCRUTINY) {
+    return ToGrpc(absl::PermissionDeniedError(absl::StrCat(
+        principal->id, " (", domain::RoleName(principal->role),
+        ") may not read the security log: admin and scrutiny may")));
+  }
+  absl::StatusOr<int> page_size = PageSize(request->page_size());
+  if (!page_size.ok()) return ToGrpc(page_size.status());
+  uint64_t from = 1;
+  if (!request->page_token().empty()) {
+    absl::StatusOr<std::string> cursor = ParseToken(request->page_token(), "security");
+    if (!cursor.ok()) return ToGrpc(cursor.status());
+    from = ReadBigEndian64(*cursor);
+  }
+  std::vector<v1::SecurityEvent> events;
+  if (absl::Status s = security_->List(from, static_cast<size_t>(*page_size) + 1, &events);
+      !s.ok()) {
+    return ToGrpc(s);
+  }
+  if (events.size() > static_cast<size_t>(*page_size)) {
+    response->set_next_page_token(MakeToken("security", BigEndian64(events.back().sequence())));
+    events.pop_back();
+  }
+  for (auto& e : events) *response->add_events() = std::move(e);
+  return grpc::Status::OK;
+}
+
 grpc::Status QueryServiceImpl::ListProjections(
     grpc::ServerContext* context, const v1::ListProjectionsRequest*,
     v1::ListProjectionsResponse* response) {

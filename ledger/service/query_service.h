@@ -5,6 +5,7 @@
 
 #include "auditledger/v1/query_service.grpc.pb.h"
 #include "ledger/service/auth.h"
+#include "ledger/service/security_log.h"
 #include "ledger/store/event_log.h"
 #include "projections/runner.h"
 
@@ -15,8 +16,8 @@ namespace auditledger::service {
 class QueryServiceImpl final : public v1::QueryService::Service {
  public:
   QueryServiceImpl(projections::ProjectionRunner* runner, store::EventLog* log,
-                   const Authenticator* auth)
-      : runner_(runner), log_(log), auth_(auth) {}
+                   const Authenticator* auth, const SecurityLog* security)
+      : runner_(runner), log_(log), auth_(auth), security_(security) {}
 
   grpc::Status GetPlan(grpc::ServerContext*, const v1::GetPlanRequest*,
                        v1::PlanView*) override;
@@ -35,6 +36,9 @@ class QueryServiceImpl final : public v1::QueryService::Service {
                         v1::PlanDiff*) override;
   grpc::Status WatchChanges(grpc::ServerContext*, const v1::WatchChangesRequest*,
                             grpc::ServerWriter<v1::Change>*) override;
+  grpc::Status ListSecurityEvents(grpc::ServerContext*,
+                                  const v1::ListSecurityEventsRequest*,
+                                  v1::ListSecurityEventsResponse*) override;
   grpc::Status ListProjections(grpc::ServerContext*,
                                const v1::ListProjectionsRequest*,
                                v1::ListProjectionsResponse*) override;
@@ -49,6 +53,7 @@ class QueryServiceImpl final : public v1::QueryService::Service {
   projections::ProjectionRunner* runner_;
   store::EventLog* log_;
   const Authenticator* auth_;
+  const SecurityLog* security_;
   std::atomic<int> open_streams_{0};
 };
 

@@ -1,5 +1,8 @@
 #include "ledger/service/server.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -14,10 +17,63 @@ namespace auditledger::service {
 namespace {
 constexpr int kMaxMessageBytes = 32 << 20;
 constexpr int kMaxServerThreads = 512;
+
+
+bool IsLoopback(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" ||
+         host == "::1";
+}
+
+absl::StatusOr<std::string> ReadPem(const char* flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": ", path, " cannot be read"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const ServerOptions& options) {
+  const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
+  if (!tls) {
+    if (!options.client_ca.empty()) {
+      return absl::InvalidArgumentError("--client_ca: needs --tls_cert and --tls_key");
+    }
+    if (!IsLoopback(options.listen) && !options.insecure_listen) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--listen: refusing to serve ", options.listen,
+          " without TLS: bearer tokens would cross the network in clear. Give "
+          "--tls_cert and --tls_key, or --insecure_listen if a proxy in front "
+          "terminates TLS"));
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (options.tls_cert.empty() || options.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key: give both");
+  }
+  absl::StatusOr<std::string> cert = ReadPem("--tls_cert", options.tls_cert);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPem("--tls_key", options.tls_key);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!options.client_ca.empty()) {
+    absl::StatusOr<std::string> ca = ReadPem("--client_ca", options.client_ca);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
     const ServerOptions& options) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(options);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<LedgerServer> s(new LedgerServer());
   s->options_ = options;
   if (options.principals_path.empty()) {
@@ -54,8 +110,11 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
 
   s->ledger_service_ = std::make_unique<LedgerServiceImpl>(
       s->ledger_.get(), s->log_.get(), s->auth_.get());
+  absl::StatusOr<std::unique_ptr<SecurityLog>> security = SecurityLog::Open(s->log_.get());
+  if (!security.ok()) return security.status();
+  s->security_log_ = *std::move(security);
   s->query_service_ = std::make_unique<QueryServiceImpl>(
-      s->projections_.get(), s->log_.get(), s->auth_.get());
+      s->projections_.get(), s->log_.get(), s->auth_.get(), s->security_log_.get());
   s->report_service_ = std::make_unique<ReportServiceImpl>(
       s->projections_.get(), s->log_.get(), s->auth_.get());
   std::string key_path = options.signing_key;
@@ -75,8 +134,12 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(options.listen, *credentials, &port);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<SecurityLogInterceptorFactory>(
+      s->security_log_.get(), s->auth_.get()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(s->ledger_service_.get());
   builder.RegisterService(s->query_service_.get());
   builder.RegisterService(s->report_service_.get());

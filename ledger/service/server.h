@@ -12,6 +12,7 @@
 #include "ledger/service/query_service.h"
 #include "ledger/service/report_service.h"
 #include "ledger/service/integrity_service.h"
+#include "ledger/service/security_log.h"
 #include "projections/runner.h"
 #include "ledger/store/event_log.h"
 
@@ -21,6 +22,12 @@ struct ServerOptions {
   std::string data_dir = "./ledger-data";
   std::string listen = "127.0.0.1:50051";
   std::string principals_path;
+  // TLS: server certificate chain and key (PEM); with client_ca, clients
+  // must present a certificate it signed (mutual TLS).
+  std::string tls_cert, tls_key, client_ca;
+  // Allows plaintext on an address other than loopback (e.g. behind a proxy
+  // that terminates TLS).
+  bool insecure_listen = false;
   // Ed25519 key signing checkpoints; created when absent. Default: the data
   // dir's path + ".signing-key.pem".
   std::string signing_key;
@@ -57,6 +64,7 @@ class LedgerServer {
   std::unique_ptr<engine::Ledger> ledger_;
   std::unique_ptr<projections::ProjectionRunner> projections_;
   std::unique_ptr<LedgerServiceImpl> ledger_service_;
+  std::unique_ptr<SecurityLog> security_log_;
   std::unique_ptr<QueryServiceImpl> query_service_;
   std::unique_ptr<ReportServiceImpl> report_service_;
   std::unique_ptr<integrity::Signer> signer_;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -65,9 +66,11 @@ LedgerdProcess::LedgerdProcess(std::string data_dir,
     ADD_FAILURE() << "pipe failed";
     return;
   }
-  std::vector<std::string> args = {LEDGERD_PATH, "--data_dir", data_dir_,
-                                   "--listen", "127.0.0.1:0", "--principals",
+  std::vector<std::string> args = {LEDGERD_PATH, "--data_dir", data_dir_, "--principals",
                                    principals_path_};
+  if (std::find(extra_args.begin(), extra_args.end(), "--listen") == extra_args.end()) {
+    args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -110,8 +113,10 @@ LedgerdProcess::~LedgerdProcess() {
   if (pid_ > 0) Kill();
 }
 
-std::shared_ptr<grpc::Channel> LedgerdProcess::Channel() const {
-  return grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+std::shared_ptr<grpc::Channel> LedgerdProcess::Channel(
+    std::shared_ptr<grpc::ChannelCredentials> credentials) const {
+  return grpc::CreateChannel(address_,
+                             credentials ? credentials : grpc::InsecureChannelCredentials());
 }
 
 std::unique_ptr<v1::LedgerService::Stub> LedgerdProcess::LedgerStub() const {

@@ -48,7 +48,9 @@ class LedgerdProcess {
   const std::string& principals_path() const { return principals_path_; }
   pid_t pid() const { return pid_; }
 
-  std::shared_ptr<grpc::Channel> Channel() const;
+  // Plaintext unless credentials are given.
+  std::shared_ptr<grpc::Channel> Channel(
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr) const;
   std::unique_ptr<v1::LedgerService::Stub> LedgerStub() const;
 
   // Sends SIGTERM and waits; returns the exit status (or -signal).
