@@ -41,6 +41,12 @@ class Ledger {
                                               std::vector<v1::Command> commands,
                                               const std::string& request_id);
 
+  // Requests waiting for the writer.
+  size_t queued() {
+    absl::MutexLock lock(&mu_);
+    return queue_.size();
+  }
+
   // Refuses new commands, lets the writer finish what is queued, stops it.
   void Shutdown();
 
