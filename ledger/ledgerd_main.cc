@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   app.add_option("--signing_key", options.signing_key,
                  "Ed25519 private key (PEM) that signs checkpoints; created if absent "
                  "(default: <data_dir>.signing-key.pem)");
+  app.add_option("--backup_dir", options.backup_dir,
+                 "where backups are written (default: <data_dir>-backups)");
+  app.add_option("--restore", options.restore_from,
+                 "copy this backup into --data_dir (which must not exist) and start on it");
   app.add_option("--rebuild", options.rebuild,
                  "drop a projection (current, changes, temporal, merkle, or all) and "
                  "rebuild it from the log before serving");

@@ -10,6 +10,7 @@
 #include "auditledger/v1/query_service.grpc.pb.h"
 #include "auditledger/v1/report_service.grpc.pb.h"
 #include "auditledger/v1/integrity_service.grpc.pb.h"
+#include "auditledger/v1/admin_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace auditledger::ledgerctl {

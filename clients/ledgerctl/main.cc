@@ -893,6 +893,30 @@ int Main(int argc, char** argv) {
     };
   });
 
+  std::string backup_id;
+  auto* backup = app.add_subcommand(
+      "backup", "take a consistent online backup on ledgerd's machine (admin); restore it "
+                "with `ledgerd --restore DIR --data_dir NEW`.\nExample: ledgerctl backup "
+                "nightly-2025-01-31");
+  backup->add_option("ID", backup_id, "backup name (a-z, 0-9, '-')")->required();
+  backup->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      auto stub = v1::AdminService::NewStub(client.channel());
+      v1::CreateBackupRequest request;
+      request.set_backup_id(backup_id);
+      v1::Backup result;
+      Check(stub->CreateBackup(client.Context().get(), request, &result), c);
+      Emit(f, result, [&] {
+        return Table{{"PATH", "POSITION", "HEAD"},
+                     {{result.path(), absl::StrCat(result.position()),
+                       store::ToHex(result.head_hash())}}};
+      });
+      return kOk;
+    };
+  });
+
   // integrity
   auto* digest = app.add_subcommand(
       "digest", "a signed checkpoint of the ledger now, as one line to publish (e.g. in "

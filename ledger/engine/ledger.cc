@@ -21,6 +21,7 @@ namespace auditledger::engine {
 struct Ledger::Pending {
   const domain::Principal* actor;
   std::vector<v1::Command>* commands;
+  std::string request_id;
   std::string request_key;  // empty without a request_id
   std::string fingerprint;
   absl::StatusOr<v1::CommandResponse> result;
@@ -127,6 +128,7 @@ absl::StatusOr<v1::CommandResponse> Ledger::Execute(
   Pending pending;
   pending.actor = &actor;
   pending.commands = &commands;
+  pending.request_id = request_id;
   if (!request_id.empty()) {
     pending.request_key = absl::StrCat(actor.id, absl::string_view("\0", 1), request_id);
     v1::ExecuteCommandsRequest whole;
@@ -269,6 +271,8 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
       }
       return;
     }
+    // Commands of a batch carry the batch's request id.
+    if (event->request_id().empty()) event->set_request_id(p.request_id);
     event->set_position(batch.next_position() + events.size());
     txn.Apply(*event);
     events.push_back(*std::move(event));

@@ -74,6 +74,16 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
     const ServerOptions& options) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(options);
   if (!credentials.ok()) return credentials.status();
+  std::string base = options.data_dir;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  const std::string key_path =
+      options.signing_key.empty() ? base + ".signing-key.pem" : options.signing_key;
+  if (!options.restore_from.empty()) {
+    if (absl::Status restored = RestoreBackup(options.restore_from, options.data_dir, key_path);
+        !restored.ok()) {
+      return restored;
+    }
+  }
   std::unique_ptr<LedgerServer> s(new LedgerServer());
   s->options_ = options;
   if (options.principals_path.empty()) {
@@ -117,18 +127,15 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
       s->projections_.get(), s->log_.get(), s->auth_.get(), s->security_log_.get());
   s->report_service_ = std::make_unique<ReportServiceImpl>(
       s->projections_.get(), s->log_.get(), s->auth_.get());
-  std::string key_path = options.signing_key;
-  if (key_path.empty()) {
-    std::string dir = options.data_dir;
-    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-    key_path = dir + ".signing-key.pem";
-  }
   absl::StatusOr<std::unique_ptr<integrity::Signer>> signer =
       integrity::Signer::LoadOrCreate(key_path);
   if (!signer.ok()) return signer.status();
   s->signer_ = *std::move(signer);
   s->integrity_service_ = std::make_unique<IntegrityServiceImpl>(
       s->projections_.get(), s->log_.get(), s->auth_.get(), s->signer_.get());
+  s->admin_service_ = std::make_unique<AdminServiceImpl>(
+      s->log_.get(), s->auth_.get(),
+      options.backup_dir.empty() ? base + "-backups" : options.backup_dir, key_path);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -144,6 +151,7 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
   builder.RegisterService(s->query_service_.get());
   builder.RegisterService(s->report_service_.get());
   builder.RegisterService(s->integrity_service_.get());
+  builder.RegisterService(s->admin_service_.get());
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   grpc::ResourceQuota quota("ledgerd");

@@ -13,6 +13,7 @@
 #include "ledger/service/report_service.h"
 #include "ledger/service/integrity_service.h"
 #include "ledger/service/security_log.h"
+#include "ledger/service/admin_service.h"
 #include "projections/runner.h"
 #include "ledger/store/event_log.h"
 
@@ -31,6 +32,10 @@ struct ServerOptions {
   // Ed25519 key signing checkpoints; created when absent. Default: the data
   // dir's path + ".signing-key.pem".
   std::string signing_key;
+  // Where CreateBackup writes. Default: the data dir's path + "-backups".
+  std::string backup_dir;
+  // A backup to copy into data_dir (which must not exist) before starting.
+  std::string restore_from;
   // Projections to drop and rebuild from the log at start ("all" or a name).
   std::string rebuild;
   // Grace period for in-flight calls on shutdown.
@@ -69,6 +74,7 @@ class LedgerServer {
   std::unique_ptr<ReportServiceImpl> report_service_;
   std::unique_ptr<integrity::Signer> signer_;
   std::unique_ptr<IntegrityServiceImpl> integrity_service_;
+  std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

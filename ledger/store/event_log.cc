@@ -120,6 +120,30 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
   return log;
 }
 
+absl::StatusOr<std::unique_ptr<EventLog>> EventLog::OpenReadOnly(const std::string& dir) {
+  std::unique_ptr<EventLog> log(new EventLog());
+  rocksdb::DBOptions db_options;
+  std::vector<std::string> names;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("opening ", dir));
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) descriptors.emplace_back(name, log->cf_options_);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("opening ", dir));
+  log->db_.reset(raw);
+  for (size_t i = 0; i < handles.size(); ++i) log->handles_[names[i]] = handles[i];
+  log->events_ = log->handles_[kEventsCf];
+  log->streams_ = log->handles_[kStreamsCf];
+  log->requests_ = log->handles_[kRequestsCf];
+  if (log->events_ == nullptr || log->streams_ == nullptr) {
+    return absl::DataLossError(absl::StrCat(dir, " is not an auditledger data dir"));
+  }
+  if (absl::Status loaded = log->LoadHead(); !loaded.ok()) return loaded;
+  return log;
+}
+
 EventLog::~EventLog() {
   BeginClose();
   if (db_ == nullptr) return;

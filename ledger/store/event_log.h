@@ -52,6 +52,8 @@ class EventLog {
   // FAILED_PRECONDITION if another process holds the directory.
   static absl::StatusOr<std::unique_ptr<EventLog>> Open(const std::string& dir,
                                                         const LogOptions& options);
+  // Opens an existing log (e.g. a backup) without changing it.
+  static absl::StatusOr<std::unique_ptr<EventLog>> OpenReadOnly(const std::string& dir);
   ~EventLog();
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
