@@ -1,0 +1,373 @@
+// ledger_bench: drives a running ledgerd with many outstanding calls over a
+// few channels (gRPC's callback API) and prints one JSON object of results.
+//
+// Scenarios: durable single-event commands at several concurrencies; batched
+// import; filling the log to a target size; queries at that size; the
+// update report; projection rebuild; full verification.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "auditledger/v1/integrity_service.grpc.pb.h"
+#include "auditledger/v1/ledger_service.grpc.pb.h"
+#include "auditledger/v1/query_service.grpc.pb.h"
+#include "auditledger/v1/report_service.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "nlohmann/json.hpp"
+
+namespace auditledger::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string addr = "127.0.0.1:50051";
+  std::string token;
+  int recommendations = 10;
+  int actions_per_recommendation = 100;
+  double seconds = 10;
+  uint64_t fill_to = 1'000'000;
+  int query_calls = 2000;
+  std::vector<int> concurrency = {1, 16, 64};
+  int channels = 4;
+};
+
+std::string Rec(int r) { return absl::StrCat("plans/bench/recommendations/r", r); }
+std::string Act(int r, int a) { return absl::StrCat(Rec(r), "/actions/a", a); }
+
+nlohmann::json Summary(std::vector<double>& latencies_us, double seconds, uint64_t ops,
+                       uint64_t events) {
+  std::sort(latencies_us.begin(), latencies_us.end());
+  auto pct = [&](double p) {
+    if (latencies_us.empty()) return 0.0;
+    size_t i = std::min(latencies_us.size() - 1,
+                        static_cast<size_t>(p / 100.0 * static_cast<double>(latencies_us.size())));
+    return latencies_us[i] / 1000.0;
+  };
+  return {{"ops", ops},
+          {"seconds", seconds},
+          {"ops_per_s", seconds > 0 ? static_cast<double>(ops) / seconds : 0},
+          {"events_per_s", seconds > 0 ? static_cast<double>(events) / seconds : 0},
+          {"p50_ms", pct(50)},
+          {"p99_ms", pct(99)},
+          {"p999_ms", pct(99.9)}};
+}
+
+class Bench {
+ public:
+  explicit Bench(const Options& o) : o_(o) {
+    for (int i = 0; i < o.channels; ++i) {
+      grpc::ChannelArguments args;
+      args.SetInt("auditledger.bench.channel", i);  // a connection each
+      args.SetMaxReceiveMessageSize(64 << 20);
+      auto channel =
+          grpc::CreateCustomChannel(o.addr, grpc::InsecureChannelCredentials(), args);
+      ledger_.push_back(v1::LedgerService::NewStub(channel));
+      query_.push_back(v1::QueryService::NewStub(channel));
+    }
+    report_ = v1::ReportService::NewStub(grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials()));
+    integrity_ = v1::IntegrityService::NewStub(grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials()));
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context(int seconds = 60) {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->AddMetadata("authorization", "Bearer " + o_.token);
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+    return c;
+  }
+
+  bool Setup() {
+    v1::ExecuteCommandsRequest r;
+    auto add = [&](v1::Command c) { *r.add_commands() = std::move(c); };
+    v1::Command plan;
+    plan.mutable_create_plan()->set_plan_id("bench");
+    plan.mutable_create_plan()->set_title("Benchmark plan");
+    add(plan);
+    v1::Command period;
+    period.mutable_open_period()->set_parent("plans/bench");
+    period.mutable_open_period()->set_period_id("q1");
+    period.mutable_open_period()->set_title("Quarter 1");
+    add(period);
+    for (int rec = 0; rec < o_.recommendations; ++rec) {
+      v1::Command c;
+      c.mutable_add_recommendation()->set_parent("plans/bench");
+      c.mutable_add_recommendation()->set_recommendation_id(absl::StrCat("r", rec));
+      c.mutable_add_recommendation()->set_number(rec + 1);
+      c.mutable_add_recommendation()->set_title(absl::StrCat("Recommendation ", rec + 1));
+      add(c);
+    }
+    if (!Send(r)) return false;
+    for (int rec = 0; rec < o_.recommendations; ++rec) {
+      v1::ExecuteCommandsRequest actions;
+      for (int a = 0; a < o_.actions_per_recommendation; ++a) {
+        v1::Command c;
+        auto* add_action = c.mutable_add_action();
+        add_action->set_parent(Rec(rec));
+        add_action->set_action_id(absl::StrCat("a", a));
+        add_action->set_description(absl::StrCat("Action ", a, " of recommendation ", rec));
+        add_action->set_target_date("December 2025");
+        add_action->set_owner("bench-admin");
+        *actions.add_commands() = c;
+      }
+      if (!Send(actions)) return false;
+    }
+    started_ = std::chrono::system_clock::now();
+    return true;
+  }
+
+  bool Send(const v1::ExecuteCommandsRequest& r) {
+    v1::CommandResponse response;
+    grpc::Status s = ledger_[0]->ExecuteCommands(Context().get(), r, &response);
+    if (!s.ok()) std::fprintf(stderr, "ledger_bench: %s\n", s.error_message().c_str());
+    head_ = std::max(head_.load(), response.position());
+    return s.ok();
+  }
+
+  // Runs `concurrency` outstanding calls until `seconds` pass or `max_ops`
+  // calls complete; each call is `batch` record-update commands.
+  nlohmann::json Load(int concurrency, double seconds, int batch, uint64_t max_ops) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<double> latencies;
+    latencies.reserve(1 << 20);
+    std::atomic<uint64_t> done{0}, failed{0};
+    int outstanding = 0;
+    const auto start = Clock::now();
+    const auto stop = start + std::chrono::duration_cast<Clock::duration>(
+                                  std::chrono::duration<double>(seconds));
+    std::atomic<uint64_t> issued{0};
+    std::function<void(int)> issue = [&](int lane) {
+      const uint64_t n = issued++;
+      if (Clock::now() >= stop || n >= max_ops) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (--outstanding == 0) cv.notify_all();
+        return;
+      }
+      struct Call {
+        grpc::ClientContext context;
+        v1::ExecuteCommandsRequest request;
+        v1::CommandResponse response;
+        Clock::time_point begin;
+      };
+      auto call = std::make_shared<Call>();
+      call->context.AddMetadata("authorization", "Bearer " + o_.token);
+      call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      std::mt19937_64 rng(n * 7919 + 13);
+      for (int i = 0; i < batch; ++i) {
+        v1::Command c;
+        auto* u = c.mutable_record_update();
+        u->set_name(Act(static_cast<int>(rng() % o_.recommendations),
+                        static_cast<int>(rng() % o_.actions_per_recommendation)));
+        u->set_period("plans/bench/periods/q1");
+        u->set_narrative(absl::StrCat(
+            "Progress note ", n, "-", i,
+            ": the working group met, reviewed the milestones and agreed the next steps "
+            "with partners; the risk register was updated."));
+        *call->request.add_commands() = c;
+      }
+      call->request.set_request_id(absl::StrCat("bench-", run_, "-", n));
+      call->begin = Clock::now();
+      ledger_[lane % ledger_.size()]->async()->ExecuteCommands(
+          &call->context, &call->request, &call->response,
+          [&, call, lane](grpc::Status s) {
+            const double us = std::chrono::duration<double, std::micro>(Clock::now() - call->begin).count();
+            if (s.ok()) {
+              done++;
+              std::lock_guard<std::mutex> lock(mu);
+              latencies.push_back(us);
+              head_ = std::max(head_.load(), call->response.position());
+            } else {
+              failed++;
+            }
+            issue(lane);
+          });
+    };
+    ++run_;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      outstanding = concurrency;
+    }
+    for (int i = 0; i < concurrency; ++i) issue(i);
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return outstanding == 0; });
+    }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    nlohmann::json out = Summary(latencies, elapsed, done.load(), done.load() * batch);
+    out["concurrency"] = concurrency;
+    out["events_per_call"] = batch;
+    out["failed"] = failed.load();
+    return out;
+  }
+
+  // Times `calls` sequential calls of `fn`.
+  nlohmann::json Time(int calls, const std::function<bool(std::mt19937_64&)>& fn) {
+    std::vector<double> latencies;
+    std::mt19937_64 rng(42);
+    const auto start = Clock::now();
+    int ok = 0;
+    for (int i = 0; i < calls; ++i) {
+      const auto t = Clock::now();
+      ok += fn(rng);
+      latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+    }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    nlohmann::json out = Summary(latencies, elapsed, calls, 0);
+    out["failed"] = calls - ok;
+    return out;
+  }
+
+  nlohmann::json Queries() {
+    nlohmann::json out;
+    auto& q = *query_[0];
+    const int n = o_.query_calls;
+    out["GetAction"] = Time(n, [&](std::mt19937_64& rng) {
+      v1::GetActionRequest r;
+      r.set_name(Act(rng() % o_.recommendations, rng() % o_.actions_per_recommendation));
+      v1::ActionView v;
+      return q.GetAction(Context().get(), r, &v).ok();
+    });
+    out["GetActionTimeline"] = Time(std::max(1, n / 4), [&](std::mt19937_64& rng) {
+      v1::GetActionTimelineRequest r;
+      r.set_name(Act(rng() % o_.recommendations, rng() % o_.actions_per_recommendation));
+      r.set_page_size(100);
+      v1::GetActionTimelineResponse v;
+      return q.GetActionTimeline(Context().get(), r, &v).ok();
+    });
+    out["ListActions"] = Time(std::max(1, n / 20), [&](std::mt19937_64&) {
+      v1::ListActionsRequest r;
+      r.set_parent("plans/bench");
+      r.set_page_size(1000);
+      v1::ListActionsResponse v;
+      return q.ListActions(Context().get(), r, &v).ok() && v.actions_size() > 0;
+    });
+    const int64_t from = std::chrono::duration_cast<std::chrono::seconds>(
+                             started_.time_since_epoch()).count();
+    const int64_t to = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+    out["GetPlanAsOf"] = Time(std::max(1, n / 40), [&](std::mt19937_64& rng) {
+      v1::GetPlanAsOfRequest r;
+      r.set_name("plans/bench");
+      r.mutable_time()->set_seconds(from + static_cast<int64_t>(rng() % (to - from + 1)));
+      r.set_clock(v1::RECORDED);
+      v1::PlanSnapshot v;
+      return q.GetPlanAsOf(Context().get(), r, &v).ok();
+    });
+    out["DiffPlan"] = Time(std::max(1, n / 100), [&](std::mt19937_64& rng) {
+      v1::DiffPlanRequest r;
+      r.set_name("plans/bench");
+      r.mutable_from_time()->set_seconds(from + static_cast<int64_t>(rng() % (to - from + 1)));
+      r.mutable_to_time()->set_seconds(to);
+      v1::PlanDiff v;
+      return q.DiffPlan(Context().get(), r, &v).ok();
+    });
+    for (auto [name, format] : {std::pair{"ReportMarkdown", v1::MARKDOWN},
+                                std::pair{"ReportHtml", v1::HTML}}) {
+      out[name] = Time(std::max(1, n / 100), [&, format = format](std::mt19937_64&) {
+        v1::RenderReportRequest r;
+        r.set_name("plans/bench");
+        r.set_period("plans/bench/periods/q1");
+        r.set_format(format);
+        v1::Report v;
+        return report_->RenderReport(Context().get(), r, &v).ok();
+      });
+    }
+    return out;
+  }
+
+  // Seconds until the read models reach the log head.
+  double CatchUp() {
+    const auto start = Clock::now();
+    v1::GetPlanRequest r;
+    r.set_name("plans/bench");
+    r.set_min_position(head_);
+    v1::PlanView v;
+    auto context = Context(600);
+    grpc::Status s = query_[0]->GetPlan(context.get(), r, &v);
+    if (!s.ok()) std::fprintf(stderr, "ledger_bench: catch-up: %s\n", s.error_message().c_str());
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  nlohmann::json Rebuild() {
+    const auto start = Clock::now();
+    v1::RebuildProjectionRequest r;
+    r.set_name("all");
+    r.set_wait(true);
+    v1::ProjectionStatus v;
+    grpc::Status s = query_[0]->RebuildProjection(Context(3600).get(), r, &v);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return {{"ok", s.ok()}, {"seconds", seconds}, {"events", head_.load()},
+            {"events_per_s", static_cast<double>(head_.load()) / seconds}};
+  }
+
+  nlohmann::json Verify() {
+    const auto start = Clock::now();
+    v1::VerifyLedgerResponse v;
+    grpc::Status s = integrity_->VerifyLedger(Context(3600).get(), {}, &v);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return {{"ok", s.ok() && v.ok()}, {"seconds", seconds}, {"events", v.events_checked()},
+            {"events_per_s", static_cast<double>(v.events_checked()) / seconds}};
+  }
+
+  uint64_t head() const { return head_.load(); }
+
+ private:
+  Options o_;
+  std::vector<std::unique_ptr<v1::LedgerService::Stub>> ledger_;
+  std::vector<std::unique_ptr<v1::QueryService::Stub>> query_;
+  std::unique_ptr<v1::ReportService::Stub> report_;
+  std::unique_ptr<v1::IntegrityService::Stub> integrity_;
+  std::atomic<uint64_t> head_{0};
+  std::chrono::system_clock::time_point started_;
+  int run_ = 0;
+};
+
+}  // namespace
+}  // namespace auditledger::bench
+
+int main(int argc, char** argv) {
+  using namespace auditledger::bench;
+  Options o;
+  CLI::App app{"ledger_bench: load and query a running ledgerd; prints JSON"};
+  app.add_option("--addr", o.addr);
+  app.add_option("--token", o.token)->required();
+  app.add_option("--seconds", o.seconds, "per load scenario");
+  app.add_option("--fill_to", o.fill_to, "events in the log before the queries");
+  app.add_option("--query_calls", o.query_calls);
+  app.add_option("--concurrency", o.concurrency);
+  CLI11_PARSE(app, argc, argv);
+
+  Bench bench(o);
+  nlohmann::json out;
+  if (!bench.Setup()) return 1;
+  for (int c : o.concurrency) {
+    out["commands"].push_back(bench.Load(c, o.seconds, 1, UINT64_MAX));
+    std::fprintf(stderr, "ledger_bench: commands at %d: %.0f/s\n", c,
+                 out["commands"].back()["ops_per_s"].get<double>());
+  }
+  out["import"] = bench.Load(16, o.seconds, 100, UINT64_MAX);
+  std::fprintf(stderr, "ledger_bench: import: %.0f events/s\n",
+               out["import"]["events_per_s"].get<double>());
+  // Fill to the target size, then measure how far behind the read models are.
+  if (bench.head() < o.fill_to) {
+    const uint64_t calls = (o.fill_to - bench.head() + 99) / 100;
+    out["fill"] = bench.Load(8, 3600, 100, calls);
+  }
+  out["catch_up_seconds"] = bench.CatchUp();
+  out["events"] = bench.head();
+  std::fprintf(stderr, "ledger_bench: %llu events; read models caught up %.2f s later\n",
+               static_cast<unsigned long long>(bench.head()),
+               out["catch_up_seconds"].get<double>());
+  out["queries"] = bench.Queries();
+  out["verify"] = bench.Verify();
+  out["rebuild"] = bench.Rebuild();
+  std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
