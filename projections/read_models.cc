@@ -110,6 +110,8 @@ class ChangesProjection final : public Projection {
     txn.Put(IndexPrefix('s', event.stream()) + pos, "");
     txn.Put(IndexPrefix('a', event.actor().id()) + pos, "");
     txn.Put(IndexPrefix('y', change.type()) + pos, "");
+    txn.Put(IndexPrefix('w', event.stream()) + BigEndian64(Micros(event.effective_at())) + pos, "");
+    txn.Put(IndexPrefix('t', event.stream()) + BigEndian64(Micros(event.recorded_at())) + pos, "");
     if (is_action) {
       FoldAction(event, &before);
       txn.PutMessage(view_key, before);

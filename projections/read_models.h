@@ -17,6 +17,8 @@
 //   's' stream 0 position        -> ""   (timeline of a resource)
 //   'a' actor 0 position         -> ""
 //   'y' type 0 position          -> ""
+//   'w' stream 0 effective_us position -> ""  (a resource's changes by
+//   't' stream 0 recorded_us position  -> ""   either clock)
 //   'v' action                   -> ActionView (for before-values)
 // "temporal"  the state as of any moment, on both clocks:
 //   'r' entity 0 recorded_us position  -> view after that event

@@ -221,7 +221,7 @@ std::string RenderHtml(const ReportModel& m) {
   if (m.audit.empty()) absl::StrAppend(&out, "<p>No action changed in this period.</p>\n");
   for (const v1::ActionView& a : m.actions) {
     auto changes = m.audit.find(a.name());
-    if (changes != m.audit.end()) AppendSection(&out, AuditTable(a, changes->second));
+    if (changes != m.audit.end()) AppendSection(&out, AuditTable(m, a, changes->second));
   }
   absl::StrAppend(&out, "</section>\n<footer id=\"verification\" class=\"footer\"><h2>"
                         "Verification</h2>\n<p>Built from the ledger up to position ",

@@ -145,7 +145,7 @@ std::string RenderMarkdown(const ReportModel& m) {
   }
   for (const v1::ActionView& a : m.actions) {
     auto changes = m.audit.find(a.name());
-    if (changes != m.audit.end()) AppendSection(&out, AuditTable(a, changes->second));
+    if (changes != m.audit.end()) AppendSection(&out, AuditTable(m, a, changes->second));
   }
 
   line("<a id=\"verification\"></a>");

@@ -115,8 +115,15 @@ std::vector<TableData> OverdueTables(const ReportModel& m) {
   return {overdue, slipped};
 }
 
-TableData AuditTable(const v1::ActionView& a, const std::vector<v1::Change>& changes) {
-  TableData t{absl::StrCat(Short(a.name()), ": ", a.description()),
+TableData AuditTable(const ReportModel& m, const v1::ActionView& a,
+                     const std::vector<v1::Change>& changes) {
+  std::string title = absl::StrCat(Short(a.name()), ": ", a.description());
+  if (auto left = m.audit_left_out.find(a.name()); left != m.audit_left_out.end()) {
+    absl::StrAppend(&title, " (the latest ", changes.size(), " changes; ", left->second,
+                    " earlier ones in this period are in `ledgerctl action timeline ",
+                    Short(a.name()), "`)");
+  }
+  TableData t{title,
               {"Event", "Recorded (UTC)", "Effective", "Who", "What", "Change", "Reason"},
               {}};
   for (const v1::Change& c : changes) {

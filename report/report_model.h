@@ -26,6 +26,8 @@ struct ReportModel {
   std::string previous_heading;   // "" when there is no previous period
   // Changes in the reported window, per action name, oldest first.
   std::map<std::string, std::vector<v1::Change>> audit;
+  // Earlier changes in the window not listed, per action name.
+  std::map<std::string, uint64_t> audit_left_out;
   uint64_t position = 0;          // the highest position reflected
   std::string head_hash_hex;      // hash-chain head at `position`
   std::optional<std::string> generated_at;
@@ -62,7 +64,8 @@ std::vector<TableData> ChangeTables(const ReportModel& model);
 // Overdue and slipped actions.
 std::vector<TableData> OverdueTables(const ReportModel& model);
 // One action's changes in the window.
-TableData AuditTable(const v1::ActionView& action, const std::vector<v1::Change>& changes);
+TableData AuditTable(const ReportModel& model, const v1::ActionView& action,
+                     const std::vector<v1::Change>& changes);
 // The cells of one action's row in its recommendation's table.
 std::vector<std::string> ActionRow(const ReportModel& model, const v1::ActionView& action);
 std::string SummaryNote(const ReportModel& model);

@@ -166,22 +166,33 @@ absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader,
   return snapshot;
 }
 
-absl::StatusOr<std::vector<v1::Change>> StreamChanges(ModelReader& reader,
-                                                      const std::string& stream) {
-  std::vector<v1::Change> out;
-  const std::string prefix = projections::IndexPrefix('s', stream);
+absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(ModelReader& reader,
+                                                             const std::string& stream,
+                                                             v1::Clock clock, uint64_t after_us,
+                                                             uint64_t until_us, size_t max,
+                                                             uint64_t* left_out) {
+  const std::string prefix =
+      projections::IndexPrefix(clock == v1::EFFECTIVE ? 'w' : 't', stream);
+  std::vector<uint64_t> positions;
   auto it = reader.Iterator(projections::kChanges);
-  for (it->Seek(prefix); it->Valid() && absl::StartsWith(View(it->key()), prefix);
-       it->Next()) {
-    const uint64_t position =
-        projections::ReadBigEndian64(View(it->key()).substr(prefix.size()));
+  const uint64_t start = after_us == UINT64_MAX ? after_us : after_us + 1;
+  for (it->Seek(prefix + projections::BigEndian64(start));
+       it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
+    absl::string_view rest = View(it->key()).substr(prefix.size());
+    if (rest.size() != 16) continue;
+    if (projections::ReadBigEndian64(rest.substr(0, 8)) > until_us) break;
+    positions.push_back(projections::ReadBigEndian64(rest.substr(8)));
+  }
+  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  *left_out = positions.size() > max ? positions.size() - max : 0;
+  std::vector<v1::Change> out;
+  for (size_t i = *left_out; i < positions.size(); ++i) {
     v1::Change change;
     absl::StatusOr<bool> got =
-        reader.Get(projections::kChanges, projections::ChangeKey(position), &change);
+        reader.Get(projections::kChanges, projections::ChangeKey(positions[i]), &change);
     if (!got.ok()) return got.status();
     if (*got) out.push_back(std::move(change));
   }
-  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
   return out;
 }
 

@@ -58,9 +58,14 @@ absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader,
                                             const std::string& plan_name,
                                             uint64_t micros, v1::Clock clock);
 
-// The changes to `stream`, oldest first.
-absl::StatusOr<std::vector<v1::Change>> StreamChanges(ModelReader& reader,
-                                                      const std::string& stream);
+// The changes to `stream` that took effect (or, on the recorded clock, were
+// recorded) after `after_us` and at or before `until_us`, oldest first; at
+// most the latest `max`, with how many earlier ones were left out.
+absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(ModelReader& reader,
+                                                             const std::string& stream,
+                                                             v1::Clock clock, uint64_t after_us,
+                                                             uint64_t until_us, size_t max,
+                                                             uint64_t* left_out);
 
 }  // namespace auditledger::service
 

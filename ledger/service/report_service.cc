@@ -120,17 +120,17 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
       return prior.status();
     }
   }
+  // The audit appendix lists at most the latest kAuditPerAction changes of
+  // an action in the window, and says how many it left out.
+  constexpr size_t kAuditPerAction = 50;
+  const uint64_t after = model.previous_heading.empty() ? 0 : previous;
   for (const v1::ActionView& a : model.actions) {
-    absl::StatusOr<std::vector<v1::Change>> changes = StreamChanges(reader, a.name());
+    uint64_t left_out = 0;
+    absl::StatusOr<std::vector<v1::Change>> changes =
+        StreamChangesBetween(reader, a.name(), clock, after, moment, kAuditPerAction, &left_out);
     if (!changes.ok()) return changes.status();
-    std::vector<v1::Change> in_window;
-    for (const v1::Change& c : *changes) {
-      const uint64_t when =
-          Micros(clock == v1::EFFECTIVE ? c.effective_at() : c.recorded_at());
-      const bool after_previous = model.previous_heading.empty() || when > previous;
-      if (after_previous && when <= moment) in_window.push_back(c);
-    }
-    if (!in_window.empty()) model.audit[a.name()] = std::move(in_window);
+    if (!changes->empty()) model.audit[a.name()] = *std::move(changes);
+    if (left_out > 0) model.audit_left_out[a.name()] = left_out;
   }
   if (model.position > 0) {
     absl::StatusOr<store::LoggedEvent> head = log_->Read(model.position);

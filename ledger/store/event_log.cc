@@ -76,12 +76,17 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
   db_options.paranoid_checks = true;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
+  // One memory budget for every column family's memtables (there is one per
+  // projection too), so resident memory stays bounded as models are added.
+  db_options.db_write_buffer_size = options.write_buffer_bytes;
   if (options.env != nullptr) db_options.env = options.env;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   log->cf_options_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  log->cf_options_.write_buffer_size = options.write_buffer_bytes / 4;
+  log->cf_options_.max_write_buffer_number = 2;
 
   std::vector<std::string> existing;
   rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(

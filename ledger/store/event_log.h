@@ -38,6 +38,8 @@ struct LogOptions {
   // For fault injection; nullptr means the default environment.
   rocksdb::Env* env = nullptr;
   size_t block_cache_bytes = 64 << 20;
+  // All memtables together.
+  size_t write_buffer_bytes = 64 << 20;
 };
 
 // An event as stored, with the hash of its stored bytes.
