@@ -224,6 +224,41 @@ class Bench {
     return out;
   }
 
+  // A reporting period of realistic size on top of all that history: one
+  // narrative per action and a status change for every tenth, then closed.
+  bool ReportPeriod() {
+    v1::ExecuteCommandsRequest open;
+    v1::Command c;
+    c.mutable_open_period()->set_parent("plans/bench");
+    c.mutable_open_period()->set_period_id("report");
+    c.mutable_open_period()->set_title("Progress review");
+    *open.add_commands() = c;
+    if (!Send(open)) return false;
+    for (int rec = 0; rec < o_.recommendations; ++rec) {
+      v1::ExecuteCommandsRequest r;
+      for (int a = 0; a < o_.actions_per_recommendation; ++a) {
+        v1::Command u;
+        u.mutable_record_update()->set_name(Act(rec, a));
+        u.mutable_record_update()->set_period("plans/bench/periods/report");
+        u.mutable_record_update()->set_narrative(
+            "The action is progressing to plan; partners have agreed the next milestones.");
+        *r.add_commands() = u;
+        if (a % 10 == 0) {
+          v1::Command s;
+          s.mutable_change_action_status()->set_name(Act(rec, a));
+          s.mutable_change_action_status()->set_status(v1::ONGOING);
+          *r.add_commands() = s;
+        }
+      }
+      if (!Send(r)) return false;
+    }
+    v1::ExecuteCommandsRequest close;
+    v1::Command x;
+    x.mutable_close_period()->set_name("plans/bench/periods/report");
+    *close.add_commands() = x;
+    return Send(close);
+  }
+
   nlohmann::json Queries() {
     nlohmann::json out;
     auto& q = *query_[0];
@@ -273,7 +308,7 @@ class Bench {
       out[name] = Time(std::max(1, n / 100), [&, format = format](std::mt19937_64&) {
         v1::RenderReportRequest r;
         r.set_name("plans/bench");
-        r.set_period("plans/bench/periods/q1");
+        r.set_period("plans/bench/periods/report");
         r.set_format(format);
         v1::Report v;
         return report_->RenderReport(Context().get(), r, &v).ok();
@@ -360,6 +395,7 @@ int main(int argc, char** argv) {
     const uint64_t calls = (o.fill_to - bench.head() + 99) / 100;
     out["fill"] = bench.Load(8, 3600, 100, calls);
   }
+  if (!bench.ReportPeriod()) return 1;
   out["catch_up_seconds"] = bench.CatchUp();
   out["events"] = bench.head();
   std::fprintf(stderr, "ledger_bench: %llu events; read models caught up %.2f s later\n",
