@@ -317,16 +317,22 @@ class Bench {
     return out;
   }
 
-  // Seconds until the read models reach the log head.
+  // Seconds until the read models reach the log head (a query waits at most
+  // 30 s per call, so keep asking; bounded at an hour).
   double CatchUp() {
     const auto start = Clock::now();
-    v1::GetPlanRequest r;
-    r.set_name("plans/bench");
-    r.set_min_position(head_);
-    v1::PlanView v;
-    auto context = Context(600);
-    grpc::Status s = query_[0]->GetPlan(context.get(), r, &v);
-    if (!s.ok()) std::fprintf(stderr, "ledger_bench: catch-up: %s\n", s.error_message().c_str());
+    for (int attempt = 0; attempt < 120; ++attempt) {
+      v1::GetPlanRequest r;
+      r.set_name("plans/bench");
+      r.set_min_position(head_);
+      v1::PlanView v;
+      grpc::Status s = query_[0]->GetPlan(Context(600).get(), r, &v);
+      if (s.ok()) break;
+      if (s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+        std::fprintf(stderr, "ledger_bench: catch-up: %s\n", s.error_message().c_str());
+        break;
+      }
+    }
     return std::chrono::duration<double>(Clock::now() - start).count();
   }
 
@@ -349,6 +355,46 @@ class Bench {
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return {{"ok", s.ok() && v.ok()}, {"seconds", seconds}, {"events", v.events_checked()},
             {"events_per_s", static_cast<double>(v.events_checked()) / seconds}};
+  }
+
+  // Mixed load for `seconds`: commands at 16 callers with queries between,
+  // reporting each interval's throughput, latency and ledgerd's memory.
+  nlohmann::json Soak(double seconds, double interval, int pid) {
+    nlohmann::json out = nlohmann::json::array();
+    const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                         std::chrono::duration<double>(seconds));
+    for (int i = 0; Clock::now() < end && i < 100000; ++i) {
+      nlohmann::json row = Load(16, interval, 1, UINT64_MAX);
+      row["GetAction"] = Time(200, [&](std::mt19937_64& rng) {
+        v1::GetActionRequest r;
+        r.set_name(Act(rng() % o_.recommendations, rng() % o_.actions_per_recommendation));
+        v1::ActionView v;
+        return query_[0]->GetAction(Context().get(), r, &v).ok();
+      });
+      row["minute"] = static_cast<double>(i) * interval / 60.0;
+      row["rss_mib"] = RssMib(pid);
+      row["events"] = head_.load();
+      std::fprintf(stderr, "soak %5.1f min: %6.0f commands/s p99 %6.2f ms, GetAction p99 %5.2f ms, "
+                   "RSS %5.1f MiB, %llu events\n",
+                   row["minute"].get<double>(), row["ops_per_s"].get<double>(),
+                   row["p99_ms"].get<double>(), row["GetAction"]["p99_ms"].get<double>(),
+                   row["rss_mib"].get<double>(), static_cast<unsigned long long>(head_.load()));
+      out.push_back(row);
+    }
+    return out;
+  }
+
+  static double RssMib(int pid) {
+    if (pid <= 0) return 0;
+    FILE* f = std::fopen(absl::StrCat("/proc/", pid, "/status").c_str(), "r");
+    if (f == nullptr) return 0;
+    char line[256];
+    double kib = 0;
+    while (std::fgets(line, sizeof(line), f)) {
+      if (std::sscanf(line, "VmRSS: %lf kB", &kib) == 1) break;
+    }
+    std::fclose(f);
+    return kib / 1024.0;
   }
 
   uint64_t head() const { return head_.load(); }
@@ -377,11 +423,20 @@ int main(int argc, char** argv) {
   app.add_option("--fill_to", o.fill_to, "events in the log before the queries");
   app.add_option("--query_calls", o.query_calls);
   app.add_option("--concurrency", o.concurrency);
+  double soak_seconds = 0;
+  int pid = 0;
+  app.add_option("--soak", soak_seconds, "run only the soak: mixed load for this long");
+  app.add_option("--pid", pid, "ledgerd's pid, to sample its memory");
   CLI11_PARSE(app, argc, argv);
 
   Bench bench(o);
   nlohmann::json out;
   if (!bench.Setup()) return 1;
+  if (soak_seconds > 0) {
+    out["soak"] = bench.Soak(soak_seconds, 30, pid);
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
   for (int c : o.concurrency) {
     out["commands"].push_back(bench.Load(c, o.seconds, 1, UINT64_MAX));
     std::fprintf(stderr, "ledger_bench: commands at %d: %.0f/s\n", c,
