@@ -123,7 +123,18 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
   // The audit appendix lists at most the latest kAuditPerAction changes of
   // an action in the window, and says how many it left out.
   constexpr size_t kAuditPerAction = 50;
-  const uint64_t after = model.previous_heading.empty() ? 0 : previous;
+  // A period's appendix covers the period itself: what took effect from its
+  // opening to the moment reported (an as-of report: since the previous
+  // period closed).
+  uint64_t after = model.previous_heading.empty() ? 0 : previous;
+  if (!model.period.empty()) {
+    for (const v1::PeriodView& p : now->periods()) {
+      if (p.name() == model.period) {
+        const uint64_t opened = Micros(p.opened_effective());
+        if (opened > 0) after = std::max(after, opened - 1);
+      }
+    }
+  }
   for (const v1::ActionView& a : model.actions) {
     uint64_t left_out = 0;
     absl::StatusOr<std::vector<v1::Change>> changes =

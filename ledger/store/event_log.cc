@@ -84,6 +84,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Index and filter blocks live in the block cache too, so memory stays
+  // within the cache's bound however large the data grows.
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   log->cf_options_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   log->cf_options_.write_buffer_size = options.write_buffer_bytes / 4;
   log->cf_options_.max_write_buffer_number = 2;
