@@ -109,5 +109,5 @@ python3 bench/report.py --mode "$mode" --ledger "$work/ledger.json" \
   --pg_checked_16 "${pg_checked_16:-0}" --pg_checked_64 "${pg_checked_64:-0}" \
   --pg_plain_16 "${pg_plain_16:-0}" --rdb_fill_sync "${rdb_fill_sync:-0}" \
   --rdb_fill "${rdb_fill:-0}" --rdb_readseq "${rdb_readseq:-0}" \
-  --out "bench/results/$stamp" --machine "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
+  --out "bench/results/$stamp" --machine "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo) GiB"
 cat "bench/results/$stamp.md"
