@@ -82,12 +82,21 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
   if (options.env != nullptr) db_options.env = options.env;
 
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // Few shards: a shard holds at most its share of the capacity, and a
+  // block larger than that is never cached at all.
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes, /*num_shard_bits=*/2);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   // Index and filter blocks live in the block cache too, so memory stays
-  // within the cache's bound however large the data grows.
+  // within the cache's bound however large the data grows. They are
+  // partitioned, so a read loads one small partition rather than a filter
+  // or index the size of the whole file.
   table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.pin_top_level_index_and_filter = true;
+  table.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
   log->cf_options_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   log->cf_options_.write_buffer_size = options.write_buffer_bytes / 4;
   log->cf_options_.max_write_buffer_number = 2;
