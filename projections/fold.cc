@@ -15,6 +15,18 @@ std::string PlanOf(absl::string_view stream) {
   return std::string(stream.substr(0, slash));
 }
 
+bool IsPlanLevel(const v1::Event& event) {
+  switch (event.payload_case()) {
+    case v1::Event::kPlanCreated:
+    case v1::Event::kRecommendationAdded:
+    case v1::Event::kPeriodOpened:
+    case v1::Event::kPeriodClosed:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool IsActionStream(absl::string_view stream) {
   return absl::StrContains(stream, "/actions/");
 }

@@ -18,6 +18,10 @@ void FoldAction(const v1::Event& event, v1::ActionView* view);
 // Advances a plan's view by a plan, recommendation or period event.
 void FoldPlan(const v1::Event& event, v1::PlanView* view);
 
+// Whether the event belongs to the plan's own view (plan, recommendation and
+// period events) rather than to an action's.
+bool IsPlanLevel(const v1::Event& event);
+
 // "plans/x" for any resource name under plans/x.
 std::string PlanOf(absl::string_view stream);
 bool IsActionStream(absl::string_view stream);

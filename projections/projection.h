@@ -5,12 +5,19 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "auditledger/v1/event.pb.h"
 #include "auditledger/v1/ledger_service.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
+
+namespace auditledger::store {
+class EventLog;
+}  // namespace auditledger::store
 
 namespace auditledger::projections {
 
@@ -40,15 +47,78 @@ class ProjectionTxn {
   rocksdb::WriteBatchWithIndex batch_;
 };
 
+// Where a projection's worker (re)starts.
+struct ProjectionContext {
+  const store::EventLog* log = nullptr;
+  rocksdb::DB* db = nullptr;
+  rocksdb::ColumnFamilyHandle* cf = nullptr;
+  uint64_t position = 0;  // the last event the model holds; 0 for none
+};
+
 // A read model derived from the log. Apply must be a pure function of the
 // events applied so far (no clock, no randomness, no other projection's
-// state), so that a rebuild by replay gives the same bytes.
+// state, and not where the runner's steps begin or end), so that a rebuild
+// by replay gives the same bytes.
 class Projection {
  public:
   virtual ~Projection() = default;
   virtual std::string name() const = 0;
+  // Changes whenever the model's keys or values change meaning; a model of
+  // another layout is dropped and built again from the log.
+  virtual uint64_t layout() const { return 1; }
+  // Called before the first Apply and whenever the worker restarts: a
+  // projection that keeps state in memory reloads it from its model as of
+  // `context.position` (an empty model when it is 0).
+  virtual absl::Status Open(const ProjectionContext& context) {
+    (void)context;
+    return absl::OkStatus();
+  }
+  // Called after the last Apply of a step, before the step is committed.
+  virtual absl::Status Finish(ProjectionTxn& txn) {
+    (void)txn;
+    return absl::OkStatus();
+  }
   // `logged` carries the event and the hash of its stored bytes.
   virtual absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) = 0;
+};
+
+// Views a projection keeps in memory between steps: each is read from the
+// model once and written back once per step, however many events touch it.
+// At most `max_views` are kept after a step.
+template <typename View>
+class ViewCache {
+ public:
+  explicit ViewCache(size_t max_views) : max_views_(max_views) {}
+
+  void Clear() {
+    views_.clear();
+    dirty_.clear();
+  }
+
+  // The view at `key` for changing (empty when the model has none yet).
+  absl::StatusOr<View*> Mutable(ProjectionTxn& txn, const std::string& key) {
+    auto it = views_.find(key);
+    if (it == views_.end()) {
+      View view;
+      absl::StatusOr<bool> got = txn.GetMessage(key, &view);
+      if (!got.ok()) return got.status();
+      it = views_.emplace(key, std::move(view)).first;
+    }
+    dirty_.insert(key);
+    return &it->second;
+  }
+
+  // Stages the views changed in this step.
+  void Flush(ProjectionTxn& txn) {
+    for (const std::string& key : dirty_) txn.PutMessage(key, views_.at(key));
+    dirty_.clear();
+    if (views_.size() > max_views_) views_.clear();
+  }
+
+ private:
+  size_t max_views_;
+  absl::flat_hash_map<std::string, View> views_;
+  absl::flat_hash_set<std::string> dirty_;
 };
 
 // Sortable key fragments.

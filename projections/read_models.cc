@@ -1,10 +1,14 @@
 #include "projections/read_models.h"
 
+#include <array>
+#include <utility>
+
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ledger/merkle/merkle.h"
 #include "projections/fold.h"
+#include "projections/temporal.h"
 
 namespace auditledger::projections {
 
@@ -19,75 +23,71 @@ std::string IndexPrefix(char kind, absl::string_view value) {
   return key;
 }
 
-std::string SnapshotPrefix(char kind, absl::string_view entity) {
-  return IndexPrefix(kind, entity);
-}
-
-std::string SnapshotKey(char kind, absl::string_view entity, uint64_t micros,
-                        uint64_t position) {
-  return SnapshotPrefix(kind, entity) + BigEndian64(micros) + BigEndian64(position);
-}
-
 namespace {
 
-bool IsPlanLevel(const v1::Event& event) {
-  switch (event.payload_case()) {
-    case v1::Event::kPlanCreated:
-    case v1::Event::kRecommendationAdded:
-    case v1::Event::kPeriodOpened:
-    case v1::Event::kPeriodClosed:
-      return true;
-    default:
-      return false;
-  }
-}
-
-absl::string_view KeyOf(const rocksdb::Iterator& it) {
-  return absl::string_view(it.key().data(), it.key().size());
-}
-
-bool HasPrefix(const rocksdb::Iterator& it, absl::string_view prefix) {
-  return it.Valid() && absl::StartsWith(KeyOf(it), prefix);
-}
+// Plans and actions of every plan; far more than one council's plans.
+constexpr size_t kMaxCachedViews = 100'000;
 
 class CurrentProjection final : public Projection {
  public:
   std::string name() const override { return kCurrent; }
 
+  absl::Status Open(const ProjectionContext&) override {
+    plans_.Clear();
+    actions_.Clear();
+    return absl::OkStatus();
+  }
+
   absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
     const v1::Event& event = logged.event();
     if (IsPlanLevel(event)) {
-      const std::string key = PlanKey(PlanOf(event.stream()));
-      v1::PlanView plan;
-      if (absl::StatusOr<bool> got = txn.GetMessage(key, &plan); !got.ok())
-        return got.status();
-      FoldPlan(event, &plan);
-      txn.PutMessage(key, plan);
+      absl::StatusOr<v1::PlanView*> plan =
+          plans_.Mutable(txn, PlanKey(PlanOf(event.stream())));
+      if (!plan.ok()) return plan.status();
+      FoldPlan(event, *plan);
       return absl::OkStatus();
     }
-    const std::string key = ActionKey(event.stream());
-    v1::ActionView action;
-    if (absl::StatusOr<bool> got = txn.GetMessage(key, &action); !got.ok())
-      return got.status();
-    FoldAction(event, &action);
-    txn.PutMessage(key, action);
+    absl::StatusOr<v1::ActionView*> action = actions_.Mutable(txn, ActionKey(event.stream()));
+    if (!action.ok()) return action.status();
+    FoldAction(event, *action);
     return absl::OkStatus();
   }
+
+  absl::Status Finish(ProjectionTxn& txn) override {
+    plans_.Flush(txn);
+    actions_.Flush(txn);
+    return absl::OkStatus();
+  }
+
+ private:
+  ViewCache<v1::PlanView> plans_{kMaxCachedViews};
+  ViewCache<v1::ActionView> actions_{kMaxCachedViews};
 };
 
 class ChangesProjection final : public Projection {
  public:
   std::string name() const override { return kChanges; }
 
+  absl::Status Open(const ProjectionContext&) override {
+    views_.Clear();
+    return absl::OkStatus();
+  }
+
+  absl::Status Finish(ProjectionTxn& txn) override {
+    views_.Flush(txn);
+    return absl::OkStatus();
+  }
+
   absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
     const v1::Event& event = logged.event();
     const uint64_t position = event.position();
     const bool is_action = IsActionStream(event.stream());
-    v1::ActionView before;
-    const std::string view_key = IndexPrefix('v', event.stream());
+    v1::ActionView* before = nullptr;
     if (is_action) {
-      if (absl::StatusOr<bool> got = txn.GetMessage(view_key, &before); !got.ok())
-        return got.status();
+      absl::StatusOr<v1::ActionView*> view =
+          views_.Mutable(txn, IndexPrefix('v', event.stream()));
+      if (!view.ok()) return view.status();
+      before = *view;
     }
     v1::Change corrected;
     bool has_corrected = false;
@@ -103,8 +103,8 @@ class ChangesProjection final : public Projection {
         txn.PutMessage(key, linked);
       }
     }
-    v1::Change change = DescribeChange(event, is_action ? &before : nullptr,
-                                       has_corrected ? &corrected : nullptr);
+    v1::Change change =
+        DescribeChange(event, before, has_corrected ? &corrected : nullptr);
     const std::string pos = BigEndian64(position);
     txn.PutMessage(ChangeKey(position), change);
     txn.Put(IndexPrefix('s', event.stream()) + pos, "");
@@ -112,84 +112,12 @@ class ChangesProjection final : public Projection {
     txn.Put(IndexPrefix('y', change.type()) + pos, "");
     txn.Put(IndexPrefix('w', event.stream()) + BigEndian64(Micros(event.effective_at())) + pos, "");
     txn.Put(IndexPrefix('t', event.stream()) + BigEndian64(Micros(event.recorded_at())) + pos, "");
-    if (is_action) {
-      FoldAction(event, &before);
-      txn.PutMessage(view_key, before);
-    }
+    if (before != nullptr) FoldAction(event, before);
     return absl::OkStatus();
-  }
-};
-
-class TemporalProjection final : public Projection {
- public:
-  std::string name() const override { return kTemporal; }
-
-  absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
-    const v1::Event& event = logged.event();
-    if (IsPlanLevel(event)) {
-      return Advance<v1::PlanView>(event, PlanOf(event.stream()), txn, &FoldPlan);
-    }
-    return Advance<v1::ActionView>(event, event.stream(), txn, &FoldAction);
   }
 
  private:
-  template <typename View>
-  static absl::Status Advance(const v1::Event& event, const std::string& entity,
-                              ProjectionTxn& txn,
-                              void (*fold)(const v1::Event&, View*)) {
-    const uint64_t position = event.position();
-    const std::string max_suffix(16, '\xff');
-    std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
-
-    // Recorded clock: positions follow recorded time, so the newest snapshot
-    // is the base.
-    View recorded;
-    const std::string r_prefix = SnapshotPrefix('r', entity);
-    it->SeekForPrev(r_prefix + max_suffix);
-    if (HasPrefix(*it, r_prefix) &&
-        !recorded.ParseFromArray(it->value().data(),
-                                 static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("temporal snapshot does not decode");
-    }
-    fold(event, &recorded);
-
-    // Effective clock: a back-dated event changes every later snapshot, so
-    // the ones after it are folded again.
-    const std::string e_prefix = SnapshotPrefix('e', entity);
-    const std::string e_key =
-        SnapshotKey('e', entity, Micros(event.effective_at()), position);
-    View effective;
-    it->SeekForPrev(e_key);
-    if (HasPrefix(*it, e_prefix) &&
-        !effective.ParseFromArray(it->value().data(),
-                                  static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("temporal snapshot does not decode");
-    }
-    std::vector<std::string> later;
-    for (it->Seek(e_key); HasPrefix(*it, e_prefix); it->Next()) {
-      later.emplace_back(KeyOf(*it));
-    }
-    if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
-    it.reset();
-
-    txn.PutMessage(SnapshotKey('r', entity, Micros(event.recorded_at()), position),
-                   recorded);
-    txn.PutMessage(IndexPrefix('l', entity) + BigEndian64(position), event);
-    fold(event, &effective);
-    txn.PutMessage(e_key, effective);
-    for (const std::string& key : later) {
-      const uint64_t later_position =
-          ReadBigEndian64(absl::string_view(key).substr(key.size() - 8));
-      v1::Event earlier_logged;
-      absl::StatusOr<bool> got = txn.GetMessage(
-          IndexPrefix('l', entity) + BigEndian64(later_position), &earlier_logged);
-      if (!got.ok()) return got.status();
-      if (!*got) return absl::DataLossError("temporal: event copy missing");
-      fold(earlier_logged, &effective);
-      txn.PutMessage(key, effective);
-    }
-    return absl::OkStatus();
-  }
+  ViewCache<v1::ActionView> views_{kMaxCachedViews};
 };
 
 // Complete subtrees of the Merkle tree over the log (see ledger/merkle):
@@ -198,21 +126,44 @@ class MerkleProjection final : public Projection {
  public:
   std::string name() const override { return kMerkle; }
 
+  absl::Status Open(const ProjectionContext&) override {
+    last_.fill({UINT64_MAX, std::string()});
+    return absl::OkStatus();
+  }
+
   absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
     uint64_t index = logged.event().position() - 1;
     std::string node = merkle::LeafHash(logged.hash());
-    txn.Put(MerkleNodeKey(0, index), node);
+    Put(txn, 0, index, node);
     // Each completed pair of subtrees completes their parent.
-    for (int level = 0; (index & 1) == 1 && level < 64; ++level) {
-      absl::StatusOr<std::optional<std::string>> left = txn.Get(MerkleNodeKey(level, index - 1));
-      if (!left.ok()) return left.status();
-      if (!left->has_value()) return absl::DataLossError("merkle: a left subtree is missing");
-      node = merkle::NodeHash(**left, node);
+    for (int level = 0; (index & 1) == 1 && level < kLevels - 1; ++level) {
+      std::string left;
+      if (last_[level].first == index - 1) {
+        left = last_[level].second;
+      } else {
+        absl::StatusOr<std::optional<std::string>> got = txn.Get(MerkleNodeKey(level, index - 1));
+        if (!got.ok()) return got.status();
+        if (!got->has_value()) return absl::DataLossError("merkle: a left subtree is missing");
+        left = **got;
+      }
+      node = merkle::NodeHash(left, node);
       index >>= 1;
-      txn.Put(MerkleNodeKey(level + 1, index), node);
+      Put(txn, level + 1, index, node);
     }
     return absl::OkStatus();
   }
+
+ private:
+  static constexpr int kLevels = 64;
+
+  void Put(ProjectionTxn& txn, int level, uint64_t index, const std::string& node) {
+    txn.Put(MerkleNodeKey(level, index), node);
+    last_[level] = {index, node};
+  }
+
+  // The last node written at each level: the left sibling the next one
+  // needs, without a read.
+  std::array<std::pair<uint64_t, std::string>, kLevels> last_;
 };
 
 }  // namespace
@@ -227,7 +178,7 @@ std::vector<std::unique_ptr<Projection>> DefaultProjections() {
   std::vector<std::unique_ptr<Projection>> out;
   out.push_back(std::make_unique<CurrentProjection>());
   out.push_back(std::make_unique<ChangesProjection>());
-  out.push_back(std::make_unique<TemporalProjection>());
+  out.push_back(NewTemporalProjection());
   out.push_back(std::make_unique<MerkleProjection>());
   return out;
 }

@@ -11,8 +11,9 @@
 namespace auditledger::projections {
 namespace {
 
-// Sorts after every model key (they all start with a printable byte).
+// Sort after every model key (they all start with a printable byte).
 constexpr char kCheckpointKey[] = "\xff" "checkpoint";
+constexpr char kLayoutKey[] = "\xff" "layout";
 
 }  // namespace
 
@@ -46,19 +47,57 @@ absl::Status ProjectionRunner::StartWorker(Worker& worker) {
   if (!cf.ok()) return cf.status();
   worker.cf = *cf;
   std::string checkpoint;
+  std::string layout;
   rocksdb::Status s =
       log_->db()->Get(rocksdb::ReadOptions(), worker.cf, kCheckpointKey, &checkpoint);
+  if (s.ok()) s = log_->db()->Get(rocksdb::ReadOptions(), worker.cf, kLayoutKey, &layout);
   uint64_t position = 0;
-  if (s.ok()) {
-    position = ReadBigEndian64(checkpoint);
-  } else if (!s.IsNotFound()) {
+  if (s.ok() || s.IsNotFound()) {
+    position = checkpoint.empty() ? 0 : ReadBigEndian64(checkpoint);
+  } else {
     return absl::UnavailableError(
         absl::StrCat("projection ", worker.projection->name(), ": ", s.ToString()));
   }
+  // A model written by a ledgerd that laid it out differently is built
+  // again from the log (models from before layouts were recorded are 1).
+  const uint64_t stored_layout = layout.empty() ? 1 : ReadBigEndian64(layout);
+  if (position > 0 && stored_layout != worker.projection->layout()) {
+    std::fprintf(stderr,
+                 "ledgerd: projection %s has layout %llu, this ledgerd writes %llu: "
+                 "rebuilding it from the log\n",
+                 worker.projection->name().c_str(),
+                 static_cast<unsigned long long>(stored_layout),
+                 static_cast<unsigned long long>(worker.projection->layout()));
+    if (absl::Status dropped = log_->DropColumnFamily(CfName(worker.projection->name()));
+        !dropped.ok()) {
+      return dropped;
+    }
+    absl::StatusOr<rocksdb::ColumnFamilyHandle*> fresh =
+        log_->ColumnFamily(CfName(worker.projection->name()));
+    if (!fresh.ok()) return fresh.status();
+    worker.cf = *fresh;
+    position = 0;
+  }
+  ProjectionContext context;
+  context.log = log_;
+  context.db = log_->db();
+  context.cf = worker.cf;
+  context.position = position;
   worker.position = position;
   worker.ready_at = position == 0 ? log_->head_position() : 0;
+  worker.started = absl::Now();
   worker.stop = false;
   worker.failure = absl::OkStatus();
+  if (absl::Status opened = worker.projection->Open(context); !opened.ok()) {
+    // As when a step fails: the model stays where it is, and the rest of
+    // ledgerd (the log, verification) still serves.
+    std::fprintf(stderr, "ledgerd: projection %s could not resume at position %llu: %s\n",
+                 worker.projection->name().c_str(),
+                 static_cast<unsigned long long>(position), opened.ToString().c_str());
+    absl::MutexLock lock(&progress_mu_);
+    worker.failure = opened;
+    return absl::OkStatus();
+  }
   worker.thread = std::thread([this, w = &worker] { Run(w); });
   return absl::OkStatus();
 }
@@ -116,10 +155,23 @@ absl::Status ProjectionRunner::Step(Worker& worker,
     }
     position = event.position();
   }
+  if (absl::Status s = worker.projection->Finish(txn); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("at position ", position, ": ", s.message()));
+  }
   txn.Put(kCheckpointKey, BigEndian64(position));
+  txn.Put(kLayoutKey, BigEndian64(worker.projection->layout()));
   rocksdb::WriteOptions options;  // a model is rebuilt from the log, no sync
   rocksdb::Status s = log_->db()->Write(options, txn.batch().GetWriteBatch());
   if (!s.ok()) return absl::UnavailableError(s.ToString());
+  const uint64_t ready_at = worker.ready_at.load();
+  if (ready_at > 0 && worker.position < ready_at && position >= ready_at) {
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - worker.started);
+    std::fprintf(stderr,
+                 "ledgerd: projection %s built from the log to position %llu in %.2f s "
+                 "(%.0f events/s)\n",
+                 worker.projection->name().c_str(), static_cast<unsigned long long>(position),
+                 seconds, seconds > 0 ? static_cast<double>(position) / seconds : 0.0);
+  }
   absl::MutexLock lock(&progress_mu_);
   worker.position = position;
   return absl::OkStatus();

@@ -57,6 +57,7 @@ class ProjectionRunner {
   rocksdb::ColumnFamilyHandle* cf(const std::string& name) const
       ABSL_SHARED_LOCKS_REQUIRED(handles_mu_);
   rocksdb::DB* db() const { return log_->db(); }
+  rocksdb::ColumnFamilyHandle* events_cf() const { return log_->events_cf(); }
 
  private:
   struct Worker {
@@ -68,6 +69,7 @@ class ProjectionRunner {
     // The log head when the worker (re)started from nothing: until it gets
     // there its model is incomplete.
     std::atomic<uint64_t> ready_at{0};
+    absl::Time started;  // when it (re)started from nothing, for the log line
     absl::Status failure;
   };
   static std::string CfName(const std::string& projection);

@@ -31,23 +31,11 @@ constexpr char kAction[] = "plans/p/recommendations/r1/actions/a1";
 // column family.
 void AlterEvents(const std::string& dir,
                  const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& edit) {
-  rocksdb::DBOptions options;
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(options, dir, descriptors, &handles, &db).ok());
-  rocksdb::ColumnFamilyHandle* events = nullptr;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == "events") events = handles[i];
-  }
-  ASSERT_NE(events, nullptr);
-  edit(db, events);
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  ASSERT_TRUE(db->Close().ok());
-  delete db;
+  testing::EditDataDir(
+      dir, [&](rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
+        ASSERT_TRUE(cfs.count("events"));
+        edit(db, cfs.at("events"));
+      });
 }
 
 class IntegrityTest : public ::testing::Test {

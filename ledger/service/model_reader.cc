@@ -6,6 +6,8 @@
 #include "ledger/domain/names.h"
 #include "projections/fold.h"
 #include "projections/read_models.h"
+#include "projections/temporal.h"
+#include "ledger/store/event_log.h"
 
 namespace auditledger::service {
 namespace {
@@ -71,6 +73,21 @@ std::unique_ptr<rocksdb::Iterator> ModelReader::Iterator(const char* projection)
       runner_->db()->NewIterator(options_, runner_->cf(projection)));
 }
 
+absl::StatusOr<v1::Event> ModelReader::ReadEvent(uint64_t position) {
+  const std::string key = store::EncodePosition(position);
+  std::string bytes;
+  rocksdb::Status s = runner_->db()->Get(options_, runner_->events_cf(), key, &bytes);
+  if (s.IsNotFound()) {
+    return absl::DataLossError(absl::StrCat("the log has no event at position ", position));
+  }
+  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  v1::Event event;
+  if (!event.ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("event ", position, " does not decode"));
+  }
+  return event;
+}
+
 absl::CivilDay DayOf(uint64_t micros) {
   return absl::ToCivilDay(absl::FromUnixMicros(static_cast<int64_t>(micros)),
                           absl::UTCTimeZone());
@@ -96,72 +113,32 @@ absl::StatusOr<v1::PlanView> LoadPlan(ModelReader& reader, const std::string& na
   return plan;
 }
 
-// Every action ever added to `plan`, by name.
-absl::StatusOr<std::vector<std::string>> ActionNames(ModelReader& reader,
-                                                     const std::string& plan) {
-  std::vector<std::string> names;
-  const std::string prefix = projections::ActionKey(plan + "/");
-  auto it = reader.Iterator(projections::kCurrent);
-  for (it->Seek(prefix); it->Valid() && absl::StartsWith(View(it->key()), prefix);
-       it->Next()) {
-    names.emplace_back(View(it->key()).substr(1));
-  }
-  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
-  return names;
-}
-
-namespace {
-
-// The latest snapshot of `entity` at or before `micros` on the clock `kind`
-// ('r' or 'e'); false when the entity did not exist then.
-absl::StatusOr<bool> SnapshotAt(rocksdb::Iterator& it, char kind,
-                                const std::string& entity, uint64_t micros,
-                                google::protobuf::Message* view) {
-  const std::string prefix = projections::SnapshotPrefix(kind, entity);
-  it.SeekForPrev(projections::SnapshotKey(kind, entity, micros, UINT64_MAX));
-  if (!it.status().ok()) return absl::UnavailableError(it.status().ToString());
-  if (!it.Valid() || !absl::StartsWith(View(it.key()), prefix)) return false;
-  if (!view->ParseFromArray(it.value().data(), static_cast<int>(it.value().size()))) {
-    return absl::DataLossError("temporal snapshot does not decode");
-  }
-  return true;
-}
-
-}  // namespace
-
 absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader,
                                             const std::string& plan_name,
                                             uint64_t micros, v1::Clock clock) {
   absl::StatusOr<domain::ResourceName> parsed =
       domain::ParseNameOf(domain::Kind::kPlan, "name", plan_name);
   if (!parsed.ok()) return parsed.status();
-  const char kind = clock == v1::EFFECTIVE ? 'e' : 'r';
   auto it = reader.Iterator(projections::kTemporal);
-  v1::PlanSnapshot snapshot;
-  *snapshot.mutable_time() =
-      google::protobuf::Timestamp();  // filled by caller
-  snapshot.set_clock(clock == v1::EFFECTIVE ? v1::EFFECTIVE : v1::RECORDED);
-  absl::StatusOr<bool> plan = SnapshotAt(*it, kind, plan_name, micros,
-                                         snapshot.mutable_plan());
-  if (!plan.ok()) return plan.status();
-  if (!*plan) {
+  const projections::EventReader read = [&reader](uint64_t position) {
+    return reader.ReadEvent(position);
+  };
+  absl::StatusOr<projections::PlanState> state =
+      projections::PlanStateAsOf(*it, read, plan_name, micros, clock == v1::EFFECTIVE);
+  if (!state.ok()) return state.status();
+  if (!state->exists()) {
     // Distinguish "never existed" from "did not exist yet".
     absl::StatusOr<v1::PlanView> now = LoadPlan(reader, plan_name);
     if (!now.ok()) return now.status();
     return absl::NotFoundError(absl::StrCat("plan ", plan_name,
                                             " did not exist yet at that moment"));
   }
-  absl::StatusOr<std::vector<std::string>> names = ActionNames(reader, plan_name);
-  if (!names.ok()) return names.status();
+  v1::PlanSnapshot snapshot = state->Release();
+  snapshot.set_clock(clock == v1::EFFECTIVE ? v1::EFFECTIVE : v1::RECORDED);
   const absl::CivilDay day = DayOf(micros);
-  for (const std::string& name : *names) {
-    v1::ActionView view;
-    absl::StatusOr<bool> found = SnapshotAt(*it, kind, name, micros, &view);
-    if (!found.ok()) return found.status();
-    if (!*found) continue;
+  for (v1::ActionView& view : *snapshot.mutable_actions()) {
     FillPeriodTitles(snapshot.plan(), &view);
     projections::Assess(&view, day);
-    *snapshot.add_actions() = std::move(view);
   }
   return snapshot;
 }

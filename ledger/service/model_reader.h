@@ -34,6 +34,8 @@ class ModelReader {
   absl::StatusOr<std::optional<std::string>> GetRaw(const char* projection,
                                                     absl::string_view key);
   std::unique_ptr<rocksdb::Iterator> Iterator(const char* projection);
+  // An event of the log, read at the same snapshot.
+  absl::StatusOr<v1::Event> ReadEvent(uint64_t position);
 
  private:
   projections::ProjectionRunner* runner_;
@@ -47,10 +49,6 @@ absl::CivilDay DayOf(uint64_t micros);  // UTC
 void FillPeriodTitles(const v1::PlanView& plan, v1::ActionView* action);
 
 absl::StatusOr<v1::PlanView> LoadPlan(ModelReader& reader, const std::string& name);
-
-// Every action ever added to `plan`, by name.
-absl::StatusOr<std::vector<std::string>> ActionNames(ModelReader& reader,
-                                                     const std::string& plan);
 
 // The plan and its actions as of `micros` on `clock`, with RAG assessed as
 // of that day. NOT_FOUND if the plan did not exist then.

@@ -209,4 +209,24 @@ RunResult RunCommand(const std::string& binary,
   return result;
 }
 
+void EditDataDir(const std::string& dir,
+                 const std::function<void(rocksdb::DB*,
+                                          const std::map<std::string, rocksdb::ColumnFamilyHandle*>&)>&
+                     edit) {
+  rocksdb::DBOptions options;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir, descriptors, &handles, &db).ok());
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name;
+  for (size_t i = 0; i < names.size(); ++i) by_name[names[i]] = handles[i];
+  edit(db, by_name);
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  ASSERT_TRUE(db->Close().ok());
+  delete db;
+}
+
 }  // namespace auditledger::testing

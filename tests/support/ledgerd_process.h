@@ -3,12 +3,15 @@
 
 #include <sys/types.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "auditledger/v1/ledger_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "rocksdb/db.h"
 
 // A real ledgerd child process on a free loopback port with its own data
 // directory, for whole-system tests.
@@ -84,6 +87,13 @@ RunResult RunCommand(const std::string& binary,
                      const std::vector<std::string>& args,
                      const std::vector<std::string>& env = {},
                      const std::string& stdin_text = "");
+
+// Opens a stopped ledgerd's RocksDB directly, with every column family by
+// name, for tests that damage or age what is on disk.
+void EditDataDir(const std::string& dir,
+                 const std::function<void(rocksdb::DB*,
+                                          const std::map<std::string, rocksdb::ColumnFamilyHandle*>&)>&
+                     edit);
 
 }  // namespace auditledger::testing
 

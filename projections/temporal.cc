@@ -1,0 +1,333 @@
+#include "projections/temporal.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "ledger/store/event_log.h"
+#include "projections/fold.h"
+#include "projections/read_models.h"
+
+namespace auditledger::projections {
+namespace {
+
+// Fewest index entries between two checkpoints; a plan of n actions has one
+// every 2n + 2, so a checkpoint costs about as much to write as the events
+// since the last one, and a query folds at most that many events.
+constexpr uint64_t kMinCadence = 256;
+
+constexpr int kRecorded = 0;
+constexpr int kEffective = 1;
+constexpr char kIndexKind[2] = {'x', 'e'};
+constexpr char kCheckpointKind[2] = {'R', 'E'};
+
+// One index entry: (the clock's time, position).
+using Entry = std::pair<uint64_t, uint64_t>;
+
+std::string Suffix(const Entry& entry) {
+  return BigEndian64(entry.first) + BigEndian64(entry.second);
+}
+
+absl::string_view KeyOf(const rocksdb::Iterator& it) {
+  return absl::string_view(it.key().data(), it.key().size());
+}
+
+absl::Status IteratorStatus(const rocksdb::Iterator& it) {
+  if (it.status().ok()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("temporal model: ", it.status().ToString()));
+}
+
+// The entries of the index under `prefix` after `after` (exclusive; empty
+// for the start) whose time is at most `until_us`, in order.
+absl::Status EntriesAfter(rocksdb::Iterator& it, const std::string& prefix,
+                          const std::string& after, uint64_t until_us,
+                          std::vector<Entry>* out) {
+  const std::string start = prefix + after;
+  it.Seek(start);
+  if (!after.empty() && it.Valid() && KeyOf(it) == start) it.Next();
+  for (; it.Valid() && absl::StartsWith(KeyOf(it), prefix); it.Next()) {
+    absl::string_view rest = KeyOf(it).substr(prefix.size());
+    if (rest.size() != 16) return absl::DataLossError("temporal model: a malformed index key");
+    const uint64_t micros = ReadBigEndian64(rest.substr(0, 8));
+    if (micros > until_us) break;
+    out->emplace_back(micros, ReadBigEndian64(rest.substr(8)));
+  }
+  return IteratorStatus(it);
+}
+
+// The latest checkpoint under `prefix` at or before `bound` (a suffix, or
+// the end): parsed into `state`, its suffix in `after`; an empty state and
+// suffix when there is none.
+absl::Status CheckpointBefore(rocksdb::Iterator& it, const std::string& prefix,
+                              const std::string& bound, PlanState* state,
+                              std::string* after) {
+  *state = PlanState();
+  after->clear();
+  it.SeekForPrev(prefix + bound);
+  if (it.Valid() && absl::StartsWith(KeyOf(it), prefix)) {
+    absl::Status parsed =
+        state->Parse(absl::string_view(it.value().data(), it.value().size()));
+    if (!parsed.ok()) return parsed;
+    *after = std::string(KeyOf(it).substr(prefix.size()));
+  }
+  return IteratorStatus(it);
+}
+
+absl::Status FoldEntry(const EventReader& read, const Entry& entry, PlanState* state) {
+  absl::StatusOr<v1::Event> event = read(entry.second);
+  if (!event.ok()) return event.status();
+  if (event->position() != entry.second) {
+    return absl::DataLossError(absl::StrCat("temporal model: the log gave event ",
+                                            event->position(), " for ", entry.second));
+  }
+  state->Apply(*event);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void PlanState::Apply(const v1::Event& event) {
+  if (IsPlanLevel(event)) {
+    FoldPlan(event, &plan_);
+  } else if (IsActionStream(event.stream())) {
+    FoldAction(event, &actions_[event.stream()]);
+  }
+}
+
+uint64_t PlanState::Cadence() const {
+  return std::max<uint64_t>(kMinCadence, 2 * (actions_.size() + 1));
+}
+
+std::string PlanState::Serialize() const {
+  // Field by field rather than through a PlanSnapshot, to avoid copying
+  // every view; the bytes are those of the equivalent PlanSnapshot.
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    auto write = [&](int field, const google::protobuf::Message& message) {
+      coded.WriteTag(static_cast<uint32_t>(field << 3 | 2));
+      coded.WriteVarint64(message.ByteSizeLong());
+      message.SerializeWithCachedSizes(&coded);
+    };
+    write(v1::PlanSnapshot::kPlanFieldNumber, plan_);
+    for (const auto& [name, view] : actions_) {
+      write(v1::PlanSnapshot::kActionsFieldNumber, view);
+    }
+  }
+  return bytes;
+}
+
+absl::Status PlanState::Parse(absl::string_view bytes) {
+  v1::PlanSnapshot snapshot;
+  if (!snapshot.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("temporal model: a checkpoint does not decode");
+  }
+  plan_.Swap(snapshot.mutable_plan());
+  actions_.clear();
+  for (v1::ActionView& view : *snapshot.mutable_actions()) {
+    std::string name = view.name();
+    actions_[std::move(name)].Swap(&view);
+  }
+  return absl::OkStatus();
+}
+
+v1::PlanSnapshot PlanState::Release() {
+  v1::PlanSnapshot snapshot;
+  snapshot.mutable_plan()->Swap(&plan_);
+  for (auto& [name, view] : actions_) snapshot.add_actions()->Swap(&view);
+  actions_.clear();
+  return snapshot;
+}
+
+absl::StatusOr<PlanState> PlanStateAsOf(rocksdb::Iterator& it, const EventReader& read,
+                                        absl::string_view plan, uint64_t micros,
+                                        bool effective) {
+  const int clock = effective ? kEffective : kRecorded;
+  PlanState state;
+  std::string after;
+  absl::Status s = CheckpointBefore(it, IndexPrefix(kCheckpointKind[clock], plan),
+                                    BigEndian64(micros) + BigEndian64(UINT64_MAX), &state,
+                                    &after);
+  if (!s.ok()) return s;
+  std::vector<Entry> entries;
+  s = EntriesAfter(it, IndexPrefix(kIndexKind[clock], plan), after, micros, &entries);
+  if (!s.ok()) return s;
+  for (const Entry& entry : entries) {
+    if (s = FoldEntry(read, entry, &state); !s.ok()) return s;
+  }
+  return state;
+}
+
+namespace {
+
+class TemporalProjection final : public Projection {
+ public:
+  std::string name() const override { return kTemporal; }
+  // 1: a copy of each view after every event.
+  uint64_t layout() const override { return 2; }
+
+  absl::Status Open(const ProjectionContext& context) override {
+    context_ = context;
+    plans_.clear();
+    if (context.position == 0) return absl::OkStatus();
+    std::unique_ptr<rocksdb::Iterator> it(
+        context.db->NewIterator(rocksdb::ReadOptions(), context.cf));
+    std::vector<std::string> names;
+    for (it->Seek("k"); it->Valid() && absl::StartsWith(KeyOf(*it), "k"); it->Next()) {
+      names.emplace_back(KeyOf(*it).substr(1));
+    }
+    if (absl::Status s = IteratorStatus(*it); !s.ok()) return s;
+    for (const std::string& plan : names) {
+      Plan& p = plans_[plan];
+      for (int c : {kRecorded, kEffective}) {
+        if (absl::Status s = Resume(*it, plan, c, &p.clocks[c]); !s.ok()) return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
+    const v1::Event& event = logged.event();
+    const std::string plan = PlanOf(event.stream());
+    auto [found, added] = plans_.try_emplace(plan);
+    if (added) txn.Put(absl::StrCat("k", plan), "");
+    Plan& p = found->second;
+    const std::string suffix[2] = {
+        Suffix({Micros(event.recorded_at()), event.position()}),
+        Suffix({Micros(event.effective_at()), event.position()}),
+    };
+    for (int c : {kRecorded, kEffective}) {
+      Clock& clock = p.clocks[c];
+      txn.Put(IndexPrefix(kIndexKind[c], plan) + suffix[c], "");
+      if (clock.refold_from.has_value()) {
+        // Finish folds everything from before the earliest back-dated event.
+        if (suffix[c] < *clock.refold_from) clock.refold_from = suffix[c];
+      } else if (clock.frontier.empty() || suffix[c] > clock.frontier) {
+        clock.state.Apply(event);
+        clock.frontier = suffix[c];
+        if (++clock.since >= clock.cadence) Checkpoint(txn, plan, c, clock);
+      } else {
+        clock.refold_from = suffix[c];
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Finish(ProjectionTxn& txn) override {
+    for (auto& [plan, p] : plans_) {
+      for (int c : {kRecorded, kEffective}) {
+        if (!p.clocks[c].refold_from.has_value()) continue;
+        if (absl::Status s = Refold(txn, plan, c, &p.clocks[c]); !s.ok()) return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // One clock's view of a plan: the state after every index entry up to
+  // `frontier`, and how many entries since the last checkpoint.
+  struct Clock {
+    PlanState state;
+    std::string frontier;  // suffix of the last entry folded; empty for none
+    uint64_t since = 0;
+    uint64_t cadence = PlanState().Cadence();
+    std::optional<std::string> refold_from;  // earliest back-dated entry
+  };
+  struct Plan {
+    Clock clocks[2];
+  };
+
+  absl::StatusOr<v1::Event> Read(uint64_t position) const {
+    absl::StatusOr<v1::LoggedEvent> logged = context_.log->Read(position);
+    if (!logged.ok()) return logged.status();
+    return std::move(*logged->mutable_event());
+  }
+
+  // Folds the entries after `after` into `clock`, from its state there,
+  // writing checkpoints on the way when `txn` is given.
+  absl::Status FoldFrom(const std::vector<Entry>& entries, const std::string& plan, int c,
+                        Clock* clock, ProjectionTxn* txn) {
+    const EventReader read = [this](uint64_t position) { return Read(position); };
+    for (const Entry& entry : entries) {
+      if (absl::Status s = FoldEntry(read, entry, &clock->state); !s.ok()) return s;
+      clock->frontier = Suffix(entry);
+      ++clock->since;
+      if (txn != nullptr && clock->since >= clock->cadence) {
+        Checkpoint(*txn, plan, c, *clock);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Restores a clock from its last checkpoint and the index entries after
+  // it (fewer than a cadence, or the checkpoint would have been written).
+  absl::Status Resume(rocksdb::Iterator& it, const std::string& plan, int c, Clock* clock) {
+    std::string after;
+    absl::Status s = CheckpointBefore(it, IndexPrefix(kCheckpointKind[c], plan),
+                                      std::string(16, '\xff'), &clock->state, &after);
+    if (!s.ok()) return s;
+    std::vector<Entry> entries;
+    s = EntriesAfter(it, IndexPrefix(kIndexKind[c], plan), after, UINT64_MAX, &entries);
+    if (!s.ok()) return s;
+    clock->frontier = after;
+    clock->since = 0;
+    clock->cadence = clock->state.Cadence();
+    return FoldFrom(entries, plan, c, clock, nullptr);
+  }
+
+  static void Checkpoint(ProjectionTxn& txn, const std::string& plan, int c, Clock& clock) {
+    txn.Put(IndexPrefix(kCheckpointKind[c], plan) + clock.frontier, clock.state.Serialize());
+    clock.since = 0;
+    clock.cadence = clock.state.Cadence();
+  }
+
+  // A back-dated entry: the checkpoints from it on no longer hold; fold
+  // again from the one before it, through the end of the index.
+  absl::Status Refold(ProjectionTxn& txn, const std::string& plan, int c, Clock* clock) {
+    const std::string from = *clock->refold_from;
+    clock->refold_from.reset();
+    const std::string prefix = IndexPrefix(kCheckpointKind[c], plan);
+    std::vector<std::string> stale;
+    {
+      std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
+      for (it->Seek(prefix + from); it->Valid() && absl::StartsWith(KeyOf(*it), prefix);
+           it->Next()) {
+        stale.emplace_back(KeyOf(*it));
+      }
+      if (absl::Status s = IteratorStatus(*it); !s.ok()) return s;
+    }
+    for (const std::string& key : stale) txn.Delete(key);
+    std::string after;
+    std::vector<Entry> entries;
+    {
+      // A new iterator, so that it sees the deletes.
+      std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
+      absl::Status s = CheckpointBefore(*it, prefix, from, &clock->state, &after);
+      if (s.ok()) {
+        s = EntriesAfter(*it, IndexPrefix(kIndexKind[c], plan), after, UINT64_MAX, &entries);
+      }
+      if (!s.ok()) return s;
+    }
+    clock->frontier = after;
+    clock->since = 0;
+    clock->cadence = clock->state.Cadence();
+    return FoldFrom(entries, plan, c, clock, &txn);
+  }
+
+  ProjectionContext context_;
+  std::map<std::string, Plan> plans_;
+};
+
+}  // namespace
+
+std::unique_ptr<Projection> NewTemporalProjection() {
+  return std::make_unique<TemporalProjection>();
+}
+
+}  // namespace auditledger::projections
