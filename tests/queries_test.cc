@@ -3,7 +3,9 @@
 // restarts that must give byte-identical read models.
 #include <signal.h>
 
+#include <algorithm>
 #include <future>
+#include <random>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +13,9 @@
 #include "absl/time/time.h"
 #include "auditledger/v1/query_service.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "ledger/service/model_reader.h"
+#include "projections/fold.h"
+#include "projections/temporal.h"
 #include "tests/support/commands.h"
 #include "tests/support/ledgerd_process.h"
 
@@ -509,6 +514,151 @@ TEST_F(QueriesTest, RebuildGivesByteIdenticalReadModels) {
   Connect();
   ASSERT_TRUE(query_->GetAction(Context(kScrutinyToken).get(), wait, &view).ok());
   EXPECT_EQ(Digests(), incremental);
+}
+
+// A history long enough for the temporal model's checkpoints, with events
+// back-dated into checkpointed stretches: every answer equals a fold of the
+// log itself, before and after a rebuild and a restart.
+TEST_F(QueriesTest, AsOfOverALongBackDatedHistoryEqualsAFoldOfTheLog) {
+  using namespace testing;
+  DoAt(kAdminToken, CreatePlan("oxford"), 2023, 12, 1);
+  DoAt(kAdminToken, OpenPeriod("oxford", "oct-2024", "October 2024"), 2023, 12, 1);
+  std::vector<std::string> actions;
+  for (int r = 1; r <= 3; ++r) {
+    const std::string rec = absl::StrCat("r", r);
+    DoAt(kAdminToken, AddRecommendation("oxford", rec, r), 2023, 12, 1);
+    for (int a = 1; a <= 10; ++a) {
+      DoAt(kAdminToken, AddAction(absl::StrCat(kPlan, "/recommendations/", rec), absl::StrCat("a", a),
+                                  "December 2024", "jsmith"),
+           2023, 12, 2);
+      actions.push_back(absl::StrCat(kPlan, "/recommendations/", rec, "/actions/a", a));
+    }
+  }
+  // 2,000 events in batches; one in seven is back-dated up to 300 days.
+  std::mt19937 rng(20261123);
+  const absl::CivilDay first(2024, 1, 1);
+  int day = 0;
+  // Owners and targets are set only when they change.
+  absl::flat_hash_map<std::string, bool> owned_by_akhan;
+  absl::flat_hash_map<std::string, int> revisions;
+  for (int batch = 0; batch < 40; ++batch) {
+    v1::ExecuteCommandsRequest request;
+    for (int i = 0; i < 50; ++i) {
+      const std::string& action = actions[rng() % actions.size()];
+      v1::Command c;
+      switch (rng() % 3) {
+        case 0: c = RecordUpdate(action, kOct, absl::StrCat("note ", batch, "-", i)); break;
+        case 1:
+          c = ReviseTarget(action, absl::StrCat("March ", 2025 + revisions[action]++ % 5), "replanned");
+          break;
+        default:
+          owned_by_akhan[action] = !owned_by_akhan[action];
+          c = AssignOwner(action, owned_by_akhan[action] ? "akhan" : "jsmith");
+          break;
+      }
+      ++day;
+      const int back = rng() % 7 == 0 ? static_cast<int>(rng() % 300) : 0;
+      const absl::CivilDay when = first + std::max(0, day / 4 - back);
+      Effective(c, static_cast<int>(when.year()), when.month(), when.day());
+      *request.add_commands() = std::move(c);
+    }
+    v1::CommandResponse response;
+    const grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    head_ = response.position();
+  }
+
+  // The log, folded here by brute force.
+  std::vector<v1::Event> events;
+  v1::ListEventsRequest list;
+  list.set_page_size(1000);
+  for (int pages = 0; pages < 100; ++pages) {
+    v1::ListEventsResponse response;
+    ASSERT_TRUE(ledger_->ListEvents(Context(kScrutinyToken).get(), list, &response).ok());
+    for (const auto& e : response.events()) events.push_back(e.event());
+    if (response.next_page_token().empty()) break;
+    list.set_page_token(response.next_page_token());
+  }
+  ASSERT_EQ(events.size(), head_);
+  auto micros = [](const google::protobuf::Timestamp& t) {
+    return static_cast<uint64_t>(t.seconds()) * 1'000'000 + static_cast<uint64_t>(t.nanos() / 1000);
+  };
+  auto expected = [&](const google::protobuf::Timestamp& at, v1::Clock clock) {
+    std::vector<const v1::Event*> order;
+    for (const v1::Event& e : events) order.push_back(&e);
+    auto key = [&](const v1::Event* e) {
+      return std::make_pair(micros(clock == v1::EFFECTIVE ? e->effective_at() : e->recorded_at()),
+                            e->position());
+    };
+    std::sort(order.begin(), order.end(), [&](auto* a, auto* b) { return key(a) < key(b); });
+    projections::PlanState state;
+    for (const v1::Event* e : order) {
+      if (key(e).first <= micros(at)) state.Apply(*e);
+    }
+    v1::PlanSnapshot snapshot = state.Release();
+    for (v1::ActionView& view : *snapshot.mutable_actions()) {
+      service::FillPeriodTitles(snapshot.plan(), &view);
+      projections::Assess(&view, service::DayOf(micros(at)));
+    }
+    return snapshot;
+  };
+  auto check_all = [&](const std::string& when) {
+    for (int i = 0; i < 40; ++i) {
+      // Moments on the effective clock across the year, and recorded
+      // moments between the events.
+      google::protobuf::Timestamp effective =
+          Day(2024, 1, 1);
+      effective.set_seconds(effective.seconds() + i * 9 * 86400 + 43200);
+      google::protobuf::Timestamp recorded =
+          events[static_cast<size_t>(i) * events.size() / 40].recorded_at();
+      for (auto [at, clock] : {std::make_pair(effective, v1::EFFECTIVE),
+                               std::make_pair(recorded, v1::RECORDED)}) {
+        v1::PlanSnapshot got = AsOf(at, clock);
+        v1::PlanSnapshot want = expected(at, clock);
+        EXPECT_EQ(got.plan().SerializeAsString(), want.plan().SerializeAsString()) << when;
+        ASSERT_EQ(got.actions_size(), want.actions_size()) << when << " clock " << clock;
+        for (int a = 0; a < got.actions_size(); ++a) {
+          EXPECT_EQ(got.actions(a).DebugString(), want.actions(a).DebugString())
+              << when << " clock " << clock << " moment " << i;
+        }
+      }
+    }
+  };
+  check_all("as built");
+  const auto incremental = Digests();
+  v1::RebuildProjectionRequest rebuild;
+  rebuild.set_name("temporal");
+  rebuild.set_wait(true);
+  v1::ProjectionStatus status;
+  ASSERT_TRUE(query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status).ok());
+  EXPECT_EQ(Digests(), incremental);
+  ledgerd_.reset();
+  ledgerd_ = std::make_unique<LedgerdProcess>(data_dir());
+  Connect();
+  check_all("after a rebuild and a restart");
+}
+
+TEST_F(QueriesTest, AModelOfAnotherLayoutIsBuiltAgainFromTheLog) {
+  Script();
+  GetAction(kA1);  // waits for the read models
+  const auto digests = Digests();
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  // As a ledgerd of the previous layout would have left it.
+  testing::EditDataDir(
+      data_dir(),
+      [](rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
+        ASSERT_TRUE(cfs.count("projection.temporal"));
+        rocksdb::ColumnFamilyHandle* cf = cfs.at("projection.temporal");
+        const std::string one("\0\0\0\0\0\0\0\x01", 8);
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf, "\xff" "layout", one).ok());
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf, "rplans/oxford", "old").ok());
+      });
+  ledgerd_ = std::make_unique<LedgerdProcess>(data_dir());
+  Connect();
+  GetAction(kA1);
+  EXPECT_EQ(Digests(), digests);
+  EXPECT_NE(ledgerd_->Stderr().find("projection temporal has layout 1"), std::string::npos)
+      << ledgerd_->Stderr();
 }
 
 TEST_F(QueriesTest, RestartMidStreamResumesFromCheckpointsAndEqualsRebuild) {
