@@ -7,9 +7,15 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "ledger/service/server.h"
 
 int main(int argc, char** argv) {
+#ifdef NDEBUG
+  // The distribution's Abseil checks every lock for cycles; that is for
+  // debug builds (the tests run one), not for a server on the write path.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   auditledger::service::ServerOptions options;
   CLI::App app{
       "ledgerd: the auditledger server. Appends every change to an action "

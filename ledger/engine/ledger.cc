@@ -19,14 +19,14 @@
 namespace auditledger::engine {
 
 struct Ledger::Pending {
-  const domain::Principal* actor;
-  std::vector<v1::Command>* commands;
+  domain::Principal actor;
+  std::vector<v1::Command> commands;
   std::string request_id;
   std::string request_key;  // empty without a request_id
   std::string fingerprint;
   absl::StatusOr<v1::CommandResponse> result;
   bool accepted = false;  // decided and staged in the group's batch
-  absl::Notification done;
+  Done done;
 };
 
 namespace {
@@ -109,49 +109,67 @@ absl::Status Ledger::Replay() {
 absl::StatusOr<v1::CommandResponse> Ledger::Execute(
     const domain::Principal& actor, std::vector<v1::Command> commands,
     const std::string& request_id) {
+  absl::StatusOr<v1::CommandResponse> result;
+  absl::Notification finished;
+  ExecuteAsync(actor, std::move(commands), request_id,
+               [&](absl::StatusOr<v1::CommandResponse> r) {
+                 result = std::move(r);
+                 finished.Notify();
+               });
+  // The writer always completes what it took from the queue, so this wait is
+  // bounded by one group's decide-and-sync time.
+  finished.WaitForNotification();
+  return result;
+}
+
+void Ledger::ExecuteAsync(domain::Principal actor, std::vector<v1::Command> commands,
+                          std::string request_id, Done done) {
+  auto refuse = [&done](absl::Status status) { std::move(done)(std::move(status)); };
   if (commands.empty()) {
-    return absl::InvalidArgumentError("commands: at least one command is required");
+    return refuse(absl::InvalidArgumentError("commands: at least one command is required"));
   }
   if (commands.size() > domain::kMaxCommandsPerRequest) {
-    return absl::InvalidArgumentError(
+    return refuse(absl::InvalidArgumentError(
         absl::StrCat("commands: ", commands.size(), " commands; at most ",
-                     domain::kMaxCommandsPerRequest, " in one request"));
+                     domain::kMaxCommandsPerRequest, " in one request")));
   }
-  if (absl::Status s = domain::CheckRequestId("request_id", request_id); !s.ok())
-    return s;
+  if (absl::Status s = domain::CheckRequestId("request_id", request_id); !s.ok()) {
+    return refuse(std::move(s));
+  }
   if (chain_break_ != 0) {
-    return absl::DataLossError(absl::StrCat(
+    return refuse(absl::DataLossError(absl::StrCat(
         "the ledger failed its integrity check at position ", chain_break_,
         " when it was opened; it refuses writes until it is restored from a backup "
-        "(run `ledgerctl verify` for details)"));
+        "(run `ledgerctl verify` for details)")));
   }
-  Pending pending;
-  pending.actor = &actor;
-  pending.commands = &commands;
-  pending.request_id = request_id;
-  if (!request_id.empty()) {
-    pending.request_key = absl::StrCat(actor.id, absl::string_view("\0", 1), request_id);
+  auto pending = std::make_unique<Pending>();
+  pending->actor = std::move(actor);
+  pending->commands = std::move(commands);
+  pending->request_id = std::move(request_id);
+  pending->done = std::move(done);
+  if (!pending->request_id.empty()) {
+    pending->request_key =
+        absl::StrCat(pending->actor.id, absl::string_view("\0", 1), pending->request_id);
     v1::ExecuteCommandsRequest whole;
-    for (const v1::Command& c : commands) *whole.add_commands() = c;
-    whole.set_request_id(request_id);
-    pending.fingerprint = store::Sha256(DeterministicBytes(whole));
+    for (const v1::Command& c : pending->commands) *whole.add_commands() = c;
+    whole.set_request_id(pending->request_id);
+    pending->fingerprint = store::Sha256(DeterministicBytes(whole));
   }
+  absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
-      return absl::UnavailableError("ledgerd is shutting down; retry shortly");
-    }
-    if (queue_.size() >= options_.queue_capacity) {
-      return absl::ResourceExhaustedError(absl::StrCat(
+      refused = absl::UnavailableError("ledgerd is shutting down; retry shortly");
+    } else if (queue_.size() >= options_.queue_capacity) {
+      refused = absl::ResourceExhaustedError(absl::StrCat(
           "the ledger's write queue is full (", options_.queue_capacity,
           " requests waiting); retry with backoff"));
+    } else {
+      queue_.push_back(pending.release());  // the writer owns it now
+      return;
     }
-    queue_.push_back(&pending);
   }
-  // The writer always completes what it took from the queue, so this wait is
-  // bounded by one group's decide-and-sync time.
-  pending.done.WaitForNotification();
-  return std::move(pending.result);
+  std::move(pending->done)(std::move(refused));
 }
 
 void Ledger::Shutdown() {
@@ -201,7 +219,8 @@ void Ledger::ProcessGroup(std::vector<Pending*>& group) {
           "and it has stopped accepting writes: ",
           committed.message()));
     }
-    p->done.Notify();
+    std::unique_ptr<Pending> owned(p);
+    std::move(owned->done)(std::move(owned->result));
   }
 }
 
@@ -246,7 +265,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
       std::max(static_cast<uint64_t>(absl::ToUnixMicros(now)), last_recorded_us_);
   domain::StateTxn txn(state_);
   std::vector<v1::Event> events;
-  events.reserve(p.commands->size());
+  events.reserve(p.commands.size());
   domain::EventLookup lookup =
       [&](uint64_t position) -> absl::StatusOr<v1::Event> {
     for (const v1::Event& e : events) {
@@ -257,12 +276,12 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     if (!logged.ok()) return logged.status();
     return logged->event();
   };
-  domain::DecideContext ctx{*p.actor, now, lookup};
-  for (size_t i = 0; i < p.commands->size(); ++i) {
-    const v1::Command& command = (*p.commands)[i];
+  domain::DecideContext ctx{p.actor, now, lookup};
+  for (size_t i = 0; i < p.commands.size(); ++i) {
+    const v1::Command& command = p.commands[i];
     absl::StatusOr<v1::Event> event = domain::Decide(txn, command, ctx);
     if (!event.ok()) {
-      if (p.commands->size() > 1) {
+      if (p.commands.size() > 1) {
         p.result = absl::Status(event.status().code(),
                                 absl::StrCat("commands[", i, "].",
                                              event.status().message()));

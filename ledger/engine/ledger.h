@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "auditledger/v1/ledger_service.pb.h"
@@ -40,6 +41,14 @@ class Ledger {
   absl::StatusOr<v1::CommandResponse> Execute(const domain::Principal& actor,
                                               std::vector<v1::Command> commands,
                                               const std::string& request_id);
+
+  // The same without a thread waiting: `done` runs exactly once, on the
+  // calling thread when the request is refused before it is queued, else on
+  // the writer thread once the group is durable (or failed). `done` must not
+  // block: it holds up the writer.
+  using Done = absl::AnyInvocable<void(absl::StatusOr<v1::CommandResponse>) &&>;
+  void ExecuteAsync(domain::Principal actor, std::vector<v1::Command> commands,
+                    std::string request_id, Done done);
 
   // Requests waiting for the writer.
   size_t queued() {

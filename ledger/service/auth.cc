@@ -144,7 +144,7 @@ absl::StatusOr<domain::Principal> Authenticator::AuthenticateToken(
 }
 
 absl::StatusOr<domain::Principal> Authenticator::Authenticate(
-    const grpc::ServerContext& context) const {
+    const grpc::ServerContextBase& context) const {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {

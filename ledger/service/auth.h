@@ -38,7 +38,7 @@ class Authenticator {
   // The caller of `context`, from its "authorization: Bearer <token>"
   // metadata; UNAUTHENTICATED when missing, malformed, unknown or disabled.
   absl::StatusOr<domain::Principal> Authenticate(
-      const grpc::ServerContext& context) const;
+      const grpc::ServerContextBase& context) const;
   absl::StatusOr<domain::Principal> AuthenticateToken(absl::string_view token) const;
 
   size_t size() const;

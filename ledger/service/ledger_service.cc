@@ -92,15 +92,20 @@ AUDITLEDGER_COMMAND_RPC(ClosePeriod, ClosePeriodRequest, close_period)
 AUDITLEDGER_COMMAND_RPC(CorrectEvent, CorrectEventRequest, correct_event)
 #undef AUDITLEDGER_COMMAND_RPC
 
-grpc::Status LedgerServiceImpl::ExecuteCommands(
-    grpc::ServerContext* context, const v1::ExecuteCommandsRequest* request,
+grpc::ServerUnaryReactor* LedgerServiceImpl::ExecuteCommands(
+    grpc::CallbackServerContext* context, const v1::ExecuteCommandsRequest* request,
     v1::CommandResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto refuse = [reactor](const absl::Status& status) {
+    reactor->Finish(ToGrpc(status));
+    return reactor;
+  };
   absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
-  if (!principal.ok()) return ToGrpc(principal.status());
-  if (absl::Status s = RequireWriter(*principal); !s.ok()) return ToGrpc(s);
+  if (!principal.ok()) return refuse(principal.status());
+  if (absl::Status s = RequireWriter(*principal); !s.ok()) return refuse(s);
   for (int i = 0; i < request->commands_size(); ++i) {
     if (!domain::CommandRequestId(request->commands(i)).empty()) {
-      return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+      return refuse(absl::InvalidArgumentError(absl::StrCat(
           "commands[", i,
           "].request_id: must be empty; the request's own request_id covers "
           "the whole batch")));
@@ -108,11 +113,17 @@ grpc::Status LedgerServiceImpl::ExecuteCommands(
   }
   std::vector<v1::Command> commands(request->commands().begin(),
                                     request->commands().end());
-  absl::StatusOr<v1::CommandResponse> result =
-      ledger_->Execute(*principal, std::move(commands), request->request_id());
-  if (!result.ok()) return ToGrpc(result.status());
-  *response = *std::move(result);
-  return grpc::Status::OK;
+  // The request and response live until Finish.
+  ledger_->ExecuteAsync(*std::move(principal), std::move(commands), request->request_id(),
+                        [reactor, response](absl::StatusOr<v1::CommandResponse> result) {
+                          if (!result.ok()) {
+                            reactor->Finish(ToGrpc(result.status()));
+                            return;
+                          }
+                          *response = *std::move(result);
+                          reactor->Finish(grpc::Status::OK);
+                        });
+  return reactor;
 }
 
 grpc::Status LedgerServiceImpl::ListEvents(grpc::ServerContext* context,

@@ -19,7 +19,11 @@ inline constexpr int kMaxConcurrentStreams = 64;
 // (AIP-158), negative is INVALID_ARGUMENT.
 absl::StatusOr<int> PageSize(int requested);
 
-class LedgerServiceImpl final : public v1::LedgerService::Service {
+// ExecuteCommands, the path for batches and heavy load, is served with the
+// callback API: no thread waits while its group is made durable. The other
+// RPCs are synchronous.
+class LedgerServiceImpl final
+    : public v1::LedgerService::WithCallbackMethod_ExecuteCommands<v1::LedgerService::Service> {
  public:
   LedgerServiceImpl(engine::Ledger* ledger, store::EventLog* log,
                     const Authenticator* auth)
@@ -51,9 +55,9 @@ class LedgerServiceImpl final : public v1::LedgerService::Service {
                            v1::CommandResponse*) override;
   grpc::Status CorrectEvent(grpc::ServerContext*, const v1::CorrectEventRequest*,
                             v1::CommandResponse*) override;
-  grpc::Status ExecuteCommands(grpc::ServerContext*,
-                               const v1::ExecuteCommandsRequest*,
-                               v1::CommandResponse*) override;
+  grpc::ServerUnaryReactor* ExecuteCommands(grpc::CallbackServerContext*,
+                                            const v1::ExecuteCommandsRequest*,
+                                            v1::CommandResponse*) override;
   grpc::Status ListEvents(grpc::ServerContext*, const v1::ListEventsRequest*,
                           v1::ListEventsResponse*) override;
   grpc::Status StreamEvents(grpc::ServerContext*,

@@ -17,6 +17,7 @@ namespace auditledger::service {
 namespace {
 constexpr int kMaxMessageBytes = 32 << 20;
 constexpr int kMaxServerThreads = 512;
+constexpr int kMaxIdleServerThreads = 64;
 
 
 bool IsLoopback(const std::string& listen) {
@@ -157,6 +158,10 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
   grpc::ResourceQuota quota("ledgerd");
   quota.SetMaxThreads(kMaxServerThreads);
   builder.SetResourceQuota(quota);
+  // A synchronous call's thread stays to poll for the next call instead of
+  // exiting and being created again under load.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              kMaxIdleServerThreads);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || port == 0) {
     return absl::UnavailableError(
