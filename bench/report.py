@@ -50,6 +50,7 @@ row(f"projection rebuild of {events} events", reb, "events/s", "db_bench readseq
     a.rdb_readseq, ">= 40% of db_bench readseq", reb >= 0.4 * a.rdb_readseq if a.rdb_readseq else None)
 row(f"verify {ledger['verify']['events']} events", ledger["verify"]["events_per_s"], "events/s")
 row("read models catch-up after the fill", ledger["catch_up_seconds"], "s")
+row("ledgerd idle after the catch-up (flushes and compactions; queries are measured after it)", ledger.get("settle_seconds", 0), "s")
 for name, target in [("GetAction", 1.0), ("GetActionTimeline", None), ("ListActions", None),
                      ("GetPlanAsOf", 50.0), ("DiffPlan", None), ("ReportMarkdown", 50.0),
                      ("ReportHtml", 50.0)]:

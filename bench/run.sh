@@ -49,7 +49,7 @@ build-release/ledgerd --data_dir "$work/ledger" --listen 127.0.0.1:0 \
 ledgerd_pid=$!
 for _ in $(seq 1 100); do grep -q "serving on" "$work/ledgerd.out" 2>/dev/null && break; sleep 0.1; done
 addr=$(sed -n 's/.*serving on \([^ ]*\).*/\1/p' "$work/ledgerd.out")
-build-release/ledger_bench --addr "$addr" --token "$token" --seconds "$seconds" \
+build-release/ledger_bench --addr "$addr" --token "$token" --seconds "$seconds" --pid "$ledgerd_pid" \
   --fill_to "$fill" --query_calls "$queries" >"$work/ledger.json"
 rss_kib=$(awk '/VmRSS/ {print $2}' "/proc/$ledgerd_pid/status")
 hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$ledgerd_pid/status")

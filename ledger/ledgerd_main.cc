@@ -1,5 +1,4 @@
 // ledgerd: the audit ledger server.
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -46,10 +45,6 @@ int main(int argc, char** argv) {
                  "drop a projection (current, changes, temporal, merkle, or all) and "
                  "rebuild it from the log before serving");
   CLI11_PARSE(app, argc, argv);
-
-  // gRPC serves each call on a pool thread; without a cap glibc gives every
-  // thread its own heap arena, and resident memory grows with the pool.
-  mallopt(M_ARENA_MAX, 2);
 
   // Signals are taken by one thread with sigwait, so they are blocked in
   // every thread created from here on.
