@@ -324,7 +324,6 @@ TEST(LedgerdTest, RestartKeepsEventsVersionsAndHashChain) {
 
 TEST(LedgerdTest, SecondLedgerdOnTheSameDataDirFailsAtOnce) {
   LedgerdProcess first;
-  testing::TempDir dir;
   std::string principals = first.principals_path();
   testing::RunResult second = testing::RunCommand(
       LEDGERD_PATH, {"--data_dir", first.data_dir(), "--listen", "127.0.0.1:0",
