@@ -160,7 +160,14 @@ absl::Status ProjectionRunner::Step(Worker& worker,
   }
   txn.Put(kCheckpointKey, BigEndian64(position));
   txn.Put(kLayoutKey, BigEndian64(worker.projection->layout()));
-  rocksdb::WriteOptions options;  // a model is rebuilt from the log, no sync
+  // A model is derived from the log, so its writes skip the WAL and stay
+  // off the synced path of the commands. The model and its checkpoint are in
+  // one column family and one batch, so whatever a crash leaves of a model
+  // is a prefix of its steps, checkpoint included, and the worker resumes
+  // from there. RocksDB flushes such data on a clean close and before a
+  // backup checkpoint.
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;
   rocksdb::Status s = log_->db()->Write(options, txn.batch().GetWriteBatch());
   if (!s.ok()) return absl::UnavailableError(s.ToString());
   const uint64_t ready_at = worker.ready_at.load();
