@@ -76,6 +76,7 @@ class LedgerServer {
   std::unique_ptr<IntegrityServiceImpl> integrity_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<class CallbackQueueTicker> ticker_;
   bool shut_down_ = false;
 };
 
