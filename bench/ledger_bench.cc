@@ -453,6 +453,7 @@ class Bench {
   }
 
   uint64_t head() const { return head_.load(); }
+  void set_started(std::chrono::system_clock::time_point t) { started_ = t; }
 
  private:
   Options o_;
@@ -480,12 +481,23 @@ int main(int argc, char** argv) {
   app.add_option("--concurrency", o.concurrency);
   double soak_seconds = 0;
   int pid = 0;
+  int64_t queries_since = 0;
+  app.add_option("--queries_since", queries_since,
+                 "only time the queries, on a ledger filled earlier from this Unix time");
   app.add_option("--soak", soak_seconds, "run only the soak: mixed load for this long");
   app.add_option("--pid", pid, "ledgerd's pid, to sample its memory and wait for it to be idle");
   CLI11_PARSE(app, argc, argv);
 
   Bench bench(o);
   nlohmann::json out;
+  if (queries_since > 0) {
+    // Only the queries, on a ledger an earlier run filled (to profile them).
+    bench.set_started(std::chrono::system_clock::from_time_t(queries_since));
+    out["settle_seconds"] = Bench::Settle(pid, 300);
+    out["queries"] = bench.Queries();
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
   if (!bench.Setup()) return 1;
   if (soak_seconds > 0) {
     out["soak"] = bench.Soak(soak_seconds, 30, pid);

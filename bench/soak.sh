@@ -9,7 +9,7 @@ AUDITLEDGER_WITH_BROWSER=0 scripts/install-deps.sh
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build build-release -j2 --target ledgerd ledgerctl ledger_bench
 work=$(mktemp -d /tmp/auditledger-soak-XXXXXX)
-trap 'kill -TERM ${pid:-0} 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '{ kill -TERM ${pid:-0} && wait ${pid:-0}; } 2>/dev/null || true; rm -rf "$work"' EXIT
 token=$(HOME="$work" build-release/clients/ledgerctl principal add --file "$work/p.json" \
   --id soak --role admin 2>/dev/null)
 build-release/ledgerd --data_dir "$work/ledger" --listen 127.0.0.1:0 --principals "$work/p.json" \

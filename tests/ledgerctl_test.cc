@@ -42,8 +42,6 @@ class LedgerctlTest : public ::testing::Test {
   }
 
   uint64_t Head() {
-    RunResult r = Ctl({"-o", "json", "action", "list"}, kScrutinyToken);
-    (void)r;
     auto stub = ledgerd_.LedgerStub();
     v1::LogHead head;
     EXPECT_TRUE(stub->GetLogHead(testing::Context(kScrutinyToken).get(), {}, &head).ok());

@@ -609,37 +609,30 @@ int Main(int argc, char** argv) {
         if (when) *r->mutable_effective_time() = *when;
         if (expected_version >= 0 && commands.empty()) r->set_expected_version(expected_version);
       };
-      if (!new_description.empty()) {
+      // One command per change asked for, in the order the ledger applies them.
+      auto add = [&](auto mutable_part, const auto& set) {
         v1::Command cmd;
-        auto* r = cmd.mutable_amend_description();
+        auto* r = (cmd.*mutable_part)();
         r->set_name(name);
-        r->set_description(new_description);
+        set(*r);
         common(r);
-        commands.push_back(cmd);
+        commands.push_back(std::move(cmd));
+      };
+      if (!new_description.empty()) {
+        add(&v1::Command::mutable_amend_description,
+            [&](auto& r) { r.set_description(new_description); });
       }
       if (!target.empty()) {
-        v1::Command cmd;
-        auto* r = cmd.mutable_revise_target_date();
-        r->set_name(name);
-        r->set_target_date(target);
-        common(r);
-        commands.push_back(cmd);
+        add(&v1::Command::mutable_revise_target_date,
+            [&](auto& r) { r.set_target_date(target); });
       }
       if (!owner.empty()) {
-        v1::Command cmd;
-        auto* r = cmd.mutable_assign_owner();
-        r->set_name(name);
-        r->set_owner(owner);
-        common(r);
-        commands.push_back(cmd);
+        add(&v1::Command::mutable_assign_owner, [&](auto& r) { r.set_owner(owner); });
       }
       if (!new_status.empty()) {
-        v1::Command cmd;
-        auto* r = cmd.mutable_change_action_status();
-        r->set_name(name);
-        r->set_status(ParseStatusFlag(new_status));
-        common(r);
-        commands.push_back(cmd);
+        const v1::ActionStatus status = ParseStatusFlag(new_status);
+        add(&v1::Command::mutable_change_action_status,
+            [&](auto& r) { r.set_status(status); });
       }
       if (!note.empty()) {
         std::string period_name;
@@ -660,13 +653,10 @@ int Main(int argc, char** argv) {
           }
           period_name = open[0];
         }
-        v1::Command cmd;
-        auto* r = cmd.mutable_record_update();
-        r->set_name(name);
-        r->set_period(period_name);
-        r->set_narrative(note);
-        common(r);
-        commands.push_back(cmd);
+        add(&v1::Command::mutable_record_update, [&](auto& r) {
+          r.set_period(period_name);
+          r.set_narrative(note);
+        });
       }
       if (commands.empty()) {
         Fail(kUsage, "nothing to change: give --status, --note, --target, --owner or "
