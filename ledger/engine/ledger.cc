@@ -88,7 +88,8 @@ absl::Status Ledger::Replay() {
     v1::Event event;
     if (key_position != expected) damaged(expected);
     if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
-        event.position() != key_position) {
+        event.position() != key_position ||
+        event.payload_case() == v1::Event::PAYLOAD_NOT_SET) {
       damaged(key_position);
     } else {
       if (event.previous_hash() != previous) damaged(key_position > 1 ? key_position - 1 : 1);
