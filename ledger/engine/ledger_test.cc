@@ -360,6 +360,24 @@ TEST_F(LedgerTest, StateAndChainSurviveRestart) {
                  absl::StatusCode::kFailedPrecondition, "from COMPLETE to PAUSED");
 }
 
+// A stored event that decodes and chains but carries no change (something
+// wrote it other than the writer) is damage: found at open, writes refused.
+TEST_F(LedgerTest, StoredEventWithoutPayloadIsDamageAtOpen) {
+  Seed();
+  ledger_.reset();  // the writer's batch is the only one open at a time
+  store::EventLog::Batch batch = log_->NewBatch();
+  v1::Event empty;
+  empty.set_stream(kAction);
+  empty.set_version(3);
+  batch.Add(&empty);
+  ASSERT_TRUE(log_->Commit(batch).ok());
+  Reopen();
+  EXPECT_EQ(ledger_->chain_break_at_open(), 5u);
+  auto refused = Run(kOfficer, ChangeStatus(kAction, v1::COMPLETE));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+  EXPECT_EQ(log_->head_position(), 5u);
+}
+
 TEST_F(LedgerTest, ConcurrentCommandsShareSyncsAndStayGapless) {
   Seed();
   constexpr int kThreads = 16;
