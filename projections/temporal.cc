@@ -265,12 +265,14 @@ class TemporalProjection final : public Projection {
     return absl::OkStatus();
   }
 
-  // Restores a clock from its last checkpoint and the index entries after
-  // it (fewer than a cadence, or the checkpoint would have been written).
-  absl::Status Resume(rocksdb::Iterator& it, const std::string& plan, int c, Clock* clock) {
+  // Restores a clock from its last checkpoint at or before `bound` and the
+  // index entries after it, writing checkpoints on the way when `txn` is
+  // given.
+  absl::Status Reload(rocksdb::Iterator& it, const std::string& plan, int c,
+                      const std::string& bound, Clock* clock, ProjectionTxn* txn) {
     std::string after;
-    absl::Status s = CheckpointBefore(it, IndexPrefix(kCheckpointKind[c], plan),
-                                      std::string(16, '\xff'), &clock->state, &after);
+    absl::Status s = CheckpointBefore(it, IndexPrefix(kCheckpointKind[c], plan), bound,
+                                      &clock->state, &after);
     if (!s.ok()) return s;
     std::vector<Entry> entries;
     s = EntriesAfter(it, IndexPrefix(kIndexKind[c], plan), after, UINT64_MAX, &entries);
@@ -278,7 +280,13 @@ class TemporalProjection final : public Projection {
     clock->frontier = after;
     clock->since = 0;
     clock->cadence = clock->state.Cadence();
-    return FoldFrom(entries, plan, c, clock, nullptr);
+    return FoldFrom(entries, plan, c, clock, txn);
+  }
+
+  // At start: the entries after the last checkpoint are fewer than a
+  // cadence, or the checkpoint would have been written.
+  absl::Status Resume(rocksdb::Iterator& it, const std::string& plan, int c, Clock* clock) {
+    return Reload(it, plan, c, std::string(16, '\xff'), clock, nullptr);
   }
 
   static void Checkpoint(ProjectionTxn& txn, const std::string& plan, int c, Clock& clock) {
@@ -303,21 +311,9 @@ class TemporalProjection final : public Projection {
       if (absl::Status s = IteratorStatus(*it); !s.ok()) return s;
     }
     for (const std::string& key : stale) txn.Delete(key);
-    std::string after;
-    std::vector<Entry> entries;
-    {
-      // A new iterator, so that it sees the deletes.
-      std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
-      absl::Status s = CheckpointBefore(*it, prefix, from, &clock->state, &after);
-      if (s.ok()) {
-        s = EntriesAfter(*it, IndexPrefix(kIndexKind[c], plan), after, UINT64_MAX, &entries);
-      }
-      if (!s.ok()) return s;
-    }
-    clock->frontier = after;
-    clock->since = 0;
-    clock->cadence = clock->state.Cadence();
-    return FoldFrom(entries, plan, c, clock, &txn);
+    // A new iterator, so that it sees the deletes.
+    std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
+    return Reload(*it, plan, c, from, clock, &txn);
   }
 
   ProjectionContext context_;

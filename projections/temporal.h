@@ -23,7 +23,7 @@
 // the checkpoint before it with the few events after it folded in.
 //
 //   'k' plan                            -> ""   (the plans it has seen)
-//   'x' plan 0 position                 -> ""   (log order = recorded order)
+//   'x' plan 0 recorded_us position     -> ""   (recorded order = log order)
 //   'e' plan 0 effective_us position    -> ""   (effective order)
 //   'R' plan 0 recorded_us position     -> PlanSnapshot after that event
 //   'E' plan 0 effective_us position    -> PlanSnapshot of every event up to

@@ -4,10 +4,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ledger/domain/names.h"
+#include "ledger/store/event_log.h"
 #include "projections/fold.h"
 #include "projections/read_models.h"
 #include "projections/temporal.h"
-#include "ledger/store/event_log.h"
 
 namespace auditledger::service {
 namespace {
