@@ -21,12 +21,18 @@ class EventLog;
 
 namespace auditledger::projections {
 
-// The writes of one projection step: reads see the step's own writes, and
-// everything is committed together with the new checkpoint.
+// The writes of one projection step, committed together with the new
+// checkpoint. An indexed step's reads (Get, NewIterator) see its own writes;
+// a plain one's see only the committed model, so a projection that reads
+// back what it wrote in the same step keeps that in memory (or asks for an
+// indexed step). Plain steps are the cheaper: no ordered index of the
+// step's keys is kept.
 class ProjectionTxn {
  public:
-  ProjectionTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf)
-      : db_(db), cf_(cf), batch_(rocksdb::BytewiseComparator(), 0, true) {}
+  ProjectionTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, bool indexed)
+      : db_(db), cf_(cf) {
+    if (indexed) indexed_.emplace(rocksdb::BytewiseComparator(), 0, true);
+  }
 
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
   // Reads and parses a message; false when absent.
@@ -38,13 +44,16 @@ class ProjectionTxn {
   // An iterator over the column family as this step sees it.
   std::unique_ptr<rocksdb::Iterator> NewIterator();
 
-  rocksdb::WriteBatchWithIndex& batch() { return batch_; }
-  size_t pending_bytes() { return batch_.GetWriteBatch()->GetDataSize(); }
+  rocksdb::WriteBatch* batch() {
+    return indexed_.has_value() ? indexed_->GetWriteBatch() : &plain_;
+  }
+  size_t pending_bytes() { return batch()->GetDataSize(); }
 
  private:
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
-  rocksdb::WriteBatchWithIndex batch_;
+  std::optional<rocksdb::WriteBatchWithIndex> indexed_;
+  rocksdb::WriteBatch plain_;
 };
 
 // Where a projection's worker (re)starts.
@@ -66,6 +75,10 @@ class Projection {
   // Changes whenever the model's keys or values change meaning; a model of
   // another layout is dropped and built again from the log.
   virtual uint64_t layout() const { return 1; }
+  // Whether Apply needs the hash of each event's stored bytes.
+  virtual bool NeedsHash() const { return false; }
+  // Whether a step's reads must see its own writes (see ProjectionTxn).
+  virtual bool ReadsOwnWrites() const { return false; }
   // Called before the first Apply and whenever the worker restarts: a
   // projection that keeps state in memory reloads it from its model as of
   // `context.position` (an empty model when it is 0).
@@ -78,7 +91,8 @@ class Projection {
     (void)txn;
     return absl::OkStatus();
   }
-  // `logged` carries the event and the hash of its stored bytes.
+  // `logged` carries the event, and the hash of its stored bytes when
+  // NeedsHash().
   virtual absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) = 0;
 };
 

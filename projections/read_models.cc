@@ -2,6 +2,7 @@
 
 #include <array>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -70,11 +71,13 @@ class ChangesProjection final : public Projection {
 
   absl::Status Open(const ProjectionContext&) override {
     views_.Clear();
+    step_.clear();
     return absl::OkStatus();
   }
 
   absl::Status Finish(ProjectionTxn& txn) override {
     views_.Flush(txn);
+    step_.clear();
     return absl::OkStatus();
   }
 
@@ -89,22 +92,20 @@ class ChangesProjection final : public Projection {
       if (!view.ok()) return view.status();
       before = *view;
     }
-    v1::Change corrected;
-    bool has_corrected = false;
+    v1::Change* corrected = nullptr;
+    v1::Change committed;
     if (event.has_event_corrected()) {
-      const std::string key = ChangeKey(event.event_corrected().corrected_position());
-      absl::StatusOr<bool> got = txn.GetMessage(key, &corrected);
-      if (!got.ok()) return got.status();
-      has_corrected = *got;
-      if (has_corrected) {
-        // The corrected entry now links to its correction.
-        v1::Change linked = corrected;
-        linked.set_corrected_by(position);
-        txn.PutMessage(key, linked);
-      }
+      absl::StatusOr<v1::Change*> found =
+          Find(txn, event.event_corrected().corrected_position(), &committed);
+      if (!found.ok()) return found.status();
+      corrected = *found;
     }
-    v1::Change change =
-        DescribeChange(event, before, has_corrected ? &corrected : nullptr);
+    v1::Change change = DescribeChange(event, before, corrected);
+    if (corrected != nullptr) {
+      // The corrected entry now links to its correction.
+      corrected->set_corrected_by(position);
+      txn.PutMessage(ChangeKey(corrected->position()), *corrected);
+    }
     const std::string pos = BigEndian64(position);
     txn.PutMessage(ChangeKey(position), change);
     txn.Put(IndexPrefix('s', event.stream()) + pos, "");
@@ -113,11 +114,28 @@ class ChangesProjection final : public Projection {
     txn.Put(IndexPrefix('w', event.stream()) + BigEndian64(Micros(event.effective_at())) + pos, "");
     txn.Put(IndexPrefix('t', event.stream()) + BigEndian64(Micros(event.recorded_at())) + pos, "");
     if (before != nullptr) FoldAction(event, before);
+    step_.push_back(std::move(change));
     return absl::OkStatus();
   }
 
  private:
+  // The change at `position`: from this step when it is one of its own
+  // (the step's writes are not readable until it commits), else read from
+  // the model into `committed`. Null when there is none.
+  absl::StatusOr<v1::Change*> Find(ProjectionTxn& txn, uint64_t position,
+                                   v1::Change* committed) {
+    if (!step_.empty() && position >= step_.front().position()) {
+      const uint64_t index = position - step_.front().position();
+      return index < step_.size() ? &step_[index] : nullptr;
+    }
+    absl::StatusOr<bool> got = txn.GetMessage(ChangeKey(position), committed);
+    if (!got.ok()) return got.status();
+    return *got ? committed : nullptr;
+  }
+
   ViewCache<v1::ActionView> views_{kMaxCachedViews};
+  // The changes of the current step, in position order (consecutive).
+  std::vector<v1::Change> step_;
 };
 
 // Complete subtrees of the Merkle tree over the log (see ledger/merkle):
@@ -125,6 +143,7 @@ class ChangesProjection final : public Projection {
 class MerkleProjection final : public Projection {
  public:
   std::string name() const override { return kMerkle; }
+  bool NeedsHash() const override { return true; }
 
   absl::Status Open(const ProjectionContext&) override {
     last_.fill({UINT64_MAX, std::string()});
@@ -134,21 +153,25 @@ class MerkleProjection final : public Projection {
   absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
     uint64_t index = logged.event().position() - 1;
     std::string node = merkle::LeafHash(logged.hash());
-    Put(txn, 0, index, node);
     // Each completed pair of subtrees completes their parent.
-    for (int level = 0; (index & 1) == 1 && level < kLevels - 1; ++level) {
+    for (int level = 0; level < kLevels; ++level) {
+      const bool right = (index & 1) == 1;
       std::string left;
-      if (last_[level].first == index - 1) {
-        left = last_[level].second;
-      } else {
-        absl::StatusOr<std::optional<std::string>> got = txn.Get(MerkleNodeKey(level, index - 1));
-        if (!got.ok()) return got.status();
-        if (!got->has_value()) return absl::DataLossError("merkle: a left subtree is missing");
-        left = **got;
+      if (right) {
+        if (last_[level].first == index - 1) {
+          left = last_[level].second;
+        } else {
+          absl::StatusOr<std::optional<std::string>> got =
+              txn.Get(MerkleNodeKey(level, index - 1));
+          if (!got.ok()) return got.status();
+          if (!got->has_value()) return absl::DataLossError("merkle: a left subtree is missing");
+          left = **got;
+        }
       }
+      Put(txn, level, index, node);
+      if (!right) break;
       node = merkle::NodeHash(left, node);
       index >>= 1;
-      Put(txn, level + 1, index, node);
     }
     return absl::OkStatus();
   }

@@ -15,7 +15,8 @@
 #include "projections/projection.h"
 
 // Runs each projection as a worker that tails the log from its checkpoint.
-// A step applies up to kStepEvents events and writes the read model together
+// A step applies up to kStepEvents events (fewer when their stored bytes
+// pass kStepBytes) and writes the read model together
 // with the new checkpoint in one RocksDB write, so a crash never applies an
 // event twice or skips one.
 namespace auditledger::projections {
@@ -28,7 +29,11 @@ struct ProjectionState {
 
 class ProjectionRunner {
  public:
-  static constexpr size_t kStepEvents = 1024;
+  // Large steps while a worker catches up: views many events touch are
+  // written once per step, not once per event. A step is one write batch,
+  // so the bounds also bound its memory.
+  static constexpr size_t kStepEvents = 8192;
+  static constexpr size_t kStepBytes = 4 << 20;
 
   ProjectionRunner(store::EventLog* log,
                    std::vector<std::unique_ptr<Projection>> projections);

@@ -171,6 +171,8 @@ class TemporalProjection final : public Projection {
   std::string name() const override { return kTemporal; }
   // 1: a copy of each view after every event.
   uint64_t layout() const override { return 2; }
+  // A refold reads the index entries and checkpoints of its own step.
+  bool ReadsOwnWrites() const override { return true; }
 
   absl::Status Open(const ProjectionContext& context) override {
     context_ = context;

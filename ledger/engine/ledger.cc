@@ -1,5 +1,7 @@
 #include "ledger/engine/ledger.h"
 
+#include <pthread.h>
+
 #include <cassert>
 #include <cstdio>
 
@@ -70,7 +72,10 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(store::EventLog* log,
                                                      const LedgerOptions& options) {
   std::unique_ptr<Ledger> ledger(new Ledger(log, options));
   if (absl::Status s = ledger->Replay(); !s.ok()) return s;
-  ledger->writer_ = std::thread([l = ledger.get()] { l->WriterLoop(); });
+  ledger->writer_ = std::thread([l = ledger.get()] {
+    pthread_setname_np(pthread_self(), "ledger-writer");
+    l->WriterLoop();
+  });
   return ledger;
 }
 

@@ -262,8 +262,8 @@ absl::Status EventLog::Commit(Batch& batch) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<LoggedEvent> EventLog::Decode(uint64_t position,
-                                             absl::string_view bytes) const {
+absl::StatusOr<LoggedEvent> EventLog::Decode(uint64_t position, absl::string_view bytes,
+                                             bool with_hash) const {
   LoggedEvent out;
   if (!out.mutable_event()->ParseFromArray(bytes.data(),
                                            static_cast<int>(bytes.size()))) {
@@ -275,7 +275,7 @@ absl::StatusOr<LoggedEvent> EventLog::Decode(uint64_t position,
         "event at position ", position, " has format ", out.event().format(),
         ", newer than this ledgerd reads"));
   }
-  out.set_hash(HashOf(bytes));
+  if (with_hash) out.set_hash(HashOf(bytes));
   return out;
 }
 
@@ -290,17 +290,19 @@ absl::StatusOr<LoggedEvent> EventLog::Read(uint64_t position) const {
   return Decode(position, bytes);
 }
 
-absl::Status EventLog::ReadRange(uint64_t from, size_t max,
-                                 std::vector<LoggedEvent>* out) const {
+absl::Status EventLog::ReadRange(uint64_t from, size_t max, std::vector<LoggedEvent>* out,
+                                 size_t max_bytes, bool with_hash) const {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), events_));
   size_t n = 0;
+  size_t bytes = 0;
   for (it->Seek(EncodePosition(std::max<uint64_t>(from, 1)));
-       it->Valid() && n < max; it->Next(), ++n) {
+       it->Valid() && n < max && bytes < max_bytes; it->Next(), ++n) {
     absl::StatusOr<LoggedEvent> event =
-        Decode(DecodePosition(View(it->key())), View(it->value()));
+        Decode(DecodePosition(View(it->key())), View(it->value()), with_hash);
     if (!event.ok()) return event.status();
     out->push_back(*std::move(event));
+    bytes += it->value().size();
   }
   return FromRocks(it->status(), "reading the log");
 }

@@ -101,9 +101,11 @@ class EventLog {
 
   // Reads one event; NOT_FOUND if there is none at `position`.
   absl::StatusOr<LoggedEvent> Read(uint64_t position) const;
-  // Up to `max` events from `from` on, in order.
-  absl::Status ReadRange(uint64_t from, size_t max,
-                         std::vector<LoggedEvent>* out) const;
+  // Up to `max` events from `from` on, in order, stopping after the one
+  // that brings their stored bytes to `max_bytes`. Without `with_hash` the
+  // events' `hash` is left empty (it costs a SHA-256 per event).
+  absl::Status ReadRange(uint64_t from, size_t max, std::vector<LoggedEvent>* out,
+                         size_t max_bytes = SIZE_MAX, bool with_hash = true) const;
   // Up to `max` events of `stream` with version >= from_version.
   absl::Status ReadStream(const std::string& stream, uint64_t from_version,
                           size_t max, std::vector<LoggedEvent>* out) const;
@@ -141,7 +143,8 @@ class EventLog {
  private:
   EventLog() = default;
   absl::Status LoadHead();
-  absl::StatusOr<LoggedEvent> Decode(uint64_t position, absl::string_view bytes) const;
+  absl::StatusOr<LoggedEvent> Decode(uint64_t position, absl::string_view bytes,
+                                     bool with_hash = true) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> handles_;
