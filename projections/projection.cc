@@ -14,10 +14,7 @@ rocksdb::Slice S(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()
 
 absl::StatusOr<std::optional<std::string>> ProjectionTxn::Get(absl::string_view key) {
   std::string value;
-  rocksdb::Status s =
-      indexed_.has_value()
-          ? indexed_->GetFromBatchAndDB(db_, rocksdb::ReadOptions(), cf_, S(key), &value)
-          : db_->Get(rocksdb::ReadOptions(), cf_, S(key), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, S(key), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return absl::UnavailableError(absl::StrCat("projection read: ", s.ToString()));
   return value;
@@ -35,8 +32,7 @@ absl::StatusOr<bool> ProjectionTxn::GetMessage(absl::string_view key,
 }
 
 void ProjectionTxn::Put(absl::string_view key, absl::string_view value) {
-  rocksdb::Status s = indexed_.has_value() ? indexed_->Put(cf_, S(key), S(value))
-                                           : plain_.Put(cf_, S(key), S(value));
+  rocksdb::Status s = batch_.Put(cf_, S(key), S(value));
   // Fails only past WriteBatch's 4 GiB limit, which a bounded step never
   // nears.
   assert(s.ok());
@@ -57,16 +53,13 @@ void ProjectionTxn::PutMessage(absl::string_view key,
 }
 
 void ProjectionTxn::Delete(absl::string_view key) {
-  rocksdb::Status s = indexed_.has_value() ? indexed_->Delete(cf_, S(key))
-                                           : plain_.Delete(cf_, S(key));
+  rocksdb::Status s = batch_.Delete(cf_, S(key));
   assert(s.ok());
   (void)s;
 }
 
 std::unique_ptr<rocksdb::Iterator> ProjectionTxn::NewIterator() {
-  rocksdb::Iterator* base = db_->NewIterator(rocksdb::ReadOptions(), cf_);
-  if (!indexed_.has_value()) return std::unique_ptr<rocksdb::Iterator>(base);
-  return std::unique_ptr<rocksdb::Iterator>(indexed_->NewIteratorWithBase(cf_, base));
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf_));
 }
 
 std::string BigEndian64(uint64_t value) {

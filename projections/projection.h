@@ -13,7 +13,7 @@
 #include "auditledger/v1/event.pb.h"
 #include "auditledger/v1/ledger_service.pb.h"
 #include "rocksdb/db.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
+#include "rocksdb/write_batch.h"
 
 namespace auditledger::store {
 class EventLog;
@@ -22,17 +22,13 @@ class EventLog;
 namespace auditledger::projections {
 
 // The writes of one projection step, committed together with the new
-// checkpoint. An indexed step's reads (Get, NewIterator) see its own writes;
-// a plain one's see only the committed model, so a projection that reads
-// back what it wrote in the same step keeps that in memory (or asks for an
-// indexed step). Plain steps are the cheaper: no ordered index of the
-// step's keys is kept.
+// checkpoint. Its reads see the committed model, not the step's own writes
+// (no ordered index of the step's keys is kept): a projection that needs
+// what it wrote earlier in the step keeps it in memory, or asks for the
+// event that needs it to be alone in its step (Projection::NeedsOwnStep).
 class ProjectionTxn {
  public:
-  ProjectionTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, bool indexed)
-      : db_(db), cf_(cf) {
-    if (indexed) indexed_.emplace(rocksdb::BytewiseComparator(), 0, true);
-  }
+  ProjectionTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
 
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
   // Reads and parses a message; false when absent.
@@ -41,19 +37,15 @@ class ProjectionTxn {
   void Put(absl::string_view key, absl::string_view value);
   void PutMessage(absl::string_view key, const google::protobuf::Message& message);
   void Delete(absl::string_view key);
-  // An iterator over the column family as this step sees it.
+  // An iterator over the committed model.
   std::unique_ptr<rocksdb::Iterator> NewIterator();
 
-  rocksdb::WriteBatch* batch() {
-    return indexed_.has_value() ? indexed_->GetWriteBatch() : &plain_;
-  }
-  size_t pending_bytes() { return batch()->GetDataSize(); }
+  rocksdb::WriteBatch* batch() { return &batch_; }
 
  private:
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
-  std::optional<rocksdb::WriteBatchWithIndex> indexed_;
-  rocksdb::WriteBatch plain_;
+  rocksdb::WriteBatch batch_;
 };
 
 // Where a projection's worker (re)starts.
@@ -77,8 +69,13 @@ class Projection {
   virtual uint64_t layout() const { return 1; }
   // Whether Apply needs the hash of each event's stored bytes.
   virtual bool NeedsHash() const { return false; }
-  // Whether a step's reads must see its own writes (see ProjectionTxn).
-  virtual bool ReadsOwnWrites() const { return false; }
+  // Whether `event`, the next to apply, must be applied in a step of its
+  // own: the events before it committed in an earlier step, none after it
+  // in its step. For work that would otherwise read back the step's writes.
+  virtual bool NeedsOwnStep(const v1::Event& event) const {
+    (void)event;
+    return false;
+  }
   // Called before the first Apply and whenever the worker restarts: a
   // projection that keeps state in memory reloads it from its model as of
   // `context.position` (an empty model when it is 0).

@@ -120,18 +120,28 @@ void ProjectionRunner::Stop() {
 
 void ProjectionRunner::Run(Worker* worker) {
   std::vector<store::LoggedEvent> events;
+  size_t applied = 0;  // of `events`, by earlier steps
   while (!worker->stop) {
-    const uint64_t next = worker->position + 1;
-    if (log_->head_position() < next) {
-      // Woken by the next append; the timeout bounds how long a stop request
-      // waits.
-      log_->WaitForPosition(next, absl::Now() + absl::Milliseconds(200));
-      continue;
+    absl::Status s;
+    if (applied == events.size()) {
+      const uint64_t next = worker->position + 1;
+      if (log_->head_position() < next) {
+        // Woken by the next append; the timeout bounds how long a stop
+        // request waits.
+        log_->WaitForPosition(next, absl::Now() + absl::Milliseconds(200));
+        continue;
+      }
+      events.clear();
+      applied = 0;
+      s = log_->ReadRange(next, kStepEvents, &events, kStepBytes,
+                          worker->projection->NeedsHash());
     }
-    events.clear();
-    absl::Status s = log_->ReadRange(next, kStepEvents, &events, kStepBytes,
-                                     worker->projection->NeedsHash());
-    if (s.ok()) s = Step(*worker, events);
+    if (s.ok() && applied < events.size()) {
+      absl::StatusOr<size_t> used =
+          Step(*worker, absl::MakeConstSpan(events).subspan(applied));
+      if (used.ok()) applied += *used;
+      s = used.status();
+    }
     if (!s.ok()) {
       // A projection that cannot apply an event must not skip it: it stops
       // where it is, and queries waiting on it time out rather than read a
@@ -147,21 +157,28 @@ void ProjectionRunner::Run(Worker* worker) {
   }
 }
 
-absl::Status ProjectionRunner::Step(Worker& worker,
-                                    std::vector<store::LoggedEvent>& events) {
-  ProjectionTxn txn(log_->db(), worker.cf, worker.projection->ReadsOwnWrites());
+absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker,
+                                              absl::Span<const store::LoggedEvent> events) {
+  ProjectionTxn txn(log_->db(), worker.cf);
   uint64_t position = worker.position;
+  size_t used = 0;
   for (const store::LoggedEvent& logged : events) {
     const v1::Event& event = logged.event();
     if (event.position() != position + 1) {
       return absl::DataLossError(absl::StrCat("expected position ", position + 1,
                                               ", the log gave ", event.position()));
     }
+    // An event that needs a step of its own ends the step before it, or is
+    // the whole step.
+    const bool alone = worker.projection->NeedsOwnStep(event);
+    if (alone && used > 0) break;
     if (absl::Status s = worker.projection->Apply(logged, txn); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("event ", event.position(), ": ",
                                                  s.message()));
     }
     position = event.position();
+    ++used;
+    if (alone) break;
   }
   if (absl::Status s = worker.projection->Finish(txn); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("at position ", position, ": ", s.message()));
@@ -189,7 +206,7 @@ absl::Status ProjectionRunner::Step(Worker& worker,
   }
   absl::MutexLock lock(&progress_mu_);
   worker.position = position;
-  return absl::OkStatus();
+  return used;
 }
 
 absl::Status ProjectionRunner::Rebuild(const std::string& name) {

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "ledger/store/event_log.h"
 #include "projections/projection.h"
 
@@ -81,7 +82,9 @@ class ProjectionRunner {
   absl::Status StartWorker(Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(handles_mu_);
   void StopWorker(Worker& worker);
   void Run(Worker* worker);
-  absl::Status Step(Worker& worker, std::vector<store::LoggedEvent>& events);
+  // Applies a prefix of `events` (all of them unless one needs a step of
+  // its own) and commits it; returns how many it applied.
+  absl::StatusOr<size_t> Step(Worker& worker, absl::Span<const store::LoggedEvent> events);
 
   store::EventLog* log_;
   std::vector<std::unique_ptr<Projection>> projections_;

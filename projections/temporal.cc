@@ -1,5 +1,8 @@
 #include "projections/temporal.h"
 
+#include <algorithm>
+#include <cassert>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -171,8 +174,15 @@ class TemporalProjection final : public Projection {
   std::string name() const override { return kTemporal; }
   // 1: a copy of each view after every event.
   uint64_t layout() const override { return 2; }
-  // A refold reads the index entries and checkpoints of its own step.
-  bool ReadsOwnWrites() const override { return true; }
+  // A back-dated event refolds from the model as committed, so it comes in
+  // a step of its own, whose only index entries are its own.
+  bool NeedsOwnStep(const v1::Event& event) const override {
+    auto found = plans_.find(PlanOf(event.stream()));
+    if (found == plans_.end()) return false;
+    const Clock* clocks = found->second.clocks;
+    return BackDated(clocks[kRecorded], Micros(event.recorded_at()), event.position()) ||
+           BackDated(clocks[kEffective], Micros(event.effective_at()), event.position());
+  }
 
   absl::Status Open(const ProjectionContext& context) override {
     context_ = context;
@@ -206,15 +216,16 @@ class TemporalProjection final : public Projection {
     };
     for (int c : {kRecorded, kEffective}) {
       Clock& clock = p.clocks[c];
+      // A back-dated event is alone in its step (NeedsOwnStep), so nothing
+      // is pending a refold when the next event comes.
+      assert(!clock.refold_from.has_value());
       txn.Put(IndexPrefix(kIndexKind[c], plan) + suffix[c], "");
-      if (clock.refold_from.has_value()) {
-        // Finish folds everything from before the earliest back-dated event.
-        if (suffix[c] < *clock.refold_from) clock.refold_from = suffix[c];
-      } else if (clock.frontier.empty() || suffix[c] > clock.frontier) {
+      if (clock.frontier.empty() || suffix[c] > clock.frontier) {
         clock.state.Apply(event);
         clock.frontier = suffix[c];
         if (++clock.since >= clock.cadence) Checkpoint(txn, plan, c, clock);
       } else {
+        // Finish folds again from before it.
         clock.refold_from = suffix[c];
       }
     }
@@ -245,6 +256,10 @@ class TemporalProjection final : public Projection {
     Clock clocks[2];
   };
 
+  static bool BackDated(const Clock& clock, uint64_t micros, uint64_t position) {
+    return !clock.frontier.empty() && Suffix({micros, position}) <= clock.frontier;
+  }
+
   absl::StatusOr<v1::Event> Read(uint64_t position) const {
     absl::StatusOr<v1::LoggedEvent> logged = context_.log->Read(position);
     if (!logged.ok()) return logged.status();
@@ -268,10 +283,11 @@ class TemporalProjection final : public Projection {
   }
 
   // Restores a clock from its last checkpoint at or before `bound` and the
-  // index entries after it, writing checkpoints on the way when `txn` is
-  // given.
+  // index entries after it (with `pending`, an entry not yet committed),
+  // writing checkpoints on the way when `txn` is given.
   absl::Status Reload(rocksdb::Iterator& it, const std::string& plan, int c,
-                      const std::string& bound, Clock* clock, ProjectionTxn* txn) {
+                      const std::string& bound, Clock* clock, ProjectionTxn* txn,
+                      std::optional<Entry> pending = std::nullopt) {
     std::string after;
     absl::Status s = CheckpointBefore(it, IndexPrefix(kCheckpointKind[c], plan), bound,
                                       &clock->state, &after);
@@ -279,6 +295,10 @@ class TemporalProjection final : public Projection {
     std::vector<Entry> entries;
     s = EntriesAfter(it, IndexPrefix(kIndexKind[c], plan), after, UINT64_MAX, &entries);
     if (!s.ok()) return s;
+    if (pending.has_value() && Suffix(*pending) > after) {
+      auto at = std::lower_bound(entries.begin(), entries.end(), *pending);
+      if (at == entries.end() || *at != *pending) entries.insert(at, *pending);
+    }
     clock->frontier = after;
     clock->since = 0;
     clock->cadence = clock->state.Cadence();
@@ -297,25 +317,26 @@ class TemporalProjection final : public Projection {
     clock.cadence = clock.state.Cadence();
   }
 
-  // A back-dated entry: the checkpoints from it on no longer hold; fold
-  // again from the one before it, through the end of the index.
+  // A back-dated entry, the only one of its step: the checkpoints from it
+  // on no longer hold; fold again from the one before it, through the end
+  // of the index. The step's reads see the committed model, which has every
+  // entry but this one.
   absl::Status Refold(ProjectionTxn& txn, const std::string& plan, int c, Clock* clock) {
     const std::string from = *clock->refold_from;
     clock->refold_from.reset();
+    const Entry pending = {ReadBigEndian64(from.substr(0, 8)), ReadBigEndian64(from.substr(8))};
     const std::string prefix = IndexPrefix(kCheckpointKind[c], plan);
-    std::vector<std::string> stale;
-    {
-      std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
-      for (it->Seek(prefix + from); it->Valid() && absl::StartsWith(KeyOf(*it), prefix);
-           it->Next()) {
-        stale.emplace_back(KeyOf(*it));
-      }
-      if (absl::Status s = IteratorStatus(*it); !s.ok()) return s;
-    }
-    for (const std::string& key : stale) txn.Delete(key);
-    // A new iterator, so that it sees the deletes.
     std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
-    return Reload(*it, plan, c, from, clock, &txn);
+    std::vector<std::string> stale;
+    for (it->Seek(prefix + from); it->Valid() && absl::StartsWith(KeyOf(*it), prefix);
+         it->Next()) {
+      stale.emplace_back(KeyOf(*it));
+    }
+    if (absl::Status s = IteratorStatus(*it); !s.ok()) return s;
+    for (const std::string& key : stale) txn.Delete(key);
+    // The checkpoint the reload starts from is before `from`, so not one of
+    // those deleted; those it writes again come after the deletes.
+    return Reload(*it, plan, c, from, clock, &txn, pending);
   }
 
   ProjectionContext context_;
