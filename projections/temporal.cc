@@ -180,8 +180,8 @@ class TemporalProjection final : public Projection {
     auto found = plans_.find(PlanOf(event.stream()));
     if (found == plans_.end()) return false;
     const Clock* clocks = found->second.clocks;
-    return BackDated(clocks[kRecorded], Micros(event.recorded_at()), event.position()) ||
-           BackDated(clocks[kEffective], Micros(event.effective_at()), event.position());
+    return BackDated(clocks[kRecorded], {Micros(event.recorded_at()), event.position()}) ||
+           BackDated(clocks[kEffective], {Micros(event.effective_at()), event.position()});
   }
 
   absl::Status Open(const ProjectionContext& context) override {
@@ -210,23 +210,23 @@ class TemporalProjection final : public Projection {
     auto [found, added] = plans_.try_emplace(plan);
     if (added) txn.Put(absl::StrCat("k", plan), "");
     Plan& p = found->second;
-    const std::string suffix[2] = {
-        Suffix({Micros(event.recorded_at()), event.position()}),
-        Suffix({Micros(event.effective_at()), event.position()}),
+    const Entry entry[2] = {
+        {Micros(event.recorded_at()), event.position()},
+        {Micros(event.effective_at()), event.position()},
     };
     for (int c : {kRecorded, kEffective}) {
       Clock& clock = p.clocks[c];
       // A back-dated event is alone in its step (NeedsOwnStep), so nothing
       // is pending a refold when the next event comes.
       assert(!clock.refold_from.has_value());
-      txn.Put(IndexPrefix(kIndexKind[c], plan) + suffix[c], "");
-      if (clock.frontier.empty() || suffix[c] > clock.frontier) {
-        clock.state.Apply(event);
-        clock.frontier = suffix[c];
-        if (++clock.since >= clock.cadence) Checkpoint(txn, plan, c, clock);
-      } else {
+      txn.Put(IndexPrefix(kIndexKind[c], plan) + Suffix(entry[c]), "");
+      if (BackDated(clock, entry[c])) {
         // Finish folds again from before it.
-        clock.refold_from = suffix[c];
+        clock.refold_from = entry[c];
+      } else {
+        clock.state.Apply(event);
+        clock.frontier = Suffix(entry[c]);
+        if (++clock.since >= clock.cadence) Checkpoint(txn, plan, c, clock);
       }
     }
     return absl::OkStatus();
@@ -250,14 +250,14 @@ class TemporalProjection final : public Projection {
     std::string frontier;  // suffix of the last entry folded; empty for none
     uint64_t since = 0;
     uint64_t cadence = PlanState().Cadence();
-    std::optional<std::string> refold_from;  // earliest back-dated entry
+    std::optional<Entry> refold_from;  // the back-dated entry of this step
   };
   struct Plan {
     Clock clocks[2];
   };
 
-  static bool BackDated(const Clock& clock, uint64_t micros, uint64_t position) {
-    return !clock.frontier.empty() && Suffix({micros, position}) <= clock.frontier;
+  static bool BackDated(const Clock& clock, const Entry& entry) {
+    return !clock.frontier.empty() && Suffix(entry) <= clock.frontier;
   }
 
   absl::StatusOr<v1::Event> Read(uint64_t position) const {
@@ -322,9 +322,9 @@ class TemporalProjection final : public Projection {
   // of the index. The step's reads see the committed model, which has every
   // entry but this one.
   absl::Status Refold(ProjectionTxn& txn, const std::string& plan, int c, Clock* clock) {
-    const std::string from = *clock->refold_from;
+    const Entry pending = *clock->refold_from;
     clock->refold_from.reset();
-    const Entry pending = {ReadBigEndian64(from.substr(0, 8)), ReadBigEndian64(from.substr(8))};
+    const std::string from = Suffix(pending);
     const std::string prefix = IndexPrefix(kCheckpointKind[c], plan);
     std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
     std::vector<std::string> stale;

@@ -1,6 +1,5 @@
 #include "ledger/domain/plan_state.h"
 
-
 #include "ledger/domain/names.h"
 
 namespace auditledger::domain {

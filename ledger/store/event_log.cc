@@ -40,6 +40,23 @@ std::string StreamKey(absl::string_view stream, uint64_t version) {
   return key;
 }
 
+// The part of a key that keys written in order share: up to and including
+// the first NUL (an index's "kind, name, NUL"; a big-endian position's
+// leading zero byte), else the kind byte. Keys under one prefix mostly
+// arrive in order (positions, times), so the memtable inserts each next to
+// the last one rather than searching from the top of its skip list.
+class InsertPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "auditledger.InsertPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    const void* nul = std::memchr(key.data(), '\0', key.size());
+    const size_t size =
+        nul == nullptr ? 1 : static_cast<size_t>(static_cast<const char*>(nul) - key.data()) + 1;
+    return rocksdb::Slice(key.data(), size);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return !key.empty(); }
+};
+
 }  // namespace
 
 std::string EncodePosition(uint64_t position) {
@@ -65,27 +82,6 @@ std::string EventLog::HashOf(absl::string_view stored_bytes) {
 }
 
 std::string EventLog::ZeroHash() { return std::string(kHashBytes, '\0'); }
-
-namespace {
-
-// The part of a key that keys written in order share: up to and including
-// the first NUL (an index's "kind, name, NUL"; a big-endian position's
-// leading zero byte), else the kind byte. Keys under one prefix mostly
-// arrive in order (positions, times), so the memtable inserts each next to
-// the last one rather than searching from the top of its skip list.
-class InsertPrefix final : public rocksdb::SliceTransform {
- public:
-  const char* Name() const override { return "auditledger.InsertPrefix"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    const void* nul = std::memchr(key.data(), '\0', key.size());
-    const size_t size =
-        nul == nullptr ? 1 : static_cast<size_t>(static_cast<const char*>(nul) - key.data()) + 1;
-    return rocksdb::Slice(key.data(), size);
-  }
-  bool InDomain(const rocksdb::Slice& key) const override { return !key.empty(); }
-};
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
     const std::string& dir, const LogOptions& options) {
