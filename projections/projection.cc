@@ -32,7 +32,7 @@ absl::StatusOr<bool> ProjectionTxn::GetMessage(absl::string_view key,
 }
 
 void ProjectionTxn::Put(absl::string_view key, absl::string_view value) {
-  rocksdb::Status s = batch_.Put(cf_, S(key), S(value));
+  rocksdb::Status s = batch_->Put(cf_, S(key), S(value));
   // Fails only past WriteBatch's 4 GiB limit, which a bounded step never
   // nears.
   assert(s.ok());
@@ -41,19 +41,20 @@ void ProjectionTxn::Put(absl::string_view key, absl::string_view value) {
 
 void ProjectionTxn::PutMessage(absl::string_view key,
                                const google::protobuf::Message& message) {
-  // Deterministic bytes: a rebuild must reproduce them exactly.
-  std::string bytes;
+  // Deterministic bytes: a rebuild must reproduce them exactly. The
+  // scratch string keeps its capacity from one message to the next.
+  scratch_.clear();
   {
-    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::StringOutputStream stream(&scratch_);
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
     message.SerializeToCodedStream(&coded);
   }
-  Put(key, bytes);
+  Put(key, scratch_);
 }
 
 void ProjectionTxn::Delete(absl::string_view key) {
-  rocksdb::Status s = batch_.Delete(cf_, S(key));
+  rocksdb::Status s = batch_->Delete(cf_, S(key));
   assert(s.ok());
   (void)s;
 }

@@ -28,7 +28,9 @@ namespace auditledger::projections {
 // event that needs it to be alone in its step (Projection::NeedsOwnStep).
 class ProjectionTxn {
  public:
-  ProjectionTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+  // Writes go to `batch`, which the caller owns and passes in empty.
+  ProjectionTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatch* batch)
+      : db_(db), cf_(cf), batch_(batch) {}
 
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
   // Reads and parses a message; false when absent.
@@ -40,12 +42,13 @@ class ProjectionTxn {
   // An iterator over the committed model.
   std::unique_ptr<rocksdb::Iterator> NewIterator();
 
-  rocksdb::WriteBatch* batch() { return &batch_; }
+  rocksdb::WriteBatch* batch() { return batch_; }
 
  private:
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
-  rocksdb::WriteBatch batch_;
+  rocksdb::WriteBatch* batch_;
+  std::string scratch_;  // PutMessage's serialization
 };
 
 // Where a projection's worker (re)starts.

@@ -121,11 +121,15 @@ void ProjectionRunner::Stop() {
 void ProjectionRunner::Run(Worker* worker) {
   std::vector<store::LoggedEvent> events;
   size_t applied = 0;  // of `events`, by earlier steps
+  auto batch = std::make_unique<rocksdb::WriteBatch>();
   while (!worker->stop) {
     absl::Status s;
     if (applied == events.size()) {
       const uint64_t next = worker->position + 1;
       if (log_->head_position() < next) {
+        if (batch->Data().capacity() > kIdleBatchBytes) {
+          batch = std::make_unique<rocksdb::WriteBatch>();
+        }
         // Woken by the next append; the timeout bounds how long a stop
         // request waits.
         log_->WaitForPosition(next, absl::Now() + absl::Milliseconds(200));
@@ -138,7 +142,7 @@ void ProjectionRunner::Run(Worker* worker) {
     }
     if (s.ok() && applied < events.size()) {
       absl::StatusOr<size_t> used =
-          Step(*worker, absl::MakeConstSpan(events).subspan(applied));
+          Step(*worker, absl::MakeConstSpan(events).subspan(applied), *batch);
       if (used.ok()) applied += *used;
       s = used.status();
     }
@@ -158,8 +162,10 @@ void ProjectionRunner::Run(Worker* worker) {
 }
 
 absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker,
-                                              absl::Span<const store::LoggedEvent> events) {
-  ProjectionTxn txn(log_->db(), worker.cf);
+                                              absl::Span<const store::LoggedEvent> events,
+                                              rocksdb::WriteBatch& batch) {
+  batch.Clear();  // keeps its capacity
+  ProjectionTxn txn(log_->db(), worker.cf, &batch);
   uint64_t position = worker.position;
   size_t used = 0;
   for (const store::LoggedEvent& logged : events) {
