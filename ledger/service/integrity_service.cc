@@ -87,15 +87,11 @@ grpc::Status IntegrityServiceImpl::GetInclusionProof(
     return ToGrpc(absl::OutOfRangeError(absl::StrCat(
         "event: ", request->event(), " is after the checkpoint's ", size, " events")));
   }
-  std::string bytes;
-  absl::Status read = log_->ForEachStored(*position, [&](uint64_t at, absl::string_view b) {
-    if (at == *position) bytes = std::string(b);
-    return false;
-  });
-  if (!read.ok()) return ToGrpc(read);
-  if (bytes.empty()) {
+  absl::StatusOr<std::string> bytes = log_->ReadStored(*position);
+  if (absl::IsNotFound(bytes.status())) {
     return ToGrpc(absl::NotFoundError(absl::StrCat("event: ", request->event(), " not found")));
   }
+  if (!bytes.ok()) return ToGrpc(bytes.status());
   ModelReader reader(runner_);
   merkle::NodeLookup nodes = Nodes(reader);
   absl::StatusOr<std::vector<std::string>> path = merkle::InclusionProof(nodes, *position - 1, size);
@@ -105,7 +101,7 @@ grpc::Status IntegrityServiceImpl::GetInclusionProof(
   response->set_leaf_index(*position - 1);
   response->set_tree_size(size);
   for (std::string& p : *path) response->add_path(std::move(p));
-  response->set_event_bytes(bytes);
+  response->set_event_bytes(*std::move(bytes));
   response->set_root_hash(*root);
   return grpc::Status::OK;
 }

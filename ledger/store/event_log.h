@@ -101,6 +101,8 @@ class EventLog {
 
   // Reads one event; NOT_FOUND if there is none at `position`.
   absl::StatusOr<LoggedEvent> Read(uint64_t position) const;
+  // The stored bytes of one event, as hashed; NOT_FOUND if there is none.
+  absl::StatusOr<std::string> ReadStored(uint64_t position) const;
   // Up to `max` events from `from` on, in order, stopping after the one
   // that brings their stored bytes to `max_bytes`. Without `with_hash` the
   // events' `hash` is left empty (it costs a SHA-256 per event).
@@ -110,7 +112,8 @@ class EventLog {
   absl::Status ReadStream(const std::string& stream, uint64_t from_version,
                           size_t max, std::vector<LoggedEvent>* out) const;
   // Calls `fn` with the position in each event's key and its stored bytes,
-  // in key order from `from`, until it returns false.
+  // in key order from `from`, until it returns false. Meant for scans: it
+  // reads ahead.
   absl::Status ForEachStored(
       uint64_t from,
       const std::function<bool(uint64_t key_position, absl::string_view bytes)>& fn) const;
