@@ -68,6 +68,8 @@ class CurrentProjection final : public Projection {
 class ChangesProjection final : public Projection {
  public:
   std::string name() const override { return kChanges; }
+  // 2: no 's' (stream, position) index; 't' gives the same order.
+  uint64_t layout() const override { return 2; }
 
   absl::Status Open(const ProjectionContext&) override {
     views_.Clear();
@@ -108,7 +110,6 @@ class ChangesProjection final : public Projection {
     }
     const std::string pos = BigEndian64(position);
     txn.PutMessage(ChangeKey(position), change);
-    txn.Put(IndexPrefix('s', event.stream()) + pos, "");
     txn.Put(IndexPrefix('a', event.actor().id()) + pos, "");
     txn.Put(IndexPrefix('y', change.type()) + pos, "");
     txn.Put(IndexPrefix('w', event.stream()) + BigEndian64(Micros(event.effective_at())) + pos, "");

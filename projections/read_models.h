@@ -14,11 +14,12 @@
 //   'P' plan                     -> PlanView (recommendations, periods)
 // "changes"   who changed what, and every action's timeline:
 //   'p' position                 -> Change
-//   's' stream 0 position        -> ""   (timeline of a resource)
 //   'a' actor 0 position         -> ""
 //   'y' type 0 position          -> ""
 //   'w' stream 0 effective_us position -> ""  (a resource's changes by
 //   't' stream 0 recorded_us position  -> ""   either clock)
+//   The recorded clock never goes back along the log, so 't' is also a
+//   resource's timeline in log order.
 //   'v' action                   -> ActionView (for before-values)
 // "temporal"  each plan as of any moment, on both clocks (see temporal.h)
 // "merkle"    complete subtrees of the Merkle tree over the log

@@ -355,7 +355,7 @@ TEST_F(QueriesTest, WhoChangedWhat) {
   by_action_and_actor.set_action(kB1);
   by_action_and_actor.set_actor("admin");
   positions.clear();
-  for (const auto& c : Changes(by_action_and_actor)) positions.push_back(c.position());
+  for (const auto& c : Changes(by_action_and_actor, 1)) positions.push_back(c.position());
   EXPECT_EQ(positions, (std::vector<uint64_t>{6, 18}));
 
   // Paging the whole plan returns every change exactly once.
@@ -647,18 +647,23 @@ TEST_F(QueriesTest, AModelOfAnotherLayoutIsBuiltAgainFromTheLog) {
   testing::EditDataDir(
       data_dir(),
       [](rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
-        ASSERT_TRUE(cfs.count("projection.temporal"));
-        rocksdb::ColumnFamilyHandle* cf = cfs.at("projection.temporal");
         const std::string one("\0\0\0\0\0\0\0\x01", 8);
-        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf, "\xff" "layout", one).ok());
-        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf, "rplans/oxford", "old").ok());
+        for (const char* model : {"projection.temporal", "projection.changes"}) {
+          ASSERT_TRUE(cfs.count(model));
+          rocksdb::ColumnFamilyHandle* cf = cfs.at(model);
+          ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf, "\xff" "layout", one).ok());
+          ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf, "rplans/oxford", "old").ok());
+        }
       });
   ledgerd_ = std::make_unique<LedgerdProcess>(data_dir());
   Connect();
   GetAction(kA1);
   EXPECT_EQ(Digests(), digests);
-  EXPECT_NE(ledgerd_->Stderr().find("projection temporal has layout 1"), std::string::npos)
-      << ledgerd_->Stderr();
+  for (const char* model : {"temporal", "changes"}) {
+    EXPECT_NE(ledgerd_->Stderr().find(absl::StrCat("projection ", model, " has layout 1")),
+              std::string::npos)
+        << ledgerd_->Stderr();
+  }
 }
 
 TEST_F(QueriesTest, RestartMidStreamResumesFromCheckpointsAndEqualsRebuild) {

@@ -217,20 +217,23 @@ grpc::Status QueryServiceImpl::GetActionTimeline(
     return ToGrpc(absl::NotFoundError(
         absl::StrCat("name: action ", request->name(), " not found")));
   }
-  const std::string prefix = projections::IndexPrefix('s', request->name());
-  uint64_t from = 1;
+  // The action's changes by recorded time, which is log order.
+  const std::string prefix = projections::IndexPrefix('t', request->name());
+  std::string cursor;
   if (!request->page_token().empty()) {
-    absl::StatusOr<std::string> cursor =
+    absl::StatusOr<std::string> parsed =
         ParseToken(request->page_token(), request->name());
-    if (!cursor.ok()) return ToGrpc(cursor.status());
-    from = ReadBigEndian64(*cursor);
+    if (!parsed.ok()) return ToGrpc(parsed.status());
+    cursor = *std::move(parsed);
   }
   auto it = reader.Iterator(projections::kChanges);
-  for (it->Seek(prefix + BigEndian64(from));
+  for (it->Seek(prefix + cursor);
        it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
-    const uint64_t position = ReadBigEndian64(View(it->key()).substr(prefix.size()));
+    const absl::string_view rest = View(it->key()).substr(prefix.size());
+    if (rest.size() != 16) continue;
+    const uint64_t position = ReadBigEndian64(rest.substr(8));
     if (response->changes_size() == *page_size) {
-      response->set_next_page_token(MakeToken(request->name(), BigEndian64(position)));
+      response->set_next_page_token(MakeToken(request->name(), rest));
       break;
     }
     absl::StatusOr<bool> change = reader.Get(
@@ -274,10 +277,14 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   const std::string filter_bytes = filters.SerializeAsString();
 
   // The most selective index: a resource's timeline, an actor's changes, a
-  // type's changes, or the whole log.
+  // type's changes, or the whole log. Each is in log order, and each key
+  // ends with the change's position. What follows the prefix is the cursor
+  // a page token carries.
   std::string prefix;
+  size_t rest_size = 8;
   if (!request->action().empty()) {
-    prefix = projections::IndexPrefix('s', request->action());
+    prefix = projections::IndexPrefix('t', request->action());
+    rest_size = 16;  // recorded time, position
   } else if (!request->actor().empty()) {
     prefix = projections::IndexPrefix('a', request->actor());
   } else if (!request->type().empty()) {
@@ -285,21 +292,23 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   } else {
     prefix = "p";
   }
-  uint64_t from = 1;
+  std::string cursor;
   if (!request->page_token().empty()) {
-    absl::StatusOr<std::string> cursor = ParseToken(request->page_token(), filter_bytes);
-    if (!cursor.ok()) return ToGrpc(cursor.status());
-    from = ReadBigEndian64(*cursor);
+    absl::StatusOr<std::string> parsed = ParseToken(request->page_token(), filter_bytes);
+    if (!parsed.ok()) return ToGrpc(parsed.status());
+    cursor = *std::move(parsed);
   }
   const std::string plan_prefix = request->parent() + "/";
   ModelReader reader(runner_);
   auto it = reader.Iterator(projections::kChanges);
   int scanned = 0;
-  for (it->Seek(prefix + BigEndian64(from));
+  for (it->Seek(prefix + cursor);
        it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
-    const uint64_t position = ReadBigEndian64(View(it->key()).substr(prefix.size()));
+    const absl::string_view rest = View(it->key()).substr(prefix.size());
+    if (rest.size() != rest_size) continue;
+    const uint64_t position = ReadBigEndian64(rest.substr(rest_size - 8));
     if (response->changes_size() == *page_size || ++scanned > kMaxScanPerPage) {
-      response->set_next_page_token(MakeToken(filter_bytes, BigEndian64(position)));
+      response->set_next_page_token(MakeToken(filter_bytes, rest));
       break;
     }
     v1::Change change;
