@@ -1,5 +1,6 @@
 #include "projections/runner.h"
 
+#include <malloc.h>
 #include <pthread.h>
 
 #include <cstdio>
@@ -128,7 +129,13 @@ void ProjectionRunner::Run(Worker* worker) {
       const uint64_t next = worker->position + 1;
       if (log_->head_position() < next) {
         if (batch->Data().capacity() > kIdleBatchBytes) {
+          const bool caught_up_from_far = batch->Data().capacity() >= kStepBytes;
           batch = std::make_unique<rocksdb::WriteBatch>();
+          std::vector<store::LoggedEvent>().swap(events);
+          // Full-size steps (a rebuild, a restart) leave free memory in
+          // this thread's malloc arena, which glibc does not hand back to
+          // the system by itself.
+          if (caught_up_from_far) malloc_trim(0);
         }
         // Woken by the next append; the timeout bounds how long a stop
         // request waits.
