@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <pthread.h>
 
+#include <cassert>
 #include <cstdio>
 
 #include "absl/status/status.h"
@@ -124,6 +125,7 @@ void ProjectionRunner::Run(Worker* worker) {
   size_t applied = 0;  // of `events`, by earlier steps
   auto batch = std::make_unique<rocksdb::WriteBatch>();
   while (!worker->stop) {
+    assert(applied <= events.size());
     absl::Status s;
     if (applied == events.size()) {
       const uint64_t next = worker->position + 1;
@@ -132,6 +134,7 @@ void ProjectionRunner::Run(Worker* worker) {
           const bool caught_up_from_far = batch->Data().capacity() >= kStepBytes;
           batch = std::make_unique<rocksdb::WriteBatch>();
           std::vector<store::LoggedEvent>().swap(events);
+          applied = 0;
           // Full-size steps (a rebuild, a restart) leave free memory in
           // this thread's malloc arena, which glibc does not hand back to
           // the system by itself.

@@ -697,6 +697,11 @@ TEST_F(QueriesTest, RestartMidStreamResumesFromCheckpointsAndEqualsRebuild) {
   v1::ProjectionStatus status;
   ASSERT_TRUE(query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status).ok());
   EXPECT_EQ(Digests(), resumed);
+
+  // Rebuilt in one large step, every model goes on following the log.
+  wait.set_min_position(Do(kOtherOfficerToken, testing::RecordUpdate(kA2, kOct, "after")));
+  ASSERT_TRUE(query_->GetAction(Context(kScrutinyToken, 10000).get(), wait, &view).ok());
+  EXPECT_EQ(view.narratives(0).text(), "after");
 }
 
 TEST_F(QueriesTest, ListActionsPagingReturnsEachActionOnce) {
