@@ -366,6 +366,77 @@ TEST_F(QueriesTest, WhoChangedWhat) {
   for (uint64_t i = 0; i < positions.size(); ++i) EXPECT_EQ(positions[i], i + 1);
 }
 
+TEST_F(QueriesTest, APageTokenContinuesOnlyTheQueryItCameFrom) {
+  Script();
+  v1::ListChangesRequest by_actor;
+  by_actor.set_parent(kPlan);
+  by_actor.set_min_position(head_);
+  by_actor.set_actor("jsmith");
+  by_actor.set_page_size(1);
+  v1::ListChangesResponse first;
+  ASSERT_TRUE(query_->ListChanges(Context(kScrutinyToken).get(), by_actor, &first).ok());
+  ASSERT_FALSE(first.next_page_token().empty());
+
+  // Other filters: refused, and the message names the field.
+  v1::ListChangesRequest other = by_actor;
+  other.set_actor("akhan");
+  other.set_page_token(first.next_page_token());
+  v1::ListChangesResponse refused;
+  grpc::Status s = query_->ListChanges(Context(kScrutinyToken).get(), other, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("page_token"), std::string::npos) << s.error_message();
+
+  // Another list method: refused too.
+  v1::ListSecurityEventsRequest security;
+  security.set_page_token(first.next_page_token());
+  v1::ListSecurityEventsResponse log;
+  s = query_->ListSecurityEvents(Context(kScrutinyToken).get(), security, &log);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A fresher min_position or another page size still continues it.
+  v1::ListChangesRequest next = by_actor;
+  next.set_page_size(50);
+  next.set_min_position(0);
+  next.set_page_token(first.next_page_token());
+  v1::ListChangesResponse rest;
+  ASSERT_TRUE(query_->ListChanges(Context(kScrutinyToken).get(), next, &rest).ok());
+  ASSERT_FALSE(rest.changes().empty());
+  EXPECT_GT(rest.changes(0).position(), first.changes(0).position());
+}
+
+TEST_F(QueriesTest, TheSecurityLogPagesThroughEveryEntryOnce) {
+  // Refused calls are what the security log records.
+  for (int i = 0; i < 5; ++i) {
+    v1::GetPlanRequest request;
+    request.set_name(kPlan);
+    v1::PlanView plan;
+    ASSERT_EQ(query_->GetPlan(Context("not-a-token").get(), request, &plan).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  v1::ListSecurityEventsRequest all;
+  all.set_page_size(1000);
+  v1::ListSecurityEventsResponse whole;
+  ASSERT_TRUE(query_->ListSecurityEvents(Context(kScrutinyToken).get(), all, &whole).ok());
+  ASSERT_GE(whole.events_size(), 3);
+
+  v1::ListSecurityEventsRequest paged;
+  paged.set_page_size(2);
+  std::vector<uint64_t> sequences;
+  for (int pages = 0; pages < 1000; ++pages) {
+    v1::ListSecurityEventsResponse page;
+    ASSERT_TRUE(query_->ListSecurityEvents(Context(kScrutinyToken).get(), paged, &page).ok());
+    for (const auto& e : page.events()) sequences.push_back(e.sequence());
+    if (page.next_page_token().empty()) break;
+    paged.set_page_token(page.next_page_token());
+  }
+  // The paging calls are logged too, so the paged list is the longer one.
+  ASSERT_GE(sequences.size(), static_cast<size_t>(whole.events_size()));
+  for (int i = 0; i < whole.events_size(); ++i) {
+    EXPECT_EQ(sequences[i], whole.events(i).sequence());
+  }
+  for (size_t i = 1; i < sequences.size(); ++i) EXPECT_EQ(sequences[i], sequences[i - 1] + 1);
+}
+
 TEST_F(QueriesTest, PlanAsOfOnBothClocks) {
   Script();
   // What was true on 1 June 2024 (effective clock), knowing all we know now.

@@ -1,6 +1,7 @@
 #include "ledger/service/query_service.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 
 #include "absl/cleanup/cleanup.h"
@@ -10,6 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "ledger/domain/names.h"
 #include "ledger/domain/principal.h"
 #include "ledger/service/grpc_status.h"
@@ -53,6 +56,44 @@ absl::StatusOr<std::string> ParseToken(absl::string_view token,
         "the same while paging)");
   }
   return raw.substr(8);
+}
+
+// What a page token is bound to: the list method and its filters, that is
+// the request without its paging fields and min_position (which only says
+// how fresh the answer must be).
+std::string Filters(const google::protobuf::Message& request) {
+  std::unique_ptr<google::protobuf::Message> filters(request.New());
+  filters->CopyFrom(request);
+  const google::protobuf::Descriptor* descriptor = filters->GetDescriptor();
+  for (const char* paging : {"page_size", "page_token", "min_position"}) {
+    if (const google::protobuf::FieldDescriptor* field = descriptor->FindFieldByName(paging)) {
+      filters->GetReflection()->ClearField(filters.get(), field);
+    }
+  }
+  return absl::StrCat(descriptor->full_name(), absl::string_view("\0", 1),
+                      filters->SerializeAsString());
+}
+
+// One page of a list: how many entries (AIP-158), where it starts (the
+// cursor its token carries; empty for the first page), and what its tokens
+// are bound to.
+struct Page {
+  int size = 0;
+  std::string cursor;
+  std::string filters;
+};
+
+absl::StatusOr<Page> OpenPage(const google::protobuf::Message& request, int page_size,
+                              const std::string& page_token) {
+  absl::StatusOr<int> size = PageSize(page_size);
+  if (!size.ok()) return size.status();
+  Page page{*size, "", Filters(request)};
+  if (!page_token.empty()) {
+    absl::StatusOr<std::string> cursor = ParseToken(page_token, page.filters);
+    if (!cursor.ok()) return cursor.status();
+    page.cursor = *std::move(cursor);
+  }
+  return page;
 }
 
 uint64_t MicrosOf(const google::protobuf::Timestamp& t) {
@@ -125,8 +166,8 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
                                            v1::ListActionsResponse* response) {
   if (absl::Status s = Begin(context, request->min_position()); !s.ok())
     return ToGrpc(s);
-  absl::StatusOr<int> page_size = PageSize(request->page_size());
-  if (!page_size.ok()) return ToGrpc(page_size.status());
+  absl::StatusOr<Page> page = OpenPage(*request, request->page_size(), request->page_token());
+  if (!page.ok()) return ToGrpc(page.status());
   absl::StatusOr<domain::ResourceName> parent =
       domain::ParseNameOf(domain::Kind::kPlan, "parent", request->parent());
   if (!parent.ok()) return ToGrpc(parent.status());
@@ -146,33 +187,21 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
     return ToGrpc(absl::InvalidArgumentError(
         "min_target_revisions: must not be negative"));
   }
-  v1::ListActionsRequest filters = *request;
-  filters.clear_page_size();
-  filters.clear_page_token();
-  filters.clear_min_position();
-  const std::string filter_bytes = filters.SerializeAsString();
-
   ModelReader reader(runner_);
   absl::StatusOr<v1::PlanView> plan = LoadPlan(reader, request->parent());
   if (!plan.ok()) return ToGrpc(plan.status());
   const std::string prefix = projections::ActionKey(request->parent() + "/");
-  std::string start = prefix;
-  bool skip_first = false;
-  if (!request->page_token().empty()) {
-    absl::StatusOr<std::string> cursor =
-        ParseToken(request->page_token(), filter_bytes);
-    if (!cursor.ok()) return ToGrpc(cursor.status());
-    start = *cursor;
-    skip_first = true;
-  }
+  // The cursor is the last key of the previous page.
+  const bool skip_first = !page->cursor.empty();
+  const std::string start = skip_first ? page->cursor : prefix;
   auto it = reader.Iterator(projections::kCurrent);
   int scanned = 0;
   std::string last_key;
   for (it->Seek(start); it->Valid() && absl::StartsWith(View(it->key()), prefix);
        it->Next()) {
     if (skip_first && View(it->key()) == start) continue;
-    if (response->actions_size() == *page_size || ++scanned > kMaxScanPerPage) {
-      response->set_next_page_token(MakeToken(filter_bytes, last_key));
+    if (response->actions_size() == page->size || ++scanned > kMaxScanPerPage) {
+      response->set_next_page_token(MakeToken(page->filters, last_key));
       break;
     }
     last_key = std::string(View(it->key()));
@@ -203,8 +232,8 @@ grpc::Status QueryServiceImpl::GetActionTimeline(
     v1::GetActionTimelineResponse* response) {
   if (absl::Status s = Begin(context, request->min_position()); !s.ok())
     return ToGrpc(s);
-  absl::StatusOr<int> page_size = PageSize(request->page_size());
-  if (!page_size.ok()) return ToGrpc(page_size.status());
+  absl::StatusOr<Page> page = OpenPage(*request, request->page_size(), request->page_token());
+  if (!page.ok()) return ToGrpc(page.status());
   absl::StatusOr<domain::ResourceName> parsed =
       domain::ParseNameOf(domain::Kind::kAction, "name", request->name());
   if (!parsed.ok()) return ToGrpc(parsed.status());
@@ -219,21 +248,14 @@ grpc::Status QueryServiceImpl::GetActionTimeline(
   }
   // The action's changes by recorded time, which is log order.
   const std::string prefix = projections::IndexPrefix('t', request->name());
-  std::string cursor;
-  if (!request->page_token().empty()) {
-    absl::StatusOr<std::string> parsed =
-        ParseToken(request->page_token(), request->name());
-    if (!parsed.ok()) return ToGrpc(parsed.status());
-    cursor = *std::move(parsed);
-  }
   auto it = reader.Iterator(projections::kChanges);
-  for (it->Seek(prefix + cursor);
+  for (it->Seek(prefix + page->cursor);
        it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
     const absl::string_view rest = View(it->key()).substr(prefix.size());
     if (rest.size() != 16) continue;
     const uint64_t position = ReadBigEndian64(rest.substr(8));
-    if (response->changes_size() == *page_size) {
-      response->set_next_page_token(MakeToken(request->name(), rest));
+    if (response->changes_size() == page->size) {
+      response->set_next_page_token(MakeToken(page->filters, rest));
       break;
     }
     absl::StatusOr<bool> change = reader.Get(
@@ -249,8 +271,8 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
                                            v1::ListChangesResponse* response) {
   if (absl::Status s = Begin(context, request->min_position()); !s.ok())
     return ToGrpc(s);
-  absl::StatusOr<int> page_size = PageSize(request->page_size());
-  if (!page_size.ok()) return ToGrpc(page_size.status());
+  absl::StatusOr<Page> page = OpenPage(*request, request->page_size(), request->page_token());
+  if (!page.ok()) return ToGrpc(page.status());
   absl::StatusOr<domain::ResourceName> parent =
       domain::ParseNameOf(domain::Kind::kPlan, "parent", request->parent());
   if (!parent.ok()) return ToGrpc(parent.status());
@@ -270,12 +292,6 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   if (start_us > end_us) {
     return ToGrpc(absl::InvalidArgumentError("end_time: before start_time"));
   }
-  v1::ListChangesRequest filters = *request;
-  filters.clear_page_size();
-  filters.clear_page_token();
-  filters.clear_min_position();
-  const std::string filter_bytes = filters.SerializeAsString();
-
   // The most selective index: a resource's timeline, an actor's changes, a
   // type's changes, or the whole log. Each is in log order, and each key
   // ends with the change's position. What follows the prefix is the cursor
@@ -292,23 +308,17 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   } else {
     prefix = "p";
   }
-  std::string cursor;
-  if (!request->page_token().empty()) {
-    absl::StatusOr<std::string> parsed = ParseToken(request->page_token(), filter_bytes);
-    if (!parsed.ok()) return ToGrpc(parsed.status());
-    cursor = *std::move(parsed);
-  }
   const std::string plan_prefix = request->parent() + "/";
   ModelReader reader(runner_);
   auto it = reader.Iterator(projections::kChanges);
   int scanned = 0;
-  for (it->Seek(prefix + cursor);
+  for (it->Seek(prefix + page->cursor);
        it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
     const absl::string_view rest = View(it->key()).substr(prefix.size());
     if (rest.size() != rest_size) continue;
     const uint64_t position = ReadBigEndian64(rest.substr(rest_size - 8));
-    if (response->changes_size() == *page_size || ++scanned > kMaxScanPerPage) {
-      response->set_next_page_token(MakeToken(filter_bytes, rest));
+    if (response->changes_size() == page->size || ++scanned > kMaxScanPerPage) {
+      response->set_next_page_token(MakeToken(page->filters, rest));
       break;
     }
     v1::Change change;
@@ -484,21 +494,17 @@ grpc::Status QueryServiceImpl::ListSecurityEvents(
         principal->id, " (", domain::RoleName(principal->role),
         ") may not read the security log: admin and scrutiny may")));
   }
-  absl::StatusOr<int> page_size = PageSize(request->page_size());
-  if (!page_size.ok()) return ToGrpc(page_size.status());
-  uint64_t from = 1;
-  if (!request->page_token().empty()) {
-    absl::StatusOr<std::string> cursor = ParseToken(request->page_token(), "security");
-    if (!cursor.ok()) return ToGrpc(cursor.status());
-    from = ReadBigEndian64(*cursor);
-  }
+  absl::StatusOr<Page> page = OpenPage(*request, request->page_size(), request->page_token());
+  if (!page.ok()) return ToGrpc(page.status());
+  const uint64_t from = page->cursor.empty() ? 1 : ReadBigEndian64(page->cursor);
   std::vector<v1::SecurityEvent> events;
-  if (absl::Status s = security_->List(from, static_cast<size_t>(*page_size) + 1, &events);
+  if (absl::Status s = security_->List(from, static_cast<size_t>(page->size) + 1, &events);
       !s.ok()) {
     return ToGrpc(s);
   }
-  if (events.size() > static_cast<size_t>(*page_size)) {
-    response->set_next_page_token(MakeToken("security", BigEndian64(events.back().sequence())));
+  if (events.size() > static_cast<size_t>(page->size)) {
+    response->set_next_page_token(
+        MakeToken(page->filters, BigEndian64(events.back().sequence())));
     events.pop_back();
   }
   for (auto& e : events) *response->add_events() = std::move(e);
