@@ -259,8 +259,22 @@ bool ProjectionRunner::WaitFor(uint64_t position, absl::Time deadline) const {
     }
     return true;
   };
+  auto reached_or_stopping = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) {
+    return stopping_ || reached();
+  };
   absl::MutexLock lock(&progress_mu_);
-  return progress_mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
+  progress_mu_.AwaitWithDeadline(absl::Condition(&reached_or_stopping), deadline);
+  return reached();
+}
+
+void ProjectionRunner::BeginStop() {
+  absl::MutexLock lock(&progress_mu_);
+  stopping_ = true;
+}
+
+bool ProjectionRunner::stopping() const {
+  absl::MutexLock lock(&progress_mu_);
+  return stopping_;
 }
 
 uint64_t ProjectionRunner::position() const {

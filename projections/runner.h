@@ -52,8 +52,12 @@ class ProjectionRunner {
   absl::Status Rebuild(const std::string& name);
 
   // Waits until every projection has applied `position` and finished any
-  // rebuild; false when the deadline passed first.
+  // rebuild; false when the deadline passed first or the runner is stopping.
   bool WaitFor(uint64_t position, absl::Time deadline) const;
+  // Ends every wait in WaitFor, now and later: the server is shutting down
+  // and must not hold its calls until their deadlines.
+  void BeginStop();
+  bool stopping() const;
 
   // The lowest position every projection has applied.
   uint64_t position() const;
@@ -96,6 +100,7 @@ class ProjectionRunner {
   std::vector<std::unique_ptr<Worker>> workers_;
   mutable absl::Mutex handles_mu_;
   mutable absl::Mutex progress_mu_;
+  bool stopping_ ABSL_GUARDED_BY(progress_mu_) = false;
   absl::Mutex rebuild_mu_;  // one rebuild at a time
 };
 

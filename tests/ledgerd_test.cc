@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "auditledger/v1/query_service.grpc.pb.h"
 #include "standard/health.grpc.pb.h"
 #include "standard/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -383,6 +385,22 @@ TEST(LedgerdTest, GracefulShutdownEndsStreamsFinishesCallsAndExitsZero) {
     auto reader = stub->StreamEvents(&context, v1::StreamEventsRequest());
     v1::LoggedEvent event;
     for (uint64_t i = 0; i < acknowledged; ++i) ASSERT_TRUE(reader->Read(&event));
+    // A query waiting for a position the log will never reach, with a
+    // deadline far beyond the shutdown's grace.
+    auto query = v1::QueryService::NewStub(ledgerd.Channel());
+    grpc::Status waited;
+    std::thread waiting([&] {
+      v1::GetPlanRequest request;
+      request.set_name("plans/oxford");
+      request.set_min_position(acknowledged + 1000);
+      v1::PlanView plan;
+      waited = query->GetPlan(Context(kScrutinyToken, 120000).get(), request, &plan);
+    });
+    // Most often the waiting call has reached the server by the time this
+    // one is answered; if not, the server refuses it as it shuts down, with
+    // the same code.
+    Head(*stub);
+    const absl::Time terminated = absl::Now();
     ledgerd.Signal(SIGTERM);
     // The open subscription is ended by the server, not left hanging.
     while (reader->Read(&event)) {
@@ -390,6 +408,14 @@ TEST(LedgerdTest, GracefulShutdownEndsStreamsFinishesCallsAndExitsZero) {
     grpc::Status finished = reader->Finish();
     EXPECT_EQ(finished.error_code(), grpc::StatusCode::UNAVAILABLE)
         << finished.error_message();
+    // So is the waiting query (UNAVAILABLE if its wait had begun, CANCELLED
+    // if the server had not yet started it), within the shutdown's grace
+    // period of 10 s rather than at its own deadline.
+    waiting.join();
+    EXPECT_TRUE(waited.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                waited.error_code() == grpc::StatusCode::CANCELLED)
+        << waited.error_code() << " " << waited.error_message();
+    EXPECT_LT(absl::Now() - terminated, absl::Seconds(10));
     EXPECT_EQ(ledgerd.Stop(), 0);
     EXPECT_NE(ledgerd.Stderr().find("stopped cleanly"), std::string::npos);
   }

@@ -28,6 +28,9 @@ absl::Status AuthenticateAndWait(const Authenticator& auth,
   absl::Time deadline = absl::FromChrono(context->deadline());
   deadline = std::min(deadline, absl::Now() + kMaxWait);
   if (!runner.WaitFor(min_position, deadline)) {
+    if (runner.stopping()) {
+      return absl::UnavailableError("ledgerd is shutting down; retry shortly");
+    }
     return absl::DeadlineExceededError(absl::StrCat(
         "the read models had not reached position ", min_position,
         " by the deadline (they are at ", runner.position(),

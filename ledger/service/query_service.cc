@@ -543,6 +543,11 @@ grpc::Status QueryServiceImpl::RebuildProjection(
     absl::Time deadline =
         std::min(absl::FromChrono(context->deadline()), absl::Now() + absl::Minutes(10));
     if (!runner_->WaitFor(head, deadline)) {
+      if (runner_->stopping()) {
+        return ToGrpc(absl::UnavailableError(
+            "ledgerd is shutting down; the rebuild goes on from where it stopped "
+            "when ledgerd starts again"));
+      }
       return ToGrpc(absl::DeadlineExceededError(
           "the rebuild is still running; it goes on in the background"));
     }

@@ -221,6 +221,8 @@ void LedgerServer::Shutdown() {
   // Subscriptions end first (they would otherwise hold the grace period);
   // commands in flight still complete and are acknowledged.
   log_->BeginClose();
+  // Calls waiting for the read models end now, not at their deadlines.
+  projections_->BeginStop();
   ticker_.reset();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   server_->Wait();
