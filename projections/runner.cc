@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstdio>
 
@@ -121,38 +122,43 @@ void ProjectionRunner::Stop() {
 }
 
 void ProjectionRunner::Run(Worker* worker) {
-  std::vector<store::LoggedEvent> events;
+  // The events of the current read, as stored: each is decoded in turn
+  // into `logged`, whose memory serves every event.
+  std::vector<store::EventLog::StoredEvent> events;
   size_t applied = 0;  // of `events`, by earlier steps
   auto batch = std::make_unique<rocksdb::WriteBatch>();
+  v1::LoggedEvent logged;
   while (!worker->stop) {
     assert(applied <= events.size());
     absl::Status s;
     if (applied == events.size()) {
       const uint64_t next = worker->position + 1;
       if (log_->head_position() < next) {
+        // Caught up: what the last read held goes back, and so does a large
+        // batch.
+        std::vector<store::EventLog::StoredEvent>().swap(events);
+        applied = 0;
         if (batch->Data().capacity() > kIdleBatchBytes) {
           const bool caught_up_from_far = batch->Data().capacity() >= kStepBytes;
           batch = std::make_unique<rocksdb::WriteBatch>();
-          std::vector<store::LoggedEvent>().swap(events);
-          applied = 0;
-          // Full-size steps (a rebuild, a restart) leave free memory in
-          // this thread's malloc arena, which glibc does not hand back to
-          // the system by itself.
+          // Full-size steps (a rebuild, a restart) leave free memory in the
+          // malloc arenas, which glibc does not hand back to the system by
+          // itself; malloc_trim goes through every arena.
           if (caught_up_from_far) malloc_trim(0);
         }
-        // Woken by the next append; the timeout bounds how long a stop
-        // request waits.
-        log_->WaitForPosition(next, absl::Now() + absl::Milliseconds(200));
+        // Woken by the next append, also while the server shuts down; the
+        // timeout bounds how long a stop request waits.
+        log_->WaitForPosition(next, absl::Now() + absl::Milliseconds(200),
+                              /*wake_on_close=*/false);
         continue;
       }
       events.clear();
       applied = 0;
-      s = log_->ReadRange(next, kStepEvents, &events, kStepBytes,
-                          worker->projection->NeedsHash());
+      s = log_->ReadStoredRange(next, kStepEvents, kStepBytes, &events);
     }
     if (s.ok() && applied < events.size()) {
       absl::StatusOr<size_t> used =
-          Step(*worker, absl::MakeConstSpan(events).subspan(applied), *batch);
+          Step(*worker, absl::MakeConstSpan(events).subspan(applied), *batch, logged);
       if (used.ok()) applied += *used;
       s = used.status();
     }
@@ -171,14 +177,16 @@ void ProjectionRunner::Run(Worker* worker) {
   }
 }
 
-absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker,
-                                              absl::Span<const store::LoggedEvent> events,
-                                              rocksdb::WriteBatch& batch) {
+absl::StatusOr<size_t> ProjectionRunner::Step(
+    Worker& worker, absl::Span<const store::EventLog::StoredEvent> events,
+    rocksdb::WriteBatch& batch, v1::LoggedEvent& logged) {
   batch.Clear();  // keeps its capacity
   ProjectionTxn txn(log_->db(), worker.cf, &batch);
+  const bool with_hash = worker.projection->NeedsHash();
   uint64_t position = worker.position;
   size_t used = 0;
-  for (const store::LoggedEvent& logged : events) {
+  for (const store::EventLog::StoredEvent& stored : events) {
+    if (absl::Status s = log_->DecodeInto(stored, with_hash, &logged); !s.ok()) return s;
     const v1::Event& event = logged.event();
     if (event.position() != position + 1) {
       return absl::DataLossError(absl::StrCat("expected position ", position + 1,
@@ -264,12 +272,19 @@ bool ProjectionRunner::WaitFor(uint64_t position, absl::Time deadline) const {
   };
   absl::MutexLock lock(&progress_mu_);
   progress_mu_.AwaitWithDeadline(absl::Condition(&reached_or_stopping), deadline);
+  if (reached() || !stopping_) return reached();
+  // Stopping. A position the log already holds (a command acknowledged
+  // during the shutdown) is worth waiting for until the grace period ends;
+  // one it does not hold will not come.
+  if (position > log_->head_position()) return false;
+  progress_mu_.AwaitWithDeadline(absl::Condition(&reached), std::min(deadline, stop_by_));
   return reached();
 }
 
-void ProjectionRunner::BeginStop() {
+void ProjectionRunner::BeginStop(absl::Time stop_by) {
   absl::MutexLock lock(&progress_mu_);
   stopping_ = true;
+  stop_by_ = stop_by;
 }
 
 bool ProjectionRunner::stopping() const {

@@ -37,7 +37,7 @@ class ProjectionRunner {
   static constexpr size_t kStepBytes = 4 << 20;
   // A worker reuses its write batch from step to step: growing a fresh one
   // for every large step cost a rebuild a fifth of its time in copies and
-  // page faults. Once caught up, it keeps no more than this.
+  // page faults. Once caught up, it replaces a batch larger than this.
   static constexpr size_t kIdleBatchBytes = 256 << 10;
 
   ProjectionRunner(store::EventLog* log,
@@ -52,11 +52,14 @@ class ProjectionRunner {
   absl::Status Rebuild(const std::string& name);
 
   // Waits until every projection has applied `position` and finished any
-  // rebuild; false when the deadline passed first or the runner is stopping.
+  // rebuild; false when the deadline passed first, or when the runner is
+  // stopping and the position is past the log's head or is not reached by
+  // `stop_by`.
   bool WaitFor(uint64_t position, absl::Time deadline) const;
-  // Ends every wait in WaitFor, now and later: the server is shutting down
-  // and must not hold its calls until their deadlines.
-  void BeginStop();
+  // The server is shutting down and must not hold its calls until their
+  // deadlines: waits end by `stop_by` (the grace period), and at once for a
+  // position the log does not hold.
+  void BeginStop(absl::Time stop_by);
   bool stopping() const;
 
   // The lowest position every projection has applied.
@@ -92,8 +95,10 @@ class ProjectionRunner {
   void Run(Worker* worker);
   // Applies a prefix of `events` (all of them unless one needs a step of
   // its own) and commits it; returns how many it applied.
-  absl::StatusOr<size_t> Step(Worker& worker, absl::Span<const store::LoggedEvent> events,
-                              rocksdb::WriteBatch& batch);
+  // Each event is decoded into `logged` in turn.
+  absl::StatusOr<size_t> Step(Worker& worker,
+                              absl::Span<const store::EventLog::StoredEvent> events,
+                              rocksdb::WriteBatch& batch, v1::LoggedEvent& logged);
 
   store::EventLog* log_;
   std::vector<std::unique_ptr<Projection>> projections_;
@@ -101,6 +106,7 @@ class ProjectionRunner {
   mutable absl::Mutex handles_mu_;
   mutable absl::Mutex progress_mu_;
   bool stopping_ ABSL_GUARDED_BY(progress_mu_) = false;
+  absl::Time stop_by_ ABSL_GUARDED_BY(progress_mu_) = absl::InfiniteFuture();
   absl::Mutex rebuild_mu_;  // one rebuild at a time
 };
 

@@ -397,8 +397,7 @@ TEST(LedgerdTest, GracefulShutdownEndsStreamsFinishesCallsAndExitsZero) {
       waited = query->GetPlan(Context(kScrutinyToken, 120000).get(), request, &plan);
     });
     // Most often the waiting call has reached the server by the time this
-    // one is answered; if not, the server refuses it as it shuts down, with
-    // the same code.
+    // one is answered; if not, the server refuses it as it shuts down.
     Head(*stub);
     const absl::Time terminated = absl::Now();
     ledgerd.Signal(SIGTERM);

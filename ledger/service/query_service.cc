@@ -58,9 +58,9 @@ absl::StatusOr<std::string> ParseToken(absl::string_view token,
   return raw.substr(8);
 }
 
-// What a page token is bound to: the list method and its filters, that is
-// the request without its paging fields and min_position (which only says
-// how fresh the answer must be).
+// What a page token is bound to: the list (by its request type, which is
+// each list's own) and its filters, that is the request without its paging
+// fields and min_position (which only says how fresh the answer must be).
 std::string Filters(const google::protobuf::Message& request) {
   std::unique_ptr<google::protobuf::Message> filters(request.New());
   filters->CopyFrom(request);

@@ -221,10 +221,12 @@ void LedgerServer::Shutdown() {
   // Subscriptions end first (they would otherwise hold the grace period);
   // commands in flight still complete and are acknowledged.
   log_->BeginClose();
-  // Calls waiting for the read models end now, not at their deadlines.
-  projections_->BeginStop();
+  // Calls waiting for the read models end within the grace period, not at
+  // their deadlines.
+  const absl::Time grace_ends = absl::Now() + options_.shutdown_grace;
+  projections_->BeginStop(grace_ends);
   ticker_.reset();
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+  server_->Shutdown(absl::ToChronoTime(grace_ends));
   server_->Wait();
   ledger_->Shutdown();
   projections_->Stop();

@@ -296,21 +296,25 @@ absl::Status EventLog::Commit(Batch& batch) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<LoggedEvent> EventLog::Decode(uint64_t position, absl::string_view bytes,
-                                             bool with_hash) const {
-  LoggedEvent out;
-  if (!out.mutable_event()->ParseFromArray(bytes.data(),
-                                           static_cast<int>(bytes.size()))) {
+absl::Status EventLog::DecodeInto(const StoredEvent& stored, bool with_hash,
+                                  LoggedEvent* out) const {
+  // Parsing clears the message first, keeping what it had allocated.
+  if (!out->mutable_event()->ParseFromArray(stored.bytes.data(),
+                                            static_cast<int>(stored.bytes.size()))) {
     return absl::DataLossError(
-        absl::StrCat("event at position ", position, " does not decode"));
+        absl::StrCat("event at position ", stored.position, " does not decode"));
   }
-  if (out.event().format() > v1::EVENT_FORMAT_V1) {
+  if (out->event().format() > v1::EVENT_FORMAT_V1) {
     return absl::DataLossError(absl::StrCat(
-        "event at position ", position, " has format ", out.event().format(),
+        "event at position ", stored.position, " has format ", out->event().format(),
         ", newer than this ledgerd reads"));
   }
-  if (with_hash) out.set_hash(HashOf(bytes));
-  return out;
+  if (with_hash) {
+    out->set_hash(HashOf(stored.bytes));
+  } else {
+    out->clear_hash();
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> EventLog::ReadStored(uint64_t position) const {
@@ -327,24 +331,39 @@ absl::StatusOr<std::string> EventLog::ReadStored(uint64_t position) const {
 absl::StatusOr<LoggedEvent> EventLog::Read(uint64_t position) const {
   absl::StatusOr<std::string> bytes = ReadStored(position);
   if (!bytes.ok()) return bytes.status();
-  return Decode(position, *bytes);
+  LoggedEvent out;
+  if (absl::Status s = DecodeInto({position, *std::move(bytes)}, /*with_hash=*/true, &out);
+      !s.ok()) {
+    return s;
+  }
+  return out;
 }
 
-absl::Status EventLog::ReadRange(uint64_t from, size_t max, std::vector<LoggedEvent>* out,
-                                 size_t max_bytes, bool with_hash) const {
+absl::Status EventLog::ReadStoredRange(uint64_t from, size_t max, size_t max_bytes,
+                                       std::vector<StoredEvent>* out) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(
       max > kLongRead ? ScanOptions() : rocksdb::ReadOptions(), events_));
   size_t n = 0;
   size_t bytes = 0;
   for (it->Seek(EncodePosition(std::max<uint64_t>(from, 1)));
        it->Valid() && n < max && bytes < max_bytes; it->Next(), ++n) {
-    absl::StatusOr<LoggedEvent> event =
-        Decode(DecodePosition(View(it->key())), View(it->value()), with_hash);
-    if (!event.ok()) return event.status();
-    out->push_back(*std::move(event));
+    out->push_back({DecodePosition(View(it->key())), std::string(View(it->value()))});
     bytes += it->value().size();
   }
   return FromRocks(it->status(), "reading the log");
+}
+
+absl::Status EventLog::ReadRange(uint64_t from, size_t max, std::vector<LoggedEvent>* out,
+                                 size_t max_bytes, bool with_hash) const {
+  std::vector<StoredEvent> stored;
+  if (absl::Status s = ReadStoredRange(from, max, max_bytes, &stored); !s.ok()) return s;
+  out->reserve(out->size() + stored.size());
+  for (const StoredEvent& e : stored) {
+    LoggedEvent event;
+    if (absl::Status s = DecodeInto(e, with_hash, &event); !s.ok()) return s;
+    out->push_back(std::move(event));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status EventLog::ReadStream(const std::string& stream,
@@ -405,10 +424,11 @@ absl::StatusOr<std::optional<std::string>> EventLog::GetRequest(
   return value;
 }
 
-bool EventLog::WaitForPosition(uint64_t position, absl::Time deadline) const {
+bool EventLog::WaitForPosition(uint64_t position, absl::Time deadline,
+                               bool wake_on_close) const {
   absl::MutexLock lock(&mu_);
-  auto reached = [this, position]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return head_position_.load() >= position || closing_;
+  auto reached = [this, position, wake_on_close]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return head_position_.load() >= position || (wake_on_close && closing_);
   };
   mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
   return head_position_.load() >= position;

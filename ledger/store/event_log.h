@@ -108,6 +108,20 @@ class EventLog {
   // events' `hash` is left empty (it costs a SHA-256 per event).
   absl::Status ReadRange(uint64_t from, size_t max, std::vector<LoggedEvent>* out,
                          size_t max_bytes = SIZE_MAX, bool with_hash = true) const;
+  // An event as stored: the position in its key, and its bytes.
+  struct StoredEvent {
+    uint64_t position = 0;
+    std::string bytes;
+  };
+  // As ReadRange, but leaves the events undecoded (see DecodeInto): a
+  // reader that goes through them one at a time holds the stored bytes
+  // only, and decodes each into the same message.
+  absl::Status ReadStoredRange(uint64_t from, size_t max, size_t max_bytes,
+                               std::vector<StoredEvent>* out) const;
+  // Decodes a stored event into `out`, reusing the memory `out` already
+  // holds; with `with_hash`, also sets its hash. DATA_LOSS if the bytes do
+  // not decode or are of a newer format than this ledgerd reads.
+  absl::Status DecodeInto(const StoredEvent& stored, bool with_hash, LoggedEvent* out) const;
   // Up to `max` events of `stream` with version >= from_version.
   absl::Status ReadStream(const std::string& stream, uint64_t from_version,
                           size_t max, std::vector<LoggedEvent>* out) const;
@@ -125,9 +139,12 @@ class EventLog {
   // The stored value for an idempotency key, if any.
   absl::StatusOr<std::optional<std::string>> GetRequest(absl::string_view key) const;
 
-  // Blocks until head_position() >= position, the deadline passes or the log
-  // is closing. Returns whether the position was reached.
-  bool WaitForPosition(uint64_t position, absl::Time deadline) const;
+  // Blocks until head_position() >= position, the deadline passes or (with
+  // `wake_on_close`) the log is closing. Returns whether the position was
+  // reached. The read models pass false: commands in flight still complete
+  // while the server shuts down, and the models follow them.
+  bool WaitForPosition(uint64_t position, absl::Time deadline,
+                       bool wake_on_close = true) const;
   // Wakes every waiter; later waits return at once.
   void BeginClose();
   bool closing() const;
@@ -146,8 +163,6 @@ class EventLog {
  private:
   EventLog() = default;
   absl::Status LoadHead();
-  absl::StatusOr<LoggedEvent> Decode(uint64_t position, absl::string_view bytes,
-                                     bool with_hash = true) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> handles_;
