@@ -42,8 +42,6 @@ class ProjectionTxn {
   // An iterator over the committed model.
   std::unique_ptr<rocksdb::Iterator> NewIterator();
 
-  rocksdb::WriteBatch* batch() { return batch_; }
-
  private:
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;

@@ -217,7 +217,7 @@ absl::StatusOr<size_t> ProjectionRunner::Step(
   // backup checkpoint.
   rocksdb::WriteOptions options;
   options.disableWAL = true;
-  rocksdb::Status s = log_->db()->Write(options, txn.batch());
+  rocksdb::Status s = log_->db()->Write(options, &batch);
   if (!s.ok()) return absl::UnavailableError(s.ToString());
   const uint64_t ready_at = worker.ready_at.load();
   if (ready_at > 0 && worker.position < ready_at && position >= ready_at) {

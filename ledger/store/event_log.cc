@@ -353,14 +353,14 @@ absl::Status EventLog::ReadStoredRange(uint64_t from, size_t max, size_t max_byt
   return FromRocks(it->status(), "reading the log");
 }
 
-absl::Status EventLog::ReadRange(uint64_t from, size_t max, std::vector<LoggedEvent>* out,
-                                 size_t max_bytes, bool with_hash) const {
+absl::Status EventLog::ReadRange(uint64_t from, size_t max,
+                                 std::vector<LoggedEvent>* out) const {
   std::vector<StoredEvent> stored;
-  if (absl::Status s = ReadStoredRange(from, max, max_bytes, &stored); !s.ok()) return s;
+  if (absl::Status s = ReadStoredRange(from, max, SIZE_MAX, &stored); !s.ok()) return s;
   out->reserve(out->size() + stored.size());
   for (const StoredEvent& e : stored) {
     LoggedEvent event;
-    if (absl::Status s = DecodeInto(e, with_hash, &event); !s.ok()) return s;
+    if (absl::Status s = DecodeInto(e, /*with_hash=*/true, &event); !s.ok()) return s;
     out->push_back(std::move(event));
   }
   return absl::OkStatus();

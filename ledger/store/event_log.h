@@ -106,18 +106,16 @@ class EventLog {
   absl::StatusOr<LoggedEvent> Read(uint64_t position) const;
   // The stored bytes of one event, as hashed; NOT_FOUND if there is none.
   absl::StatusOr<std::string> ReadStored(uint64_t position) const;
-  // Up to `max` events from `from` on, in order, stopping after the one
-  // that brings their stored bytes to `max_bytes`. Without `with_hash` the
-  // events' `hash` is left empty (it costs a SHA-256 per event).
-  absl::Status ReadRange(uint64_t from, size_t max, std::vector<LoggedEvent>* out,
-                         size_t max_bytes = SIZE_MAX, bool with_hash = true) const;
+  // Up to `max` events from `from` on, in order.
+  absl::Status ReadRange(uint64_t from, size_t max, std::vector<LoggedEvent>* out) const;
   // An event as stored: the position in its key, and its bytes.
   struct StoredEvent {
     uint64_t position = 0;
     std::string bytes;
   };
-  // As ReadRange, but leaves the events undecoded (see DecodeInto): a
-  // reader that goes through them one at a time holds the stored bytes
+  // As ReadRange, but stopping after the event that brings their stored
+  // bytes to `max_bytes`, and leaving the events undecoded (see DecodeInto):
+  // a reader that goes through them one at a time holds the stored bytes
   // only, and decodes each into the same message.
   absl::Status ReadStoredRange(uint64_t from, size_t max, size_t max_bytes,
                                std::vector<StoredEvent>* out) const;
