@@ -9,6 +9,17 @@
 #include "absl/synchronization/mutex.h"
 #include "ledger/service/server.h"
 
+// jemalloc's settings, read when it starts (MALLOC_CONF in the environment
+// still overrides them). A background thread gives freed pages back to the
+// system after 5 s unused: without it, an arena hands pages back only when
+// it allocates or frees, so an idle ledgerd keeps what its busiest moment
+// (a rebuild, an import) left free, about 100 MiB at 1M events. A shorter
+// decay costs the rebuild about 8% more CPU in refaulted pages.
+extern "C" {
+// NOLINTNEXTLINE: the name is jemalloc's.
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:5000";
+}
+
 int main(int argc, char** argv) {
 #ifdef NDEBUG
   // The distribution's Abseil checks every lock for cycles; that is for

@@ -1,6 +1,5 @@
 #include "projections/runner.h"
 
-#include <malloc.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -139,12 +138,7 @@ void ProjectionRunner::Run(Worker* worker) {
         std::vector<store::EventLog::StoredEvent>().swap(events);
         applied = 0;
         if (batch->Data().capacity() > kIdleBatchBytes) {
-          const bool caught_up_from_far = batch->Data().capacity() >= kStepBytes;
           batch = std::make_unique<rocksdb::WriteBatch>();
-          // Full-size steps (a rebuild, a restart) leave free memory in the
-          // malloc arenas, which glibc does not hand back to the system by
-          // itself; malloc_trim goes through every arena.
-          if (caught_up_from_far) malloc_trim(0);
         }
         // Woken by the next append, also while the server shuts down; the
         // timeout bounds how long a stop request waits.

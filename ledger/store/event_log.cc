@@ -110,11 +110,14 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
   db_options.paranoid_checks = true;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
-  // One memory budget for every column family's memtables (there is one per
-  // projection too), so resident memory stays bounded as models are added.
-  db_options.db_write_buffer_size = options.write_buffer_bytes;
   if (options.env != nullptr) db_options.env = options.env;
 
+  // One memory budget for every column family's memtables (there is one per
+  // read model too), so resident memory stays bounded as models are added.
+  // Not a stalling write buffer manager: a write it stalls waits for a flush
+  // without end, so after a failed flush (a full disk) commands would hang
+  // rather than fail.
+  db_options.db_write_buffer_size = options.write_buffer_bytes;
   rocksdb::BlockBasedTableOptions table;
   // Few shards: a shard holds at most its share of the capacity, and a
   // block larger than that is never cached at all.

@@ -37,9 +37,9 @@ struct LogOptions {
   bool sync = true;
   // For fault injection; nullptr means the default environment.
   rocksdb::Env* env = nullptr;
-  // ledgerd's resident memory is mostly the block cache and the memtables.
-  // Its bound is 256 MiB at 1M events; with a 64 MiB cache the benchmark
-  // measured 245-255 MiB there, too close, so the cache has 48.
+  // ledgerd's allocations are mostly the block cache and the memtables
+  // (about 100 MiB of the 190-225 MiB resident at 1M events; its bound is
+  // 256 MiB).
   size_t block_cache_bytes = 48 << 20;
   // All memtables together.
   size_t write_buffer_bytes = 64 << 20;
