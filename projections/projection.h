@@ -70,6 +70,11 @@ class Projection {
   virtual uint64_t layout() const { return 1; }
   // Whether Apply needs the hash of each event's stored bytes.
   virtual bool NeedsHash() const { return false; }
+  // Whether Apply reads the event beyond its position. A projection that
+  // does not is given an event with only its position and format set
+  // (EventLog::DecodeHeaderInto); the bytes are checked as for a full
+  // decode, and a bad event stops its worker all the same.
+  virtual bool NeedsEvent() const { return true; }
   // Whether `event`, the next to apply, must be applied in a step of its
   // own: the events before it committed in an earlier step, none after it
   // in its step. For work that would otherwise read back the step's writes.
@@ -89,8 +94,9 @@ class Projection {
     (void)txn;
     return absl::OkStatus();
   }
-  // `logged` carries the event, and the hash of its stored bytes when
-  // NeedsHash().
+  // `logged` carries the event (its position and format alone without
+  // NeedsEvent()),
+  // and the hash of its stored bytes when NeedsHash().
   virtual absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) = 0;
 };
 

@@ -145,6 +145,9 @@ class MerkleProjection final : public Projection {
  public:
   std::string name() const override { return kMerkle; }
   bool NeedsHash() const override { return true; }
+  // The tree is over the stored bytes: their hash and the position are all
+  // it reads.
+  bool NeedsEvent() const override { return false; }
 
   absl::Status Open(const ProjectionContext&) override {
     last_.fill({UINT64_MAX, std::string()});

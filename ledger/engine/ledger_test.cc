@@ -410,5 +410,44 @@ TEST_F(LedgerTest, ConcurrentCommandsShareSyncsAndStayGapless) {
   }
 }
 
+TEST_F(LedgerTest, HeaderDecodeAgreesWithTheFullDecodeAndRefusesTheSameBytes) {
+  Seed();
+  MustRun(kOfficer, RecordUpdate(kAction, kPeriod, "Work has started."));
+  std::vector<store::EventLog::StoredEvent> stored;
+  ASSERT_TRUE(log_->ReadStoredRange(1, 100, 1 << 20, &stored).ok());
+  ASSERT_EQ(stored.size(), 5u);
+  store::LoggedEvent full;
+  store::LoggedEvent header;
+  for (const store::EventLog::StoredEvent& e : stored) {
+    ASSERT_TRUE(log_->DecodeInto(e, /*with_hash=*/true, &full).ok());
+    // `header` still holds the last full decode: nothing of it may remain.
+    ASSERT_TRUE(log_->DecodeInto(e, /*with_hash=*/false, &header).ok());
+    ASSERT_TRUE(log_->DecodeHeaderInto(e, /*with_hash=*/true, &header).ok());
+    EXPECT_EQ(header.event().position(), e.position);
+    EXPECT_EQ(header.event().position(), full.event().position());
+    EXPECT_EQ(header.event().format(), full.event().format());
+    EXPECT_EQ(header.hash(), full.hash());
+    EXPECT_TRUE(header.event().stream().empty());
+    EXPECT_FALSE(header.event().has_recorded_at());
+  }
+
+  // What a full decode refuses, the header decode refuses too.
+  const store::EventLog::StoredEvent& last = stored.back();
+  v1::Event newer;
+  ASSERT_TRUE(newer.ParseFromString(last.bytes));
+  newer.set_format(static_cast<v1::EventFormat>(v1::EVENT_FORMAT_V1 + 1));
+  const std::vector<store::EventLog::StoredEvent> bad = {
+      {last.position, last.bytes.substr(0, last.bytes.size() - 3)},  // cut in a field
+      {last.position, last.bytes + std::string("\x0f", 1)},          // wire type 7
+      {last.position, newer.SerializeAsString()},
+  };
+  for (const store::EventLog::StoredEvent& e : bad) {
+    absl::Status whole = log_->DecodeInto(e, true, &full);
+    absl::Status part = log_->DecodeHeaderInto(e, true, &header);
+    EXPECT_EQ(whole.code(), absl::StatusCode::kDataLoss) << whole;
+    EXPECT_EQ(part.code(), absl::StatusCode::kDataLoss) << part;
+  }
+}
+
 }  // namespace
 }  // namespace auditledger::engine

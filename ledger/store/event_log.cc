@@ -6,6 +6,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "ledger/store/sha256.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
@@ -299,11 +301,11 @@ absl::Status EventLog::Commit(Batch& batch) {
   return absl::OkStatus();
 }
 
-absl::Status EventLog::DecodeInto(const StoredEvent& stored, bool with_hash,
-                                  LoggedEvent* out) const {
-  // Parsing clears the message first, keeping what it had allocated.
-  if (!out->mutable_event()->ParseFromArray(stored.bytes.data(),
-                                            static_cast<int>(stored.bytes.size()))) {
+// What both decoders do once the bytes are read: `decoded` says whether
+// they were a well-formed message, and `out`'s event holds its format.
+absl::Status EventLog::FinishDecode(const StoredEvent& stored, bool decoded, bool with_hash,
+                                    LoggedEvent* out) {
+  if (!decoded) {
     return absl::DataLossError(
         absl::StrCat("event at position ", stored.position, " does not decode"));
   }
@@ -318,6 +320,46 @@ absl::Status EventLog::DecodeInto(const StoredEvent& stored, bool with_hash,
     out->clear_hash();
   }
   return absl::OkStatus();
+}
+
+absl::Status EventLog::DecodeInto(const StoredEvent& stored, bool with_hash,
+                                  LoggedEvent* out) const {
+  // Parsing clears the message first, keeping what it had allocated.
+  const bool decoded = out->mutable_event()->ParseFromArray(
+      stored.bytes.data(), static_cast<int>(stored.bytes.size()));
+  return FinishDecode(stored, decoded, with_hash, out);
+}
+
+absl::Status EventLog::DecodeHeaderInto(const StoredEvent& stored, bool with_hash,
+                                        LoggedEvent* out) const {
+  using google::protobuf::internal::WireFormatLite;
+  constexpr uint32_t kFormatTag = (v1::Event::kFormatFieldNumber << 3) |
+                                  WireFormatLite::WIRETYPE_VARINT;
+  constexpr uint32_t kPositionTag = (v1::Event::kPositionFieldNumber << 3) |
+                                    WireFormatLite::WIRETYPE_VARINT;
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(stored.bytes.data()),
+      static_cast<int>(stored.bytes.size()));
+  uint64_t format = 0;
+  uint64_t position = 0;
+  bool ok = true;
+  // Each pass reads one field; the bytes bound the number of passes.
+  for (uint32_t tag = in.ReadTag(); ok && tag != 0; tag = in.ReadTag()) {
+    if (tag == kFormatTag) {
+      ok = in.ReadVarint64(&format);
+    } else if (tag == kPositionTag) {
+      ok = in.ReadVarint64(&position);
+    } else {
+      ok = WireFormatLite::SkipField(&in, tag);
+    }
+  }
+  v1::Event* event = out->mutable_event();
+  event->Clear();
+  event->set_format(static_cast<v1::EventFormat>(format));
+  event->set_position(position);
+  // A tag of 0 ends the loop at the end of the bytes, or where they are
+  // malformed.
+  return FinishDecode(stored, ok && in.ExpectAtEnd(), with_hash, out);
 }
 
 absl::StatusOr<std::string> EventLog::ReadStored(uint64_t position) const {

@@ -123,6 +123,13 @@ class EventLog {
   // holds; with `with_hash`, also sets its hash. DATA_LOSS if the bytes do
   // not decode or are of a newer format than this ledgerd reads.
   absl::Status DecodeInto(const StoredEvent& stored, bool with_hash, LoggedEvent* out) const;
+  // As DecodeInto, for a reader that needs only where the event is: sets
+  // the event's position and format alone (the other fields are skipped,
+  // not parsed), and its hash with `with_hash`. The same checks hold:
+  // DATA_LOSS if the bytes are not a well-formed message or are of a newer
+  // format.
+  absl::Status DecodeHeaderInto(const StoredEvent& stored, bool with_hash,
+                                LoggedEvent* out) const;
   // Up to `max` events of `stream` with version >= from_version.
   absl::Status ReadStream(const std::string& stream, uint64_t from_version,
                           size_t max, std::vector<LoggedEvent>* out) const;
@@ -164,6 +171,8 @@ class EventLog {
  private:
   EventLog() = default;
   absl::Status LoadHead();
+  static absl::Status FinishDecode(const StoredEvent& stored, bool decoded, bool with_hash,
+                                   LoggedEvent* out);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> handles_;
