@@ -1,6 +1,7 @@
 #include "projections/read_models.h"
 
 #include <array>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ledger/merkle/merkle.h"
+#include "ledger/store/event_log.h"
 #include "projections/fold.h"
 #include "projections/temporal.h"
 
@@ -140,56 +142,89 @@ class ChangesProjection final : public Projection {
 };
 
 // Complete subtrees of the Merkle tree over the log (see ledger/merkle):
-// leaf i is the event at position i + 1.
+// leaf i is the event at position i + 1. Subtrees of fewer than
+// 2^kMerkleLowestStoredLevel leaves are not stored; they are hashed from
+// their events when a proof needs them.
 class MerkleProjection final : public Projection {
  public:
   std::string name() const override { return kMerkle; }
+  // 2: no subtrees below kMerkleLowestStoredLevel (1 stored every leaf and
+  // every node: two keys an event, where now there is one every four).
+  uint64_t layout() const override { return 2; }
   bool NeedsHash() const override { return true; }
   // The tree is over the stored bytes: their hash and the position are all
   // it reads.
   bool NeedsEvent() const override { return false; }
 
-  absl::Status Open(const ProjectionContext&) override {
+  absl::Status Open(const ProjectionContext& context) override {
     last_.fill({UINT64_MAX, std::string()});
+    // The events of the block the model holds only in part (none when it
+    // ends on a block's end) are hashed again from the log, to hold the
+    // unstored subtrees the next events pair with.
+    constexpr uint64_t kBlock = uint64_t{1} << kMerkleLowestStoredLevel;
+    const uint64_t first = context.position / kBlock * kBlock + 1;
+    if (first > context.position) return absl::OkStatus();
+    const uint64_t count = context.position - first + 1;
+    std::vector<store::EventLog::StoredEvent> events;
+    if (absl::Status s = context.log->ReadStoredRange(first, count, SIZE_MAX, &events);
+        !s.ok()) {
+      return s;
+    }
+    if (events.size() != count) {
+      return absl::DataLossError(absl::StrCat("merkle: the log ends before position ",
+                                              context.position, ", which the model holds"));
+    }
+    for (const store::EventLog::StoredEvent& event : events) {
+      absl::Status s = Add(event.position - 1,
+                           merkle::LeafHash(store::EventLog::HashOf(event.bytes)), nullptr);
+      if (!s.ok()) return s;
+    }
     return absl::OkStatus();
   }
 
   absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
-    uint64_t index = logged.event().position() - 1;
-    std::string node = merkle::LeafHash(logged.hash());
-    // Each completed pair of subtrees completes their parent.
+    return Add(logged.event().position() - 1, merkle::LeafHash(logged.hash()), &txn);
+  }
+
+ private:
+  static constexpr int kLevels = 64;
+
+  // Adds leaf `index`, whose hash is `node`: each completed pair of subtrees
+  // completes their parent. Without `txn`, nothing is stored (nor read):
+  // for the leaves of a partial block, whose subtrees are all unstored.
+  absl::Status Add(uint64_t index, std::string node, ProjectionTxn* txn) {
     for (int level = 0; level < kLevels; ++level) {
+      const bool stored = level >= kMerkleLowestStoredLevel && txn != nullptr;
       const bool right = (index & 1) == 1;
       std::string left;
       if (right) {
         if (last_[level].first == index - 1) {
           left = last_[level].second;
-        } else {
+        } else if (stored) {
           absl::StatusOr<std::optional<std::string>> got =
-              txn.Get(MerkleNodeKey(level, index - 1));
+              txn->Get(MerkleNodeKey(level, index - 1));
           if (!got.ok()) return got.status();
           if (!got->has_value()) return absl::DataLossError("merkle: a left subtree is missing");
           left = **got;
+        } else {
+          return absl::DataLossError(absl::StrCat("merkle: the subtree left of leaf ", index,
+                                                  " at level ", level, " is not held"));
         }
       }
-      Put(txn, level, index, node);
-      if (!right) break;
+      if (stored) txn->Put(MerkleNodeKey(level, index), node);
+      if (!right) {
+        last_[level] = {index, std::move(node)};
+        break;
+      }
+      last_[level] = {index, node};
       node = merkle::NodeHash(left, node);
       index >>= 1;
     }
     return absl::OkStatus();
   }
 
- private:
-  static constexpr int kLevels = 64;
-
-  void Put(ProjectionTxn& txn, int level, uint64_t index, const std::string& node) {
-    txn.Put(MerkleNodeKey(level, index), node);
-    last_[level] = {index, node};
-  }
-
-  // The last node written at each level: the left sibling the next one
-  // needs, without a read.
+  // The last node at each level: the left sibling the next one needs,
+  // without a read (and, below the stored levels, the only copy).
   std::array<std::pair<uint64_t, std::string>, kLevels> last_;
 };
 

@@ -22,7 +22,8 @@
 //   resource's timeline in log order.
 //   'v' action                   -> ActionView (for before-values)
 // "temporal"  each plan as of any moment, on both clocks (see temporal.h)
-// "merkle"    complete subtrees of the Merkle tree over the log
+// "merkle"    complete subtrees of the Merkle tree over the log, of
+//             2^kMerkleLowestStoredLevel leaves or more
 //   'n' level index              -> node hash
 // Positions and times are 8-byte big-endian so keys sort by them.
 namespace auditledger::projections {
@@ -40,7 +41,12 @@ std::string PlanKey(absl::string_view plan);      // current
 std::string ChangeKey(uint64_t position);         // changes
 // kind, value, 0: the prefix of an index's keys for one value.
 std::string IndexPrefix(char kind, absl::string_view value);
-// merkle: 'n' level index -> hash of that complete subtree.
+// merkle: 'n' level index -> hash of that complete subtree, stored from
+// this level up (blocks of 8 events). A smaller subtree is hashed from its
+// events, as the log holds them, when a proof needs it: so a proof reads at
+// most 7 events of its block, and the model writes a key every 4 events
+// rather than two an event.
+inline constexpr int kMerkleLowestStoredLevel = 3;
 std::string MerkleNodeKey(int level, uint64_t index);
 
 }  // namespace auditledger::projections

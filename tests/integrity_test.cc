@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "auditledger/v1/integrity_service.grpc.pb.h"
+#include "auditledger/v1/query_service.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "ledger/integrity/checkpoint.h"
 #include "ledger/merkle/merkle.h"
@@ -62,6 +63,29 @@ class IntegrityTest : public ::testing::Test {
     v1::CommandResponse response;
     ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response).ok());
     ASSERT_EQ(response.position(), 20u);
+  }
+
+  // `n` more narrative updates.
+  void Append(int n) {
+    v1::ExecuteCommandsRequest request;
+    for (int i = 0; i < n; ++i) {
+      *request.add_commands() =
+          testing::RecordUpdate(kAction, "plans/p/periods/q1", absl::StrCat("More ", i));
+    }
+    v1::CommandResponse response;
+    ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response).ok());
+  }
+
+  // Waits for the read models to reach `tree_size`.
+  v1::InclusionProof Prove(uint64_t position, uint64_t tree_size) {
+    v1::GetInclusionProofRequest request;
+    request.set_event(absl::StrCat("events/", position));
+    request.set_tree_size(tree_size);
+    v1::InclusionProof proof;
+    grpc::Status s =
+        integrity_->GetInclusionProof(Context(kScrutinyToken).get(), request, &proof);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return proof;
   }
 
   RunResult Ctl(const std::vector<std::string>& args) {
@@ -166,10 +190,13 @@ TEST_F(IntegrityTest, ChangedByteIsFoundAndCheckpointsStopVerifying) {
   EXPECT_NE(verify.err.find("FAILED at position 8"), std::string::npos) << verify.err;
   RunResult against = Ctl({"verify", "--against", published});
   EXPECT_EQ(against.exit_code, 8);
-  // The altered event is no longer proven to be in the published checkpoint;
-  // an untouched one still is.
+  // The altered event is no longer proven to be in the published checkpoint,
+  // nor is any event of its block of 8 (1-8), whose proofs hash the block's
+  // events as the log holds them now; an untouched one of another block
+  // still is.
   EXPECT_EQ(Ctl({"prove", "events/8", "--against", published}).exit_code, 8);
-  EXPECT_EQ(Ctl({"prove", "events/3", "--against", published}).exit_code, 0);
+  EXPECT_EQ(Ctl({"prove", "events/3", "--against", published}).exit_code, 8);
+  EXPECT_EQ(Ctl({"prove", "events/12", "--against", published}).exit_code, 0);
   // And it refuses to chain new events onto altered ones.
   v1::ExecuteCommandsRequest more;
   *more.add_commands() = testing::RecordUpdate(kAction, "plans/p/periods/q1", "more");
@@ -177,6 +204,64 @@ TEST_F(IntegrityTest, ChangedByteIsFoundAndCheckpointsStopVerifying) {
   grpc::Status refused = ledger_->ExecuteCommands(Context(kAdminToken).get(), more, &response);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::DATA_LOSS);
   EXPECT_NE(refused.error_message().find("integrity check at position 8"), std::string::npos);
+}
+
+TEST_F(IntegrityTest, ProofsHoldAcrossBlocksAndARestartWithinOne) {
+  Seed();
+  Append(3);
+  // The model reaches 23 events, 7 into a block of 8, and is flushed there by
+  // the clean stop: on start it hashes those 7 again from the log, since the
+  // next events pair with them.
+  Prove(1, 23);
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  Start();
+  Append(18);
+  for (uint64_t size : {1u, 7u, 8u, 9u, 23u, 24u, 41u}) {
+    const std::string root = Verify(size).root_at_size();  // from the log itself
+    for (uint64_t position = 1; position <= size; ++position) {
+      v1::InclusionProof proof = Prove(position, size);
+      EXPECT_EQ(proof.root_hash(), root) << position << " in " << size;
+      std::vector<std::string> path(proof.path().begin(), proof.path().end());
+      EXPECT_TRUE(merkle::VerifyInclusion(
+          merkle::LeafHash(store::EventLog::HashOf(proof.event_bytes())), position - 1, size,
+          path, root))
+          << position << " in " << size;
+    }
+  }
+  for (auto [old_size, new_size] :
+       std::vector<std::pair<uint64_t, uint64_t>>{{7, 23}, {8, 41}, {23, 24}, {23, 41}}) {
+    v1::GetConsistencyProofRequest request;
+    request.set_old_size(old_size);
+    request.set_new_size(new_size);
+    v1::ConsistencyProof proof;
+    ASSERT_TRUE(
+        integrity_->GetConsistencyProof(Context(kScrutinyToken).get(), request, &proof).ok());
+    EXPECT_EQ(proof.old_root(), Verify(old_size).root_at_size());
+    EXPECT_EQ(proof.new_root(), Verify(new_size).root_at_size());
+    std::vector<std::string> path(proof.path().begin(), proof.path().end());
+    EXPECT_TRUE(merkle::VerifyConsistency(old_size, new_size, proof.old_root(),
+                                          proof.new_root(), path))
+        << old_size << " to " << new_size;
+  }
+
+  // The model resumed within a block is the one a rebuild from the log makes.
+  auto query = v1::QueryService::NewStub(ledgerd_->Channel());
+  auto merkle_digest = [&] {
+    v1::ListProjectionsResponse list;
+    EXPECT_TRUE(query->ListProjections(Context(kScrutinyToken).get(), {}, &list).ok());
+    for (const auto& p : list.projections()) {
+      if (p.name() == "merkle") return p.digest();
+    }
+    return std::string();
+  };
+  const std::string resumed = merkle_digest();
+  ASSERT_FALSE(resumed.empty());
+  v1::RebuildProjectionRequest rebuild;
+  rebuild.set_name("merkle");
+  rebuild.set_wait(true);
+  v1::ProjectionStatus status;
+  ASSERT_TRUE(query->RebuildProjection(Context(kAdminToken).get(), rebuild, &status).ok());
+  EXPECT_EQ(merkle_digest(), resumed);
 }
 
 TEST_F(IntegrityTest, DeletedEventIsFound) {

@@ -1,5 +1,8 @@
 #include "ledger/merkle/merkle.h"
 
+#include <cassert>
+#include <utility>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "ledger/store/sha256.h"
@@ -59,6 +62,17 @@ std::string NodeHash(absl::string_view left, absl::string_view right) {
 }
 
 std::string EmptyRoot() { return store::Sha256(""); }
+
+std::string CompleteSubtreeHash(std::vector<std::string> leaf_hashes) {
+  assert(IsPowerOfTwo(leaf_hashes.size()));
+  // Each pass pairs the nodes of one level into the level above.
+  for (size_t n = leaf_hashes.size(); n > 1; n /= 2) {
+    for (size_t i = 0; i < n / 2; ++i) {
+      leaf_hashes[i] = NodeHash(leaf_hashes[2 * i], leaf_hashes[2 * i + 1]);
+    }
+  }
+  return std::move(leaf_hashes[0]);
+}
 
 absl::StatusOr<std::string> SubtreeHash(const NodeLookup& nodes, uint64_t start,
                                         uint64_t size) {

@@ -19,6 +19,9 @@ std::string LeafHash(absl::string_view event_hash);
 std::string NodeHash(absl::string_view left, absl::string_view right);
 // The root of the empty tree: SHA-256 of nothing.
 std::string EmptyRoot();
+// The hash of the complete subtree over `leaf_hashes`, in order; there must
+// be a power of two of them. Consumes them.
+std::string CompleteSubtreeHash(std::vector<std::string> leaf_hashes);
 
 // Hash of the complete subtree of 2^level leaves starting at leaf
 // index << level; NOT_FOUND if not (yet) stored.

@@ -62,6 +62,20 @@ TEST(MerkleTest, RootsAgreeWithTheDefinitionAndTheStreamingRoot) {
   }
 }
 
+TEST(MerkleTest, CompleteSubtreeHashIsTheStoredNode) {
+  Tree tree(64);
+  for (int level = 0; level <= 6; ++level) {
+    const uint64_t size = uint64_t{1} << level;
+    for (uint64_t index = 0; index < 64 / size; ++index) {
+      std::vector<std::string> leaves;
+      for (uint64_t i = 0; i < size; ++i) leaves.push_back(tree.leaf(index * size + i));
+      auto stored = tree.Lookup()(level, index);
+      ASSERT_TRUE(stored.ok());
+      EXPECT_EQ(CompleteSubtreeHash(leaves), *stored) << level << "/" << index;
+    }
+  }
+}
+
 TEST(MerkleTest, InclusionProofsVerifyAndDetectChanges) {
   for (uint64_t n = 1; n <= 40; ++n) {
     Tree tree(n);

@@ -7,6 +7,7 @@
 #include "ledger/merkle/merkle.h"
 #include "ledger/service/grpc_status.h"
 #include "ledger/service/model_reader.h"
+#include "ledger/store/event_log.h"
 #include "projections/read_models.h"
 
 namespace auditledger::service {
@@ -14,6 +15,18 @@ namespace {
 
 merkle::NodeLookup Nodes(ModelReader& reader) {
   return [&reader](int level, uint64_t index) -> absl::StatusOr<std::string> {
+    if (level < projections::kMerkleLowestStoredLevel) {
+      // Not stored: hashed from its events, as the log holds them now.
+      const uint64_t size = uint64_t{1} << level;
+      std::vector<std::string> leaves;
+      leaves.reserve(size);
+      for (uint64_t leaf = index * size; leaf < (index + 1) * size; ++leaf) {
+        absl::StatusOr<std::string> bytes = reader.ReadStored(leaf + 1);
+        if (!bytes.ok()) return bytes.status();
+        leaves.push_back(merkle::LeafHash(store::EventLog::HashOf(*bytes)));
+      }
+      return merkle::CompleteSubtreeHash(std::move(leaves));
+    }
     absl::StatusOr<std::optional<std::string>> value =
         reader.GetRaw(projections::kMerkle, projections::MerkleNodeKey(level, index));
     if (!value.ok()) return value.status();

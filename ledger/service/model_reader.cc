@@ -76,7 +76,7 @@ std::unique_ptr<rocksdb::Iterator> ModelReader::Iterator(const char* projection)
       runner_->db()->NewIterator(options_, runner_->cf(projection)));
 }
 
-absl::StatusOr<v1::Event> ModelReader::ReadEvent(uint64_t position) {
+absl::StatusOr<std::string> ModelReader::ReadStored(uint64_t position) {
   const std::string key = store::EncodePosition(position);
   std::string bytes;
   rocksdb::Status s = runner_->db()->Get(options_, runner_->events_cf(), key, &bytes);
@@ -84,8 +84,14 @@ absl::StatusOr<v1::Event> ModelReader::ReadEvent(uint64_t position) {
     return absl::DataLossError(absl::StrCat("the log has no event at position ", position));
   }
   if (!s.ok()) return absl::UnavailableError(s.ToString());
+  return bytes;
+}
+
+absl::StatusOr<v1::Event> ModelReader::ReadEvent(uint64_t position) {
+  absl::StatusOr<std::string> bytes = ReadStored(position);
+  if (!bytes.ok()) return bytes.status();
   v1::Event event;
-  if (!event.ParseFromString(bytes)) {
+  if (!event.ParseFromString(*bytes)) {
     return absl::DataLossError(absl::StrCat("event ", position, " does not decode"));
   }
   return event;

@@ -34,8 +34,11 @@ class ModelReader {
   absl::StatusOr<std::optional<std::string>> GetRaw(const char* projection,
                                                     absl::string_view key);
   std::unique_ptr<rocksdb::Iterator> Iterator(const char* projection);
-  // An event of the log, read at the same snapshot.
+  // An event of the log, read at the same snapshot; DATA_LOSS if the log
+  // has none at `position`.
   absl::StatusOr<v1::Event> ReadEvent(uint64_t position);
+  // Its bytes as stored (and hashed).
+  absl::StatusOr<std::string> ReadStored(uint64_t position);
 
  private:
   projections::ProjectionRunner* runner_;
