@@ -62,21 +62,30 @@ absl::Status EntriesAfter(rocksdb::Iterator& it, const std::string& prefix,
   return IteratorStatus(it);
 }
 
-// The latest checkpoint under `prefix` at or before `bound` (a suffix, or
-// the end): parsed into `state`, its suffix in `after`; an empty state and
+// The latest checkpoint of `plan` on `clock` at or before `bound` (a suffix,
+// or the end): parsed into `state`, its suffix in `after`; an empty state and
 // suffix when there is none.
-absl::Status CheckpointBefore(rocksdb::Iterator& it, const std::string& prefix,
+absl::Status CheckpointBefore(rocksdb::Iterator& it, absl::string_view plan, int clock,
                               const std::string& bound, PlanState* state,
                               std::string* after) {
   *state = PlanState();
   after->clear();
+  const std::string prefix = IndexPrefix(kCheckpointKind[clock], plan);
   it.SeekForPrev(prefix + bound);
-  if (it.Valid() && absl::StartsWith(KeyOf(it), prefix)) {
-    absl::Status parsed =
-        state->Parse(absl::string_view(it.value().data(), it.value().size()));
-    if (!parsed.ok()) return parsed;
-    *after = std::string(KeyOf(it).substr(prefix.size()));
+  if (!it.Valid() || !absl::StartsWith(KeyOf(it), prefix)) return IteratorStatus(it);
+  *after = std::string(KeyOf(it).substr(prefix.size()));
+  if (clock == kEffective && it.value().empty()) {
+    // The recorded clock's checkpoint of the same key holds the bytes.
+    const std::string same = IndexPrefix(kCheckpointKind[kRecorded], plan) + *after;
+    it.Seek(same);
+    if (!it.Valid() || KeyOf(it) != same) {
+      if (absl::Status s = IteratorStatus(it); !s.ok()) return s;
+      return absl::DataLossError(
+          "temporal model: a shared checkpoint has no recorded-clock checkpoint");
+    }
   }
+  absl::Status parsed = state->Parse(absl::string_view(it.value().data(), it.value().size()));
+  if (!parsed.ok()) return parsed;
   return IteratorStatus(it);
 }
 
@@ -154,7 +163,7 @@ absl::StatusOr<PlanState> PlanStateAsOf(rocksdb::Iterator& it, const EventReader
   const int clock = effective ? kEffective : kRecorded;
   PlanState state;
   std::string after;
-  absl::Status s = CheckpointBefore(it, IndexPrefix(kCheckpointKind[clock], plan),
+  absl::Status s = CheckpointBefore(it, plan, clock,
                                     BigEndian64(micros) + BigEndian64(UINT64_MAX), &state,
                                     &after);
   if (!s.ok()) return s;
@@ -172,8 +181,8 @@ namespace {
 class TemporalProjection final : public Projection {
  public:
   std::string name() const override { return kTemporal; }
-  // 1: a copy of each view after every event.
-  uint64_t layout() const override { return 2; }
+  // 1: a copy of each view after every event; 2: every checkpoint whole.
+  uint64_t layout() const override { return 3; }
   // A back-dated event refolds from the model as committed, so it comes in
   // a step of its own, whose only index entries are its own.
   bool NeedsOwnStep(const v1::Event& event) const override {
@@ -214,6 +223,17 @@ class TemporalProjection final : public Projection {
         {Micros(event.recorded_at()), event.position()},
         {Micros(event.effective_at()), event.position()},
     };
+    // The ledger stamps events with a recorded time that never goes back,
+    // so recorded checkpoints are never dropped, and effective ones may
+    // refer to them.
+    if (BackDated(p.clocks[kRecorded], entry[kRecorded])) {
+      return absl::DataLossError(absl::StrCat("temporal model: event ", event.position(),
+                                              " was recorded before the event it follows"));
+    }
+    // The bytes of the recorded clock's checkpoint at this event, if it has
+    // one: the effective clock's checkpoint at the same key, when equal,
+    // refers to it rather than storing them again.
+    std::optional<std::string> recorded;
     for (int c : {kRecorded, kEffective}) {
       Clock& clock = p.clocks[c];
       // A back-dated event is alone in its step (NeedsOwnStep), so nothing
@@ -223,11 +243,16 @@ class TemporalProjection final : public Projection {
       if (BackDated(clock, entry[c])) {
         // Finish folds again from before it.
         clock.refold_from = entry[c];
-      } else {
-        clock.state.Apply(event);
-        clock.frontier = Suffix(entry[c]);
-        if (++clock.since >= clock.cadence) Checkpoint(txn, plan, c, clock);
+        continue;
       }
+      clock.state.Apply(event);
+      clock.frontier = Suffix(entry[c]);
+      if (++clock.since < clock.cadence) continue;
+      std::string bytes = clock.state.Serialize();
+      const bool shared = c == kEffective && recorded.has_value() &&
+                          p.clocks[kRecorded].frontier == clock.frontier && *recorded == bytes;
+      Checkpoint(txn, plan, c, clock, shared ? std::string() : bytes);
+      if (c == kRecorded) recorded = std::move(bytes);
     }
     return absl::OkStatus();
   }
@@ -276,7 +301,7 @@ class TemporalProjection final : public Projection {
       clock->frontier = Suffix(entry);
       ++clock->since;
       if (txn != nullptr && clock->since >= clock->cadence) {
-        Checkpoint(*txn, plan, c, *clock);
+        Checkpoint(*txn, plan, c, *clock, clock->state.Serialize());
       }
     }
     return absl::OkStatus();
@@ -289,8 +314,7 @@ class TemporalProjection final : public Projection {
                       const std::string& bound, Clock* clock, ProjectionTxn* txn,
                       std::optional<Entry> pending = std::nullopt) {
     std::string after;
-    absl::Status s = CheckpointBefore(it, IndexPrefix(kCheckpointKind[c], plan), bound,
-                                      &clock->state, &after);
+    absl::Status s = CheckpointBefore(it, plan, c, bound, &clock->state, &after);
     if (!s.ok()) return s;
     std::vector<Entry> entries;
     s = EntriesAfter(it, IndexPrefix(kIndexKind[c], plan), after, UINT64_MAX, &entries);
@@ -311,8 +335,11 @@ class TemporalProjection final : public Projection {
     return Reload(it, plan, c, std::string(16, '\xff'), clock, nullptr);
   }
 
-  static void Checkpoint(ProjectionTxn& txn, const std::string& plan, int c, Clock& clock) {
-    txn.Put(IndexPrefix(kCheckpointKind[c], plan) + clock.frontier, clock.state.Serialize());
+  // `bytes`: the state's, or "" for an effective checkpoint whose bytes are
+  // those of the recorded one of the same key.
+  static void Checkpoint(ProjectionTxn& txn, const std::string& plan, int c, Clock& clock,
+                         const std::string& bytes) {
+    txn.Put(IndexPrefix(kCheckpointKind[c], plan) + clock.frontier, bytes);
     clock.since = 0;
     clock.cadence = clock.state.Cadence();
   }

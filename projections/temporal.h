@@ -27,7 +27,10 @@
 //   'e' plan 0 effective_us position    -> ""   (effective order)
 //   'R' plan 0 recorded_us position     -> PlanSnapshot after that event
 //   'E' plan 0 effective_us position    -> PlanSnapshot of every event up to
-//                                            that key in effective order
+//                                            that key in effective order, or
+//                                            "" when it is the 'R' one of the
+//                                            same key, byte for byte (as it
+//                                            is while no event was dated)
 //
 // A back-dated event (effective before the newest one already applied)
 // invalidates the effective checkpoints after it; they are dropped and made

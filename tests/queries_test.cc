@@ -190,6 +190,79 @@ class QueriesTest : public ::testing::Test {
     return snapshot;
   }
 
+  // The whole log, in order.
+  std::vector<v1::Event> AllEvents() {
+    std::vector<v1::Event> events;
+    v1::ListEventsRequest list;
+    list.set_page_size(1000);
+    for (int pages = 0; pages < 100; ++pages) {
+      v1::ListEventsResponse response;
+      EXPECT_TRUE(ledger_->ListEvents(Context(kScrutinyToken).get(), list, &response).ok());
+      for (const auto& e : response.events()) events.push_back(e.event());
+      if (response.next_page_token().empty()) break;
+      list.set_page_token(response.next_page_token());
+    }
+    return events;
+  }
+
+  // The plan as of `at` on `clock`, folded here by brute force from `events`.
+  static v1::PlanSnapshot FoldAsOf(const std::vector<v1::Event>& events,
+                                   const google::protobuf::Timestamp& at, v1::Clock clock) {
+    auto micros = [](const google::protobuf::Timestamp& t) {
+      return static_cast<uint64_t>(t.seconds()) * 1'000'000 +
+             static_cast<uint64_t>(t.nanos() / 1000);
+    };
+    std::vector<const v1::Event*> order;
+    for (const v1::Event& e : events) order.push_back(&e);
+    auto key = [&](const v1::Event* e) {
+      return std::make_pair(micros(clock == v1::EFFECTIVE ? e->effective_at() : e->recorded_at()),
+                            e->position());
+    };
+    std::sort(order.begin(), order.end(), [&](auto* a, auto* b) { return key(a) < key(b); });
+    projections::PlanState state;
+    for (const v1::Event* e : order) {
+      if (key(e).first <= micros(at)) state.Apply(*e);
+    }
+    v1::PlanSnapshot snapshot = state.Release();
+    for (v1::ActionView& view : *snapshot.mutable_actions()) {
+      service::FillPeriodTitles(snapshot.plan(), &view);
+      projections::Assess(&view, service::DayOf(micros(at)));
+    }
+    return snapshot;
+  }
+
+  // The recorded times of 40 events spread over `events`.
+  static std::vector<google::protobuf::Timestamp> RecordedMoments(
+      const std::vector<v1::Event>& events) {
+    std::vector<google::protobuf::Timestamp> out;
+    for (size_t i = 0; i < 40; ++i) out.push_back(events[i * events.size() / 40].recorded_at());
+    return out;
+  }
+
+  // At each of the `effective` moments on the effective clock, and at 40
+  // moments between the events on the recorded one, ledgerd's answer equals
+  // the fold.
+  void ExpectAsOfEqualsAFold(const std::vector<v1::Event>& events,
+                             const std::vector<google::protobuf::Timestamp>& effective_moments,
+                             const std::string& when) {
+    const std::vector<google::protobuf::Timestamp> recorded_moments = RecordedMoments(events);
+    for (size_t i = 0; i < std::max(effective_moments.size(), recorded_moments.size()); ++i) {
+      std::vector<std::pair<google::protobuf::Timestamp, v1::Clock>> moments;
+      if (i < effective_moments.size()) moments.emplace_back(effective_moments[i], v1::EFFECTIVE);
+      if (i < recorded_moments.size()) moments.emplace_back(recorded_moments[i], v1::RECORDED);
+      for (const auto& [at, clock] : moments) {
+        v1::PlanSnapshot got = AsOf(at, clock);
+        v1::PlanSnapshot want = FoldAsOf(events, at, clock);
+        EXPECT_EQ(got.plan().SerializeAsString(), want.plan().SerializeAsString()) << when;
+        ASSERT_EQ(got.actions_size(), want.actions_size()) << when << " clock " << clock;
+        for (int a = 0; a < got.actions_size(); ++a) {
+          EXPECT_EQ(got.actions(a).DebugString(), want.actions(a).DebugString())
+              << when << " clock " << clock << " moment " << i;
+        }
+      }
+    }
+  }
+
   std::map<std::string, std::string> Digests() {
     v1::ListProjectionsResponse response;
     EXPECT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &response).ok());
@@ -646,62 +719,15 @@ TEST_F(QueriesTest, AsOfOverALongBackDatedHistoryEqualsAFoldOfTheLog) {
     head_ = response.position();
   }
 
-  // The log, folded here by brute force.
-  std::vector<v1::Event> events;
-  v1::ListEventsRequest list;
-  list.set_page_size(1000);
-  for (int pages = 0; pages < 100; ++pages) {
-    v1::ListEventsResponse response;
-    ASSERT_TRUE(ledger_->ListEvents(Context(kScrutinyToken).get(), list, &response).ok());
-    for (const auto& e : response.events()) events.push_back(e.event());
-    if (response.next_page_token().empty()) break;
-    list.set_page_token(response.next_page_token());
-  }
+  const std::vector<v1::Event> events = AllEvents();
   ASSERT_EQ(events.size(), head_);
-  auto micros = [](const google::protobuf::Timestamp& t) {
-    return static_cast<uint64_t>(t.seconds()) * 1'000'000 + static_cast<uint64_t>(t.nanos() / 1000);
-  };
-  auto expected = [&](const google::protobuf::Timestamp& at, v1::Clock clock) {
-    std::vector<const v1::Event*> order;
-    for (const v1::Event& e : events) order.push_back(&e);
-    auto key = [&](const v1::Event* e) {
-      return std::make_pair(micros(clock == v1::EFFECTIVE ? e->effective_at() : e->recorded_at()),
-                            e->position());
-    };
-    std::sort(order.begin(), order.end(), [&](auto* a, auto* b) { return key(a) < key(b); });
-    projections::PlanState state;
-    for (const v1::Event* e : order) {
-      if (key(e).first <= micros(at)) state.Apply(*e);
-    }
-    v1::PlanSnapshot snapshot = state.Release();
-    for (v1::ActionView& view : *snapshot.mutable_actions()) {
-      service::FillPeriodTitles(snapshot.plan(), &view);
-      projections::Assess(&view, service::DayOf(micros(at)));
-    }
-    return snapshot;
-  };
-  auto check_all = [&](const std::string& when) {
-    for (int i = 0; i < 40; ++i) {
-      // Moments on the effective clock across the year, and recorded
-      // moments between the events.
-      google::protobuf::Timestamp effective =
-          Day(2024, 1, 1);
-      effective.set_seconds(effective.seconds() + i * 9 * 86400 + 43200);
-      google::protobuf::Timestamp recorded =
-          events[static_cast<size_t>(i) * events.size() / 40].recorded_at();
-      for (auto [at, clock] : {std::make_pair(effective, v1::EFFECTIVE),
-                               std::make_pair(recorded, v1::RECORDED)}) {
-        v1::PlanSnapshot got = AsOf(at, clock);
-        v1::PlanSnapshot want = expected(at, clock);
-        EXPECT_EQ(got.plan().SerializeAsString(), want.plan().SerializeAsString()) << when;
-        ASSERT_EQ(got.actions_size(), want.actions_size()) << when << " clock " << clock;
-        for (int a = 0; a < got.actions_size(); ++a) {
-          EXPECT_EQ(got.actions(a).DebugString(), want.actions(a).DebugString())
-              << when << " clock " << clock << " moment " << i;
-        }
-      }
-    }
-  };
+  // Moments across 2024 on the effective clock.
+  std::vector<google::protobuf::Timestamp> effective;
+  for (int i = 0; i < 40; ++i) {
+    effective.push_back(Day(2024, 1, 1));
+    effective.back().set_seconds(effective.back().seconds() + i * 9 * 86400 + 43200);
+  }
+  auto check_all = [&](const std::string& when) { ExpectAsOfEqualsAFold(events, effective, when); };
   check_all("as built");
   const auto incremental = Digests();
   v1::RebuildProjectionRequest rebuild;
@@ -714,6 +740,56 @@ TEST_F(QueriesTest, AsOfOverALongBackDatedHistoryEqualsAFoldOfTheLog) {
   ledgerd_ = std::make_unique<LedgerdProcess>(data_dir());
   Connect();
   check_all("after a rebuild and a restart");
+}
+
+// While no event is dated, both clocks order the events alike and the
+// effective clock's checkpoints refer to the recorded clock's; events dated
+// back into that stretch refold the effective clock from such a checkpoint.
+// Every answer equals a fold of the log, before and after a rebuild.
+TEST_F(QueriesTest, AsOfReadsCheckpointsBothClocksShareAndRefoldsFromThem) {
+  using namespace testing;
+  Do(kAdminToken, CreatePlan("oxford"));
+  Do(kAdminToken, OpenPeriod("oxford", "oct-2024", "October 2024"));
+  Do(kAdminToken, AddRecommendation("oxford", "r1", 1));
+  std::vector<std::string> actions;
+  for (int a = 1; a <= 20; ++a) {
+    Do(kAdminToken, AddAction(absl::StrCat(kPlan, "/recommendations/r1"), absl::StrCat("a", a),
+                              "December 2024", "jsmith"));
+    actions.push_back(absl::StrCat(kPlan, "/recommendations/r1/actions/a", a));
+  }
+  auto updates = [&](int batches, const google::protobuf::Timestamp* effective) {
+    for (int batch = 0; batch < batches; ++batch) {
+      v1::ExecuteCommandsRequest request;
+      for (int i = 0; i < 50; ++i) {
+        v1::Command c = RecordUpdate(actions[(batch * 50 + i) % actions.size()], kOct,
+                                     absl::StrCat("note ", head_, "-", i));
+        if (effective != nullptr) *c.mutable_record_update()->mutable_effective_time() = *effective;
+        *request.add_commands() = std::move(c);
+      }
+      v1::CommandResponse response;
+      const grpc::Status s =
+          ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      head_ = response.position();
+    }
+  };
+  // 1,200 undated updates: a checkpoint every 256 entries on each clock.
+  updates(24, nullptr);
+  // Then 50 dated back to the middle of them, after two checkpoints.
+  const google::protobuf::Timestamp back = AllEvents()[700].recorded_at();
+  updates(1, &back);
+  const std::vector<v1::Event> events = AllEvents();
+  ASSERT_EQ(events.size(), head_);
+  const std::vector<google::protobuf::Timestamp> moments = RecordedMoments(events);
+  ExpectAsOfEqualsAFold(events, moments, "as built");
+  const auto incremental = Digests();
+  v1::RebuildProjectionRequest rebuild;
+  rebuild.set_name("temporal");
+  rebuild.set_wait(true);
+  v1::ProjectionStatus status;
+  ASSERT_TRUE(query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status).ok());
+  EXPECT_EQ(Digests(), incremental);
+  ExpectAsOfEqualsAFold(events, moments, "after a rebuild");
 }
 
 TEST_F(QueriesTest, AModelOfAnotherLayoutIsBuiltAgainFromTheLog) {
