@@ -263,6 +263,19 @@ class QueriesTest : public ::testing::Test {
     }
   }
 
+  // Rebuilds `model` (waiting for it) and expects every model's digest to be
+  // as it was.
+  void ExpectARebuildGivesTheSameModels(const std::string& model) {
+    const auto incremental = Digests();
+    v1::RebuildProjectionRequest rebuild;
+    rebuild.set_name(model);
+    rebuild.set_wait(true);
+    v1::ProjectionStatus status;
+    ASSERT_TRUE(
+        query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status).ok());
+    EXPECT_EQ(Digests(), incremental);
+  }
+
   std::map<std::string, std::string> Digests() {
     v1::ListProjectionsResponse response;
     EXPECT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &response).ok());
@@ -729,13 +742,7 @@ TEST_F(QueriesTest, AsOfOverALongBackDatedHistoryEqualsAFoldOfTheLog) {
   }
   auto check_all = [&](const std::string& when) { ExpectAsOfEqualsAFold(events, effective, when); };
   check_all("as built");
-  const auto incremental = Digests();
-  v1::RebuildProjectionRequest rebuild;
-  rebuild.set_name("temporal");
-  rebuild.set_wait(true);
-  v1::ProjectionStatus status;
-  ASSERT_TRUE(query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status).ok());
-  EXPECT_EQ(Digests(), incremental);
+  ExpectARebuildGivesTheSameModels("temporal");
   ledgerd_.reset();
   ledgerd_ = std::make_unique<LedgerdProcess>(data_dir());
   Connect();
@@ -782,13 +789,7 @@ TEST_F(QueriesTest, AsOfReadsCheckpointsBothClocksShareAndRefoldsFromThem) {
   ASSERT_EQ(events.size(), head_);
   const std::vector<google::protobuf::Timestamp> moments = RecordedMoments(events);
   ExpectAsOfEqualsAFold(events, moments, "as built");
-  const auto incremental = Digests();
-  v1::RebuildProjectionRequest rebuild;
-  rebuild.set_name("temporal");
-  rebuild.set_wait(true);
-  v1::ProjectionStatus status;
-  ASSERT_TRUE(query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status).ok());
-  EXPECT_EQ(Digests(), incremental);
+  ExpectARebuildGivesTheSameModels("temporal");
   ExpectAsOfEqualsAFold(events, moments, "after a rebuild");
 }
 
