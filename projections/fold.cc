@@ -274,7 +274,10 @@ v1::Change DescribeChange(const v1::Event& event, const v1::ActionView* before,
       change.set_period(update.period());
       if (before != nullptr) {
         for (const v1::Narrative& n : before->narratives()) {
-          if (n.period() == update.period()) change.set_before(n.text());
+          if (n.period() != update.period()) continue;
+          change.set_before(n.text());
+          // A correction of the narrative set its text last.
+          change.set_before_position(n.corrected_by() != 0 ? n.corrected_by() : n.position());
         }
       }
       change.set_after(update.narrative());
@@ -336,6 +339,39 @@ v1::Change DescribeChange(const v1::Event& event, const v1::ActionView* before,
       break;
   }
   return change;
+}
+
+v1::Change StoredChange(v1::Change change) {
+  if (change.type() == "update_recorded") {
+    change.clear_before();
+    change.clear_after();
+  }
+  return change;
+}
+
+absl::Status FillChangeTexts(const EventReader& read, v1::Change* change) {
+  if (change->type() != "update_recorded") return absl::OkStatus();
+  absl::StatusOr<v1::Event> own = read(change->position());
+  if (!own.ok()) return own.status();
+  if (!own->has_update_recorded()) {
+    return absl::DataLossError(absl::StrCat("change ", change->position(),
+                                            ": its event is not a narrative update"));
+  }
+  change->set_after(own->update_recorded().narrative());
+  change->clear_before();
+  if (change->before_position() == 0) return absl::OkStatus();
+  absl::StatusOr<v1::Event> earlier = read(change->before_position());
+  if (!earlier.ok()) return earlier.status();
+  if (earlier->has_update_recorded()) {
+    change->set_before(earlier->update_recorded().narrative());
+  } else if (earlier->has_event_corrected() && earlier->event_corrected().has_narrative()) {
+    change->set_before(earlier->event_corrected().narrative());
+  } else {
+    return absl::DataLossError(absl::StrCat("change ", change->position(), ": event ",
+                                            change->before_position(),
+                                            " holds no narrative to have replaced"));
+  }
+  return absl::OkStatus();
 }
 
 void Assess(v1::ActionView* view, absl::CivilDay day) {

@@ -1,8 +1,12 @@
 #ifndef AUDITLEDGER_PROJECTIONS_FOLD_H_
 #define AUDITLEDGER_PROJECTIONS_FOLD_H_
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "auditledger/v1/event.pb.h"
@@ -34,6 +38,17 @@ std::string EventType(const v1::Event& event);
 // event a correction corrects (null otherwise).
 v1::Change DescribeChange(const v1::Event& event, const v1::ActionView* before,
                           const v1::Change* corrected);
+
+// Reads one event of the log by position.
+using EventReader = std::function<absl::StatusOr<v1::Event>(uint64_t position)>;
+
+// A change as the changes model stores it: a narrative update's texts are
+// left out, since the log holds them (its own event, and the one at
+// before_position).
+v1::Change StoredChange(v1::Change change);
+// Puts back what StoredChange left out, reading the events with `read`.
+// DATA_LOSS if they are not the narratives the change names.
+absl::Status FillChangeTexts(const EventReader& read, v1::Change* change);
 
 // RAG and overdue as of `day` (see the Rag enum for the rule).
 void Assess(v1::ActionView* view, absl::CivilDay day);

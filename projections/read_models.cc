@@ -70,10 +70,12 @@ class CurrentProjection final : public Projection {
 class ChangesProjection final : public Projection {
  public:
   std::string name() const override { return kChanges; }
-  // 2: no 's' (stream, position) index; 't' gives the same order.
-  uint64_t layout() const override { return 2; }
+  // 2: no 's' (stream, position) index; 't' gives the same order. 3: a
+  // narrative update's texts are left to the log (StoredChange).
+  uint64_t layout() const override { return 3; }
 
-  absl::Status Open(const ProjectionContext&) override {
+  absl::Status Open(const ProjectionContext& context) override {
+    log_ = context.log;
     views_.Clear();
     step_.clear();
     return absl::OkStatus();
@@ -108,10 +110,10 @@ class ChangesProjection final : public Projection {
     if (corrected != nullptr) {
       // The corrected entry now links to its correction.
       corrected->set_corrected_by(position);
-      txn.PutMessage(ChangeKey(corrected->position()), *corrected);
+      txn.PutMessage(ChangeKey(corrected->position()), StoredChange(*corrected));
     }
     const std::string pos = BigEndian64(position);
-    txn.PutMessage(ChangeKey(position), change);
+    txn.PutMessage(ChangeKey(position), StoredChange(change));
     txn.Put(IndexPrefix('a', event.actor().id()) + pos, "");
     txn.Put(IndexPrefix('y', change.type()) + pos, "");
     txn.Put(IndexPrefix('w', event.stream()) + BigEndian64(Micros(event.effective_at())) + pos, "");
@@ -133,11 +135,20 @@ class ChangesProjection final : public Projection {
     }
     absl::StatusOr<bool> got = txn.GetMessage(ChangeKey(position), committed);
     if (!got.ok()) return got.status();
-    return *got ? committed : nullptr;
+    if (!*got) return nullptr;
+    const EventReader read = [this](uint64_t at) -> absl::StatusOr<v1::Event> {
+      absl::StatusOr<v1::LoggedEvent> logged = log_->Read(at);
+      if (!logged.ok()) return logged.status();
+      return std::move(*logged->mutable_event());
+    };
+    if (absl::Status s = FillChangeTexts(read, committed); !s.ok()) return s;
+    return committed;
   }
 
+  const store::EventLog* log_ = nullptr;
   ViewCache<v1::ActionView> views_{kMaxCachedViews};
-  // The changes of the current step, in position order (consecutive).
+  // The changes of the current step, in position order (consecutive), with
+  // their texts.
   std::vector<v1::Change> step_;
 };
 

@@ -13,7 +13,8 @@
 //   'A' action                   -> ActionView
 //   'P' plan                     -> PlanView (recommendations, periods)
 // "changes"   who changed what, and every action's timeline:
-//   'p' position                 -> Change
+//   'p' position                 -> Change (StoredChange: without a
+//                                   narrative update's texts)
 //   'a' actor 0 position         -> ""
 //   'y' type 0 position          -> ""
 //   'w' stream 0 effective_us position -> ""  (a resource's changes by

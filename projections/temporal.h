@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "auditledger/v1/event.pb.h"
 #include "auditledger/v1/query_service.pb.h"
+#include "projections/fold.h"
 #include "projections/projection.h"
 #include "rocksdb/db.h"
 
@@ -56,9 +57,6 @@ class PlanState {
   v1::PlanView plan_;
   std::map<std::string, v1::ActionView> actions_;
 };
-
-// Reads one event of the log by position.
-using EventReader = std::function<absl::StatusOr<v1::Event>(uint64_t position)>;
 
 // The plan as of `micros` on the effective clock (`effective`) or the
 // recorded one; a state that does not exist() when the plan did not exist

@@ -416,6 +416,64 @@ TEST_F(QueriesTest, TimelineShowsEveryChangeAndLinksCorrections) {
   EXPECT_EQ(timeline[5].reason(), "Typo in the published text");
 }
 
+// A narrative update shows the text it replaced and the event that set it:
+// the update before it, or the correction of that update. The changes model
+// leaves both texts to the log; every query that lists changes reads them
+// back the same.
+TEST_F(QueriesTest, ANarrativeUpdateShowsTheTextItReplacedAndWhereItCameFrom) {
+  using namespace testing;
+  Script();
+  const uint64_t after_correction = Do(kOfficerToken, RecordUpdate(kA1, kOct, "Board established"));
+  head_ = Do(kOfficerToken, RecordUpdate(kA1, kOct, "Board met twice"));
+  v1::ListChangesRequest updates;
+  updates.set_type("update_recorded");
+  std::vector<v1::Change> listed;
+  for (const v1::Change& c : Changes(updates, 2)) {
+    if (c.stream() == kA1) listed.push_back(c);
+  }
+  ASSERT_EQ(listed.size(), 4u);
+  EXPECT_EQ(listed[0].before(), "");  // the first for its period
+  EXPECT_EQ(listed[0].before_position(), 0u);
+  EXPECT_EQ(listed[0].after(), "Board being set up");
+  EXPECT_EQ(listed[1].before(), "");  // another period
+  EXPECT_EQ(listed[1].after(), "Delivery bord forming");
+  // Replacing a corrected narrative: the correction's text, from event 17.
+  EXPECT_EQ(listed[2].position(), after_correction);
+  EXPECT_EQ(listed[2].before(), "A cross-sector delivery board is being established.");
+  EXPECT_EQ(listed[2].before_position(), 17u);
+  EXPECT_EQ(listed[2].after(), "Board established");
+  EXPECT_EQ(listed[3].before(), "Board established");
+  EXPECT_EQ(listed[3].before_position(), after_correction);
+  EXPECT_EQ(listed[3].after(), "Board met twice");
+
+  // The timeline and the watch give the same changes, texts and all.
+  v1::GetActionTimelineRequest timeline;
+  timeline.set_name(kA1);
+  timeline.set_min_position(head_);
+  v1::GetActionTimelineResponse response;
+  ASSERT_TRUE(query_->GetActionTimeline(Context(kScrutinyToken).get(), timeline, &response).ok());
+  std::vector<std::string> from_timeline;
+  for (const v1::Change& c : response.changes()) {
+    if (c.type() == "update_recorded") from_timeline.push_back(c.SerializeAsString());
+  }
+  std::vector<std::string> from_list;
+  for (const v1::Change& c : listed) from_list.push_back(c.SerializeAsString());
+  EXPECT_EQ(from_timeline, from_list);
+  v1::WatchChangesRequest watch;
+  watch.set_parent(kA1);
+  watch.set_start_position(after_correction);
+  grpc::ClientContext watch_context;
+  watch_context.AddMetadata("authorization", std::string("Bearer ") + kScrutinyToken);
+  watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto stream = query_->WatchChanges(&watch_context, watch);
+  for (size_t i = 2; i < listed.size(); ++i) {
+    v1::Change c;
+    ASSERT_TRUE(stream->Read(&c));
+    EXPECT_EQ(c.SerializeAsString(), listed[i].SerializeAsString());
+  }
+  watch_context.TryCancel();
+}
+
 TEST_F(QueriesTest, WhoChangedWhat) {
   Script();
   v1::ListChangesRequest by_actor;

@@ -87,6 +87,17 @@ absl::StatusOr<std::string> ModelReader::ReadStored(uint64_t position) {
   return bytes;
 }
 
+absl::StatusOr<bool> ModelReader::GetChange(uint64_t position, v1::Change* change) {
+  absl::StatusOr<bool> got = Get(projections::kChanges, projections::ChangeKey(position), change);
+  if (!got.ok() || !*got) return got;
+  if (absl::Status s = FillTexts(change); !s.ok()) return s;
+  return true;
+}
+
+absl::Status ModelReader::FillTexts(v1::Change* change) {
+  return projections::FillChangeTexts([this](uint64_t at) { return ReadEvent(at); }, change);
+}
+
 absl::StatusOr<v1::Event> ModelReader::ReadEvent(uint64_t position) {
   absl::StatusOr<std::string> bytes = ReadStored(position);
   if (!bytes.ok()) return bytes.status();
@@ -174,8 +185,7 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(ModelReader& reader
   std::vector<v1::Change> out;
   for (size_t i = *left_out; i < positions.size(); ++i) {
     v1::Change change;
-    absl::StatusOr<bool> got =
-        reader.Get(projections::kChanges, projections::ChangeKey(positions[i]), &change);
+    absl::StatusOr<bool> got = reader.GetChange(positions[i], &change);
     if (!got.ok()) return got.status();
     if (*got) out.push_back(std::move(change));
   }

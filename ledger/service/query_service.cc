@@ -258,8 +258,7 @@ grpc::Status QueryServiceImpl::GetActionTimeline(
       response->set_next_page_token(MakeToken(page->filters, rest));
       break;
     }
-    absl::StatusOr<bool> change = reader.Get(
-        projections::kChanges, projections::ChangeKey(position), response->add_changes());
+    absl::StatusOr<bool> change = reader.GetChange(position, response->add_changes());
     if (!change.ok()) return ToGrpc(change.status());
   }
   if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
@@ -341,6 +340,7 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
     if (recorded < start_us) continue;
     if (!request->actor().empty() && change.actor() != request->actor()) continue;
     if (!request->type().empty() && change.type() != request->type()) continue;
+    if (absl::Status s = reader.FillTexts(&change); !s.ok()) return ToGrpc(s);
     *response->add_changes() = std::move(change);
   }
   if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
@@ -469,6 +469,7 @@ grpc::Status QueryServiceImpl::WatchChanges(grpc::ServerContext* context,
         if (!request->parent().empty() && change.stream() != request->parent() &&
             !absl::StartsWith(change.stream(), plan_prefix))
           continue;
+        if (absl::Status s = reader.FillTexts(&change); !s.ok()) return ToGrpc(s);
         batch.push_back(std::move(change));
       }
     }
