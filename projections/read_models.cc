@@ -181,9 +181,11 @@ class MerkleProjection final : public Projection {
         !s.ok()) {
       return s;
     }
-    if (events.size() != count) {
-      return absl::DataLossError(absl::StrCat("merkle: the log ends before position ",
-                                              context.position, ", which the model holds"));
+    for (uint64_t i = 0; i < count; ++i) {
+      if (i >= events.size() || events[i].position != first + i) {
+        return absl::DataLossError(absl::StrCat("merkle: the log has no event at position ",
+                                                first + i, ", which the model holds"));
+      }
     }
     for (const store::EventLog::StoredEvent& event : events) {
       absl::Status s = Add(event.position - 1,
@@ -218,7 +220,7 @@ class MerkleProjection final : public Projection {
           if (!got->has_value()) return absl::DataLossError("merkle: a left subtree is missing");
           left = **got;
         } else {
-          return absl::DataLossError(absl::StrCat("merkle: the subtree left of leaf ", index,
+          return absl::DataLossError(absl::StrCat("merkle: the left sibling of node ", index,
                                                   " at level ", level, " is not held"));
         }
       }

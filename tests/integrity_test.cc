@@ -191,12 +191,19 @@ TEST_F(IntegrityTest, ChangedByteIsFoundAndCheckpointsStopVerifying) {
   RunResult against = Ctl({"verify", "--against", published});
   EXPECT_EQ(against.exit_code, 8);
   // The altered event is no longer proven to be in the published checkpoint,
-  // nor is any event of its block of 8 (1-8), whose proofs hash the block's
-  // events as the log holds them now; an untouched one of another block
-  // still is.
+  // nor is any event of its block of 8 (1-8): their proofs would hash the
+  // block's events as the log holds them now, which no longer agree with
+  // the tree, and ledgerd says so. An untouched one of another block still
+  // is.
+  RunResult altered = Ctl({"prove", "events/3", "--against", published});
+  EXPECT_EQ(altered.exit_code, 8);
+  EXPECT_NE(altered.err.find("events 1 to 8 no longer hash"), std::string::npos) << altered.err;
   EXPECT_EQ(Ctl({"prove", "events/8", "--against", published}).exit_code, 8);
-  EXPECT_EQ(Ctl({"prove", "events/3", "--against", published}).exit_code, 8);
   EXPECT_EQ(Ctl({"prove", "events/12", "--against", published}).exit_code, 0);
+  // Nor does a damaged ledger sign a new checkpoint.
+  RunResult resigned = Ctl({"digest"});
+  EXPECT_NE(resigned.exit_code, 0);
+  EXPECT_NE(resigned.err.find("signs no checkpoint"), std::string::npos) << resigned.err;
   // And it refuses to chain new events onto altered ones.
   v1::ExecuteCommandsRequest more;
   *more.add_commands() = testing::RecordUpdate(kAction, "plans/p/periods/q1", "more");

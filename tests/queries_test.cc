@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "ledger/service/model_reader.h"
 #include "projections/fold.h"
+#include "projections/read_models.h"
 #include "projections/temporal.h"
 #include "tests/support/commands.h"
 #include "tests/support/ledgerd_process.h"
@@ -849,6 +850,29 @@ TEST_F(QueriesTest, AsOfReadsCheckpointsBothClocksShareAndRefoldsFromThem) {
   ExpectAsOfEqualsAFold(events, moments, "as built");
   ExpectARebuildGivesTheSameModels("temporal");
   ExpectAsOfEqualsAFold(events, moments, "after a rebuild");
+
+  // The checkpoints before the dated events are shared: stored once, under
+  // the recorded clock, and referred to by the effective clock's.
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  int shared = 0;
+  testing::EditDataDir(
+      data_dir(),
+      [&](rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
+        ASSERT_TRUE(cfs.count("projection.temporal"));
+        rocksdb::ColumnFamilyHandle* cf = cfs.at("projection.temporal");
+        const std::string effective = projections::IndexPrefix('E', kPlan);
+        std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+        for (it->Seek(effective); it->Valid() && it->key().starts_with(effective); it->Next()) {
+          if (!it->value().empty()) continue;
+          ++shared;
+          std::string recorded;
+          const std::string key =
+              projections::IndexPrefix('R', kPlan) + it->key().ToString().substr(effective.size());
+          EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), cf, key, &recorded).ok());
+          EXPECT_FALSE(recorded.empty());
+        }
+      });
+  EXPECT_GE(shared, 2);
 }
 
 TEST_F(QueriesTest, AModelOfAnotherLayoutIsBuiltAgainFromTheLog) {

@@ -64,6 +64,8 @@ int ExitCodeFor(absl::StatusCode code) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange:
       return kInvalid;
+    case absl::StatusCode::kDataLoss:  // the ledger's stored data is not what it was
+      return kTampered;
     default:
       return kFailure;
   }

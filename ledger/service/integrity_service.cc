@@ -13,22 +13,48 @@
 namespace auditledger::service {
 namespace {
 
+// The hash of the complete subtree of 2^level leaves from leaf `first`,
+// from the events as the log holds them.
+absl::StatusOr<std::string> HashFromLog(ModelReader& reader, int level, uint64_t first) {
+  std::vector<std::string> leaves;
+  leaves.reserve(uint64_t{1} << level);
+  for (uint64_t leaf = first; leaf < first + (uint64_t{1} << level); ++leaf) {
+    absl::StatusOr<std::string> bytes = reader.ReadStored(leaf + 1);
+    if (!bytes.ok()) return bytes.status();
+    leaves.push_back(merkle::LeafHash(store::EventLog::HashOf(*bytes)));
+  }
+  return merkle::CompleteSubtreeHash(std::move(leaves));
+}
+
+absl::StatusOr<std::optional<std::string>> StoredNode(ModelReader& reader, int level,
+                                                      uint64_t index) {
+  return reader.GetRaw(projections::kMerkle, projections::MerkleNodeKey(level, index));
+}
+
 merkle::NodeLookup Nodes(ModelReader& reader) {
   return [&reader](int level, uint64_t index) -> absl::StatusOr<std::string> {
-    if (level < projections::kMerkleLowestStoredLevel) {
-      // Not stored: hashed from its events, as the log holds them now.
-      const uint64_t size = uint64_t{1} << level;
-      std::vector<std::string> leaves;
-      leaves.reserve(size);
-      for (uint64_t leaf = index * size; leaf < (index + 1) * size; ++leaf) {
-        absl::StatusOr<std::string> bytes = reader.ReadStored(leaf + 1);
-        if (!bytes.ok()) return bytes.status();
-        leaves.push_back(merkle::LeafHash(store::EventLog::HashOf(*bytes)));
+    constexpr int kBlock = projections::kMerkleLowestStoredLevel;
+    if (level < kBlock) {
+      // Not stored: hashed from its events, once the events of its whole
+      // block are found to hash to what the tree recorded of them (the last
+      // block, not yet complete, has no record). Otherwise a proof would mix
+      // hashes of the log as it was with hashes of it as it is.
+      const uint64_t block = (index << level) >> kBlock;
+      absl::StatusOr<std::optional<std::string>> recorded = StoredNode(reader, kBlock, block);
+      if (!recorded.ok()) return recorded.status();
+      if (recorded->has_value()) {
+        absl::StatusOr<std::string> now = HashFromLog(reader, kBlock, block << kBlock);
+        if (!now.ok()) return now.status();
+        if (*now != **recorded) {
+          return absl::DataLossError(absl::StrCat(
+              "events ", (block << kBlock) + 1, " to ", (block + 1) << kBlock,
+              " no longer hash to what the Merkle tree recorded of them: the log was "
+              "altered there (run `ledgerctl verify`)"));
+        }
       }
-      return merkle::CompleteSubtreeHash(std::move(leaves));
+      return HashFromLog(reader, level, index << level);
     }
-    absl::StatusOr<std::optional<std::string>> value =
-        reader.GetRaw(projections::kMerkle, projections::MerkleNodeKey(level, index));
+    absl::StatusOr<std::optional<std::string>> value = StoredNode(reader, level, index);
     if (!value.ok()) return value.status();
     if (!value->has_value()) {
       return absl::UnavailableError("the Merkle tree is not built that far yet");
@@ -69,6 +95,12 @@ grpc::Status IntegrityServiceImpl::GetCheckpoint(grpc::ServerContext* context,
   }
   if (head == 0) {
     return ToGrpc(absl::FailedPreconditionError("the ledger is empty: nothing to sign yet"));
+  }
+  if (damaged_at_ != 0) {
+    return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
+        "the ledger failed its integrity check at position ", damaged_at_,
+        " when it was opened; it signs no checkpoint until it is restored from a backup "
+        "(run `ledgerctl verify` for details)")));
   }
   ModelReader reader(runner_);
   absl::StatusOr<std::string> root = merkle::RootHash(Nodes(reader), head);

@@ -13,9 +13,12 @@ namespace auditledger::service {
 // proving the ledger is intact is as much scrutiny's job as the admin's.
 class IntegrityServiceImpl final : public v1::IntegrityService::Service {
  public:
+  // `damaged_at`: where the log failed its integrity check when ledgerd
+  // opened it (0 for nowhere); such a ledger signs no checkpoint.
   IntegrityServiceImpl(projections::ProjectionRunner* runner, store::EventLog* log,
-                       const Authenticator* auth, const integrity::Signer* signer)
-      : runner_(runner), log_(log), auth_(auth), signer_(signer) {}
+                       const Authenticator* auth, const integrity::Signer* signer,
+                       uint64_t damaged_at)
+      : runner_(runner), log_(log), auth_(auth), signer_(signer), damaged_at_(damaged_at) {}
 
   grpc::Status VerifyLedger(grpc::ServerContext*, const v1::VerifyLedgerRequest*,
                             v1::VerifyLedgerResponse*) override;
@@ -32,6 +35,7 @@ class IntegrityServiceImpl final : public v1::IntegrityService::Service {
   store::EventLog* log_;
   const Authenticator* auth_;
   const integrity::Signer* signer_;
+  const uint64_t damaged_at_;
 };
 
 }  // namespace auditledger::service

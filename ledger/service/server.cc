@@ -136,7 +136,8 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
   if (!signer.ok()) return signer.status();
   s->signer_ = *std::move(signer);
   s->integrity_service_ = std::make_unique<IntegrityServiceImpl>(
-      s->projections_.get(), s->log_.get(), s->auth_.get(), s->signer_.get());
+      s->projections_.get(), s->log_.get(), s->auth_.get(), s->signer_.get(),
+      s->ledger_->chain_break_at_open());
   s->admin_service_ = std::make_unique<AdminServiceImpl>(
       s->log_.get(), s->auth_.get(),
       options.backup_dir.empty() ? base + "-backups" : options.backup_dir, key_path);
