@@ -84,7 +84,9 @@ step "The update report for October 2024, and the position now"
 for format in md html csv; do
   as "$cllr" report --period oct-2024 --format "$format" -o "$out/oxford-oct-2024.$format"
 done
-as "$cllr" report --as-of "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --clock recorded --format html \
+# To the microsecond: the whole story may have been recorded within this
+# very second.
+as "$cllr" report --as-of "$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)" --clock recorded --format html \
   -o "$out/oxford-now.html"
 sed -n '1,12p' "$out/oxford-oct-2024.md"
 
