@@ -143,8 +143,11 @@ class Bench {
   }
 
   // Runs `concurrency` outstanding calls until `seconds` pass or `max_ops`
-  // calls complete; each call is `batch` record-update commands.
-  nlohmann::json Load(int concurrency, double seconds, int batch, uint64_t max_ops) {
+  // calls complete; each call is `batch` record-update commands. With
+  // `probe_lag`, also measures how far the read models trail the load (see
+  // ProbeLag).
+  nlohmann::json Load(int concurrency, double seconds, int batch, uint64_t max_ops,
+                      bool probe_lag = false) {
     // Shared with the calls in flight, which may still be returning from
     // their completion callbacks when the last one has reported in.
     struct Run : std::enable_shared_from_this<Run> {
@@ -221,10 +224,14 @@ class Bench {
       r->outstanding = concurrency;
     }
     for (int i = 0; i < concurrency; ++i) r->issue(i);
+    nlohmann::json lag;
+    std::thread prober;
+    if (probe_lag) prober = std::thread([&] { lag = ProbeLag(r->stop); });
     {
       std::unique_lock<std::mutex> lock(r->mu);
       r->cv.wait(lock, [r] { return r->outstanding == 0; });
     }
+    if (prober.joinable()) prober.join();
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     nlohmann::json out;
     {
@@ -234,6 +241,37 @@ class Bench {
     out["concurrency"] = concurrency;
     out["events_per_call"] = batch;
     out["failed"] = r->failed.load();
+    if (probe_lag) out["read_your_writes"] = lag;
+    return out;
+  }
+
+  // The read models' lag as a reader sees it, while a load runs until
+  // `stop`: every 20 ms, a query asks for the newest acknowledged position
+  // (min_position) and is timed until it answers, that is until every model
+  // has applied it, plus the query itself.
+  nlohmann::json ProbeLag(Clock::time_point stop) {
+    std::vector<double> waits_us;
+    int failed = 0;
+    const auto start = Clock::now();
+    for (int i = 0; Clock::now() < stop && i < 100000; ++i) {
+      v1::GetPlanRequest r;
+      r.set_name("plans/bench");
+      r.set_min_position(head_.load());
+      v1::PlanView v;
+      const auto t = Clock::now();
+      const bool ok = query_[0]->GetPlan(Context(30).get(), r, &v).ok();
+      if (ok) {
+        waits_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+      } else {
+        ++failed;
+      }
+      std::this_thread::sleep_until(t + std::chrono::milliseconds(20));
+    }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const uint64_t samples = waits_us.size();
+    nlohmann::json out = Summary(waits_us, elapsed, samples, 0);
+    out["max_ms"] = waits_us.empty() ? 0.0 : waits_us.back() / 1000.0;  // sorted by Summary
+    out["failed"] = failed;
     return out;
   }
 
@@ -524,11 +562,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (int c : o.concurrency) {
-    out["commands"].push_back(bench.Load(c, o.seconds, 1, UINT64_MAX));
+    out["commands"].push_back(bench.Load(c, o.seconds, 1, UINT64_MAX, /*probe_lag=*/c == 64));
     std::fprintf(stderr, "ledger_bench: commands at %d: %.0f/s\n", c,
                  out["commands"].back()["ops_per_s"].get<double>());
   }
-  out["import"] = bench.Load(16, o.seconds, 100, UINT64_MAX);
+  out["import"] = bench.Load(16, o.seconds, 100, UINT64_MAX, /*probe_lag=*/true);
   std::fprintf(stderr, "ledger_bench: import: %.0f events/s\n",
                out["import"]["events_per_s"].get<double>());
   // Fill to the target size, then measure how far behind the read models are.

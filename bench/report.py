@@ -49,6 +49,12 @@ reb = ledger["rebuild"]["events_per_s"]
 row(f"projection rebuild of {events} events", reb, "events/s", "db_bench readseq",
     a.rdb_readseq, ">= 40% of db_bench readseq", reb >= 0.4 * a.rdb_readseq if a.rdb_readseq else None)
 row(f"verify {ledger['verify']['events']} events", ledger["verify"]["events_per_s"], "events/s")
+for label, scenario in [("commands at 64 callers", c64), ("the batched import", ledger["import"])]:
+    lag = scenario.get("read_your_writes")
+    if lag:
+        row(f"read models' lag under {label}: a query at the newest acknowledged position "
+            f"(p50 {lag['p50_ms']:.2f} ms, max {lag['max_ms']:.1f} ms, {lag['ops']} samples)",
+            lag["p99_ms"], "ms p99")
 row("read models catch-up after the fill", ledger["catch_up_seconds"], "s")
 row("ledgerd idle after the catch-up (flushes and compactions; queries are measured after it)", ledger.get("settle_seconds", 0), "s")
 for name, target in [("GetAction", 1.0), ("GetActionTimeline", None), ("ListActions", None),
