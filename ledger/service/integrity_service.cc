@@ -1,5 +1,11 @@
 #include "ledger/service/integrity_service.h"
 
+#include <cassert>
+#include <memory>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ledger/domain/names.h"
@@ -13,37 +19,32 @@
 namespace auditledger::service {
 namespace {
 
-// The hash of the complete subtree of 2^level leaves from leaf `first`,
-// from the events as the log holds them.
-absl::StatusOr<std::string> HashFromLog(ModelReader& reader, int level, uint64_t first) {
-  std::vector<std::string> leaves;
-  leaves.reserve(uint64_t{1} << level);
-  for (uint64_t leaf = first; leaf < first + (uint64_t{1} << level); ++leaf) {
-    absl::StatusOr<std::string> bytes = reader.ReadStored(leaf + 1);
-    if (!bytes.ok()) return bytes.status();
-    leaves.push_back(merkle::LeafHash(store::EventLog::HashOf(*bytes)));
-  }
-  return merkle::CompleteSubtreeHash(std::move(leaves));
-}
-
 absl::StatusOr<std::optional<std::string>> StoredNode(ModelReader& reader, int level,
                                                       uint64_t index) {
   return reader.GetRaw(projections::kMerkle, projections::MerkleNodeKey(level, index));
 }
 
-merkle::NodeLookup Nodes(ModelReader& reader) {
-  return [&reader](int level, uint64_t index) -> absl::StatusOr<std::string> {
+// The leaves below the Merkle model's stored levels, hashed from the log as
+// it holds them, each read once per call however many nodes of a proof and
+// its root need it; and the blocks found to hash to what the tree recorded.
+class LogLeaves {
+ public:
+  explicit LogLeaves(ModelReader& reader) : reader_(reader) {}
+
+  // The complete subtree of 2^level leaves (level below the stored ones)
+  // at `index`, once the events of its whole block are found to hash to
+  // what the tree recorded of them (the last block, not yet complete, has
+  // no record). Otherwise a proof would mix hashes of the log as it was
+  // with hashes of it as it is.
+  absl::StatusOr<std::string> Node(int level, uint64_t index) {
     constexpr int kBlock = projections::kMerkleLowestStoredLevel;
-    if (level < kBlock) {
-      // Not stored: hashed from its events, once the events of its whole
-      // block are found to hash to what the tree recorded of them (the last
-      // block, not yet complete, has no record). Otherwise a proof would mix
-      // hashes of the log as it was with hashes of it as it is.
-      const uint64_t block = (index << level) >> kBlock;
-      absl::StatusOr<std::optional<std::string>> recorded = StoredNode(reader, kBlock, block);
+    assert(level < kBlock);
+    const uint64_t block = (index << level) >> kBlock;
+    if (!checked_.contains(block)) {
+      absl::StatusOr<std::optional<std::string>> recorded = StoredNode(reader_, kBlock, block);
       if (!recorded.ok()) return recorded.status();
       if (recorded->has_value()) {
-        absl::StatusOr<std::string> now = HashFromLog(reader, kBlock, block << kBlock);
+        absl::StatusOr<std::string> now = Subtree(kBlock, block << kBlock);
         if (!now.ok()) return now.status();
         if (*now != **recorded) {
           return absl::DataLossError(absl::StrCat(
@@ -52,8 +53,39 @@ merkle::NodeLookup Nodes(ModelReader& reader) {
               "altered there (run `ledgerctl verify`)"));
         }
       }
-      return HashFromLog(reader, level, index << level);
+      checked_.insert(block);
     }
+    return Subtree(level, index << level);
+  }
+
+ private:
+  absl::StatusOr<std::string> Subtree(int level, uint64_t first) {
+    std::vector<std::string> leaves;
+    leaves.reserve(uint64_t{1} << level);
+    for (uint64_t leaf = first; leaf < first + (uint64_t{1} << level); ++leaf) {
+      auto [it, added] = leaves_.try_emplace(leaf);
+      if (added) {
+        absl::StatusOr<std::string> bytes = reader_.ReadStored(leaf + 1);
+        if (!bytes.ok()) {
+          leaves_.erase(it);
+          return bytes.status();
+        }
+        it->second = merkle::LeafHash(store::EventLog::HashOf(*bytes));
+      }
+      leaves.push_back(it->second);
+    }
+    return merkle::CompleteSubtreeHash(std::move(leaves));
+  }
+
+  ModelReader& reader_;
+  absl::flat_hash_map<uint64_t, std::string> leaves_;
+  absl::flat_hash_set<uint64_t> checked_;
+};
+
+merkle::NodeLookup Nodes(ModelReader& reader) {
+  auto leaves = std::make_shared<LogLeaves>(reader);
+  return [&reader, leaves](int level, uint64_t index) -> absl::StatusOr<std::string> {
+    if (level < projections::kMerkleLowestStoredLevel) return leaves->Node(level, index);
     absl::StatusOr<std::optional<std::string>> value = StoredNode(reader, level, index);
     if (!value.ok()) return value.status();
     if (!value->has_value()) {
