@@ -71,8 +71,9 @@ class ChangesProjection final : public Projection {
  public:
   std::string name() const override { return kChanges; }
   // 2: no 's' (stream, position) index; 't' gives the same order. 3: a
-  // narrative update's texts are left to the log (StoredChange).
-  uint64_t layout() const override { return 3; }
+  // narrative update's texts are left to the log (StoredChange). 4: 'w'
+  // holds dated events only.
+  uint64_t layout() const override { return 4; }
 
   absl::Status Open(const ProjectionContext& context) override {
     log_ = context.log;
@@ -116,8 +117,14 @@ class ChangesProjection final : public Projection {
     txn.PutMessage(ChangeKey(position), StoredChange(change));
     txn.Put(IndexPrefix('a', event.actor().id()) + pos, "");
     txn.Put(IndexPrefix('y', change.type()) + pos, "");
-    txn.Put(IndexPrefix('w', event.stream()) + BigEndian64(Micros(event.effective_at())) + pos, "");
-    txn.Put(IndexPrefix('t', event.stream()) + BigEndian64(Micros(event.recorded_at())) + pos, "");
+    // Most events take effect when they are recorded: their 't' entry is
+    // their place on both clocks, and only a dated one has a 'w' entry too.
+    const uint64_t recorded_us = Micros(event.recorded_at());
+    const uint64_t effective_us = Micros(event.effective_at());
+    const bool dated = effective_us != recorded_us;
+    txn.Put(IndexPrefix('t', event.stream()) + BigEndian64(recorded_us) + pos,
+            dated ? kDatedMark : "");
+    if (dated) txn.Put(IndexPrefix('w', event.stream()) + BigEndian64(effective_us) + pos, "");
     if (before != nullptr) FoldAction(event, before);
     step_.push_back(std::move(change));
     return absl::OkStatus();

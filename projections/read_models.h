@@ -17,9 +17,13 @@
 //                                   narrative update's texts)
 //   'a' actor 0 position         -> ""
 //   'y' type 0 position          -> ""
-//   'w' stream 0 effective_us position -> ""  (a resource's changes by
-//   't' stream 0 recorded_us position  -> ""   either clock)
-//   The recorded clock never goes back along the log, so 't' is also a
+//   't' stream 0 recorded_us position  -> "" or kDatedMark
+//   'w' stream 0 effective_us position -> ""  (dated events only)
+//   A resource's changes by either clock: on the recorded clock 't'; on
+//   the effective clock the 't' entries of events that took effect when
+//   they were recorded (value "") merged with the 'w' entries of dated
+//   ones (value kDatedMark in 't'), whose effective time differs. The
+//   recorded clock never goes back along the log, so 't' is also a
 //   resource's timeline in log order.
 //   'v' action                   -> ActionView (for before-values)
 // "temporal"  each plan as of any moment, on both clocks (see temporal.h)
@@ -33,6 +37,9 @@ inline constexpr char kCurrent[] = "current";
 inline constexpr char kChanges[] = "changes";
 inline constexpr char kTemporal[] = "temporal";
 inline constexpr char kMerkle[] = "merkle";
+
+// The value of a 't' entry whose event is dated: it has a 'w' entry too.
+inline constexpr char kDatedMark[] = "d";
 
 std::vector<std::unique_ptr<Projection>> DefaultProjections();
 

@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <future>
 #include <random>
+#include <regex>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "auditledger/v1/query_service.grpc.pb.h"
+#include "auditledger/v1/report_service.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "ledger/service/model_reader.h"
 #include "projections/fold.h"
@@ -651,6 +653,72 @@ TEST_F(QueriesTest, DiffBetweenTwoMoments) {
   EXPECT_EQ(diff.new_narratives(0).text(),
             "A cross-sector delivery board is being established.");
   EXPECT_EQ(diff.new_narratives(1).text(), "Done");
+}
+
+// On the effective clock, a resource's changes are those of events that took
+// effect when they were recorded merged with those of dated ones (the
+// `changes` model indexes only the dated ones by effective time): the
+// report's audit appendix lists them in effective-time order, as a fold of
+// the log does, also after a rebuild.
+TEST_F(QueriesTest, AnActionsChangesOnTheEffectiveClockInterleaveDatedAndUndatedEvents) {
+  Script();
+  using namespace testing;
+  Do(kOfficerToken, RecordUpdate(kA1, kOct, "The board met"));  // undated
+  Do(kOfficerToken, ChangeStatus(kA1, v1::PAUSED, "Chair stepped down"));  // undated
+  // Entered after both, but took effect before them.
+  DoAt(kOfficerToken, ChangeStatus(kA1, v1::ONGOING), 2024, 10, 20);
+  head_ = Head().position();
+
+  // The report's moment is now; its window opens when the period did.
+  const uint64_t opened_us =
+      static_cast<uint64_t>(absl::ToUnixMicros(absl::FromCivil(absl::CivilDay(2024, 10, 1),
+                                                                absl::UTCTimeZone())));
+  auto micros = [](const google::protobuf::Timestamp& t) {
+    return static_cast<uint64_t>(t.seconds()) * 1'000'000 + static_cast<uint64_t>(t.nanos() / 1000);
+  };
+  std::vector<std::pair<uint64_t, uint64_t>> expected;  // effective, position
+  bool dated = false;
+  bool undated = false;
+  for (const v1::Event& e : AllEvents()) {
+    if (e.stream() != kA1 || micros(e.effective_at()) < opened_us) continue;
+    expected.emplace_back(micros(e.effective_at()), e.position());
+    (micros(e.effective_at()) == micros(e.recorded_at()) ? undated : dated) = true;
+  }
+  std::sort(expected.begin(), expected.end());
+  ASSERT_TRUE(dated && undated);
+  std::vector<uint64_t> want;
+  for (const auto& [effective, position] : expected) want.push_back(position);
+  // Not log order: the dated status change comes before the two undated
+  // events it followed in the log.
+  ASSERT_FALSE(std::is_sorted(want.begin(), want.end()));
+
+  auto audited = [&]() {
+    std::unique_ptr<v1::ReportService::Stub> report =
+        v1::ReportService::NewStub(ledgerd_->Channel());
+    v1::RenderReportRequest request;
+    request.set_name(kPlan);
+    request.set_period(kOct);
+    request.set_format(v1::MARKDOWN);
+    request.set_min_position(head_);
+    v1::Report rendered;
+    grpc::Status s = report->RenderReport(Context(kScrutinyToken).get(), request, &rendered);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    const std::string& md = rendered.content();
+    const size_t section = md.find("### r1/a1:");
+    EXPECT_NE(section, std::string::npos) << md;
+    const size_t end = std::min(md.find("\n### ", section + 1), md.find("\n<a id", section + 1));
+    const std::string rows = md.substr(section, end - section);
+    std::vector<uint64_t> positions;
+    const std::regex row("\n\\| ([0-9]+) \\|");
+    for (auto it = std::sregex_iterator(rows.begin(), rows.end(), row);
+         it != std::sregex_iterator(); ++it) {
+      positions.push_back(std::stoull((*it)[1].str()));
+    }
+    return positions;
+  };
+  EXPECT_EQ(audited(), want);
+  ExpectARebuildGivesTheSameModels("changes");
+  EXPECT_EQ(audited(), want) << "after a rebuild";
 }
 
 TEST_F(QueriesTest, ReadYourWritesAndMinPositionWaits) {

@@ -1,5 +1,10 @@
 #include "ledger/service/model_reader.h"
 
+#include <algorithm>
+#include <iterator>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -168,19 +173,42 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(ModelReader& reader
                                                              v1::Clock clock, uint64_t after_us,
                                                              uint64_t until_us, size_t max,
                                                              uint64_t* left_out) {
-  const std::string prefix =
-      projections::IndexPrefix(clock == v1::EFFECTIVE ? 'w' : 't', stream);
-  std::vector<uint64_t> positions;
-  auto it = reader.Iterator(projections::kChanges);
+  // (time on the clock, position) of each change in the window, in order.
+  using Entry = std::pair<uint64_t, uint64_t>;
   const uint64_t start = after_us == UINT64_MAX ? after_us : after_us + 1;
-  for (it->Seek(prefix + projections::BigEndian64(start));
-       it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
-    absl::string_view rest = View(it->key()).substr(prefix.size());
-    if (rest.size() != 16) continue;
-    if (projections::ReadBigEndian64(rest.substr(0, 8)) > until_us) break;
-    positions.push_back(projections::ReadBigEndian64(rest.substr(8)));
+  // The entries of one index in the window; with `undated_only`, only the
+  // 't' entries of events that took effect when recorded.
+  auto scan = [&](char kind, bool undated_only,
+                  std::vector<Entry>* out) -> absl::Status {
+    const std::string prefix = projections::IndexPrefix(kind, stream);
+    auto it = reader.Iterator(projections::kChanges);
+    for (it->Seek(prefix + projections::BigEndian64(start));
+         it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
+      absl::string_view rest = View(it->key()).substr(prefix.size());
+      if (rest.size() != 16) continue;
+      const uint64_t time = projections::ReadBigEndian64(rest.substr(0, 8));
+      if (time > until_us) break;
+      if (undated_only && !it->value().empty()) continue;
+      out->emplace_back(time, projections::ReadBigEndian64(rest.substr(8)));
+    }
+    if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+    return absl::OkStatus();
+  };
+  std::vector<Entry> entries;
+  if (clock == v1::EFFECTIVE) {
+    std::vector<Entry> undated;
+    std::vector<Entry> dated;
+    if (absl::Status s = scan('t', /*undated_only=*/true, &undated); !s.ok()) return s;
+    if (absl::Status s = scan('w', /*undated_only=*/false, &dated); !s.ok()) return s;
+    entries.reserve(undated.size() + dated.size());
+    std::merge(undated.begin(), undated.end(), dated.begin(), dated.end(),
+               std::back_inserter(entries));
+  } else if (absl::Status s = scan('t', /*undated_only=*/false, &entries); !s.ok()) {
+    return s;
   }
-  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  std::vector<uint64_t> positions;
+  positions.reserve(entries.size());
+  for (const Entry& e : entries) positions.push_back(e.second);
   *left_out = positions.size() > max ? positions.size() - max : 0;
   std::vector<v1::Change> out;
   for (size_t i = *left_out; i < positions.size(); ++i) {
