@@ -706,6 +706,7 @@ TEST_F(QueriesTest, AnActionsChangesOnTheEffectiveClockInterleaveDatedAndUndated
     const std::string& md = rendered.content();
     const size_t section = md.find("### r1/a1:");
     EXPECT_NE(section, std::string::npos) << md;
+    if (section == std::string::npos) return std::vector<uint64_t>();
     const size_t end = std::min(md.find("\n### ", section + 1), md.find("\n<a id", section + 1));
     const std::string rows = md.substr(section, end - section);
     std::vector<uint64_t> positions;
