@@ -211,25 +211,22 @@ class QueriesTest : public ::testing::Test {
   // The plan as of `at` on `clock`, folded here by brute force from `events`.
   static v1::PlanSnapshot FoldAsOf(const std::vector<v1::Event>& events,
                                    const google::protobuf::Timestamp& at, v1::Clock clock) {
-    auto micros = [](const google::protobuf::Timestamp& t) {
-      return static_cast<uint64_t>(t.seconds()) * 1'000'000 +
-             static_cast<uint64_t>(t.nanos() / 1000);
-    };
+    using projections::Micros;
     std::vector<const v1::Event*> order;
     for (const v1::Event& e : events) order.push_back(&e);
     auto key = [&](const v1::Event* e) {
-      return std::make_pair(micros(clock == v1::EFFECTIVE ? e->effective_at() : e->recorded_at()),
+      return std::make_pair(Micros(clock == v1::EFFECTIVE ? e->effective_at() : e->recorded_at()),
                             e->position());
     };
     std::sort(order.begin(), order.end(), [&](auto* a, auto* b) { return key(a) < key(b); });
     projections::PlanState state;
     for (const v1::Event* e : order) {
-      if (key(e).first <= micros(at)) state.Apply(*e);
+      if (key(e).first <= Micros(at)) state.Apply(*e);
     }
     v1::PlanSnapshot snapshot = state.Release();
     for (v1::ActionView& view : *snapshot.mutable_actions()) {
       service::FillPeriodTitles(snapshot.plan(), &view);
-      projections::Assess(&view, service::DayOf(micros(at)));
+      projections::Assess(&view, service::DayOf(Micros(at)));
     }
     return snapshot;
   }
@@ -673,16 +670,14 @@ TEST_F(QueriesTest, AnActionsChangesOnTheEffectiveClockInterleaveDatedAndUndated
   const uint64_t opened_us =
       static_cast<uint64_t>(absl::ToUnixMicros(absl::FromCivil(absl::CivilDay(2024, 10, 1),
                                                                 absl::UTCTimeZone())));
-  auto micros = [](const google::protobuf::Timestamp& t) {
-    return static_cast<uint64_t>(t.seconds()) * 1'000'000 + static_cast<uint64_t>(t.nanos() / 1000);
-  };
+  using projections::Micros;
   std::vector<std::pair<uint64_t, uint64_t>> expected;  // effective, position
   bool dated = false;
   bool undated = false;
   for (const v1::Event& e : AllEvents()) {
-    if (e.stream() != kA1 || micros(e.effective_at()) < opened_us) continue;
-    expected.emplace_back(micros(e.effective_at()), e.position());
-    (micros(e.effective_at()) == micros(e.recorded_at()) ? undated : dated) = true;
+    if (e.stream() != kA1 || Micros(e.effective_at()) < opened_us) continue;
+    expected.emplace_back(Micros(e.effective_at()), e.position());
+    (Micros(e.effective_at()) == Micros(e.recorded_at()) ? undated : dated) = true;
   }
   std::sort(expected.begin(), expected.end());
   ASSERT_TRUE(dated && undated);

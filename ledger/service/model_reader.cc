@@ -206,14 +206,11 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(ModelReader& reader
   } else if (absl::Status s = scan('t', /*undated_only=*/false, &entries); !s.ok()) {
     return s;
   }
-  std::vector<uint64_t> positions;
-  positions.reserve(entries.size());
-  for (const Entry& e : entries) positions.push_back(e.second);
-  *left_out = positions.size() > max ? positions.size() - max : 0;
+  *left_out = entries.size() > max ? entries.size() - max : 0;
   std::vector<v1::Change> out;
-  for (size_t i = *left_out; i < positions.size(); ++i) {
+  for (size_t i = *left_out; i < entries.size(); ++i) {
     v1::Change change;
-    absl::StatusOr<bool> got = reader.GetChange(positions[i], &change);
+    absl::StatusOr<bool> got = reader.GetChange(entries[i].second, &change);
     if (!got.ok()) return got.status();
     if (*got) out.push_back(std::move(change));
   }
