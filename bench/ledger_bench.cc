@@ -4,6 +4,8 @@
 // Scenarios: durable single-event commands at several concurrencies; batched
 // import; filling the log to a target size; queries at that size; the
 // update report; projection rebuild; full verification.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -13,8 +15,6 @@
 #include <mutex>
 #include <random>
 #include <thread>
-
-#include <unistd.h>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
@@ -79,13 +79,14 @@ class Bench {
       grpc::ChannelArguments args;
       args.SetInt("auditledger.bench.channel", i);  // a connection each
       args.SetMaxReceiveMessageSize(64 << 20);
-      auto channel =
-          grpc::CreateCustomChannel(o.addr, grpc::InsecureChannelCredentials(), args);
+      auto channel = grpc::CreateCustomChannel(o.addr, grpc::InsecureChannelCredentials(), args);
       ledger_.push_back(v1::LedgerService::NewStub(channel));
       query_.push_back(v1::QueryService::NewStub(channel));
     }
-    report_ = v1::ReportService::NewStub(grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials()));
-    integrity_ = v1::IntegrityService::NewStub(grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials()));
+    report_ =
+        v1::ReportService::NewStub(grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials()));
+    integrity_ = v1::IntegrityService::NewStub(
+        grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials()));
   }
 
   std::unique_ptr<grpc::ClientContext> Context(int seconds = 60) {
@@ -162,8 +163,8 @@ class Bench {
     auto run = std::make_shared<Run>();
     run->latencies.reserve(1 << 20);
     const auto start = Clock::now();
-    run->stop = start + std::chrono::duration_cast<Clock::duration>(
-                            std::chrono::duration<double>(seconds));
+    run->stop =
+        start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     const int run_id = ++run_;
     Run* r = run.get();  // the calls hold `run` itself
     r->issue = [this, r, batch, max_ops, run_id](int lane) {
@@ -356,10 +357,11 @@ class Bench {
       v1::ListActionsResponse v;
       return q.ListActions(Context().get(), r, &v).ok() && v.actions_size() > 0;
     });
-    const int64_t from = std::chrono::duration_cast<std::chrono::seconds>(
-                             started_.time_since_epoch()).count();
+    const int64_t from =
+        std::chrono::duration_cast<std::chrono::seconds>(started_.time_since_epoch()).count();
     const int64_t to = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch()).count();
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
     out["GetPlanAsOf"] = Time(std::max(1, n / 10), [&](std::mt19937_64& rng) {
       v1::GetPlanAsOfRequest r;
       r.set_name("plans/bench");
@@ -376,8 +378,8 @@ class Bench {
       v1::PlanDiff v;
       return q.DiffPlan(Context().get(), r, &v).ok();
     });
-    for (auto [name, format] : {std::pair{"ReportMarkdown", v1::MARKDOWN},
-                                std::pair{"ReportHtml", v1::HTML}}) {
+    for (auto [name, format] :
+         {std::pair{"ReportMarkdown", v1::MARKDOWN}, std::pair{"ReportHtml", v1::HTML}}) {
       out[name] = Time(std::max(1, n / 20), [&, format = format](std::mt19937_64&) {
         v1::RenderReportRequest r;
         r.set_name("plans/bench");
@@ -417,7 +419,9 @@ class Bench {
     v1::ProjectionStatus v;
     grpc::Status s = query_[0]->RebuildProjection(Context(3600).get(), r, &v);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    return {{"ok", s.ok()}, {"seconds", seconds}, {"events", head_.load()},
+    return {{"ok", s.ok()},
+            {"seconds", seconds},
+            {"events", head_.load()},
             {"events_per_s", static_cast<double>(head_.load()) / seconds}};
   }
 
@@ -426,7 +430,9 @@ class Bench {
     v1::VerifyLedgerResponse v;
     grpc::Status s = integrity_->VerifyLedger(Context(3600).get(), {}, &v);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    return {{"ok", s.ok() && v.ok()}, {"seconds", seconds}, {"events", v.events_checked()},
+    return {{"ok", s.ok() && v.ok()},
+            {"seconds", seconds},
+            {"events", v.events_checked()},
             {"events_per_s", static_cast<double>(v.events_checked()) / seconds}};
   }
 
@@ -435,7 +441,7 @@ class Bench {
   nlohmann::json Soak(double seconds, double interval, int pid) {
     nlohmann::json out = nlohmann::json::array();
     const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                         std::chrono::duration<double>(seconds));
+                                        std::chrono::duration<double>(seconds));
     for (int i = 0; Clock::now() < end && i < 100000; ++i) {
       nlohmann::json row = Load(16, interval, 1, UINT64_MAX);
       row["GetAction"] = Time(200, [&](std::mt19937_64& rng) {
@@ -447,7 +453,8 @@ class Bench {
       row["minute"] = static_cast<double>(i) * interval / 60.0;
       row["rss_mib"] = RssMib(pid);
       row["events"] = head_.load();
-      std::fprintf(stderr, "soak %5.1f min: %6.0f commands/s p99 %6.2f ms, GetAction p99 %5.2f ms, "
+      std::fprintf(stderr,
+                   "soak %5.1f min: %6.0f commands/s p99 %6.2f ms, GetAction p99 %5.2f ms, "
                    "RSS %5.1f MiB, %llu events\n",
                    row["minute"].get<double>(), row["ops_per_s"].get<double>(),
                    row["p99_ms"].get<double>(), row["GetAction"]["p99_ms"].get<double>(),

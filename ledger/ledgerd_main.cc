@@ -31,10 +31,8 @@ int main(int argc, char** argv) {
       "ledgerd: the auditledger server. Appends every change to an action "
       "plan as an immutable, hash-chained event in RocksDB and serves the "
       "auditledger.v1 gRPC API."};
-  app.add_option("--data_dir", options.data_dir, "RocksDB data directory")
-      ->capture_default_str();
-  app.add_option("--listen", options.listen, "HOST:PORT to serve gRPC on")
-      ->capture_default_str();
+  app.add_option("--data_dir", options.data_dir, "RocksDB data directory")->capture_default_str();
+  app.add_option("--listen", options.listen, "HOST:PORT to serve gRPC on")->capture_default_str();
   app.add_option("--principals", options.principals_path,
                  "JSON file of principals (id, name, role, token_sha256); "
                  "reloaded on SIGHUP")
@@ -68,8 +66,7 @@ int main(int argc, char** argv) {
 
   auto server = auditledger::service::LedgerServer::Start(options);
   if (!server.ok()) {
-    std::fprintf(stderr, "ledgerd: %s\n",
-                 std::string(server.status().message()).c_str());
+    std::fprintf(stderr, "ledgerd: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
   if ((*server)->chain_break_at_open() != 0) {
@@ -79,8 +76,8 @@ int main(int argc, char** argv) {
                  "`ledgerctl verify`\n",
                  static_cast<unsigned long long>((*server)->chain_break_at_open()));
   }
-  std::printf("ledgerd: serving on %s (data dir %s)\n",
-              (*server)->address().c_str(), options.data_dir.c_str());
+  std::printf("ledgerd: serving on %s (data dir %s)\n", (*server)->address().c_str(),
+              options.data_dir.c_str());
   std::fflush(stdout);
 
   for (;;) {
@@ -89,8 +86,7 @@ int main(int argc, char** argv) {
     if (signal_number == SIGHUP) {
       absl::Status reloaded = (*server)->ReloadPrincipals();
       std::fprintf(stderr, "ledgerd: SIGHUP: %s\n",
-                   reloaded.ok() ? "principals reloaded"
-                                 : std::string(reloaded.message()).c_str());
+                   reloaded.ok() ? "principals reloaded" : std::string(reloaded.message()).c_str());
       continue;
     }
     std::fprintf(stderr, "ledgerd: %s: shutting down\n",

@@ -27,36 +27,52 @@ bool IsPlanLevel(const v1::Event& event) {
   }
 }
 
-bool IsActionStream(absl::string_view stream) {
-  return absl::StrContains(stream, "/actions/");
-}
+bool IsActionStream(absl::string_view stream) { return absl::StrContains(stream, "/actions/"); }
 
 std::string EventType(const v1::Event& event) {
   switch (event.payload_case()) {
-    case v1::Event::kPlanCreated: return "plan_created";
-    case v1::Event::kRecommendationAdded: return "recommendation_added";
-    case v1::Event::kActionAdded: return "action_added";
-    case v1::Event::kStatusChanged: return "status_changed";
-    case v1::Event::kUpdateRecorded: return "update_recorded";
-    case v1::Event::kTargetDateRevised: return "target_date_revised";
-    case v1::Event::kOwnerAssigned: return "owner_assigned";
-    case v1::Event::kDescriptionAmended: return "description_amended";
-    case v1::Event::kPeriodOpened: return "period_opened";
-    case v1::Event::kPeriodClosed: return "period_closed";
-    case v1::Event::kEventCorrected: return "event_corrected";
-    case v1::Event::PAYLOAD_NOT_SET: break;
+    case v1::Event::kPlanCreated:
+      return "plan_created";
+    case v1::Event::kRecommendationAdded:
+      return "recommendation_added";
+    case v1::Event::kActionAdded:
+      return "action_added";
+    case v1::Event::kStatusChanged:
+      return "status_changed";
+    case v1::Event::kUpdateRecorded:
+      return "update_recorded";
+    case v1::Event::kTargetDateRevised:
+      return "target_date_revised";
+    case v1::Event::kOwnerAssigned:
+      return "owner_assigned";
+    case v1::Event::kDescriptionAmended:
+      return "description_amended";
+    case v1::Event::kPeriodOpened:
+      return "period_opened";
+    case v1::Event::kPeriodClosed:
+      return "period_closed";
+    case v1::Event::kEventCorrected:
+      return "event_corrected";
+    case v1::Event::PAYLOAD_NOT_SET:
+      break;
   }
   return "unknown";
 }
 
 std::string StatusText(v1::ActionStatus status) {
   switch (status) {
-    case v1::NOT_STARTED: return "Not started";
-    case v1::ONGOING: return "Ongoing";
-    case v1::COMPLETE: return "Complete";
-    case v1::PAUSED: return "Paused";
-    case v1::STOPPED: return "Stopped";
-    default: return "Unknown";
+    case v1::NOT_STARTED:
+      return "Not started";
+    case v1::ONGOING:
+      return "Ongoing";
+    case v1::COMPLETE:
+      return "Complete";
+    case v1::PAUSED:
+      return "Paused";
+    case v1::STOPPED:
+      return "Stopped";
+    default:
+      return "Unknown";
   }
 }
 
@@ -77,8 +93,7 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
     case v1::Event::kActionAdded: {
       const auto& added = event.action_added();
       view->set_name(event.stream());
-      view->set_recommendation(
-          event.stream().substr(0, event.stream().rfind("/actions/")));
+      view->set_recommendation(event.stream().substr(0, event.stream().rfind("/actions/")));
       view->set_description(added.description());
       *view->mutable_target_date() = added.target_date();
       *view->mutable_original_target_date() = added.target_date();
@@ -204,8 +219,7 @@ void FoldPlan(const v1::Event& event, v1::PlanView* view) {
       auto* recs = view->mutable_recommendations();
       *recs->Add() = rec;
       std::stable_sort(recs->begin(), recs->end(),
-                       [](const v1::RecommendationView& a,
-                          const v1::RecommendationView& b) {
+                       [](const v1::RecommendationView& a, const v1::RecommendationView& b) {
                          if (a.number() != b.number()) return a.number() < b.number();
                          return a.name() < b.name();
                        });
@@ -354,8 +368,8 @@ absl::Status FillChangeTexts(const EventReader& read, v1::Change* change) {
   absl::StatusOr<v1::Event> own = read(change->position());
   if (!own.ok()) return own.status();
   if (!own->has_update_recorded()) {
-    return absl::DataLossError(absl::StrCat("change ", change->position(),
-                                            ": its event is not a narrative update"));
+    return absl::DataLossError(
+        absl::StrCat("change ", change->position(), ": its event is not a narrative update"));
   }
   change->set_after(own->update_recorded().narrative());
   change->clear_before();
@@ -378,8 +392,8 @@ void Assess(v1::ActionView* view, absl::CivilDay day) {
   const v1::ActionStatus status = view->status();
   const bool has_target = domain::IsSet(view->target_date());
   const bool done = status == v1::COMPLETE;
-  const bool overdue = !done && status != v1::STOPPED && has_target &&
-                       domain::DueDay(view->target_date()) < day;
+  const bool overdue =
+      !done && status != v1::STOPPED && has_target && domain::DueDay(view->target_date()) < day;
   view->set_overdue(overdue);
   if (done) {
     view->set_rag(v1::GREEN);

@@ -39,8 +39,7 @@ void ProjectionTxn::Put(absl::string_view key, absl::string_view value) {
   (void)s;
 }
 
-void ProjectionTxn::PutMessage(absl::string_view key,
-                               const google::protobuf::Message& message) {
+void ProjectionTxn::PutMessage(absl::string_view key, const google::protobuf::Message& message) {
   // Deterministic bytes: a rebuild must reproduce them exactly. The
   // scratch string keeps its capacity from one message to the next.
   scratch_.clear();
@@ -79,8 +78,7 @@ uint64_t ReadBigEndian64(absl::string_view bytes) {
 }
 
 uint64_t Micros(const google::protobuf::Timestamp& ts) {
-  return static_cast<uint64_t>(ts.seconds()) * 1'000'000 +
-         static_cast<uint64_t>(ts.nanos() / 1000);
+  return static_cast<uint64_t>(ts.seconds()) * 1'000'000 + static_cast<uint64_t>(ts.nanos() / 1000);
 }
 
 }  // namespace auditledger::projections

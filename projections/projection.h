@@ -34,8 +34,7 @@ class ProjectionTxn {
 
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key);
   // Reads and parses a message; false when absent.
-  absl::StatusOr<bool> GetMessage(absl::string_view key,
-                                  google::protobuf::Message* message);
+  absl::StatusOr<bool> GetMessage(absl::string_view key, google::protobuf::Message* message);
   void Put(absl::string_view key, absl::string_view value);
   void PutMessage(absl::string_view key, const google::protobuf::Message& message);
   void Delete(absl::string_view key);

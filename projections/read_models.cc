@@ -44,8 +44,7 @@ class CurrentProjection final : public Projection {
   absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
     const v1::Event& event = logged.event();
     if (IsPlanLevel(event)) {
-      absl::StatusOr<v1::PlanView*> plan =
-          plans_.Mutable(txn, PlanKey(PlanOf(event.stream())));
+      absl::StatusOr<v1::PlanView*> plan = plans_.Mutable(txn, PlanKey(PlanOf(event.stream())));
       if (!plan.ok()) return plan.status();
       FoldPlan(event, *plan);
       return absl::OkStatus();
@@ -94,8 +93,7 @@ class ChangesProjection final : public Projection {
     const bool is_action = IsActionStream(event.stream());
     v1::ActionView* before = nullptr;
     if (is_action) {
-      absl::StatusOr<v1::ActionView*> view =
-          views_.Mutable(txn, IndexPrefix('v', event.stream()));
+      absl::StatusOr<v1::ActionView*> view = views_.Mutable(txn, IndexPrefix('v', event.stream()));
       if (!view.ok()) return view.status();
       before = *view;
     }
@@ -134,8 +132,7 @@ class ChangesProjection final : public Projection {
   // The change at `position`: from this step when it is one of its own
   // (the step's writes are not readable until it commits), else read from
   // the model into `committed`. Null when there is none.
-  absl::StatusOr<v1::Change*> Find(ProjectionTxn& txn, uint64_t position,
-                                   v1::Change* committed) {
+  absl::StatusOr<v1::Change*> Find(ProjectionTxn& txn, uint64_t position, v1::Change* committed) {
     if (!step_.empty() && position >= step_.front().position()) {
       const uint64_t index = position - step_.front().position();
       return index < step_.size() ? &step_[index] : nullptr;
@@ -184,8 +181,7 @@ class MerkleProjection final : public Projection {
     if (first > context.position) return absl::OkStatus();
     const uint64_t count = context.position - first + 1;
     std::vector<store::EventLog::StoredEvent> events;
-    if (absl::Status s = context.log->ReadStoredRange(first, count, SIZE_MAX, &events);
-        !s.ok()) {
+    if (absl::Status s = context.log->ReadStoredRange(first, count, SIZE_MAX, &events); !s.ok()) {
       return s;
     }
     for (uint64_t i = 0; i < count; ++i) {
@@ -195,8 +191,8 @@ class MerkleProjection final : public Projection {
       }
     }
     for (const store::EventLog::StoredEvent& event : events) {
-      absl::Status s = Add(event.position - 1,
-                           merkle::LeafHash(store::EventLog::HashOf(event.bytes)), nullptr);
+      absl::Status s =
+          Add(event.position - 1, merkle::LeafHash(store::EventLog::HashOf(event.bytes)), nullptr);
       if (!s.ok()) return s;
     }
     return absl::OkStatus();

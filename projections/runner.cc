@@ -16,13 +16,17 @@ namespace auditledger::projections {
 namespace {
 
 // Sort after every model key (they all start with a printable byte).
-constexpr char kCheckpointKey[] = "\xff" "checkpoint";
-constexpr char kLayoutKey[] = "\xff" "layout";
+constexpr char kCheckpointKey[] =
+    "\xff"
+    "checkpoint";
+constexpr char kLayoutKey[] =
+    "\xff"
+    "layout";
 
 }  // namespace
 
-ProjectionRunner::ProjectionRunner(
-    store::EventLog* log, std::vector<std::unique_ptr<Projection>> projections)
+ProjectionRunner::ProjectionRunner(store::EventLog* log,
+                                   std::vector<std::unique_ptr<Projection>> projections)
     : log_(log), projections_(std::move(projections)) {
   for (auto& p : projections_) {
     auto worker = std::make_unique<Worker>();
@@ -69,8 +73,7 @@ absl::Status ProjectionRunner::StartWorker(Worker& worker) {
     std::fprintf(stderr,
                  "ledgerd: projection %s has layout %llu, this ledgerd writes %llu: "
                  "rebuilding it from the log\n",
-                 worker.projection->name().c_str(),
-                 static_cast<unsigned long long>(stored_layout),
+                 worker.projection->name().c_str(), static_cast<unsigned long long>(stored_layout),
                  static_cast<unsigned long long>(worker.projection->layout()));
     if (absl::Status dropped = log_->DropColumnFamily(CfName(worker.projection->name()));
         !dropped.ok()) {
@@ -96,8 +99,8 @@ absl::Status ProjectionRunner::StartWorker(Worker& worker) {
     // As when a step fails: the model stays where it is, and the rest of
     // ledgerd (the log, verification) still serves.
     std::fprintf(stderr, "ledgerd: projection %s could not resume at position %llu: %s\n",
-                 worker.projection->name().c_str(),
-                 static_cast<unsigned long long>(position), opened.ToString().c_str());
+                 worker.projection->name().c_str(), static_cast<unsigned long long>(position),
+                 opened.ToString().c_str());
     absl::MutexLock lock(&progress_mu_);
     worker.failure = opened;
     return absl::OkStatus();
@@ -163,8 +166,7 @@ void ProjectionRunner::Run(Worker* worker) {
       // model with a hole.
       std::fprintf(stderr, "ledgerd: projection %s stopped at position %llu: %s\n",
                    worker->projection->name().c_str(),
-                   static_cast<unsigned long long>(worker->position.load()),
-                   s.ToString().c_str());
+                   static_cast<unsigned long long>(worker->position.load()), s.ToString().c_str());
       absl::MutexLock lock(&progress_mu_);
       worker->failure = s;
       return;
@@ -172,9 +174,9 @@ void ProjectionRunner::Run(Worker* worker) {
   }
 }
 
-absl::StatusOr<size_t> ProjectionRunner::Step(
-    Worker& worker, absl::Span<const store::EventLog::StoredEvent> events,
-    rocksdb::WriteBatch& batch, v1::LoggedEvent& logged) {
+absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker,
+                                              absl::Span<const store::EventLog::StoredEvent> events,
+                                              rocksdb::WriteBatch& batch, v1::LoggedEvent& logged) {
   batch.Clear();  // keeps its capacity
   ProjectionTxn txn(log_->db(), worker.cf, &batch);
   const bool with_hash = worker.projection->NeedsHash();
@@ -189,16 +191,15 @@ absl::StatusOr<size_t> ProjectionRunner::Step(
     if (!decoded.ok()) return decoded;
     const v1::Event& event = logged.event();
     if (event.position() != position + 1) {
-      return absl::DataLossError(absl::StrCat("expected position ", position + 1,
-                                              ", the log gave ", event.position()));
+      return absl::DataLossError(
+          absl::StrCat("expected position ", position + 1, ", the log gave ", event.position()));
     }
     // An event that needs a step of its own ends the step before it, or is
     // the whole step.
     const bool alone = worker.projection->NeedsOwnStep(event);
     if (alone && used > 0) break;
     if (absl::Status s = worker.projection->Apply(logged, txn); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("event ", event.position(), ": ",
-                                                 s.message()));
+      return absl::Status(s.code(), absl::StrCat("event ", event.position(), ": ", s.message()));
     }
     position = event.position();
     ++used;
@@ -241,8 +242,7 @@ absl::Status ProjectionRunner::Rebuild(const std::string& name) {
     found = true;
     StopWorker(*worker);
     absl::WriterMutexLock lock(&handles_mu_);
-    if (absl::Status s = log_->DropColumnFamily(CfName(worker->projection->name()));
-        !s.ok())
+    if (absl::Status s = log_->DropColumnFamily(CfName(worker->projection->name())); !s.ok())
       return s;
     worker->cf = nullptr;
     {
@@ -253,8 +253,7 @@ absl::Status ProjectionRunner::Rebuild(const std::string& name) {
   }
   if (!found) {
     return absl::NotFoundError(absl::StrCat(
-        "name: no projection \"", name, "\" (known: ", absl::StrJoin(names(), ", "),
-        ", or all)"));
+        "name: no projection \"", name, "\" (known: ", absl::StrJoin(names(), ", "), ", or all)"));
   }
   return absl::OkStatus();
 }
@@ -329,8 +328,7 @@ absl::StatusOr<ProjectionState> ProjectionRunner::State(const std::string& name)
     absl::string_view key(it->key().data(), it->key().size());
     absl::string_view value(it->value().data(), it->value().size());
     if (key == kCheckpointKey) state.position = ReadBigEndian64(value);
-    const std::string lengths =
-        BigEndian64(key.size()) + BigEndian64(value.size());
+    const std::string lengths = BigEndian64(key.size()) + BigEndian64(value.size());
     running = store::Sha256Concat({running, lengths, key, value});
   }
   log_->db()->ReleaseSnapshot(snapshot);

@@ -40,8 +40,7 @@ class ProjectionRunner {
   // page faults. Once caught up, it replaces a batch larger than this.
   static constexpr size_t kIdleBatchBytes = 256 << 10;
 
-  ProjectionRunner(store::EventLog* log,
-                   std::vector<std::unique_ptr<Projection>> projections);
+  ProjectionRunner(store::EventLog* log, std::vector<std::unique_ptr<Projection>> projections);
   ~ProjectionRunner();
 
   // Reads checkpoints and starts the workers.
@@ -96,8 +95,7 @@ class ProjectionRunner {
   // Applies a prefix of `events` (all of them unless one needs a step of
   // its own) and commits it; returns how many it applied.
   // Each event is decoded into `logged` in turn.
-  absl::StatusOr<size_t> Step(Worker& worker,
-                              absl::Span<const store::EventLog::StoredEvent> events,
+  absl::StatusOr<size_t> Step(Worker& worker, absl::Span<const store::EventLog::StoredEvent> events,
                               rocksdb::WriteBatch& batch, v1::LoggedEvent& logged);
 
   store::EventLog* log_;

@@ -47,8 +47,7 @@ absl::Status IteratorStatus(const rocksdb::Iterator& it) {
 // The entries of the index under `prefix` after `after` (exclusive; empty
 // for the start) whose time is at most `until_us`, in order.
 absl::Status EntriesAfter(rocksdb::Iterator& it, const std::string& prefix,
-                          const std::string& after, uint64_t until_us,
-                          std::vector<Entry>* out) {
+                          const std::string& after, uint64_t until_us, std::vector<Entry>* out) {
   const std::string start = prefix + after;
   it.Seek(start);
   if (!after.empty() && it.Valid() && KeyOf(it) == start) it.Next();
@@ -66,8 +65,7 @@ absl::Status EntriesAfter(rocksdb::Iterator& it, const std::string& prefix,
 // or the end): parsed into `state`, its suffix in `after`; an empty state and
 // suffix when there is none.
 absl::Status CheckpointBefore(rocksdb::Iterator& it, absl::string_view plan, int clock,
-                              const std::string& bound, PlanState* state,
-                              std::string* after) {
+                              const std::string& bound, PlanState* state, std::string* after) {
   *state = PlanState();
   after->clear();
   const std::string prefix = IndexPrefix(kCheckpointKind[clock], plan);
@@ -158,14 +156,12 @@ v1::PlanSnapshot PlanState::Release() {
 }
 
 absl::StatusOr<PlanState> PlanStateAsOf(rocksdb::Iterator& it, const EventReader& read,
-                                        absl::string_view plan, uint64_t micros,
-                                        bool effective) {
+                                        absl::string_view plan, uint64_t micros, bool effective) {
   const int clock = effective ? kEffective : kRecorded;
   PlanState state;
   std::string after;
-  absl::Status s = CheckpointBefore(it, plan, clock,
-                                    BigEndian64(micros) + BigEndian64(UINT64_MAX), &state,
-                                    &after);
+  absl::Status s = CheckpointBefore(it, plan, clock, BigEndian64(micros) + BigEndian64(UINT64_MAX),
+                                    &state, &after);
   if (!s.ok()) return s;
   std::vector<Entry> entries;
   s = EntriesAfter(it, IndexPrefix(kIndexKind[clock], plan), after, micros, &entries);
@@ -355,8 +351,7 @@ class TemporalProjection final : public Projection {
     const std::string prefix = IndexPrefix(kCheckpointKind[c], plan);
     std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
     std::vector<std::string> stale;
-    for (it->Seek(prefix + from); it->Valid() && absl::StartsWith(KeyOf(*it), prefix);
-         it->Next()) {
+    for (it->Seek(prefix + from); it->Valid() && absl::StartsWith(KeyOf(*it), prefix); it->Next()) {
       stale.emplace_back(KeyOf(*it));
     }
     if (absl::Status s = IteratorStatus(*it); !s.ok()) return s;

@@ -62,8 +62,7 @@ class PlanState {
 // recorded one; a state that does not exist() when the plan did not exist
 // yet. `it` iterates the temporal column family at a consistent snapshot.
 absl::StatusOr<PlanState> PlanStateAsOf(rocksdb::Iterator& it, const EventReader& read,
-                                        absl::string_view plan, uint64_t micros,
-                                        bool effective);
+                                        absl::string_view plan, uint64_t micros, bool effective);
 
 std::unique_ptr<Projection> NewTemporalProjection();
 

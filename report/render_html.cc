@@ -94,8 +94,8 @@ std::string Chart(const ReportModel& m, std::map<std::string, Counts>& counts) {
       label_width + bar_width + 60, height, label_width + bar_width + 60, height);
   int legend_x = 0;
   for (const Part& p : parts) {
-    absl::StrAppend(&svg, absl::StrFormat(
-                              "<rect x=\"%d\" y=\"6\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+    absl::StrAppend(
+        &svg, absl::StrFormat("<rect x=\"%d\" y=\"6\" width=\"12\" height=\"12\" fill=\"%s\"/>"
                               "<text x=\"%d\" y=\"16\">%s</text>\n",
                               legend_x, p.color, legend_x + 16, p.label));
     legend_x += 110;
@@ -115,14 +115,14 @@ std::string Chart(const ReportModel& m, std::map<std::string, Counts>& counts) {
       const int n = c.*(p.field);
       if (n == 0) continue;
       const int w = bar_width * n / most;
-      absl::StrAppend(&svg, absl::StrFormat(
-                                "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"18\" "
+      absl::StrAppend(
+          &svg, absl::StrFormat("<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"18\" "
                                 "fill=\"%s\"><title>%s: %d</title></rect>",
                                 x, y + 2, w, p.color, p.label, n));
       x += w;
     }
-    absl::StrAppend(&svg, absl::StrFormat("<text x=\"%d\" y=\"%d\">%d</text>\n", x + 6, y + 15,
-                                          c.total));
+    absl::StrAppend(&svg,
+                    absl::StrFormat("<text x=\"%d\" y=\"%d\">%d</text>\n", x + 6, y + 15, c.total));
     y += row_height;
   }
   absl::StrAppend(&svg, "</svg>\n");
@@ -140,14 +140,14 @@ std::string StatusClass(const std::string& status_text) {
 std::string RenderHtml(const ReportModel& m) {
   std::map<std::string, Counts> counts = CountActions(m);
   std::string out;
-  absl::StrAppend(&out, "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n",
+  absl::StrAppend(&out,
+                  "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n",
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
-                  "<title>", E(m.plan.council()), ": ", E(m.heading), "</title>\n<style>",
-                  kStyle, "</style>\n</head>\n<body>\n");
+                  "<title>", E(m.plan.council()), ": ", E(m.heading), "</title>\n<style>", kStyle,
+                  "</style>\n</head>\n<body>\n");
   absl::StrAppend(&out, "<header>\n<h1>", E(m.plan.council()), ": ", E(m.plan.title()),
                   "</h1>\n<p><strong>", E(m.heading), "</strong>",
-                  m.draft ? " <span class=\"draft\">(draft: the period is still open)</span>"
-                          : "",
+                  m.draft ? " <span class=\"draft\">(draft: the period is still open)</span>" : "",
                   "</p>\n<p>This report reflects the ledger as of ", E(m.moment), ".</p>\n");
   if (m.generated_at) absl::StrAppend(&out, "<p>Generated at ", E(*m.generated_at), ".</p>\n");
   absl::StrAppend(&out, "</header>\n<nav><h2 class=\"first\">Contents</h2><ol>\n",
@@ -168,63 +168,69 @@ std::string RenderHtml(const ReportModel& m) {
   auto count_row = [&](const std::string& label, const Counts& c) {
     const std::string share =
         c.total == 0 ? "-" : absl::StrFormat("%d%%", (c.complete * 100 + c.total / 2) / c.total);
-    rows.push_back({label, absl::StrCat(c.total), absl::StrCat(c.complete),
-                    absl::StrCat(c.ongoing), absl::StrCat(c.not_started), absl::StrCat(c.paused),
-                    absl::StrCat(c.stopped), share, absl::StrCat(c.red), absl::StrCat(c.amber),
-                    absl::StrCat(c.green)});
+    rows.push_back({label, absl::StrCat(c.total), absl::StrCat(c.complete), absl::StrCat(c.ongoing),
+                    absl::StrCat(c.not_started), absl::StrCat(c.paused), absl::StrCat(c.stopped),
+                    share, absl::StrCat(c.red), absl::StrCat(c.amber), absl::StrCat(c.green)});
   };
   for (const auto& r : m.plan.recommendations()) {
     count_row(absl::StrCat(r.number(), ". ", r.title()), counts[r.name()]);
   }
   count_row("Overall", counts[""]);
-  AppendTable(&out, {"Recommendation", "Actions", "Complete", "Ongoing", "Not started", "Paused",
-                     "Stopped", "Complete %", "Red", "Amber", "Green"},
+  AppendTable(&out,
+              {"Recommendation", "Actions", "Complete", "Ongoing", "Not started", "Paused",
+               "Stopped", "Complete %", "Red", "Amber", "Green"},
               rows, "summary");
   absl::StrAppend(&out, "<p class=\"note\">", E(SummaryNote(m)), "</p>\n</section>\n");
 
   for (const auto& r : m.plan.recommendations()) {
-    absl::StrAppend(&out, absl::StrFormat("<section class=\"recommendation\" id=\"recommendation-%d\">"
-                                          "<h2>Recommendation %d: %s</h2>\n<ul>\n",
-                                          r.number(), r.number(), E(r.title())));
+    absl::StrAppend(&out,
+                    absl::StrFormat("<section class=\"recommendation\" id=\"recommendation-%d\">"
+                                    "<h2>Recommendation %d: %s</h2>\n<ul>\n",
+                                    r.number(), r.number(), E(r.title())));
     for (absl::string_view p : absl::StrSplit(r.text(), '\n', absl::SkipEmpty())) {
       std::string text(p);
       if (text.rfind("- ", 0) == 0) text = text.substr(2);
       absl::StrAppend(&out, "<li>", E(text), "</li>\n");
     }
-    absl::StrAppend(&out, "</ul>\n<table class=\"actions\"><thead><tr><th scope=\"col\">#</th>"
-                          "<th scope=\"col\">Action</th><th scope=\"col\">Target date</th>"
-                          "<th scope=\"col\">Status</th><th scope=\"col\">",
+    absl::StrAppend(&out,
+                    "</ul>\n<table class=\"actions\"><thead><tr><th scope=\"col\">#</th>"
+                    "<th scope=\"col\">Action</th><th scope=\"col\">Target date</th>"
+                    "<th scope=\"col\">Status</th><th scope=\"col\">",
                     E(m.heading), "</th></tr></thead><tbody>\n");
     for (const v1::ActionView& a : m.actions) {
       if (a.recommendation() != r.name()) continue;
       std::vector<std::string> cells = ActionRow(m, a);
-      absl::StrAppend(&out, "<tr><td>", E(cells[0]), "</td><td>", Paragraphs(cells[1]),
-                      "</td><td>", E(cells[2]), "</td><td class=\"", StatusClass(cells[3]), "\">",
-                      E(cells[3]), "</td><td>", Paragraphs(cells[4]), "</td></tr>\n");
+      absl::StrAppend(&out, "<tr><td>", E(cells[0]), "</td><td>", Paragraphs(cells[1]), "</td><td>",
+                      E(cells[2]), "</td><td class=\"", StatusClass(cells[3]), "\">", E(cells[3]),
+                      "</td><td>", Paragraphs(cells[4]), "</td></tr>\n");
     }
     absl::StrAppend(&out, "</tbody></table>\n</section>\n");
   }
 
-  absl::StrAppend(&out, "<section id=\"what-changed\"><h2>What changed since the previous "
-                        "period</h2>\n<p>",
+  absl::StrAppend(&out,
+                  "<section id=\"what-changed\"><h2>What changed since the previous "
+                  "period</h2>\n<p>",
                   m.previous_heading.empty()
                       ? std::string("This is the first period: every action is new.")
                       : absl::StrCat("Compared with the end of: ", E(m.previous_heading), "."),
                   "</p>\n");
   for (const TableData& t : ChangeTables(m)) AppendSection(&out, t);
-  absl::StrAppend(&out, "</section>\n<section id=\"overdue-and-slipped\"><h2>Overdue and "
-                        "slipped actions</h2>\n");
+  absl::StrAppend(&out,
+                  "</section>\n<section id=\"overdue-and-slipped\"><h2>Overdue and "
+                  "slipped actions</h2>\n");
   for (const TableData& t : OverdueTables(m)) AppendSection(&out, t);
-  absl::StrAppend(&out, "</section>\n<section id=\"audit-appendix\"><h2>Audit appendix</h2>\n"
-                        "<p>Every change in this period to each action: who made it, when the "
-                        "ledger recorded it (server clock, UTC) and when it took effect.</p>\n");
+  absl::StrAppend(&out,
+                  "</section>\n<section id=\"audit-appendix\"><h2>Audit appendix</h2>\n"
+                  "<p>Every change in this period to each action: who made it, when the "
+                  "ledger recorded it (server clock, UTC) and when it took effect.</p>\n");
   if (m.audit.empty()) absl::StrAppend(&out, "<p>No action changed in this period.</p>\n");
   for (const v1::ActionView& a : m.actions) {
     auto changes = m.audit.find(a.name());
     if (changes != m.audit.end()) AppendSection(&out, AuditTable(m, a, changes->second));
   }
-  absl::StrAppend(&out, "</section>\n<footer id=\"verification\" class=\"footer\"><h2>"
-                        "Verification</h2>\n<p>Built from the ledger up to position ",
+  absl::StrAppend(&out,
+                  "</section>\n<footer id=\"verification\" class=\"footer\"><h2>"
+                  "Verification</h2>\n<p>Built from the ledger up to position ",
                   m.position, "; hash-chain head at that position (SHA-256): <code>",
                   E(m.head_hash_hex),
                   "</code>.</p>\n<p>The same ledger gives the same report, byte for byte, "
@@ -242,8 +248,8 @@ std::string RenderCsv(const ReportModel& m) {
     out += "\r\n";
   };
   row({"recommendation_number", "recommendation", "action", "description", "target_date",
-       "original_target_date", "target_revisions", "status", "owner", "rag", "overdue",
-       "period", "update", "last_changed_by"});
+       "original_target_date", "target_revisions", "status", "owner", "rag", "overdue", "period",
+       "update", "last_changed_by"});
   for (const auto& r : m.plan.recommendations()) {
     for (const v1::ActionView& a : m.actions) {
       if (a.recommendation() != r.name()) continue;
@@ -251,9 +257,11 @@ std::string RenderCsv(const ReportModel& m) {
       std::vector<std::string> cells = ActionRow(m, a);
       row({absl::StrCat(r.number()), r.title(), Short(a.name()), a.description(),
            domain::FormatTargetDate(a.target_date()),
-           domain::FormatTargetDate(a.original_target_date()),
-           absl::StrCat(a.target_revisions()), cells[3], a.owner(),
-           a.rag() == v1::RED ? "Red" : a.rag() == v1::AMBER ? "Amber" : "Green",
+           domain::FormatTargetDate(a.original_target_date()), absl::StrCat(a.target_revisions()),
+           cells[3], a.owner(),
+           a.rag() == v1::RED     ? "Red"
+           : a.rag() == v1::AMBER ? "Amber"
+                                  : "Green",
            a.overdue() ? "yes" : "no", n ? n->period_title() : "", n ? n->text() : "",
            a.last_changed_by()});
     }

@@ -81,18 +81,18 @@ std::string RenderMarkdown(const ReportModel& m) {
   line();
   std::vector<std::vector<std::string>> rows;
   auto count_row = [&](const std::string& label, const Counts& c) {
-    rows.push_back({label, absl::StrCat(c.total), absl::StrCat(c.complete),
-                    absl::StrCat(c.ongoing), absl::StrCat(c.not_started),
-                    absl::StrCat(c.paused), absl::StrCat(c.stopped),
-                    Percent(c.complete, c.total), absl::StrCat(c.red),
-                    absl::StrCat(c.amber), absl::StrCat(c.green)});
+    rows.push_back({label, absl::StrCat(c.total), absl::StrCat(c.complete), absl::StrCat(c.ongoing),
+                    absl::StrCat(c.not_started), absl::StrCat(c.paused), absl::StrCat(c.stopped),
+                    Percent(c.complete, c.total), absl::StrCat(c.red), absl::StrCat(c.amber),
+                    absl::StrCat(c.green)});
   };
   for (const v1::RecommendationView& r : m.plan.recommendations()) {
     count_row(absl::StrCat(r.number(), ". ", r.title()), counts[r.name()]);
   }
   count_row("Overall", counts[""]);
-  AppendTable(&out, {"Recommendation", "Actions", "Complete", "Ongoing", "Not started",
-                     "Paused", "Stopped", "Complete %", "Red", "Amber", "Green"},
+  AppendTable(&out,
+              {"Recommendation", "Actions", "Complete", "Ongoing", "Not started", "Paused",
+               "Stopped", "Complete %", "Red", "Amber", "Green"},
               rows);
   line();
   line(Text(SummaryNote(m)));
@@ -136,8 +136,9 @@ std::string RenderMarkdown(const ReportModel& m) {
   line();
   line("## Audit appendix");
   line();
-  line("Every change in this period to each action: who made it, when the ledger recorded "
-       "it (server clock, UTC) and when it took effect.");
+  line(
+      "Every change in this period to each action: who made it, when the ledger recorded "
+      "it (server clock, UTC) and when it took effect.");
   line();
   if (m.audit.empty()) {
     line("No action changed in this period.");

@@ -6,14 +6,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "projections/fold.h"
 #include "ledger/domain/names.h"
 #include "ledger/domain/target_date.h"
+#include "projections/fold.h"
 
 namespace auditledger::report {
 
-const v1::Narrative* ShownNarrative(const ReportModel& model,
-                                    const v1::ActionView& action) {
+const v1::Narrative* ShownNarrative(const ReportModel& model, const v1::ActionView& action) {
   const v1::Narrative* shown = nullptr;
   for (const v1::Narrative& n : action.narratives()) {
     if (!model.period.empty()) {
@@ -29,8 +28,7 @@ std::string TargetText(const v1::ActionView& action) {
   std::string text = domain::FormatTargetDate(action.target_date());
   if (action.target_revisions() > 0 && domain::IsSet(action.original_target_date()) &&
       !domain::SameTargetDate(action.original_target_date(), action.target_date())) {
-    absl::StrAppend(&text, " (was ",
-                    domain::FormatTargetDate(action.original_target_date()), ")");
+    absl::StrAppend(&text, " (was ", domain::FormatTargetDate(action.original_target_date()), ")");
   }
   return text;
 }
@@ -41,16 +39,32 @@ std::map<std::string, Counts> CountActions(const ReportModel& model) {
     for (Counts* c : {&out[a.recommendation()], &out[""]}) {
       c->total++;
       switch (a.status()) {
-        case v1::COMPLETE: c->complete++; break;
-        case v1::ONGOING: c->ongoing++; break;
-        case v1::PAUSED: c->paused++; break;
-        case v1::STOPPED: c->stopped++; break;
-        default: c->not_started++; break;
+        case v1::COMPLETE:
+          c->complete++;
+          break;
+        case v1::ONGOING:
+          c->ongoing++;
+          break;
+        case v1::PAUSED:
+          c->paused++;
+          break;
+        case v1::STOPPED:
+          c->stopped++;
+          break;
+        default:
+          c->not_started++;
+          break;
       }
       switch (a.rag()) {
-        case v1::RED: c->red++; break;
-        case v1::AMBER: c->amber++; break;
-        default: c->green++; break;
+        case v1::RED:
+          c->red++;
+          break;
+        case v1::AMBER:
+          c->amber++;
+          break;
+        default:
+          c->green++;
+          break;
       }
     }
   }
@@ -99,17 +113,18 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
 
 std::vector<TableData> OverdueTables(const ReportModel& m) {
   TableData overdue{absl::StrCat("Overdue on ", absl::FormatCivilTime(m.day)),
-                    {"Action", "Description", "Target date", "Status"}, {}};
-  TableData slipped{"Slipped (target date revised)",
-                    {"Action", "Description", "Target date", "Revisions"}, {}};
+                    {"Action", "Description", "Target date", "Status"},
+                    {}};
+  TableData slipped{
+      "Slipped (target date revised)", {"Action", "Description", "Target date", "Revisions"}, {}};
   for (const v1::ActionView& a : m.actions) {
     if (a.overdue()) {
-      overdue.rows.push_back({Short(a.name()), a.description(), TargetText(a),
-                              projections::StatusText(a.status())});
+      overdue.rows.push_back(
+          {Short(a.name()), a.description(), TargetText(a), projections::StatusText(a.status())});
     }
     if (a.target_revisions() > 0) {
-      slipped.rows.push_back({Short(a.name()), a.description(), TargetText(a),
-                              absl::StrCat(a.target_revisions())});
+      slipped.rows.push_back(
+          {Short(a.name()), a.description(), TargetText(a), absl::StrCat(a.target_revisions())});
     }
   }
   return {overdue, slipped};
@@ -123,13 +138,13 @@ TableData AuditTable(const ReportModel& m, const v1::ActionView& a,
                     " earlier ones in this period are in `ledgerctl action timeline ",
                     Short(a.name()), "`)");
   }
-  TableData t{title,
-              {"Event", "Recorded (UTC)", "Effective", "Who", "What", "Change", "Reason"},
-              {}};
+  TableData t{
+      title, {"Event", "Recorded (UTC)", "Effective", "Who", "What", "Change", "Reason"}, {}};
   for (const v1::Change& c : changes) {
     std::string what = c.field();
     if (c.corrects() != 0) what = absl::StrCat("correction of event ", c.corrects(), ": ", what);
-    std::string change = c.before().empty() ? c.after() : absl::StrCat(c.before(), " -> ", c.after());
+    std::string change =
+        c.before().empty() ? c.after() : absl::StrCat(c.before(), " -> ", c.after());
     t.rows.push_back(
         {absl::StrCat(c.position()),
          absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(c.recorded_at().seconds()),
@@ -183,8 +198,8 @@ bool NaturalLess(const std::string& a, const std::string& b) {
 
 std::string CsvCell(const std::string& text) {
   std::string value = text;
-  if (!value.empty() && (value[0] == '=' || value[0] == '+' || value[0] == '-' ||
-                         value[0] == '@' || value[0] == '\t' || value[0] == '\r')) {
+  if (!value.empty() && (value[0] == '=' || value[0] == '+' || value[0] == '-' || value[0] == '@' ||
+                         value[0] == '\t' || value[0] == '\r')) {
     value = std::string("'") + value;
   }
   std::string out(value.size() * 2 + 2, '\0');
@@ -197,12 +212,23 @@ std::string HtmlEscape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;

@@ -14,22 +14,22 @@
 namespace auditledger::report {
 
 struct ReportModel {
-  v1::PlanView plan;              // as of the moment
-  std::string heading;            // "October 2024 & final update"
-  std::string period;             // the reported period's name, if any
-  std::string moment;             // "31 October 2024 (effective clock)"
-  bool draft = false;             // the period is still open
-  absl::CivilDay day;             // overdue and RAG are judged on this day
+  v1::PlanView plan;                    // as of the moment
+  std::string heading;                  // "October 2024 & final update"
+  std::string period;                   // the reported period's name, if any
+  std::string moment;                   // "31 October 2024 (effective clock)"
+  bool draft = false;                   // the period is still open
+  absl::CivilDay day;                   // overdue and RAG are judged on this day
   std::vector<v1::ActionView> actions;  // as of the moment, in plan order
   // The same actions at the end of the previous period (absent if new).
   std::map<std::string, v1::ActionView> previous;
-  std::string previous_heading;   // "" when there is no previous period
+  std::string previous_heading;  // "" when there is no previous period
   // Changes in the reported window, per action name, oldest first.
   std::map<std::string, std::vector<v1::Change>> audit;
   // Earlier changes in the window not listed, per action name.
   std::map<std::string, uint64_t> audit_left_out;
-  uint64_t position = 0;          // the highest position reflected
-  std::string head_hash_hex;      // hash-chain head at `position`
+  uint64_t position = 0;      // the highest position reflected
+  std::string head_hash_hex;  // hash-chain head at `position`
   std::optional<std::string> generated_at;
 };
 

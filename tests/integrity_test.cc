@@ -82,8 +82,7 @@ class IntegrityTest : public ::testing::Test {
     request.set_event(absl::StrCat("events/", position));
     request.set_tree_size(tree_size);
     v1::InclusionProof proof;
-    grpc::Status s =
-        integrity_->GetInclusionProof(Context(kScrutinyToken).get(), request, &proof);
+    grpc::Status s = integrity_->GetInclusionProof(Context(kScrutinyToken).get(), request, &proof);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return proof;
   }
@@ -91,9 +90,8 @@ class IntegrityTest : public ::testing::Test {
   RunResult Ctl(const std::vector<std::string>& args) {
     std::vector<std::string> all = {"--addr", ledgerd_->address(), "--timeout", "20"};
     all.insert(all.end(), args.begin(), args.end());
-    return testing::RunCommand(LEDGERCTL_PATH, all,
-                               {std::string("LEDGER_TOKEN=") + kScrutinyToken,
-                                "HOME=/nonexistent"});
+    return testing::RunCommand(
+        LEDGERCTL_PATH, all, {std::string("LEDGER_TOKEN=") + kScrutinyToken, "HOME=/nonexistent"});
   }
 
   v1::VerifyLedgerResponse Verify(uint64_t tree_size = 0) {
@@ -151,7 +149,8 @@ TEST_F(IntegrityTest, HonestLedgerVerifiesAndProvesItsEvents) {
     request.set_old_size(old_size);
     request.set_new_size(21);
     v1::ConsistencyProof proof;
-    ASSERT_TRUE(integrity_->GetConsistencyProof(Context(kScrutinyToken).get(), request, &proof).ok());
+    ASSERT_TRUE(
+        integrity_->GetConsistencyProof(Context(kScrutinyToken).get(), request, &proof).ok());
     std::vector<std::string> path(proof.path().begin(), proof.path().end());
     EXPECT_TRUE(merkle::VerifyConsistency(old_size, 21, proof.old_root(), proof.new_root(), path));
     if (old_size == 20) {
@@ -229,9 +228,9 @@ TEST_F(IntegrityTest, ProofsHoldAcrossBlocksAndARestartWithinOne) {
       v1::InclusionProof proof = Prove(position, size);
       EXPECT_EQ(proof.root_hash(), root) << position << " in " << size;
       std::vector<std::string> path(proof.path().begin(), proof.path().end());
-      EXPECT_TRUE(merkle::VerifyInclusion(
-          merkle::LeafHash(store::EventLog::HashOf(proof.event_bytes())), position - 1, size,
-          path, root))
+      EXPECT_TRUE(
+          merkle::VerifyInclusion(merkle::LeafHash(store::EventLog::HashOf(proof.event_bytes())),
+                                  position - 1, size, path, root))
           << position << " in " << size;
     }
   }
@@ -246,8 +245,8 @@ TEST_F(IntegrityTest, ProofsHoldAcrossBlocksAndARestartWithinOne) {
     EXPECT_EQ(proof.old_root(), Verify(old_size).root_at_size());
     EXPECT_EQ(proof.new_root(), Verify(new_size).root_at_size());
     std::vector<std::string> path(proof.path().begin(), proof.path().end());
-    EXPECT_TRUE(merkle::VerifyConsistency(old_size, new_size, proof.old_root(),
-                                          proof.new_root(), path))
+    EXPECT_TRUE(
+        merkle::VerifyConsistency(old_size, new_size, proof.old_root(), proof.new_root(), path))
         << old_size << " to " << new_size;
   }
 

@@ -29,11 +29,11 @@ class LedgerctlTest : public ::testing::Test {
  protected:
   RunResult Ctl(const std::vector<std::string>& args, const std::string& token = kAdminToken,
                 const std::string& stdin_text = "") {
-    std::vector<std::string> all = {"--addr", ledgerd_.address(), "--plan",
-                                    "oxford-cpc-2023", "--timeout", "20"};
+    std::vector<std::string> all = {"--addr",          ledgerd_.address(), "--plan",
+                                    "oxford-cpc-2023", "--timeout",        "20"};
     all.insert(all.end(), args.begin(), args.end());
-    return testing::RunCommand(LEDGERCTL_PATH, all,
-                               {"LEDGER_TOKEN=" + token, "HOME=/nonexistent"}, stdin_text);
+    return testing::RunCommand(LEDGERCTL_PATH, all, {"LEDGER_TOKEN=" + token, "HOME=/nonexistent"},
+                               stdin_text);
   }
 
   void Import() {
@@ -74,8 +74,7 @@ class LedgerctlTest : public ::testing::Test {
 TEST_F(LedgerctlTest, ImportsTheOxfordPlanAsInTheSeeds) {
   RunResult r = Ctl({"plan", "import", kOxford});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("10 recommendations, 55 actions, 55 updates"), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("10 recommendations, 55 actions, 55 updates"), std::string::npos) << r.err;
   nlohmann::json plan = Json(Ctl({"-o", "json", "plan", "show"}, kScrutinyToken));
   ASSERT_EQ(plan["recommendations"].size(), 10u);
   EXPECT_EQ(plan["recommendations"][0]["title"], "Co-design shared outcomes");
@@ -133,16 +132,15 @@ TEST_F(LedgerctlTest, BadFilesAreRejectedWholeWithLineNumbers) {
     const char* expect;
   } cases[] = {
       {"broken quote",
-       [](std::string& s) { s += "r1,a99,\"Unclosed description,,ONGOING,,October 2024 & final update,\"x\"\n"; },
+       [](std::string& s) {
+         s += "r1,a99,\"Unclosed description,,ONGOING,,October 2024 & final update,\"x\"\n";
+       },
        "actions.csv:57"},
-      {"missing column",
-       [](std::string& s) { s.replace(s.find(",owner"), 6, ""); },
+      {"missing column", [](std::string& s) { s.replace(s.find(",owner"), 6, ""); },
        "missing column \"owner\""},
-      {"unknown status",
-       [](std::string& s) { s.replace(s.find("COMPLETE"), 8, "FINISHED"); },
+      {"unknown status", [](std::string& s) { s.replace(s.find("COMPLETE"), 8, "FINISHED"); },
        "actions.csv:2: column status: \"FINISHED\" is not a status"},
-      {"bad date",
-       [](std::string& s) { s.replace(s.find("December 2024"), 13, "Decembr 2024"); },
+      {"bad date", [](std::string& s) { s.replace(s.find("December 2024"), 13, "Decembr 2024"); },
        "column target_date"},
       {"duplicate id",
        [](std::string& s) {
@@ -169,8 +167,8 @@ TEST_F(LedgerctlTest, EveryOutputFormat) {
   EXPECT_NE(table.out.find("r4/a1"), std::string::npos);
   EXPECT_NE(table.out.find("ACTION"), std::string::npos);
 
-  nlohmann::json json = Json(Ctl({"-o", "json", "action", "list", "--recommendation", "r4"},
-                                 kScrutinyToken));
+  nlohmann::json json =
+      Json(Ctl({"-o", "json", "action", "list", "--recommendation", "r4"}, kScrutinyToken));
   ASSERT_EQ(json["actions"].size(), 5u);
   // Natural order: r4/a1 .. r4/a5.
   EXPECT_EQ(json["actions"][0]["name"], "plans/oxford-cpc-2023/recommendations/r4/actions/a1");
@@ -182,9 +180,8 @@ TEST_F(LedgerctlTest, EveryOutputFormat) {
   ASSERT_EQ(parsed.rows.size(), 5u);
   EXPECT_EQ(parsed.header[0], "action");
   EXPECT_EQ(parsed.rows[0].fields[0], "r4/a1");
-  EXPECT_EQ(parsed.rows[0].fields[1], json["actions"][0]["status"] == "COMPLETE"
-                                          ? "Complete"
-                                          : "Ongoing");
+  EXPECT_EQ(parsed.rows[0].fields[1],
+            json["actions"][0]["status"] == "COMPLETE" ? "Complete" : "Ongoing");
 }
 
 TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
@@ -198,7 +195,9 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
   EXPECT_EQ(slip.exit_code, 7) << "a target revision without a reason";
   EXPECT_NE(slip.err.find("reason"), std::string::npos) << slip.err;
   ASSERT_EQ(Ctl({"action", "update", "r1/a10", "--target", "June 2025", "--reason",
-                 "Consultation extended"}).exit_code, 0);
+                 "Consultation extended"})
+                .exit_code,
+            0);
 
   nlohmann::json timeline =
       Json(Ctl({"-o", "json", "action", "timeline", "r1/a7"}, kScrutinyToken));
@@ -216,8 +215,8 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
   ASSERT_EQ(slipped["actions"].size(), 1u);
   EXPECT_EQ(slipped["actions"][0]["target_revisions"], 1);
 
-  nlohmann::json diff = Json(Ctl({"-o", "json", "diff", "2024-01-01", "2024-10-31", "--clock",
-                                  "effective"}, kScrutinyToken));
+  nlohmann::json diff = Json(Ctl(
+      {"-o", "json", "diff", "2024-01-01", "2024-10-31", "--clock", "effective"}, kScrutinyToken));
   EXPECT_EQ(diff["status_changes"].size(), 55u);
 
   // Scrutiny cannot write: an auth failure, exit 3.

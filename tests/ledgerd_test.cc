@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "auditledger/v1/query_service.grpc.pb.h"
+#include "gtest/gtest.h"
 #include "standard/health.grpc.pb.h"
 #include "standard/reflection.grpc.pb.h"
-#include "gtest/gtest.h"
 #include "tests/support/commands.h"
 #include "tests/support/ledgerd_process.h"
 
@@ -39,8 +39,7 @@ void SeedPlan(v1::LedgerService::Stub& stub) {
   rec.set_recommendation_id("r1");
   rec.set_number(1);
   rec.set_title("Co-design shared outcomes");
-  ASSERT_TRUE(
-      stub.AddRecommendation(Context(kAdminToken).get(), rec, &response).ok());
+  ASSERT_TRUE(stub.AddRecommendation(Context(kAdminToken).get(), rec, &response).ok());
   v1::AddActionRequest action;
   action.set_parent("plans/oxford/recommendations/r1");
   action.set_action_id("a1");
@@ -85,8 +84,7 @@ TEST(LedgerdTest, CommandsAppendEventsReadableFromTheLog) {
   change.set_name(kAction);
   change.set_status(v1::ONGOING);
   v1::CommandResponse response;
-  grpc::Status s =
-      stub->ChangeActionStatus(Context(kOfficerToken).get(), change, &response);
+  grpc::Status s = stub->ChangeActionStatus(Context(kOfficerToken).get(), change, &response);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(response.position(), 5u);
   ASSERT_EQ(response.events_size(), 1);
@@ -105,8 +103,7 @@ TEST(LedgerdTest, CommandsAppendEventsReadableFromTheLog) {
   v1::ListEventsRequest by_stream;
   by_stream.set_stream(kAction);
   v1::ListEventsResponse stream_events;
-  ASSERT_TRUE(
-      stub->ListEvents(Context(kScrutinyToken).get(), by_stream, &stream_events).ok());
+  ASSERT_TRUE(stub->ListEvents(Context(kScrutinyToken).get(), by_stream, &stream_events).ok());
   ASSERT_EQ(stream_events.events_size(), 2);
   EXPECT_EQ(stream_events.events(0).event().version(), 1u);
   EXPECT_EQ(stream_events.events(1).event().version(), 2u);
@@ -142,8 +139,7 @@ TEST(LedgerdTest, AuthenticationAndRoles) {
   EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_NE(none.error_message().find("authorization"), std::string::npos);
 
-  grpc::Status bad =
-      stub->ChangeActionStatus(Context("not-a-token").get(), change, &response);
+  grpc::Status bad = stub->ChangeActionStatus(Context("not-a-token").get(), change, &response);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::UNAUTHENTICATED);
 
   grpc::Status scrutiny =
@@ -159,8 +155,7 @@ TEST(LedgerdTest, AuthenticationAndRoles) {
   period.set_parent("plans/oxford");
   period.set_period_id("apr-2025");
   period.set_title("April 2025");
-  grpc::Status officer_period =
-      stub->OpenPeriod(Context(kOfficerToken).get(), period, &response);
+  grpc::Status officer_period = stub->OpenPeriod(Context(kOfficerToken).get(), period, &response);
   EXPECT_EQ(officer_period.error_code(), grpc::StatusCode::PERMISSION_DENIED);
 
   v1::ListEventsResponse events;
@@ -188,8 +183,7 @@ TEST(LedgerdTest, BadInputGetsTheRightCodeAndAppendsNothing) {
   transition.set_status(v1::NOT_STARTED);
   s = stub->ChangeActionStatus(Context(kOfficerToken).get(), transition, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(s.error_message().find("from NOT_STARTED to NOT_STARTED"),
-            std::string::npos);
+  EXPECT_NE(s.error_message().find("from NOT_STARTED to NOT_STARTED"), std::string::npos);
 
   v1::RecordUpdateRequest empty;
   empty.set_name(kAction);
@@ -243,11 +237,9 @@ TEST(LedgerdTest, ConcurrencyConflictIsAbortedWithActualVersion) {
   ASSERT_TRUE(stub->ChangeActionStatus(Context(kOfficerToken).get(), first, &response).ok());
   v1::ChangeActionStatusRequest second = first;
   second.set_status(v1::COMPLETE);
-  grpc::Status s =
-      stub->ChangeActionStatus(Context(kAdminToken).get(), second, &response);
+  grpc::Status s = stub->ChangeActionStatus(Context(kAdminToken).get(), second, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
-  EXPECT_NE(s.error_message().find("is at version 2"), std::string::npos)
-      << s.error_message();
+  EXPECT_NE(s.error_message().find("is at version 2"), std::string::npos) << s.error_message();
 }
 
 TEST(LedgerdTest, IdempotentRetryReturnsFirstResult) {
@@ -275,10 +267,8 @@ TEST(LedgerdTest, ExecuteCommandsIsAtomic) {
   SeedPlan(*stub);
   const uint64_t head = Head(*stub).position();
   v1::ExecuteCommandsRequest batch;
-  *batch.add_commands() =
-      testing::AddAction("plans/oxford/recommendations/r1", "a2", "March 2025");
-  *batch.add_commands() =
-      testing::AddAction("plans/oxford/recommendations/r1", "a2", "March 2025");
+  *batch.add_commands() = testing::AddAction("plans/oxford/recommendations/r1", "a2", "March 2025");
+  *batch.add_commands() = testing::AddAction("plans/oxford/recommendations/r1", "a2", "March 2025");
   v1::CommandResponse response;
   grpc::Status s = stub->ExecuteCommands(Context(kAdminToken).get(), batch, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
@@ -328,18 +318,17 @@ TEST(LedgerdTest, SecondLedgerdOnTheSameDataDirFailsAtOnce) {
   LedgerdProcess first;
   std::string principals = first.principals_path();
   testing::RunResult second = testing::RunCommand(
-      LEDGERD_PATH, {"--data_dir", first.data_dir(), "--listen", "127.0.0.1:0",
-                     "--principals", principals});
+      LEDGERD_PATH,
+      {"--data_dir", first.data_dir(), "--listen", "127.0.0.1:0", "--principals", principals});
   EXPECT_EQ(second.exit_code, 1);
-  EXPECT_NE(second.err.find("in use by another ledgerd"), std::string::npos)
-      << second.err;
+  EXPECT_NE(second.err.find("in use by another ledgerd"), std::string::npos) << second.err;
 }
 
 TEST(LedgerdTest, MissingPrincipalsFileIsAClearError) {
   testing::TempDir dir;
-  testing::RunResult r = testing::RunCommand(
-      LEDGERD_PATH, {"--data_dir", dir.path() + "/d", "--listen", "127.0.0.1:0",
-                     "--principals", dir.path() + "/none.json"});
+  testing::RunResult r =
+      testing::RunCommand(LEDGERD_PATH, {"--data_dir", dir.path() + "/d", "--listen", "127.0.0.1:0",
+                                         "--principals", dir.path() + "/none.json"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot be read"), std::string::npos) << r.err;
 }
@@ -405,8 +394,7 @@ TEST(LedgerdTest, GracefulShutdownEndsStreamsFinishesCallsAndExitsZero) {
     while (reader->Read(&event)) {
     }
     grpc::Status finished = reader->Finish();
-    EXPECT_EQ(finished.error_code(), grpc::StatusCode::UNAVAILABLE)
-        << finished.error_message();
+    EXPECT_EQ(finished.error_code(), grpc::StatusCode::UNAVAILABLE) << finished.error_message();
     // So is the waiting query (UNAVAILABLE if its wait had begun, CANCELLED
     // if the server had not yet started it), within the shutdown's grace
     // period of 10 s rather than at its own deadline.
@@ -431,8 +419,7 @@ TEST(LedgerdTest, ServesHealthAndReflection) {
   ASSERT_TRUE(health->Check(&context, {}, &status).ok());
   EXPECT_EQ(status.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 
-  auto reflection =
-      grpc::reflection::v1alpha::ServerReflection::NewStub(ledgerd.Channel());
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(ledgerd.Channel());
   grpc::ClientContext rcontext;
   auto stream = reflection->ServerReflectionInfo(&rcontext);
   grpc::reflection::v1alpha::ServerReflectionRequest request;
@@ -442,12 +429,9 @@ TEST(LedgerdTest, ServesHealthAndReflection) {
   grpc::reflection::v1alpha::ServerReflectionResponse response;
   ASSERT_TRUE(stream->Read(&response));
   std::vector<std::string> names;
-  for (const auto& s : response.list_services_response().service())
-    names.push_back(s.name());
-  EXPECT_NE(std::find(names.begin(), names.end(), "auditledger.v1.LedgerService"),
-            names.end());
-  EXPECT_NE(std::find(names.begin(), names.end(), "grpc.health.v1.Health"),
-            names.end());
+  for (const auto& s : response.list_services_response().service()) names.push_back(s.name());
+  EXPECT_NE(std::find(names.begin(), names.end(), "auditledger.v1.LedgerService"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "grpc.health.v1.Health"), names.end());
   stream->Finish();
 }
 

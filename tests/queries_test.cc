@@ -41,8 +41,7 @@ constexpr char kOct[] = "plans/oxford/periods/oct-2024";
 
 google::protobuf::Timestamp Day(int y, int m, int d) {
   google::protobuf::Timestamp t;
-  t.set_seconds(absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(y, m, d),
-                                                    absl::UTCTimeZone())));
+  t.set_seconds(absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone())));
   return t;
 }
 
@@ -54,16 +53,35 @@ void SetEffective(Request* r, int y, int m, int d) {
 // Sets the effective time of whichever command `c` holds.
 void Effective(v1::Command& c, int y, int m, int d) {
   switch (c.kind_case()) {
-    case v1::Command::kCreatePlan: SetEffective(c.mutable_create_plan(), y, m, d); break;
-    case v1::Command::kAddRecommendation: SetEffective(c.mutable_add_recommendation(), y, m, d); break;
-    case v1::Command::kAddAction: SetEffective(c.mutable_add_action(), y, m, d); break;
-    case v1::Command::kChangeActionStatus: SetEffective(c.mutable_change_action_status(), y, m, d); break;
-    case v1::Command::kRecordUpdate: SetEffective(c.mutable_record_update(), y, m, d); break;
-    case v1::Command::kReviseTargetDate: SetEffective(c.mutable_revise_target_date(), y, m, d); break;
-    case v1::Command::kAssignOwner: SetEffective(c.mutable_assign_owner(), y, m, d); break;
-    case v1::Command::kOpenPeriod: SetEffective(c.mutable_open_period(), y, m, d); break;
-    case v1::Command::kClosePeriod: SetEffective(c.mutable_close_period(), y, m, d); break;
-    default: break;
+    case v1::Command::kCreatePlan:
+      SetEffective(c.mutable_create_plan(), y, m, d);
+      break;
+    case v1::Command::kAddRecommendation:
+      SetEffective(c.mutable_add_recommendation(), y, m, d);
+      break;
+    case v1::Command::kAddAction:
+      SetEffective(c.mutable_add_action(), y, m, d);
+      break;
+    case v1::Command::kChangeActionStatus:
+      SetEffective(c.mutable_change_action_status(), y, m, d);
+      break;
+    case v1::Command::kRecordUpdate:
+      SetEffective(c.mutable_record_update(), y, m, d);
+      break;
+    case v1::Command::kReviseTargetDate:
+      SetEffective(c.mutable_revise_target_date(), y, m, d);
+      break;
+    case v1::Command::kAssignOwner:
+      SetEffective(c.mutable_assign_owner(), y, m, d);
+      break;
+    case v1::Command::kOpenPeriod:
+      SetEffective(c.mutable_open_period(), y, m, d);
+      break;
+    case v1::Command::kClosePeriod:
+      SetEffective(c.mutable_close_period(), y, m, d);
+      break;
+    default:
+      break;
   }
 }
 
@@ -95,32 +113,32 @@ class QueriesTest : public ::testing::Test {
   // The scripted history. Positions are remembered for exact answers.
   void Script() {
     using namespace testing;
-    DoAt(kAdminToken, CreatePlan("oxford"), 2023, 12, 1);                     // 1
-    DoAt(kAdminToken, AddRecommendation("oxford", "r1", 1), 2023, 12, 1);     // 2
-    DoAt(kAdminToken, AddRecommendation("oxford", "r2", 2), 2023, 12, 1);     // 3
-    DoAt(kAdminToken, AddAction("plans/oxford/recommendations/r1", "a1",
-                                "December 2024", "jsmith"), 2023, 12, 1);      // 4
-    DoAt(kAdminToken, AddAction("plans/oxford/recommendations/r1", "a2",
-                                "March 2025", "akhan"), 2023, 12, 1);          // 5
-    DoAt(kAdminToken, AddAction("plans/oxford/recommendations/r2", "a1", "",
-                                "jsmith"), 2023, 12, 1);                       // 6
-    DoAt(kAdminToken, OpenPeriod("oxford", "apr-2024", "April 2024 progress review"),
-         2024, 4, 1);                                                          // 7
-    DoAt(kOfficerToken, ChangeStatus(kA1, v1::ONGOING), 2024, 4, 9);           // 8
+    DoAt(kAdminToken, CreatePlan("oxford"), 2023, 12, 1);                  // 1
+    DoAt(kAdminToken, AddRecommendation("oxford", "r1", 1), 2023, 12, 1);  // 2
+    DoAt(kAdminToken, AddRecommendation("oxford", "r2", 2), 2023, 12, 1);  // 3
+    DoAt(kAdminToken, AddAction("plans/oxford/recommendations/r1", "a1", "December 2024", "jsmith"),
+         2023, 12, 1);  // 4
+    DoAt(kAdminToken, AddAction("plans/oxford/recommendations/r1", "a2", "March 2025", "akhan"),
+         2023, 12, 1);  // 5
+    DoAt(kAdminToken, AddAction("plans/oxford/recommendations/r2", "a1", "", "jsmith"), 2023, 12,
+         1);  // 6
+    DoAt(kAdminToken, OpenPeriod("oxford", "apr-2024", "April 2024 progress review"), 2024, 4,
+         1);                                                                         // 7
+    DoAt(kOfficerToken, ChangeStatus(kA1, v1::ONGOING), 2024, 4, 9);                 // 8
     DoAt(kOfficerToken, RecordUpdate(kA1, kApr, "Board being set up"), 2024, 4, 9);  // 9
-    DoAt(kAdminToken, ClosePeriod(kApr), 2024, 4, 30);                         // 10
-    DoAt(kAdminToken, OpenPeriod("oxford", "oct-2024", "October 2024 & final update"),
-         2024, 10, 1);                                                         // 11
+    DoAt(kAdminToken, ClosePeriod(kApr), 2024, 4, 30);                               // 10
+    DoAt(kAdminToken, OpenPeriod("oxford", "oct-2024", "October 2024 & final update"), 2024, 10,
+         1);                                                                               // 11
     DoAt(kOfficerToken, ReviseTarget(kA1, "March 2025", "Partner delays"), 2024, 10, 15);  // 12
-    DoAt(kOtherOfficerToken, ChangeStatus(kA2, v1::COMPLETE), 2024, 10, 15);   // 13
-    DoAt(kOfficerToken, RecordUpdate(kA1, kOct, "Delivery bord forming"), 2024, 10, 15);  // 14
-    DoAt(kOtherOfficerToken, RecordUpdate(kA2, kOct, "Done"), 2024, 10, 15);   // 15
-    DoAt(kOfficerToken, ChangeStatus(kB1, v1::PAUSED, "Awaiting budget"), 2024, 10, 15);  // 16
+    DoAt(kOtherOfficerToken, ChangeStatus(kA2, v1::COMPLETE), 2024, 10, 15);               // 13
+    DoAt(kOfficerToken, RecordUpdate(kA1, kOct, "Delivery bord forming"), 2024, 10, 15);   // 14
+    DoAt(kOtherOfficerToken, RecordUpdate(kA2, kOct, "Done"), 2024, 10, 15);               // 15
+    DoAt(kOfficerToken, ChangeStatus(kB1, v1::PAUSED, "Awaiting budget"), 2024, 10, 15);   // 16
     before_reassign_ = Head();
     Do(kOfficerToken, CorrectNarrative(14, "A cross-sector delivery board is being established.",
-                                       "Typo in the published text"));         // 17
+                                       "Typo in the published text"));  // 17
     // Back-filled: the owner changed in March 2024, entered only now.
-    head_ = DoAt(kAdminToken, AssignOwner(kB1, "akhan"), 2024, 3, 1);         // 18
+    head_ = DoAt(kAdminToken, AssignOwner(kB1, "akhan"), 2024, 3, 1);  // 18
   }
 
   v1::LogHead Head() {
@@ -324,8 +342,7 @@ TEST_F(QueriesTest, CurrentStateOfAnAction) {
   EXPECT_EQ(a1.narratives(0).period_title(), "April 2024 progress review");
   EXPECT_EQ(a1.narratives(0).text(), "Board being set up");
   // The correction is honoured: the corrected narrative no longer shows.
-  EXPECT_EQ(a1.narratives(1).text(),
-            "A cross-sector delivery board is being established.");
+  EXPECT_EQ(a1.narratives(1).text(), "A cross-sector delivery board is being established.");
   EXPECT_EQ(a1.narratives(1).position(), 14u);
   EXPECT_EQ(a1.narratives(1).corrected_by(), 17u);
 
@@ -396,9 +413,9 @@ TEST_F(QueriesTest, TimelineShowsEveryChangeAndLinksCorrections) {
     types.push_back(c.type());
     positions.push_back(c.position());
   }
-  EXPECT_EQ(types, (std::vector<std::string>{"action_added", "status_changed",
-                                             "update_recorded", "target_date_revised",
-                                             "update_recorded", "event_corrected"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"action_added", "status_changed", "update_recorded",
+                                             "target_date_revised", "update_recorded",
+                                             "event_corrected"}));
   EXPECT_EQ(positions, (std::vector<uint64_t>{4, 8, 9, 12, 14, 17}));
   EXPECT_EQ(timeline[1].before(), "NOT_STARTED");
   EXPECT_EQ(timeline[1].after(), "ONGOING");
@@ -647,8 +664,7 @@ TEST_F(QueriesTest, DiffBetweenTwoMoments) {
   EXPECT_EQ(diff.target_changes(0).reasons(0), "Partner delays");
   EXPECT_EQ(diff.new_actions_size(), 0);
   ASSERT_EQ(diff.new_narratives_size(), 2);
-  EXPECT_EQ(diff.new_narratives(0).text(),
-            "A cross-sector delivery board is being established.");
+  EXPECT_EQ(diff.new_narratives(0).text(), "A cross-sector delivery board is being established.");
   EXPECT_EQ(diff.new_narratives(1).text(), "Done");
 }
 
@@ -660,16 +676,15 @@ TEST_F(QueriesTest, DiffBetweenTwoMoments) {
 TEST_F(QueriesTest, AnActionsChangesOnTheEffectiveClockInterleaveDatedAndUndatedEvents) {
   Script();
   using namespace testing;
-  Do(kOfficerToken, RecordUpdate(kA1, kOct, "The board met"));  // undated
+  Do(kOfficerToken, RecordUpdate(kA1, kOct, "The board met"));             // undated
   Do(kOfficerToken, ChangeStatus(kA1, v1::PAUSED, "Chair stepped down"));  // undated
   // Entered after both, but took effect before them.
   DoAt(kOfficerToken, ChangeStatus(kA1, v1::ONGOING), 2024, 10, 20);
   head_ = Head().position();
 
   // The report's moment is now; its window opens when the period did.
-  const uint64_t opened_us =
-      static_cast<uint64_t>(absl::ToUnixMicros(absl::FromCivil(absl::CivilDay(2024, 10, 1),
-                                                                absl::UTCTimeZone())));
+  const uint64_t opened_us = static_cast<uint64_t>(
+      absl::ToUnixMicros(absl::FromCivil(absl::CivilDay(2024, 10, 1), absl::UTCTimeZone())));
   using projections::Micros;
   std::vector<std::pair<uint64_t, uint64_t>> expected;  // effective, position
   bool dated = false;
@@ -765,11 +780,9 @@ TEST_F(QueriesTest, ScrutinyMayQueryButNotRebuild) {
   v1::RebuildProjectionRequest rebuild;
   rebuild.set_name("all");
   v1::ProjectionStatus status;
-  EXPECT_EQ(query_->RebuildProjection(Context(kScrutinyToken).get(), rebuild, &status)
-                .error_code(),
+  EXPECT_EQ(query_->RebuildProjection(Context(kScrutinyToken).get(), rebuild, &status).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(query_->RebuildProjection(Context(kOfficerToken).get(), rebuild, &status)
-                .error_code(),
+  EXPECT_EQ(query_->RebuildProjection(Context(kOfficerToken).get(), rebuild, &status).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   v1::ListProjectionsResponse list;
   EXPECT_EQ(query_->ListProjections(Context("").get(), {}, &list).error_code(),
@@ -797,7 +810,8 @@ TEST_F(QueriesTest, RebuildGivesByteIdenticalReadModels) {
 
   // The same through `ledgerd --rebuild` at start.
   ledgerd_.reset();
-  ledgerd_ = std::make_unique<LedgerdProcess>(data_dir(), std::vector<std::string>{"--rebuild", "temporal"});
+  ledgerd_ = std::make_unique<LedgerdProcess>(data_dir(),
+                                              std::vector<std::string>{"--rebuild", "temporal"});
   Connect();
   ASSERT_TRUE(query_->GetAction(Context(kScrutinyToken).get(), wait, &view).ok());
   EXPECT_EQ(Digests(), incremental);
@@ -815,8 +829,9 @@ TEST_F(QueriesTest, AsOfOverALongBackDatedHistoryEqualsAFoldOfTheLog) {
     const std::string rec = absl::StrCat("r", r);
     DoAt(kAdminToken, AddRecommendation("oxford", rec, r), 2023, 12, 1);
     for (int a = 1; a <= 10; ++a) {
-      DoAt(kAdminToken, AddAction(absl::StrCat(kPlan, "/recommendations/", rec), absl::StrCat("a", a),
-                                  "December 2024", "jsmith"),
+      DoAt(kAdminToken,
+           AddAction(absl::StrCat(kPlan, "/recommendations/", rec), absl::StrCat("a", a),
+                     "December 2024", "jsmith"),
            2023, 12, 2);
       actions.push_back(absl::StrCat(kPlan, "/recommendations/", rec, "/actions/a", a));
     }
@@ -834,9 +849,12 @@ TEST_F(QueriesTest, AsOfOverALongBackDatedHistoryEqualsAFoldOfTheLog) {
       const std::string& action = actions[rng() % actions.size()];
       v1::Command c;
       switch (rng() % 3) {
-        case 0: c = RecordUpdate(action, kOct, absl::StrCat("note ", batch, "-", i)); break;
+        case 0:
+          c = RecordUpdate(action, kOct, absl::StrCat("note ", batch, "-", i));
+          break;
         case 1:
-          c = ReviseTarget(action, absl::StrCat("March ", 2025 + revisions[action]++ % 5), "replanned");
+          c = ReviseTarget(action, absl::StrCat("March ", 2025 + revisions[action]++ % 5),
+                           "replanned");
           break;
         default:
           owned_by_akhan[action] = !owned_by_akhan[action];
@@ -952,7 +970,11 @@ TEST_F(QueriesTest, AModelOfAnotherLayoutIsBuiltAgainFromTheLog) {
         for (const char* model : {"projection.temporal", "projection.changes"}) {
           ASSERT_TRUE(cfs.count(model));
           rocksdb::ColumnFamilyHandle* cf = cfs.at(model);
-          ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf, "\xff" "layout", one).ok());
+          ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf,
+                              "\xff"
+                              "layout",
+                              one)
+                          .ok());
           ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf, "rplans/oxford", "old").ok());
         }
       });
@@ -973,12 +995,12 @@ TEST_F(QueriesTest, RestartMidStreamResumesFromCheckpointsAndEqualsRebuild) {
   for (int batch = 0; batch < 20; ++batch) {
     v1::ExecuteCommandsRequest request;
     for (int i = 0; i < 100; ++i) {
-      *request.add_commands() = testing::RecordUpdate(
-          kA2, kOct, absl::StrCat("update ", batch, "-", i));
+      *request.add_commands() =
+          testing::RecordUpdate(kA2, kOct, absl::StrCat("update ", batch, "-", i));
     }
     v1::CommandResponse response;
-    ASSERT_TRUE(ledger_->ExecuteCommands(Context(kOtherOfficerToken).get(), request,
-                                         &response).ok());
+    ASSERT_TRUE(
+        ledger_->ExecuteCommands(Context(kOtherOfficerToken).get(), request, &response).ok());
     head_ = response.position();
   }
   ledgerd_->Kill();  // SIGKILL: no clean shutdown
@@ -1008,8 +1030,7 @@ TEST_F(QueriesTest, RestartMidStreamResumesFromCheckpointsAndEqualsRebuild) {
 TEST_F(QueriesTest, ListActionsPagingReturnsEachActionOnce) {
   Script();
   for (int i = 0; i < 25; ++i) {
-    Do(kAdminToken, testing::AddAction("plans/oxford/recommendations/r2",
-                                       absl::StrCat("x", i)));
+    Do(kAdminToken, testing::AddAction("plans/oxford/recommendations/r2", absl::StrCat("x", i)));
   }
   head_ = Head().position();
   std::vector<std::string> paged = ListNames({}, 4);

@@ -32,9 +32,7 @@ using testing::LedgerdProcess;
 constexpr int kActions = 8;
 constexpr int kClients = 4;
 
-std::string ActionName(int i) {
-  return absl::StrCat("plans/p/recommendations/r1/actions/a", i);
-}
+std::string ActionName(int i) { return absl::StrCat("plans/p/recommendations/r1/actions/a", i); }
 
 v1::Command Update(int action, const std::string& text) {
   return testing::RecordUpdate(ActionName(action), "plans/p/periods/q1", text);
@@ -116,10 +114,10 @@ TEST(ReliabilityTest, CrashLoopLosesNothingAcknowledged) {
   const uint64_t seed = seed_env ? std::strtoull(seed_env, nullptr, 10) : std::random_device{}();
   const char* cycles_env = std::getenv("CRASH_CYCLES");
   const int cycles = cycles_env ? std::atoi(cycles_env) : 20;
-  std::printf("crash loop: seed %llu, %d cycles (replay: CRASH_SEED=%llu CRASH_CYCLES=%d "
-              "tests/reliability_test --gtest_filter=*CrashLoop*)\n",
-              static_cast<unsigned long long>(seed), cycles,
-              static_cast<unsigned long long>(seed), cycles);
+  std::printf(
+      "crash loop: seed %llu, %d cycles (replay: CRASH_SEED=%llu CRASH_CYCLES=%d "
+      "tests/reliability_test --gtest_filter=*CrashLoop*)\n",
+      static_cast<unsigned long long>(seed), cycles, static_cast<unsigned long long>(seed), cycles);
   SCOPED_TRACE(absl::StrCat("CRASH_SEED=", seed, " CRASH_CYCLES=", cycles));
   std::mt19937_64 rng(seed);
 
@@ -132,8 +130,8 @@ TEST(ReliabilityTest, CrashLoopLosesNothingAcknowledged) {
     *seed_plan.add_commands() = testing::CreatePlan("p");
     *seed_plan.add_commands() = testing::AddRecommendation("p", "r1", 1);
     for (int i = 0; i < kActions; ++i) {
-      *seed_plan.add_commands() = testing::AddAction("plans/p/recommendations/r1",
-                                                     absl::StrCat("a", i));
+      *seed_plan.add_commands() =
+          testing::AddAction("plans/p/recommendations/r1", absl::StrCat("a", i));
     }
     *seed_plan.add_commands() = testing::OpenPeriod("p", "q1", "Q1");
     v1::CommandResponse r;
@@ -141,7 +139,7 @@ TEST(ReliabilityTest, CrashLoopLosesNothingAcknowledged) {
   }
 
   std::map<std::string, Sent> acknowledged;  // request id -> command
-  std::map<std::string, Sent> in_flight;      // sent, no answer seen
+  std::map<std::string, Sent> in_flight;     // sent, no answer seen
   uint64_t total_acks = 0;
   for (int cycle = 0; cycle < cycles; ++cycle) {
     SCOPED_TRACE(absl::StrCat("cycle ", cycle));
@@ -175,7 +173,8 @@ TEST(ReliabilityTest, CrashLoopLosesNothingAcknowledged) {
       rebuild.set_name("all");
       rebuild.set_wait(true);
       v1::ProjectionStatus status;
-      ASSERT_TRUE(query->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status).ok());
+      ASSERT_TRUE(
+          query->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status).ok());
       ASSERT_EQ(Digests(cluster.channel(), head), resumed);
     }
     if (cycle == cycles - 1) break;
@@ -275,8 +274,8 @@ TEST(ReliabilityTest, OnlineBackupRestoresToTheSameLedger) {
     auto writer_stub = v1::LedgerService::NewStub(cluster.channel());
     for (int i = 0; i < 400 && !done; ++i) {
       v1::CommandResponse response;
-      ASSERT_TRUE(Send(*writer_stub, absl::StrCat("w", i), Sent{0, absl::StrCat("w", i)},
-                       &response).ok());
+      ASSERT_TRUE(
+          Send(*writer_stub, absl::StrCat("w", i), Sent{0, absl::StrCat("w", i)}, &response).ok());
     }
   });
   auto admin = v1::AdminService::NewStub(cluster.channel());
@@ -294,8 +293,9 @@ TEST(ReliabilityTest, OnlineBackupRestoresToTheSameLedger) {
             grpc::StatusCode::ALREADY_EXISTS);
   v1::Backup officer;
   again.set_backup_id("x");
-  EXPECT_EQ(admin->CreateBackup(Context(testing::kOfficerToken).get(), again, &officer).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      admin->CreateBackup(Context(testing::kOfficerToken).get(), again, &officer).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
 
   // Restore into a new data dir and compare with the original up to the
   // backup's position.
@@ -314,7 +314,8 @@ TEST(ReliabilityTest, OnlineBackupRestoresToTheSameLedger) {
   list.set_page_size(1000);
   v1::ListEventsResponse original_events, restored_events;
   ASSERT_TRUE(stub->ListEvents(Context(kScrutinyToken).get(), list, &original_events).ok());
-  ASSERT_TRUE(restored_stub->ListEvents(Context(kScrutinyToken).get(), list, &restored_events).ok());
+  ASSERT_TRUE(
+      restored_stub->ListEvents(Context(kScrutinyToken).get(), list, &restored_events).ok());
   ASSERT_EQ(static_cast<uint64_t>(restored_events.events_size()), backup.position());
   for (int i = 0; i < restored_events.events_size(); ++i) {
     EXPECT_EQ(restored_events.events(i).SerializeAsString(),
@@ -337,8 +338,8 @@ TEST(ReliabilityTest, OnlineBackupRestoresToTheSameLedger) {
 
   // Restoring over an existing ledger is refused.
   testing::RunResult over = testing::RunCommand(
-      LEDGERD_PATH, {"--data_dir", dir.path() + "/data", "--restore", backup.path(),
-                     "--principals", cluster.ledgerd().principals_path()});
+      LEDGERD_PATH, {"--data_dir", dir.path() + "/data", "--restore", backup.path(), "--principals",
+                     cluster.ledgerd().principals_path()});
   EXPECT_EQ(over.exit_code, 1);
   EXPECT_NE(over.err.find("refusing to overwrite"), std::string::npos) << over.err;
 }

@@ -36,9 +36,8 @@ std::string ReadFile(const std::string& path) {
 // What differs between two imports of the same files: when the ledger
 // recorded the events, and so the hash chain.
 std::string Normalise(const std::string& report) {
-  std::string out =
-      std::regex_replace(report, std::regex("[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"),
-                         "<recorded>");
+  std::string out = std::regex_replace(
+      report, std::regex("[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"), "<recorded>");
   return std::regex_replace(out, std::regex("[0-9a-f]{64}"), "<hash>");
 }
 
@@ -54,8 +53,8 @@ class ReportTest : public ::testing::Test {
 
   void ImportOxford() {
     testing::RunResult r = testing::RunCommand(
-        LEDGERCTL_PATH, {"--addr", ledgerd_->address(), "plan", "import",
-                         kSource + "/examples/oxford-cpc-2023"},
+        LEDGERCTL_PATH,
+        {"--addr", ledgerd_->address(), "plan", "import", kSource + "/examples/oxford-cpc-2023"},
         {std::string("LEDGER_TOKEN=") + kAdminToken, "HOME=/nonexistent"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
@@ -93,10 +92,9 @@ class ReportTest : public ::testing::Test {
 
 TEST_F(ReportTest, OxfordOctober2024MatchesTheGoldenFiles) {
   ImportOxford();
-  const std::map<v1::ReportFormat, std::string> names = {
-      {v1::MARKDOWN, "oxford-oct-2024.md"},
-      {v1::HTML, "oxford-oct-2024.html"},
-      {v1::CSV, "oxford-oct-2024.csv"}};
+  const std::map<v1::ReportFormat, std::string> names = {{v1::MARKDOWN, "oxford-oct-2024.md"},
+                                                         {v1::HTML, "oxford-oct-2024.html"},
+                                                         {v1::CSV, "oxford-oct-2024.csv"}};
   for (const auto& [format, name] : names) {
     const std::string path = kSource + "/tests/golden/" + name;
     const std::string actual = Normalise(Render(format).content());
@@ -180,8 +178,8 @@ TEST_F(ReportTest, HostileTextIsEscapedInHtmlAndNeutralisedInCsv) {
   };
   run(testing::CreatePlan("oxford-cpc-2023", hostile));
   run(testing::AddRecommendation("oxford-cpc-2023", "r1", 1));
-  v1::Command action = testing::AddAction("plans/oxford-cpc-2023/recommendations/r1", "a1",
-                                          "March 2025", "");
+  v1::Command action =
+      testing::AddAction("plans/oxford-cpc-2023/recommendations/r1", "a1", "March 2025", "");
   action.mutable_add_action()->set_description("=HYPERLINK(\"http://evil\",\"click\")");
   run(action);
   run(testing::OpenPeriod("oxford-cpc-2023", "oct-2024", "<b>October</b>"));
@@ -215,10 +213,15 @@ TEST_F(ReportTest, HtmlRendersInARealBrowser) {
   const char* chromium = "/usr/bin/chromium";
   ASSERT_TRUE(std::filesystem::exists(chromium))
       << "Debian's chromium is required (scripts/install-deps.sh installs it)";
-  std::vector<std::string> flags = {
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--user-data-dir=" + dir_.path() + "/chromium-profile"};
+  std::vector<std::string> flags = {"--headless",
+                                    "--no-sandbox",
+                                    "--disable-gpu",
+                                    "--disable-quic",
+                                    "--no-first-run",
+                                    "--disable-background-networking",
+                                    "--disable-component-update",
+                                    "--disable-sync",
+                                    "--user-data-dir=" + dir_.path() + "/chromium-profile"};
   std::vector<std::string> dump = flags;
   dump.push_back("--dump-dom");
   dump.push_back("file://" + page);

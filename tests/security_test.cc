@@ -51,12 +51,21 @@ class Certificates {
          "-keyout", d + "/ca.key", "-out", d + "/ca.pem", "-days", "2", "-subj", "/CN=test-ca"});
     for (const char* who : {"server", "client"}) {
       const std::string base = d + "/" + who;
-      run({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-           "-keyout", base + ".key", "-out", base + ".csr", "-subj",
-           std::string("/CN=") + who});
-      std::vector<std::string> sign = {"x509", "-req", "-in", base + ".csr", "-CA",
-                                       d + "/ca.pem", "-CAkey", d + "/ca.key",
-                                       "-CAcreateserial", "-out", base + ".pem", "-days", "2"};
+      run({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+           base + ".key", "-out", base + ".csr", "-subj", std::string("/CN=") + who});
+      std::vector<std::string> sign = {"x509",
+                                       "-req",
+                                       "-in",
+                                       base + ".csr",
+                                       "-CA",
+                                       d + "/ca.pem",
+                                       "-CAkey",
+                                       d + "/ca.key",
+                                       "-CAcreateserial",
+                                       "-out",
+                                       base + ".pem",
+                                       "-days",
+                                       "2"};
       if (std::string(who) == "server") sign.insert(sign.end(), {"-extfile", d + "/san.ext"});
       run(sign);
     }
@@ -84,8 +93,8 @@ bool HeadWorks(const std::shared_ptr<grpc::Channel>& channel) {
 
 TEST(SecurityTest, TlsServesTlsClientsOnly) {
   Certificates certs;
-  LedgerdProcess ledgerd("", {"--tls_cert", certs.path("server.pem"), "--tls_key",
-                              certs.path("server.key")});
+  LedgerdProcess ledgerd(
+      "", {"--tls_cert", certs.path("server.pem"), "--tls_key", certs.path("server.key")});
   EXPECT_TRUE(HeadWorks(ledgerd.Channel(certs.Client(false))));
   EXPECT_FALSE(HeadWorks(ledgerd.Channel()));  // plaintext is not spoken
   // ledgerctl with --ca.
@@ -112,9 +121,9 @@ TEST(SecurityTest, MutualTlsRequiresAClientCertificate) {
 TEST(SecurityTest, PlaintextOffLoopbackIsRefused) {
   testing::TempDir dir;
   std::ofstream(dir.path() + "/p.json") << testing::TestPrincipalsJson();
-  RunResult r = testing::RunCommand(
-      LEDGERD_PATH, {"--data_dir", dir.path() + "/d", "--listen", "0.0.0.0:0", "--principals",
-                     dir.path() + "/p.json"});
+  RunResult r =
+      testing::RunCommand(LEDGERD_PATH, {"--data_dir", dir.path() + "/d", "--listen", "0.0.0.0:0",
+                                         "--principals", dir.path() + "/p.json"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("without TLS"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--insecure_listen"), std::string::npos) << r.err;
@@ -132,8 +141,8 @@ TEST(SecurityTest, EveryRpcAllowsExactlyItsRoles) {
     v1::ExecuteCommandsRequest seed;
     *seed.add_commands() = testing::CreatePlan("p");
     *seed.add_commands() = testing::AddRecommendation("p", "r1", 1);
-    *seed.add_commands() = testing::AddAction("plans/p/recommendations/r1", "a1", "May 2025",
-                                              "jsmith");
+    *seed.add_commands() =
+        testing::AddAction("plans/p/recommendations/r1", "a1", "May 2025", "jsmith");
     *seed.add_commands() = testing::OpenPeriod("p", "q1", "Q1");
     *seed.add_commands() = testing::RecordUpdate("plans/p/recommendations/r1/actions/a1",
                                                  "plans/p/periods/q1", "first");
@@ -155,112 +164,251 @@ TEST(SecurityTest, EveryRpcAllowsExactlyItsRoles) {
   const std::set<std::string> admin = {"admin"};
   const std::set<std::string> owner = {"admin", "jsmith"};
   std::vector<Row> rows = {
-      {"CreatePlan", [&](const std::string& t) {
-         v1::CreatePlanRequest r; r.set_plan_id(id()); r.set_title("T");
-         return ledger->CreatePlan(ctx(t).get(), r, &out); }, admin},
-      {"AddRecommendation", [&](const std::string& t) {
-         v1::AddRecommendationRequest r; r.set_parent("plans/p"); r.set_recommendation_id(id());
-         r.set_number(2); r.set_title("T");
-         return ledger->AddRecommendation(ctx(t).get(), r, &out); }, admin},
-      {"AddAction", [&](const std::string& t) {
-         v1::AddActionRequest r; r.set_parent("plans/p/recommendations/r1");
-         r.set_action_id(id()); r.set_description("D");
-         return ledger->AddAction(ctx(t).get(), r, &out); }, admin},
-      {"AssignOwner", [&](const std::string& t) {
-         v1::AssignOwnerRequest r; r.set_name(action); r.set_owner(id());
+      {"CreatePlan",
+       [&](const std::string& t) {
+         v1::CreatePlanRequest r;
+         r.set_plan_id(id());
+         r.set_title("T");
+         return ledger->CreatePlan(ctx(t).get(), r, &out);
+       },
+       admin},
+      {"AddRecommendation",
+       [&](const std::string& t) {
+         v1::AddRecommendationRequest r;
+         r.set_parent("plans/p");
+         r.set_recommendation_id(id());
+         r.set_number(2);
+         r.set_title("T");
+         return ledger->AddRecommendation(ctx(t).get(), r, &out);
+       },
+       admin},
+      {"AddAction",
+       [&](const std::string& t) {
+         v1::AddActionRequest r;
+         r.set_parent("plans/p/recommendations/r1");
+         r.set_action_id(id());
+         r.set_description("D");
+         return ledger->AddAction(ctx(t).get(), r, &out);
+       },
+       admin},
+      {"AssignOwner",
+       [&](const std::string& t) {
+         v1::AssignOwnerRequest r;
+         r.set_name(action);
+         r.set_owner(id());
          grpc::Status s = ledger->AssignOwner(ctx(t).get(), r, &out);
          if (s.ok()) {  // hand it back to jsmith for the rows that follow
            r.set_owner("jsmith");
            ledger->AssignOwner(Context(kAdminToken).get(), r, &out);
          }
-         return s; }, admin},
-      {"OpenPeriod", [&](const std::string& t) {
-         v1::OpenPeriodRequest r; r.set_parent("plans/p"); r.set_period_id(id()); r.set_title("Q");
-         return ledger->OpenPeriod(ctx(t).get(), r, &out); }, admin},
-      {"ClosePeriod", [&](const std::string& t) {
-         v1::ClosePeriodRequest r; r.set_name("plans/p/periods/nope");
-         return ledger->ClosePeriod(ctx(t).get(), r, &out); }, admin},
-      {"RecordUpdate", [&](const std::string& t) {
-         v1::RecordUpdateRequest r; r.set_name(action); r.set_period("plans/p/periods/q1");
+         return s;
+       },
+       admin},
+      {"OpenPeriod",
+       [&](const std::string& t) {
+         v1::OpenPeriodRequest r;
+         r.set_parent("plans/p");
+         r.set_period_id(id());
+         r.set_title("Q");
+         return ledger->OpenPeriod(ctx(t).get(), r, &out);
+       },
+       admin},
+      {"ClosePeriod",
+       [&](const std::string& t) {
+         v1::ClosePeriodRequest r;
+         r.set_name("plans/p/periods/nope");
+         return ledger->ClosePeriod(ctx(t).get(), r, &out);
+       },
+       admin},
+      {"RecordUpdate",
+       [&](const std::string& t) {
+         v1::RecordUpdateRequest r;
+         r.set_name(action);
+         r.set_period("plans/p/periods/q1");
          r.set_narrative(id());
-         return ledger->RecordUpdate(ctx(t).get(), r, &out); }, owner},
-      {"ReviseTargetDate", [&](const std::string& t) {
-         v1::ReviseTargetDateRequest r; r.set_name(action);
-         r.set_target_date(absl::StrCat(1 + n % 28, " June 2025")); r.set_reason("why"); ++n;
-         return ledger->ReviseTargetDate(ctx(t).get(), r, &out); }, owner},
-      {"AmendDescription", [&](const std::string& t) {
-         v1::AmendDescriptionRequest r; r.set_name(action); r.set_description(id());
+         return ledger->RecordUpdate(ctx(t).get(), r, &out);
+       },
+       owner},
+      {"ReviseTargetDate",
+       [&](const std::string& t) {
+         v1::ReviseTargetDateRequest r;
+         r.set_name(action);
+         r.set_target_date(absl::StrCat(1 + n % 28, " June 2025"));
          r.set_reason("why");
-         return ledger->AmendDescription(ctx(t).get(), r, &out); }, owner},
-      {"CorrectEvent", [&](const std::string& t) {
-         v1::CorrectEventRequest r; r.set_event("events/5"); r.set_narrative(id());
+         ++n;
+         return ledger->ReviseTargetDate(ctx(t).get(), r, &out);
+       },
+       owner},
+      {"AmendDescription",
+       [&](const std::string& t) {
+         v1::AmendDescriptionRequest r;
+         r.set_name(action);
+         r.set_description(id());
+         r.set_reason("why");
+         return ledger->AmendDescription(ctx(t).get(), r, &out);
+       },
+       owner},
+      {"CorrectEvent",
+       [&](const std::string& t) {
+         v1::CorrectEventRequest r;
+         r.set_event("events/5");
+         r.set_narrative(id());
          r.set_reason("typo");
-         return ledger->CorrectEvent(ctx(t).get(), r, &out); }, owner},
-      {"ChangeActionStatus", [&](const std::string& t) {
-         v1::ChangeActionStatusRequest r; r.set_name("plans/p/recommendations/r1/actions/zz");
+         return ledger->CorrectEvent(ctx(t).get(), r, &out);
+       },
+       owner},
+      {"ChangeActionStatus",
+       [&](const std::string& t) {
+         v1::ChangeActionStatusRequest r;
+         r.set_name("plans/p/recommendations/r1/actions/zz");
          r.set_status(v1::ONGOING);
          grpc::Status s = ledger->ChangeActionStatus(ctx(t).get(), r, &out);
          // Unknown action: the role check comes first only for scrutiny.
-         return s.error_code() == grpc::StatusCode::NOT_FOUND ? grpc::Status::OK : s; },
+         return s.error_code() == grpc::StatusCode::NOT_FOUND ? grpc::Status::OK : s;
+       },
        {"admin", "jsmith", "akhan"}},
-      {"ExecuteCommands", [&](const std::string& t) {
+      {"ExecuteCommands",
+       [&](const std::string& t) {
          v1::ExecuteCommandsRequest r;
          *r.add_commands() = testing::RecordUpdate(action, "plans/p/periods/q1", id());
-         return ledger->ExecuteCommands(ctx(t).get(), r, &out); }, owner},
-      {"ListEvents", [&](const std::string& t) {
-         v1::ListEventsResponse r; return ledger->ListEvents(ctx(t).get(), {}, &r); }, everyone},
-      {"GetLogHead", [&](const std::string& t) {
-         v1::LogHead r; return ledger->GetLogHead(ctx(t).get(), {}, &r); }, everyone},
-      {"GetPlan", [&](const std::string& t) {
-         v1::GetPlanRequest r; r.set_name("plans/p"); v1::PlanView v;
-         return query->GetPlan(ctx(t).get(), r, &v); }, everyone},
-      {"GetAction", [&](const std::string& t) {
-         v1::GetActionRequest r; r.set_name(action); v1::ActionView v;
-         return query->GetAction(ctx(t).get(), r, &v); }, everyone},
-      {"ListActions", [&](const std::string& t) {
-         v1::ListActionsRequest r; r.set_parent("plans/p"); v1::ListActionsResponse v;
-         return query->ListActions(ctx(t).get(), r, &v); }, everyone},
-      {"GetActionTimeline", [&](const std::string& t) {
-         v1::GetActionTimelineRequest r; r.set_name(action); v1::GetActionTimelineResponse v;
-         return query->GetActionTimeline(ctx(t).get(), r, &v); }, everyone},
-      {"ListChanges", [&](const std::string& t) {
-         v1::ListChangesRequest r; r.set_parent("plans/p"); v1::ListChangesResponse v;
-         return query->ListChanges(ctx(t).get(), r, &v); }, everyone},
-      {"GetPlanAsOf", [&](const std::string& t) {
-         v1::GetPlanAsOfRequest r; r.set_name("plans/p"); r.mutable_time()->set_seconds(4e9);
-         v1::PlanSnapshot v; return query->GetPlanAsOf(ctx(t).get(), r, &v); }, everyone},
-      {"DiffPlan", [&](const std::string& t) {
-         v1::DiffPlanRequest r; r.set_name("plans/p"); r.mutable_from_time()->set_seconds(1);
-         r.mutable_to_time()->set_seconds(4e9); v1::PlanDiff v;
-         return query->DiffPlan(ctx(t).get(), r, &v); }, everyone},
-      {"ListProjections", [&](const std::string& t) {
-         v1::ListProjectionsResponse v; return query->ListProjections(ctx(t).get(), {}, &v); },
+         return ledger->ExecuteCommands(ctx(t).get(), r, &out);
+       },
+       owner},
+      {"ListEvents",
+       [&](const std::string& t) {
+         v1::ListEventsResponse r;
+         return ledger->ListEvents(ctx(t).get(), {}, &r);
+       },
        everyone},
-      {"RebuildProjection", [&](const std::string& t) {
-         v1::RebuildProjectionRequest r; r.set_name("current"); r.set_wait(true);
-         v1::ProjectionStatus v; return query->RebuildProjection(ctx(t).get(), r, &v); }, admin},
-      {"ListSecurityEvents", [&](const std::string& t) {
+      {"GetLogHead",
+       [&](const std::string& t) {
+         v1::LogHead r;
+         return ledger->GetLogHead(ctx(t).get(), {}, &r);
+       },
+       everyone},
+      {"GetPlan",
+       [&](const std::string& t) {
+         v1::GetPlanRequest r;
+         r.set_name("plans/p");
+         v1::PlanView v;
+         return query->GetPlan(ctx(t).get(), r, &v);
+       },
+       everyone},
+      {"GetAction",
+       [&](const std::string& t) {
+         v1::GetActionRequest r;
+         r.set_name(action);
+         v1::ActionView v;
+         return query->GetAction(ctx(t).get(), r, &v);
+       },
+       everyone},
+      {"ListActions",
+       [&](const std::string& t) {
+         v1::ListActionsRequest r;
+         r.set_parent("plans/p");
+         v1::ListActionsResponse v;
+         return query->ListActions(ctx(t).get(), r, &v);
+       },
+       everyone},
+      {"GetActionTimeline",
+       [&](const std::string& t) {
+         v1::GetActionTimelineRequest r;
+         r.set_name(action);
+         v1::GetActionTimelineResponse v;
+         return query->GetActionTimeline(ctx(t).get(), r, &v);
+       },
+       everyone},
+      {"ListChanges",
+       [&](const std::string& t) {
+         v1::ListChangesRequest r;
+         r.set_parent("plans/p");
+         v1::ListChangesResponse v;
+         return query->ListChanges(ctx(t).get(), r, &v);
+       },
+       everyone},
+      {"GetPlanAsOf",
+       [&](const std::string& t) {
+         v1::GetPlanAsOfRequest r;
+         r.set_name("plans/p");
+         r.mutable_time()->set_seconds(4e9);
+         v1::PlanSnapshot v;
+         return query->GetPlanAsOf(ctx(t).get(), r, &v);
+       },
+       everyone},
+      {"DiffPlan",
+       [&](const std::string& t) {
+         v1::DiffPlanRequest r;
+         r.set_name("plans/p");
+         r.mutable_from_time()->set_seconds(1);
+         r.mutable_to_time()->set_seconds(4e9);
+         v1::PlanDiff v;
+         return query->DiffPlan(ctx(t).get(), r, &v);
+       },
+       everyone},
+      {"ListProjections",
+       [&](const std::string& t) {
+         v1::ListProjectionsResponse v;
+         return query->ListProjections(ctx(t).get(), {}, &v);
+       },
+       everyone},
+      {"RebuildProjection",
+       [&](const std::string& t) {
+         v1::RebuildProjectionRequest r;
+         r.set_name("current");
+         r.set_wait(true);
+         v1::ProjectionStatus v;
+         return query->RebuildProjection(ctx(t).get(), r, &v);
+       },
+       admin},
+      {"ListSecurityEvents",
+       [&](const std::string& t) {
          v1::ListSecurityEventsResponse v;
-         return query->ListSecurityEvents(ctx(t).get(), {}, &v); }, {"admin", "cllr"}},
-      {"RenderReport", [&](const std::string& t) {
-         v1::RenderReportRequest r; r.set_name("plans/p"); r.set_period("plans/p/periods/q1");
-         v1::Report v; return report->RenderReport(ctx(t).get(), r, &v); }, everyone},
-      {"VerifyLedger", [&](const std::string& t) {
-         v1::VerifyLedgerResponse v; return integrity->VerifyLedger(ctx(t).get(), {}, &v); },
+         return query->ListSecurityEvents(ctx(t).get(), {}, &v);
+       },
+       {"admin", "cllr"}},
+      {"RenderReport",
+       [&](const std::string& t) {
+         v1::RenderReportRequest r;
+         r.set_name("plans/p");
+         r.set_period("plans/p/periods/q1");
+         v1::Report v;
+         return report->RenderReport(ctx(t).get(), r, &v);
+       },
        everyone},
-      {"GetCheckpoint", [&](const std::string& t) {
-         v1::SignedCheckpoint v; return integrity->GetCheckpoint(ctx(t).get(), {}, &v); },
+      {"VerifyLedger",
+       [&](const std::string& t) {
+         v1::VerifyLedgerResponse v;
+         return integrity->VerifyLedger(ctx(t).get(), {}, &v);
+       },
        everyone},
-      {"GetInclusionProof", [&](const std::string& t) {
-         v1::GetInclusionProofRequest r; r.set_event("events/1"); v1::InclusionProof v;
-         return integrity->GetInclusionProof(ctx(t).get(), r, &v); }, everyone},
-      {"GetConsistencyProof", [&](const std::string& t) {
-         v1::GetConsistencyProofRequest r; r.set_old_size(1); r.set_new_size(2);
-         v1::ConsistencyProof v; return integrity->GetConsistencyProof(ctx(t).get(), r, &v); },
+      {"GetCheckpoint",
+       [&](const std::string& t) {
+         v1::SignedCheckpoint v;
+         return integrity->GetCheckpoint(ctx(t).get(), {}, &v);
+       },
+       everyone},
+      {"GetInclusionProof",
+       [&](const std::string& t) {
+         v1::GetInclusionProofRequest r;
+         r.set_event("events/1");
+         v1::InclusionProof v;
+         return integrity->GetInclusionProof(ctx(t).get(), r, &v);
+       },
+       everyone},
+      {"GetConsistencyProof",
+       [&](const std::string& t) {
+         v1::GetConsistencyProofRequest r;
+         r.set_old_size(1);
+         r.set_new_size(2);
+         v1::ConsistencyProof v;
+         return integrity->GetConsistencyProof(ctx(t).get(), r, &v);
+       },
        everyone},
   };
   const std::vector<std::pair<std::string, std::string>> principals = {
-      {"admin", kAdminToken}, {"jsmith", kOfficerToken}, {"akhan", kOtherOfficerToken},
+      {"admin", kAdminToken},
+      {"jsmith", kOfficerToken},
+      {"akhan", kOtherOfficerToken},
       {"cllr", kScrutinyToken}};
   for (const Row& row : rows) {
     for (const auto& [who, token] : principals) {
@@ -315,7 +463,8 @@ TEST(SecurityTest, DisabledPrincipalIsRefusedAfterSighup) {
   auto ledger = ledgerd.LedgerStub();
   EXPECT_TRUE(HeadWorks(ledgerd.Channel()));
   RunResult disable = testing::RunCommand(
-      LEDGERCTL_PATH, {"principal", "disable", "--file", ledgerd.principals_path(), "--id", "cllr"});
+      LEDGERCTL_PATH,
+      {"principal", "disable", "--file", ledgerd.principals_path(), "--id", "cllr"});
   ASSERT_EQ(disable.exit_code, 0) << disable.err;
   ledgerd.Signal(SIGHUP);
   // The reload happens on ledgerd's signal thread: wait for it, bounded.

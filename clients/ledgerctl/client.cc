@@ -89,21 +89,19 @@ Failure FromGrpc(const grpc::Status& status, const Connection& connection) {
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       f.message = absl::StrCat(
           "ledgerd at ", connection.addr, " did not answer within the deadline",
-          detail.empty() ? "" : absl::StrCat(" (", detail, ")"),
-          "; retry, or raise --timeout");
+          detail.empty() ? "" : absl::StrCat(" (", detail, ")"), "; retry, or raise --timeout");
       break;
     case grpc::StatusCode::UNAUTHENTICATED:
-      f.message = absl::StrCat(
-          "not signed in: ", detail,
-          " (pass --token, set LEDGER_TOKEN, or put a token in the config file)");
+      f.message =
+          absl::StrCat("not signed in: ", detail,
+                       " (pass --token, set LEDGER_TOKEN, or put a token in the config file)");
       break;
     case grpc::StatusCode::PERMISSION_DENIED:
       f.message = absl::StrCat("not allowed: ", detail);
       break;
     default:
-      f.message = detail.empty() ? absl::StrCat("failed with gRPC code ",
-                                                status.error_code())
-                                 : detail;
+      f.message =
+          detail.empty() ? absl::StrCat("failed with gRPC code ", status.error_code()) : detail;
   }
   return f;
 }

@@ -6,11 +6,11 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "auditledger/v1/admin_service.grpc.pb.h"
+#include "auditledger/v1/integrity_service.grpc.pb.h"
 #include "auditledger/v1/ledger_service.grpc.pb.h"
 #include "auditledger/v1/query_service.grpc.pb.h"
 #include "auditledger/v1/report_service.grpc.pb.h"
-#include "auditledger/v1/integrity_service.grpc.pb.h"
-#include "auditledger/v1/admin_service.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace auditledger::ledgerctl {
@@ -34,7 +34,7 @@ struct Connection {
   std::string addr = "127.0.0.1:50051";
   std::string token;
   std::string plan;
-  std::string ca;  // PEM file: connect with TLS when set
+  std::string ca;                       // PEM file: connect with TLS when set
   std::string client_cert, client_key;  // PEM files, for mutual TLS
   absl::Duration timeout = absl::Seconds(30);
 };

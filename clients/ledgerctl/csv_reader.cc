@@ -58,17 +58,15 @@ void OnRecord(int, void* context) {
   state->in_record = false;
   for (size_t i = 0; i < row.fields.size(); ++i) {
     if (!ValidUtf8(row.fields[i])) {
-      state->file->errors.push_back(absl::StrCat(state->file->path, ":", row.line,
-                                                 ": column ", i + 1,
-                                                 ": not valid UTF-8"));
+      state->file->errors.push_back(
+          absl::StrCat(state->file->path, ":", row.line, ": column ", i + 1, ": not valid UTF-8"));
     }
   }
   bool blank = row.fields.size() == 1 && row.fields[0].empty();
   if (!blank) {
     if (state->file->header.empty() && state->file->rows.empty()) {
       for (std::string& h : row.fields) {
-        state->file->header.push_back(
-            absl::AsciiStrToLower(absl::StripAsciiWhitespace(h)));
+        state->file->header.push_back(absl::AsciiStrToLower(absl::StripAsciiWhitespace(h)));
       }
     } else {
       state->file->rows.push_back(std::move(row));
@@ -97,8 +95,7 @@ CsvFile ParseCsv(const std::string& path, const std::string& input) {
     if (parser.pstate == 0 && state.fields.empty()) {
       state.record_start = state.current_line;
     }
-    size_t n = csv_parse(&parser, text.data() + offset, end - offset, OnField,
-                         OnRecord, &state);
+    size_t n = csv_parse(&parser, text.data() + offset, end - offset, OnField, OnRecord, &state);
     if (n != end - offset) {
       file.errors.push_back(absl::StrCat(path, ":", state.current_line, ": ",
                                          csv_strerror(csv_error(&parser)),
@@ -110,8 +107,8 @@ CsvFile ParseCsv(const std::string& path, const std::string& input) {
     ++state.current_line;
   }
   if (!failed && csv_fini(&parser, OnField, OnRecord, &state) != 0) {
-    file.errors.push_back(absl::StrCat(path, ":", state.record_start,
-                                       ": a quoted field is never closed"));
+    file.errors.push_back(
+        absl::StrCat(path, ":", state.record_start, ": a quoted field is never closed"));
   }
   csv_free(&parser);
   if (file.header.empty() && file.errors.empty()) {

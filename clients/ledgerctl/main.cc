@@ -24,9 +24,9 @@
 #include "clients/ledgerctl/plan_import.h"
 #include "clients/ledgerctl/principals.h"
 #include "ledger/domain/names.h"
+#include "ledger/domain/target_date.h"
 #include "ledger/integrity/checkpoint.h"
 #include "ledger/merkle/merkle.h"
-#include "ledger/domain/target_date.h"
 #include "ledger/store/sha256.h"
 #include "nlohmann/json.hpp"
 #include "projections/fold.h"
@@ -41,9 +41,7 @@ struct Exit {
   std::string message;
 };
 
-[[noreturn]] void Fail(int code, const std::string& message) {
-  throw Exit{code, message};
-}
+[[noreturn]] void Fail(int code, const std::string& message) { throw Exit{code, message}; }
 
 void Check(const grpc::Status& status, const Connection& connection) {
   if (status.ok()) return;
@@ -174,26 +172,28 @@ std::string FormatTime(const google::protobuf::Timestamp& ts) {
 }
 
 std::string FormatDay(const google::protobuf::Timestamp& ts) {
-  return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(ts.seconds()),
-                          absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(ts.seconds()), absl::UTCTimeZone());
 }
 
 std::string Target(const v1::ActionView& a) {
   std::string current = domain::FormatTargetDate(a.target_date());
   if (a.target_revisions() > 0 && domain::IsSet(a.original_target_date()) &&
       !domain::SameTargetDate(a.original_target_date(), a.target_date())) {
-    absl::StrAppend(&current, " (was ", domain::FormatTargetDate(a.original_target_date()),
-                    ")");
+    absl::StrAppend(&current, " (was ", domain::FormatTargetDate(a.original_target_date()), ")");
   }
   return current;
 }
 
 std::string RagText(v1::Rag rag) {
   switch (rag) {
-    case v1::RED: return "RED";
-    case v1::AMBER: return "AMBER";
-    case v1::GREEN: return "GREEN";
-    default: return "";
+    case v1::RED:
+      return "RED";
+    case v1::AMBER:
+      return "AMBER";
+    case v1::GREEN:
+      return "GREEN";
+    default:
+      return "";
   }
 }
 
@@ -234,17 +234,16 @@ void Emit(Format format, const google::protobuf::Message& message,
 }
 
 void SortActions(google::protobuf::RepeatedPtrField<v1::ActionView>* actions) {
-  std::sort(actions->begin(), actions->end(),
-            [](const v1::ActionView& a, const v1::ActionView& b) {
-              return report::NaturalLess(a.name(), b.name());
-            });
+  std::sort(actions->begin(), actions->end(), [](const v1::ActionView& a, const v1::ActionView& b) {
+    return report::NaturalLess(a.name(), b.name());
+  });
 }
 
 Table ActionsTable(const google::protobuf::RepeatedPtrField<v1::ActionView>& actions) {
   Table t{{"ACTION", "STATUS", "TARGET", "OWNER", "RAG", "DESCRIPTION"}, {}};
   for (const auto& a : actions) {
-    t.rows.push_back({ShortAction(a.name()), projections::StatusText(a.status()),
-                      Target(a), a.owner(), RagText(a.rag()), a.description()});
+    t.rows.push_back({ShortAction(a.name()), projections::StatusText(a.status()), Target(a),
+                      a.owner(), RagText(a.rag()), a.description()});
   }
   return t;
 }
@@ -254,8 +253,8 @@ Table ChangesTable(const google::protobuf::RepeatedPtrField<v1::Change>& changes
   for (const auto& c : changes) {
     std::string what = c.field().empty() ? c.type() : c.field();
     if (c.corrects() != 0) what = absl::StrCat("correction of events/", c.corrects(), ": ", what);
-    std::string change = c.before().empty() ? c.after()
-                                            : absl::StrCat(c.before(), " -> ", c.after());
+    std::string change =
+        c.before().empty() ? c.after() : absl::StrCat(c.before(), " -> ", c.after());
     if (c.corrected_by() != 0) {
       absl::StrAppend(&change, " [corrected by events/", c.corrected_by(), "]");
     }
@@ -291,9 +290,8 @@ int PlanImportCommand(Client& client, const std::string& directory, bool dry_run
                                 " problem(s) listed above; nothing was recorded"));
   }
   std::cerr << absl::StrFormat(
-      "ledgerctl: %s: %d recommendations, %d actions, %d updates (%d commands)\n",
-      plan.plan_name, plan.recommendations, plan.actions, plan.updates,
-      plan.commands.size());
+      "ledgerctl: %s: %d recommendations, %d actions, %d updates (%d commands)\n", plan.plan_name,
+      plan.recommendations, plan.actions, plan.updates, plan.commands.size());
   if (dry_run) return kOk;
   // One atomic request when it fits; request ids come from the content, so
   // importing the same files again appends nothing.
@@ -323,12 +321,10 @@ int PlanImportCommand(Client& client, const std::string& directory, bool dry_run
     }
   }
   if (progress) std::cerr << "\n";
-  std::cout << absl::StrFormat("imported %s: %d events appended%s\n", plan.plan_name,
-                               appended,
-                               replayed ? absl::StrFormat(
-                                              " (%d already recorded by an earlier "
-                                              "import)",
-                                              replayed)
+  std::cout << absl::StrFormat("imported %s: %d events appended%s\n", plan.plan_name, appended,
+                               replayed ? absl::StrFormat(" (%d already recorded by an earlier "
+                                                          "import)",
+                                                          replayed)
                                         : "");
   return kOk;
 }
@@ -345,8 +341,7 @@ int PlanShowCommand(Client& client, Format format) {
   std::map<std::string, std::map<v1::ActionStatus, int>> counts;
   for (int page = 0; page < 10000; ++page) {
     v1::ListActionsResponse response;
-    Check(client.query().ListActions(client.Context().get(), list, &response),
-          client.connection());
+    Check(client.query().ListActions(client.Context().get(), list, &response), client.connection());
     for (const auto& a : response.actions()) counts[a.recommendation()][a.status()]++;
     if (response.next_page_token().empty()) break;
     list.set_page_token(response.next_page_token());
@@ -372,9 +367,9 @@ int PlanShowCommand(Client& client, Format format) {
   PrintTable(t, TerminalWidth(), std::cout);
   std::cout << "\nReporting periods:\n";
   for (const auto& p : plan.periods()) {
-    std::cout << "  " << p.name().substr(p.name().rfind('/') + 1) << "  " << p.title()
-              << "  (" << (p.open() ? "open" : "closed") << ", from "
-              << FormatDay(p.opened_effective()) << ")\n";
+    std::cout << "  " << p.name().substr(p.name().rfind('/') + 1) << "  " << p.title() << "  ("
+              << (p.open() ? "open" : "closed") << ", from " << FormatDay(p.opened_effective())
+              << ")\n";
   }
   return kOk;
 }
@@ -382,8 +377,9 @@ int PlanShowCommand(Client& client, Format format) {
 }  // namespace
 
 int Main(int argc, char** argv) {
-  CLI::App app{"ledgerctl: record and question a council's improvement action plan kept "
-               "in ledgerd."};
+  CLI::App app{
+      "ledgerctl: record and question a council's improvement action plan kept "
+      "in ledgerd."};
   app.require_subcommand(1);
   app.footer(
       "Connection: --addr/LEDGER_ADDR, --token/LEDGER_TOKEN, --plan/LEDGER_PLAN, or a "
@@ -403,8 +399,7 @@ int Main(int argc, char** argv) {
   app.add_option("--ca", g.ca, "PEM CA certificate: connect with TLS (LEDGER_CA)");
   app.add_option("--client_cert", g.client_cert,
                  "PEM client certificate for mutual TLS (LEDGER_CLIENT_CERT)");
-  app.add_option("--client_key", g.client_key,
-                 "PEM client key for mutual TLS (LEDGER_CLIENT_KEY)");
+  app.add_option("--client_key", g.client_key, "PEM client key for mutual TLS (LEDGER_CLIENT_KEY)");
   app.add_option("--config", g.config, "config file (JSON)");
   app.add_option("--timeout", g.timeout_seconds, "deadline of each call, seconds")
       ->capture_default_str();
@@ -422,10 +417,11 @@ int Main(int argc, char** argv) {
   auto* plan = app.add_subcommand("plan", "the plan: import it, show it")->require_subcommand(1);
   std::string import_dir;
   bool dry_run = false;
-  auto* plan_import = plan->add_subcommand(
-      "import", "record a plan from its spreadsheets (a directory with plan.json, "
-                "recommendations.csv, actions.csv). Admin only.\n"
-                "Example: ledgerctl plan import examples/oxford-cpc-2023");
+  auto* plan_import =
+      plan->add_subcommand("import",
+                           "record a plan from its spreadsheets (a directory with plan.json, "
+                           "recommendations.csv, actions.csv). Admin only.\n"
+                           "Example: ledgerctl plan import examples/oxford-cpc-2023");
   plan_import->add_option("DIR", import_dir, "plan directory")->required();
   plan_import->add_flag("--dry-run", dry_run, "check the files, record nothing");
   plan_import->callback([&] {
@@ -445,8 +441,8 @@ int Main(int argc, char** argv) {
   });
 
   // action
-  auto* action = app.add_subcommand("action", "list, show, trace and update actions")
-                     ->require_subcommand(1);
+  auto* action =
+      app.add_subcommand("action", "list, show, trace and update actions")->require_subcommand(1);
   std::string filter_rec, filter_status, filter_owner, filter_rag, filter_overdue;
   int filter_slipped = 0;
   auto* action_list = action->add_subcommand(
@@ -456,8 +452,7 @@ int Main(int argc, char** argv) {
   action_list->add_option("--owner", filter_owner, "principal id");
   action_list->add_option("--rag", filter_rag, "red, amber or green");
   action_list->add_option("--overdue-on", filter_overdue, "YYYY-MM-DD: overdue on that day");
-  action_list->add_option("--slipped", filter_slipped,
-                          "target date revised at least N times");
+  action_list->add_option("--slipped", filter_slipped, "target date revised at least N times");
   action_list->callback([&] {
     run = [&] {
       auto [c, f] = connect();
@@ -473,8 +468,7 @@ int Main(int argc, char** argv) {
       request.set_owner(filter_owner);
       if (!filter_rag.empty()) {
         v1::Rag rag;
-        if (!v1::Rag_Parse(absl::AsciiStrToUpper(filter_rag), &rag) ||
-            rag == v1::RAG_UNSPECIFIED) {
+        if (!v1::Rag_Parse(absl::AsciiStrToUpper(filter_rag), &rag) || rag == v1::RAG_UNSPECIFIED) {
           Fail(kUsage, "--rag: one of red, amber, green");
         }
         request.set_rag(rag);
@@ -497,7 +491,8 @@ int Main(int argc, char** argv) {
   });
 
   std::string action_id;
-  auto* action_show = action->add_subcommand("show", "one action now.\nExample: ledgerctl action show r1/a7");
+  auto* action_show =
+      action->add_subcommand("show", "one action now.\nExample: ledgerctl action show r1/a7");
   action_show->add_option("ACTION", action_id, "REC/ACTION, e.g. r1/a7")->required();
   action_show->callback([&] {
     run = [&] {
@@ -518,8 +513,8 @@ int Main(int argc, char** argv) {
                   {"owner", a.owner()},
                   {"RAG", RagText(a.rag())},
                   {"overdue", a.overdue() ? "yes" : "no"},
-                  {"last changed", absl::StrCat(FormatTime(a.last_changed_at()), " by ",
-                                                a.last_changed_by())},
+                  {"last changed",
+                   absl::StrCat(FormatTime(a.last_changed_at()), " by ", a.last_changed_by())},
                   {"version", absl::StrCat(a.version())}};
         for (const auto& n : a.narratives()) {
           t.rows.push_back({absl::StrCat("update: ", n.period_title()),
@@ -576,8 +571,9 @@ int Main(int argc, char** argv) {
   action_update->add_option("--target", target, "new target date, e.g. 'March 2025'");
   action_update->add_option("--owner", owner, "new owner (admin only)");
   action_update->add_option("--description", new_description, "amended description");
-  action_update->add_option("--reason", reason, "why (required to pause, stop, reopen, "
-                                                "revise a target or amend)");
+  action_update->add_option("--reason", reason,
+                            "why (required to pause, stop, reopen, "
+                            "revise a target or amend)");
   action_update->add_option("--effective", effective,
                             "when it happened, if earlier (YYYY-MM-DD or RFC 3339)");
   action_update->add_option("--expected-version", expected_version,
@@ -623,16 +619,14 @@ int Main(int argc, char** argv) {
             [&](auto& r) { r.set_description(new_description); });
       }
       if (!target.empty()) {
-        add(&v1::Command::mutable_revise_target_date,
-            [&](auto& r) { r.set_target_date(target); });
+        add(&v1::Command::mutable_revise_target_date, [&](auto& r) { r.set_target_date(target); });
       }
       if (!owner.empty()) {
         add(&v1::Command::mutable_assign_owner, [&](auto& r) { r.set_owner(owner); });
       }
       if (!new_status.empty()) {
         const v1::ActionStatus status = ParseStatusFlag(new_status);
-        add(&v1::Command::mutable_change_action_status,
-            [&](auto& r) { r.set_status(status); });
+        add(&v1::Command::mutable_change_action_status, [&](auto& r) { r.set_status(status); });
       }
       if (!note.empty()) {
         std::string period_name;
@@ -648,8 +642,8 @@ int Main(int argc, char** argv) {
             if (p.open()) open.push_back(p.name());
           }
           if (open.size() != 1) {
-            Fail(kUsage, absl::StrCat("--period: required (the plan has ", open.size(),
-                                      " open periods)"));
+            Fail(kUsage,
+                 absl::StrCat("--period: required (the plan has ", open.size(), " open periods)"));
           }
           period_name = open[0];
         }
@@ -659,8 +653,9 @@ int Main(int argc, char** argv) {
         });
       }
       if (commands.empty()) {
-        Fail(kUsage, "nothing to change: give --status, --note, --target, --owner or "
-                     "--description");
+        Fail(kUsage,
+             "nothing to change: give --status, --note, --target, --owner or "
+             "--description");
       }
       v1::CommandResponse response;
       RunExecute(client, std::move(commands), rid.empty() ? NewRequestId() : rid, &response);
@@ -677,9 +672,10 @@ int Main(int argc, char** argv) {
 
   // changes
   std::string ch_actor, ch_since, ch_until, ch_action, ch_type;
-  auto* changes = app.add_subcommand(
-      "changes", "who changed what, when (recorded clock).\n"
-                 "Example: ledgerctl changes --actor jsmith --since 2024-10-01");
+  auto* changes =
+      app.add_subcommand("changes",
+                         "who changed what, when (recorded clock).\n"
+                         "Example: ledgerctl changes --actor jsmith --since 2024-10-01");
   changes->add_option("--actor", ch_actor, "principal id");
   changes->add_option("--since", ch_since, "from this day or time (inclusive)");
   changes->add_option("--until", ch_until, "up to this day (inclusive) or time (exclusive)");
@@ -695,7 +691,8 @@ int Main(int argc, char** argv) {
       request.set_actor(ch_actor);
       request.set_type(ch_type);
       if (!ch_action.empty()) request.set_action(ActionName(c, ch_action));
-      if (!ch_since.empty()) *request.mutable_start_time() = ParseMoment("--since", ch_since, false);
+      if (!ch_since.empty())
+        *request.mutable_start_time() = ParseMoment("--since", ch_since, false);
       if (!ch_until.empty()) {
         // A bare day includes the whole day: up to the next midnight.
         absl::CivilDay day;
@@ -719,12 +716,12 @@ int Main(int argc, char** argv) {
 
   // asof
   std::string asof_when, clock = "recorded";
-  auto* asof = app.add_subcommand(
-      "asof", "the plan as it stood at a moment: --clock recorded (what the ledger said "
-              "then) or effective (what was true then).\n"
-              "Example: ledgerctl asof 2024-04-09 --clock effective");
-  asof->add_option("WHEN", asof_when, "YYYY-MM-DD (end of that day, UTC) or RFC 3339")
-      ->required();
+  auto* asof =
+      app.add_subcommand("asof",
+                         "the plan as it stood at a moment: --clock recorded (what the ledger said "
+                         "then) or effective (what was true then).\n"
+                         "Example: ledgerctl asof 2024-04-09 --clock effective");
+  asof->add_option("WHEN", asof_when, "YYYY-MM-DD (end of that day, UTC) or RFC 3339")->required();
   asof->add_option("--clock", clock, "recorded or effective")->capture_default_str();
   auto parse_clock = [&] {
     if (clock == "recorded") return v1::RECORDED;
@@ -753,9 +750,10 @@ int Main(int argc, char** argv) {
 
   // diff
   std::string diff_from, diff_to;
-  auto* diff = app.add_subcommand(
-      "diff", "what changed between two moments.\n"
-              "Example: ledgerctl diff 2024-04-09 2024-10-31 --clock effective");
+  auto* diff =
+      app.add_subcommand("diff",
+                         "what changed between two moments.\n"
+                         "Example: ledgerctl diff 2024-04-09 2024-10-31 --clock effective");
   diff->add_option("FROM", diff_from, "YYYY-MM-DD or RFC 3339")->required();
   diff->add_option("TO", diff_to, "YYYY-MM-DD or RFC 3339")->required();
   diff->add_option("--clock", clock, "recorded or effective")->capture_default_str();
@@ -773,14 +771,13 @@ int Main(int argc, char** argv) {
       Emit(f, d, [&] {
         Table t{{"ACTION", "WHAT", "FROM", "TO", "REASON"}, {}};
         for (const auto& s : d.status_changes()) {
-          t.rows.push_back({ShortAction(s.action()), "status",
-                            projections::StatusText(s.from()),
+          t.rows.push_back({ShortAction(s.action()), "status", projections::StatusText(s.from()),
                             projections::StatusText(s.to()), s.reason()});
         }
         for (const auto& s : d.target_changes()) {
           t.rows.push_back({ShortAction(s.action()), "target date",
-                            domain::FormatTargetDate(s.from()),
-                            domain::FormatTargetDate(s.to()), absl::StrJoin(s.reasons(), "; ")});
+                            domain::FormatTargetDate(s.from()), domain::FormatTargetDate(s.to()),
+                            absl::StrJoin(s.reasons(), "; ")});
         }
         for (const auto& a : d.new_actions()) {
           t.rows.push_back({ShortAction(a), "new action", "", "", ""});
@@ -845,17 +842,17 @@ int Main(int argc, char** argv) {
         std::ofstream out(report_file, std::ios::binary | std::ios::trunc);
         out << report.content();
         if (!out.flush()) Fail(kFailure, absl::StrCat("-o: cannot write ", report_file));
-        std::cerr << "ledgerctl: wrote " << report_file << " (ledger position "
-                  << report.position() << ", chain head "
-                  << store::ToHex(report.head_hash()).substr(0, 16) << "...)\n";
+        std::cerr << "ledgerctl: wrote " << report_file << " (ledger position " << report.position()
+                  << ", chain head " << store::ToHex(report.head_hash()).substr(0, 16) << "...)\n";
       }
       return kOk;
     };
   });
 
-  auto* security = app.add_subcommand(
-      "security-log", "every refused call: who, what, why, when, from where (admin and "
-                      "scrutiny)");
+  auto* security =
+      app.add_subcommand("security-log",
+                         "every refused call: who, what, why, when, from where (admin and "
+                         "scrutiny)");
   security->callback([&] {
     run = [&] {
       auto [c, f] = connect();
@@ -884,10 +881,11 @@ int Main(int argc, char** argv) {
   });
 
   std::string backup_id;
-  auto* backup = app.add_subcommand(
-      "backup", "take a consistent online backup on ledgerd's machine (admin); restore it "
-                "with `ledgerd --restore DIR --data_dir NEW`.\nExample: ledgerctl backup "
-                "nightly-2025-01-31");
+  auto* backup =
+      app.add_subcommand("backup",
+                         "take a consistent online backup on ledgerd's machine (admin); restore it "
+                         "with `ledgerd --restore DIR --data_dir NEW`.\nExample: ledgerctl backup "
+                         "nightly-2025-01-31");
   backup->add_option("ID", backup_id, "backup name (a-z, 0-9, '-')")->required();
   backup->callback([&] {
     run = [&] {
@@ -899,18 +897,19 @@ int Main(int argc, char** argv) {
       v1::Backup result;
       Check(stub->CreateBackup(client.Context().get(), request, &result), c);
       Emit(f, result, [&] {
-        return Table{{"PATH", "POSITION", "HEAD"},
-                     {{result.path(), absl::StrCat(result.position()),
-                       store::ToHex(result.head_hash())}}};
+        return Table{
+            {"PATH", "POSITION", "HEAD"},
+            {{result.path(), absl::StrCat(result.position()), store::ToHex(result.head_hash())}}};
       });
       return kOk;
     };
   });
 
   // integrity
-  auto* digest = app.add_subcommand(
-      "digest", "a signed checkpoint of the ledger now, as one line to publish (e.g. in "
-                "committee minutes); later `verify --against` it");
+  auto* digest =
+      app.add_subcommand("digest",
+                         "a signed checkpoint of the ledger now, as one line to publish (e.g. in "
+                         "committee minutes); later `verify --against` it");
   digest->callback([&] {
     run = [&] {
       auto [c, f] = connect();
@@ -946,8 +945,9 @@ int Main(int argc, char** argv) {
         auto decoded = integrity::DecodeDigest(against);
         if (!decoded.ok()) Fail(kUsage, std::string(decoded.status().message()));
         if (!integrity::VerifySignature(*decoded)) {
-          Fail(kTampered, "the digest's signature does not verify: it was not signed by "
-                          "its key, or was altered");
+          Fail(kTampered,
+               "the digest's signature does not verify: it was not signed by "
+               "its key, or was altered");
         }
         published = *decoded;
       }
@@ -979,21 +979,21 @@ int Main(int argc, char** argv) {
         proof_request.set_old_size(published->tree_size());
         proof_request.set_new_size(now.tree_size());
         v1::ConsistencyProof proof;
-        Check(client.integrity().GetConsistencyProof(client.Context().get(), proof_request,
-                                                     &proof),
+        Check(client.integrity().GetConsistencyProof(client.Context().get(), proof_request, &proof),
               c);
         std::vector<std::string> path(proof.path().begin(), proof.path().end());
         if (!integrity::VerifySignature(now) || now.public_key() != published->public_key() ||
             !merkle::VerifyConsistency(published->tree_size(), now.tree_size(),
                                        published->root_hash(), now.root_hash(), path)) {
-          Fail(kTampered, "the consistency proof from the digest to today's checkpoint "
-                          "does not verify");
+          Fail(kTampered,
+               "the consistency proof from the digest to today's checkpoint "
+               "does not verify");
         }
         if (f != Format::kJson) {
           std::cout << "the ledger extends the digest of " << published->tree_size()
-                    << " events signed at " << FormatTime(published->time())
-                    << " UTC (now " << now.tree_size() << " events; consistency proof of "
-                    << path.size() << " hashes checked)\n";
+                    << " events signed at " << FormatTime(published->time()) << " UTC (now "
+                    << now.tree_size() << " events; consistency proof of " << path.size()
+                    << " hashes checked)\n";
         }
       }
       return kOk;
@@ -1001,10 +1001,11 @@ int Main(int argc, char** argv) {
   });
 
   std::string prove_event;
-  auto* prove = app.add_subcommand(
-      "prove", "prove one event is in a published checkpoint, with an O(log n) Merkle "
-               "inclusion proof checked here.\nExample: ledgerctl prove events/82 "
-               "--against alcp1:...");
+  auto* prove =
+      app.add_subcommand("prove",
+                         "prove one event is in a published checkpoint, with an O(log n) Merkle "
+                         "inclusion proof checked here.\nExample: ledgerctl prove events/82 "
+                         "--against alcp1:...");
   prove->add_option("EVENT", prove_event, "events/{position} or a position")->required();
   prove->add_option("--against", against, "a digest printed by `ledgerctl digest`")->required();
   prove->callback([&] {
@@ -1029,8 +1030,10 @@ int Main(int argc, char** argv) {
           event.position() != proof.leaf_index() + 1 ||
           !merkle::VerifyInclusion(leaf, proof.leaf_index(), published->tree_size(), path,
                                    published->root_hash())) {
-        Fail(kTampered, absl::StrCat(request.event(), " is NOT proven to be in the checkpoint "
-                                     "of ", published->tree_size(), " events"));
+        Fail(kTampered, absl::StrCat(request.event(),
+                                     " is NOT proven to be in the checkpoint "
+                                     "of ",
+                                     published->tree_size(), " events"));
       }
       if (f == Format::kJson) {
         std::cout << ToJson(event) << "\n";
@@ -1039,8 +1042,8 @@ int Main(int argc, char** argv) {
                   << " events signed at " << FormatTime(published->time()) << " UTC ("
                   << path.size() << " hashes checked)\n"
                   << "  " << event.stream() << " v" << event.version() << ", "
-                  << projections::EventType(event) << " by " << event.actor().id()
-                  << ", recorded " << FormatTime(event.recorded_at()) << " UTC\n";
+                  << projections::EventType(event) << " by " << event.actor().id() << ", recorded "
+                  << FormatTime(event.recorded_at()) << " UTC\n";
       }
       return kOk;
     };
@@ -1051,8 +1054,9 @@ int Main(int argc, char** argv) {
                          ->require_subcommand(1);
   std::string period_id, period_title;
   auto* period_open = period_cmd->add_subcommand(
-      "open", "open a reporting period.\n"
-              "Example: ledgerctl period open apr-2025 --title 'April 2025 progress review'");
+      "open",
+      "open a reporting period.\n"
+      "Example: ledgerctl period open apr-2025 --title 'April 2025 progress review'");
   period_open->add_option("ID", period_id, "period id, e.g. apr-2025")->required();
   period_open->add_option("--title", period_title, "as it heads the report")->required();
   period_open->add_option("--effective", effective, "when it opened, if earlier");
@@ -1065,17 +1069,20 @@ int Main(int argc, char** argv) {
       r->set_parent(PlanName(c));
       r->set_period_id(period_id);
       r->set_title(period_title);
-      if (!effective.empty()) *r->mutable_effective_time() = ParseMoment("--effective", effective, false);
+      if (!effective.empty())
+        *r->mutable_effective_time() = ParseMoment("--effective", effective, false);
       v1::CommandResponse response;
       RunExecute(client, {cmd}, NewRequestId(), &response);
       Emit(f, response, [&] {
-        return Table{{"EVENT", "PERIOD"}, {{response.events(0).name(), response.events(0).stream()}}};
+        return Table{{"EVENT", "PERIOD"},
+                     {{response.events(0).name(), response.events(0).stream()}}};
       });
       return kOk;
     };
   });
-  auto* period_close = period_cmd->add_subcommand("close", "close a reporting period: no "
-                                                           "more updates go into it");
+  auto* period_close = period_cmd->add_subcommand("close",
+                                                  "close a reporting period: no "
+                                                  "more updates go into it");
   period_close->add_option("ID", period_id, "period id")->required();
   period_close->add_option("--effective", effective, "when it closed, if earlier");
   period_close->callback([&] {
@@ -1085,26 +1092,30 @@ int Main(int argc, char** argv) {
       v1::Command cmd;
       auto* r = cmd.mutable_close_period();
       r->set_name(PeriodName(c, period_id));
-      if (!effective.empty()) *r->mutable_effective_time() = ParseMoment("--effective", effective, false);
+      if (!effective.empty())
+        *r->mutable_effective_time() = ParseMoment("--effective", effective, false);
       v1::CommandResponse response;
       RunExecute(client, {cmd}, NewRequestId(), &response);
       Emit(f, response, [&] {
-        return Table{{"EVENT", "PERIOD"}, {{response.events(0).name(), response.events(0).stream()}}};
+        return Table{{"EVENT", "PERIOD"},
+                     {{response.events(0).name(), response.events(0).stream()}}};
       });
       return kOk;
     };
   });
 
   // principal
-  auto* principal = app.add_subcommand("principal", "manage the principals file (run where "
-                                                    "ledgerd's file lives; ledgerd reloads it "
-                                                    "on SIGHUP)")
+  auto* principal = app.add_subcommand("principal",
+                                       "manage the principals file (run where "
+                                       "ledgerd's file lives; ledgerd reloads it "
+                                       "on SIGHUP)")
                         ->require_subcommand(1);
   std::string pfile, pid, pname, prole;
   auto* principal_add = principal->add_subcommand(
-      "add", "add a principal; prints its new token once, stores only its SHA-256.\n"
-             "Example: ledgerctl principal add --file principals.json --id jsmith "
-             "--name 'J Smith' --role officer");
+      "add",
+      "add a principal; prints its new token once, stores only its SHA-256.\n"
+      "Example: ledgerctl principal add --file principals.json --id jsmith "
+      "--name 'J Smith' --role officer");
   principal_add->add_option("--file", pfile, "principals JSON file")->required();
   principal_add->add_option("--id", pid, "principal id")->required();
   principal_add->add_option("--name", pname, "display name");
@@ -1122,7 +1133,8 @@ int Main(int argc, char** argv) {
       return kOk;
     };
   });
-  auto* principal_disable = principal->add_subcommand("disable", "refuse a principal's token from now on");
+  auto* principal_disable =
+      principal->add_subcommand("disable", "refuse a principal's token from now on");
   principal_disable->add_option("--file", pfile, "principals JSON file")->required();
   principal_disable->add_option("--id", pid, "principal id")->required();
   principal_disable->callback([&] {

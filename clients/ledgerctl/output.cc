@@ -32,8 +32,7 @@ size_t DisplayWidth(const std::string& text) {
 
 int TerminalWidth() {
   winsize size{};
-  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 &&
-      size.ws_col > 20) {
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 20) {
     return size.ws_col;
   }
   if (const char* columns = std::getenv("COLUMNS")) {

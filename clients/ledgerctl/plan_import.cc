@@ -34,21 +34,25 @@ bool ParseDate(const std::string& text, google::protobuf::Timestamp* out) {
   return true;
 }
 
-std::string Trim(const std::string& s) {
-  return std::string(absl::StripAsciiWhitespace(s));
-}
+std::string Trim(const std::string& s) { return std::string(absl::StripAsciiWhitespace(s)); }
 
 bool ParseStatus(const std::string& text, v1::ActionStatus* status) {
   std::string s = absl::AsciiStrToUpper(Trim(text));
   for (char& c : s) {
     if (c == ' ' || c == '-') c = '_';
   }
-  if (s == "NOT_STARTED") *status = v1::NOT_STARTED;
-  else if (s == "ONGOING") *status = v1::ONGOING;
-  else if (s == "COMPLETE" || s == "COMPLETED") *status = v1::COMPLETE;
-  else if (s == "PAUSED") *status = v1::PAUSED;
-  else if (s == "STOPPED") *status = v1::STOPPED;
-  else return false;
+  if (s == "NOT_STARTED")
+    *status = v1::NOT_STARTED;
+  else if (s == "ONGOING")
+    *status = v1::ONGOING;
+  else if (s == "COMPLETE" || s == "COMPLETED")
+    *status = v1::COMPLETE;
+  else if (s == "PAUSED")
+    *status = v1::PAUSED;
+  else if (s == "STOPPED")
+    *status = v1::STOPPED;
+  else
+    return false;
   return true;
 }
 
@@ -61,8 +65,7 @@ std::string ReadFile(const std::string& path, bool* ok) {
 }
 
 template <typename Request>
-void Stamp(Request* r, const google::protobuf::Timestamp& when,
-           const std::string& reason) {
+void Stamp(Request* r, const google::protobuf::Timestamp& when, const std::string& reason) {
   *r->mutable_effective_time() = when;
   r->set_reason(reason);
 }
@@ -80,8 +83,7 @@ PlanImport BuildPlanImport(const std::string& directory) {
   return BuildPlanImportFromFiles(manifest, directory);
 }
 
-PlanImport BuildPlanImportFromFiles(const std::string& manifest_text,
-                                    const std::string& base) {
+PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std::string& base) {
   PlanImport out;
   auto error = [&](std::string message) { out.errors.push_back(std::move(message)); };
   const std::string manifest_path = base + "/plan.json";
@@ -119,9 +121,8 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text,
     for (const auto& p : m["periods"]) {
       const std::string where = absl::StrCat(manifest_path, ": periods[", i++, "]");
       Period period;
-      if (!p.is_object() || !p.contains("id") || !p["id"].is_string() ||
-          !p.contains("title") || !p["title"].is_string() || !p.contains("opened") ||
-          !p["opened"].is_string()) {
+      if (!p.is_object() || !p.contains("id") || !p["id"].is_string() || !p.contains("title") ||
+          !p["title"].is_string() || !p.contains("opened") || !p["opened"].is_string()) {
         error(absl::StrCat(where, ": needs string fields id, title, opened"));
         continue;
       }
@@ -134,8 +135,8 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text,
         error(absl::StrCat(where, ".opened: not a date (YYYY-MM-DD)"));
       }
       if (p.contains("closed")) {
-        period.has_closed = p["closed"].is_string() &&
-                            ParseDate(p["closed"].get<std::string>(), &period.closed);
+        period.has_closed =
+            p["closed"].is_string() && ParseDate(p["closed"].get<std::string>(), &period.closed);
         if (!period.has_closed) error(absl::StrCat(where, ".closed: not a date (YYYY-MM-DD)"));
       }
       periods.push_back(period);
@@ -212,7 +213,7 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text,
   out.errors.insert(out.errors.end(), actions.errors.begin(), actions.errors.end());
   if (!actions.errors.empty()) return out;
   const char* kColumns[] = {"recommendation", "action_id", "description", "target_date",
-                            "status", "owner", "period", "update"};
+                            "status",         "owner",     "period",      "update"};
   std::map<std::string, int> col;
   for (const char* name : kColumns) {
     col[name] = Column(actions, name);
@@ -288,8 +289,8 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text,
     }
     const std::string name = domain::ActionName(plan_id, rec, id);
     if (row_ok && !seen.insert({name, period->id}).second) {
-      bad("action_id", absl::StrCat("duplicate action \"", rec, "/", id,
-                                    "\" in period \"", period_text, "\""));
+      bad("action_id",
+          absl::StrCat("duplicate action \"", rec, "/", id, "\" in period \"", period_text, "\""));
       row_ok = false;
     }
     const std::string description = Trim(cell("description"));

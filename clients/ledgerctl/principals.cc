@@ -35,8 +35,7 @@ absl::StatusOr<nlohmann::json> Load(const std::string& path, bool create) {
 
 absl::Status Save(const std::string& path, const nlohmann::json& doc) {
   const std::string text = doc.dump(2) + "\n";
-  absl::StatusOr<std::vector<service::PrincipalRecord>> valid =
-      service::ParsePrincipals(text);
+  absl::StatusOr<std::vector<service::PrincipalRecord>> valid = service::ParsePrincipals(text);
   if (!valid.ok()) return valid.status();
   const std::string temp = path + ".tmp";
   {
@@ -70,9 +69,9 @@ absl::StatusOr<std::string> AddPrincipal(const std::string& path, const std::str
   if (RAND_bytes(random, sizeof(random)) != 1) {
     return absl::InternalError("no randomness available for a token");
   }
-  const std::string token = absl::StrCat(
-      "alt_", absl::WebSafeBase64Escape(
-                  absl::string_view(reinterpret_cast<const char*>(random), sizeof(random))));
+  const std::string token =
+      absl::StrCat("alt_", absl::WebSafeBase64Escape(absl::string_view(
+                               reinterpret_cast<const char*>(random), sizeof(random))));
   (*doc)["principals"].push_back({{"id", id},
                                   {"name", name.empty() ? id : name},
                                   {"role", role},

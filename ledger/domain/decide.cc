@@ -3,8 +3,8 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "ledger/domain/limits.h"
 #include "ledger/domain/names.h"
 #include "ledger/domain/target_date.h"
@@ -49,11 +49,11 @@ absl::Status Invalid(absl::string_view field, absl::string_view why) {
 
 // Text a person typed: valid length, no control characters other than line
 // breaks and tabs where several lines make sense.
-absl::Status CheckText(absl::string_view field, absl::string_view value,
-                       size_t max_bytes, bool required, bool multiline) {
+absl::Status CheckText(absl::string_view field, absl::string_view value, size_t max_bytes,
+                       bool required, bool multiline) {
   if (value.size() > max_bytes) {
-    return Invalid(field, absl::StrCat("too long (", value.size(),
-                                       " bytes; at most ", max_bytes, ")"));
+    return Invalid(field,
+                   absl::StrCat("too long (", value.size(), " bytes; at most ", max_bytes, ")"));
   }
   if (required && absl::StripAsciiWhitespace(value).empty()) {
     return Invalid(field, "required");
@@ -62,8 +62,8 @@ absl::Status CheckText(absl::string_view field, absl::string_view value,
     if (c < 0x20 || c == 0x7f) {
       bool allowed = multiline && (c == '\n' || c == '\r' || c == '\t');
       if (!allowed) {
-        return Invalid(field, absl::StrCat("contains control character 0x",
-                                           absl::Hex(c, absl::kZeroPad2)));
+        return Invalid(
+            field, absl::StrCat("contains control character 0x", absl::Hex(c, absl::kZeroPad2)));
       }
     }
   }
@@ -72,8 +72,7 @@ absl::Status CheckText(absl::string_view field, absl::string_view value,
 
 absl::Status CheckPrincipalId(absl::string_view field, absl::string_view id) {
   if (id.size() > kMaxPrincipalIdBytes) {
-    return Invalid(field, absl::StrCat("too long (at most ",
-                                       kMaxPrincipalIdBytes, " bytes)"));
+    return Invalid(field, absl::StrCat("too long (at most ", kMaxPrincipalIdBytes, " bytes)"));
   }
   for (char c : id) {
     if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-' && c != '@') {
@@ -85,19 +84,13 @@ absl::Status CheckPrincipalId(absl::string_view field, absl::string_view id) {
   return absl::OkStatus();
 }
 
-bool IsKnownStatus(v1::ActionStatus s) {
-  return s >= v1::NOT_STARTED && s <= v1::STOPPED;
-}
+bool IsKnownStatus(v1::ActionStatus s) { return s >= v1::NOT_STARTED && s <= v1::STOPPED; }
 
 // The fields every command carries. Fills the envelope from them.
 template <typename Request>
-absl::Status ApplyCommon(const Request& req, const DecideContext& ctx,
-                         v1::Event* event) {
-  if (absl::Status s = CheckRequestId("request_id", req.request_id()); !s.ok())
-    return s;
-  if (absl::Status s =
-          CheckText("reason", req.reason(), kMaxReasonBytes, false, true);
-      !s.ok())
+absl::Status ApplyCommon(const Request& req, const DecideContext& ctx, v1::Event* event) {
+  if (absl::Status s = CheckRequestId("request_id", req.request_id()); !s.ok()) return s;
+  if (absl::Status s = CheckText("reason", req.reason(), kMaxReasonBytes, false, true); !s.ok())
     return s;
   if (req.has_expected_version() && req.expected_version() < 0) {
     return Invalid("expected_version", "must not be negative");
@@ -107,14 +100,12 @@ absl::Status ApplyCommon(const Request& req, const DecideContext& ctx,
     if (t.nanos() < 0 || t.nanos() > 999'999'999 || t.seconds() < 0) {
       return Invalid("effective_time", "not a valid timestamp");
     }
-    absl::Time effective =
-        absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+    absl::Time effective = absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
     if (effective > ctx.now) {
-      return Invalid("effective_time",
-                     absl::StrCat("is in the future (",
-                                  absl::FormatTime(absl::RFC3339_full, effective,
-                                                   absl::UTCTimeZone()),
-                                  "); only the past can be recorded"));
+      return Invalid("effective_time", absl::StrCat("is in the future (",
+                                                    absl::FormatTime(absl::RFC3339_full, effective,
+                                                                     absl::UTCTimeZone()),
+                                                    "); only the past can be recorded"));
     }
     // The log keeps microseconds.
     event->mutable_effective_at()->set_seconds(t.seconds());
@@ -135,49 +126,45 @@ absl::Status RequireReason(const v1::Event& event, absl::string_view what) {
 }
 
 template <typename Request>
-absl::Status CheckVersion(const Request& req, const std::string& stream,
-                          uint64_t actual) {
-  if (req.has_expected_version() &&
-      static_cast<uint64_t>(req.expected_version()) != actual) {
-    return absl::AbortedError(absl::StrCat(
-        "expected_version: ", stream, " is at version ", actual,
-        ", not the expected ", req.expected_version(),
-        "; read it again and retry"));
+absl::Status CheckVersion(const Request& req, const std::string& stream, uint64_t actual) {
+  if (req.has_expected_version() && static_cast<uint64_t>(req.expected_version()) != actual) {
+    return absl::AbortedError(absl::StrCat("expected_version: ", stream, " is at version ", actual,
+                                           ", not the expected ", req.expected_version(),
+                                           "; read it again and retry"));
   }
   return absl::OkStatus();
 }
 
 absl::Status RequireAdmin(const DecideContext& ctx, absl::string_view what) {
   if (ctx.actor.role != v1::ADMIN) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(ctx.actor.id, " (", RoleName(ctx.actor.role),
-                     ") may not ", what, ": only an admin may"));
+    return absl::PermissionDeniedError(absl::StrCat(ctx.actor.id, " (", RoleName(ctx.actor.role),
+                                                    ") may not ", what, ": only an admin may"));
   }
   return absl::OkStatus();
 }
 
 // Officers change only the actions they own; admins any; scrutiny none.
-absl::Status RequireActionWriter(const DecideContext& ctx,
-                                 const std::string& name,
+absl::Status RequireActionWriter(const DecideContext& ctx, const std::string& name,
                                  const ActionEntity& action) {
   if (ctx.actor.role == v1::ADMIN) return absl::OkStatus();
   if (ctx.actor.role == v1::OFFICER && action.owner == ctx.actor.id) {
     return absl::OkStatus();
   }
   if (ctx.actor.role == v1::OFFICER) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        ctx.actor.id, " (officer) may not change ", name, ": it is owned by ",
-        action.owner.empty() ? "nobody yet" : action.owner,
-        "; officers change only the actions they own"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(ctx.actor.id, " (officer) may not change ", name, ": it is owned by ",
+                     action.owner.empty() ? "nobody yet" : action.owner,
+                     "; officers change only the actions they own"));
   }
-  return absl::PermissionDeniedError(absl::StrCat(
-      ctx.actor.id, " (", RoleName(ctx.actor.role), ") may not change ", name));
+  return absl::PermissionDeniedError(
+      absl::StrCat(ctx.actor.id, " (", RoleName(ctx.actor.role), ") may not change ", name));
 }
 
 // Looks up an action named in `field` and checks the caller may change it.
-absl::StatusOr<const ActionEntity*> FindWritableAction(
-    const StateTxn& txn, const DecideContext& ctx, absl::string_view field,
-    const std::string& name) {
+absl::StatusOr<const ActionEntity*> FindWritableAction(const StateTxn& txn,
+                                                       const DecideContext& ctx,
+                                                       absl::string_view field,
+                                                       const std::string& name) {
   absl::StatusOr<ResourceName> parsed = ParseNameOf(Kind::kAction, field, name);
   if (!parsed.ok()) return parsed.status();
   const ActionEntity* action = txn.actions.Find(name);
@@ -192,19 +179,16 @@ absl::Status RejectIfStopped(const std::string& name, const ActionEntity& action
                              absl::string_view what) {
   if (action.status == v1::STOPPED) {
     return absl::FailedPreconditionError(absl::StrCat(
-        name, " is STOPPED: cannot ", what,
-        "; reopen it first (status ONGOING with a reason)"));
+        name, " is STOPPED: cannot ", what, "; reopen it first (status ONGOING with a reason)"));
   }
   return absl::OkStatus();
 }
 
 // Allowed status transitions; `reason_for` says when a reason is required.
-absl::Status CheckTransition(v1::ActionStatus from, v1::ActionStatus to,
-                             const v1::Event& event) {
+absl::Status CheckTransition(v1::ActionStatus from, v1::ActionStatus to, const v1::Event& event) {
   auto refuse = [&](absl::string_view why) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("status: cannot change from ", StatusName(from), " to ",
-                     StatusName(to), ": ", why));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "status: cannot change from ", StatusName(from), " to ", StatusName(to), ": ", why));
   };
   if (from == to) return refuse("it is already so");
   if (to == v1::NOT_STARTED) return refuse("an action cannot be un-started");
@@ -225,21 +209,17 @@ absl::Status CheckTransition(v1::ActionStatus from, v1::ActionStatus to,
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Event> DecideCreatePlan(const StateTxn& txn,
-                                           const v1::CreatePlanRequest& req,
+absl::StatusOr<v1::Event> DecideCreatePlan(const StateTxn& txn, const v1::CreatePlanRequest& req,
                                            const DecideContext& ctx) {
   v1::Event event;
   if (absl::Status s = ApplyCommon(req, ctx, &event); !s.ok()) return s;
   if (absl::Status s = CheckId("plan_id", req.plan_id()); !s.ok()) return s;
-  if (absl::Status s = CheckText("title", req.title(), kMaxTitleBytes, true, false);
-      !s.ok())
+  if (absl::Status s = CheckText("title", req.title(), kMaxTitleBytes, true, false); !s.ok())
+    return s;
+  if (absl::Status s = CheckText("council", req.council(), kMaxTitleBytes, false, false); !s.ok())
     return s;
   if (absl::Status s =
-          CheckText("council", req.council(), kMaxTitleBytes, false, false);
-      !s.ok())
-    return s;
-  if (absl::Status s = CheckText("description", req.description(),
-                                 kMaxDescriptionBytes, false, true);
+          CheckText("description", req.description(), kMaxDescriptionBytes, false, true);
       !s.ok())
     return s;
   if (absl::Status s = RequireAdmin(ctx, "create a plan"); !s.ok()) return s;
@@ -247,8 +227,7 @@ absl::StatusOr<v1::Event> DecideCreatePlan(const StateTxn& txn,
   const uint64_t version = txn.StreamVersion(name);
   if (absl::Status s = CheckVersion(req, name, version); !s.ok()) return s;
   if (txn.plans.Find(name) != nullptr) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("plan_id: plan ", name, " already exists"));
+    return absl::AlreadyExistsError(absl::StrCat("plan_id: plan ", name, " already exists"));
   }
   event.set_stream(name);
   event.set_version(1);
@@ -259,41 +238,31 @@ absl::StatusOr<v1::Event> DecideCreatePlan(const StateTxn& txn,
   return event;
 }
 
-absl::StatusOr<v1::Event> DecideAddRecommendation(
-    const StateTxn& txn, const v1::AddRecommendationRequest& req,
-    const DecideContext& ctx) {
+absl::StatusOr<v1::Event> DecideAddRecommendation(const StateTxn& txn,
+                                                  const v1::AddRecommendationRequest& req,
+                                                  const DecideContext& ctx) {
   v1::Event event;
   if (absl::Status s = ApplyCommon(req, ctx, &event); !s.ok()) return s;
-  absl::StatusOr<ResourceName> parent =
-      ParseNameOf(Kind::kPlan, "parent", req.parent());
+  absl::StatusOr<ResourceName> parent = ParseNameOf(Kind::kPlan, "parent", req.parent());
   if (!parent.ok()) return parent.status();
-  if (absl::Status s = CheckId("recommendation_id", req.recommendation_id());
-      !s.ok())
-    return s;
+  if (absl::Status s = CheckId("recommendation_id", req.recommendation_id()); !s.ok()) return s;
   if (req.number() < 1 || req.number() > kMaxRecommendationNumber) {
-    return Invalid("number", absl::StrCat("must be between 1 and ",
-                                          kMaxRecommendationNumber));
+    return Invalid("number", absl::StrCat("must be between 1 and ", kMaxRecommendationNumber));
   }
-  if (absl::Status s = CheckText("title", req.title(), kMaxTitleBytes, true, false);
+  if (absl::Status s = CheckText("title", req.title(), kMaxTitleBytes, true, false); !s.ok())
+    return s;
+  if (absl::Status s = CheckText("text", req.text(), kMaxRecommendationTextBytes, false, true);
       !s.ok())
     return s;
-  if (absl::Status s = CheckText("text", req.text(), kMaxRecommendationTextBytes,
-                                 false, true);
-      !s.ok())
-    return s;
-  if (absl::Status s = RequireAdmin(ctx, "add a recommendation"); !s.ok())
-    return s;
+  if (absl::Status s = RequireAdmin(ctx, "add a recommendation"); !s.ok()) return s;
   if (txn.plans.Find(req.parent()) == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("parent: plan ", req.parent(), " not found"));
+    return absl::NotFoundError(absl::StrCat("parent: plan ", req.parent(), " not found"));
   }
-  const std::string name =
-      RecommendationName(parent->plan, req.recommendation_id());
-  if (absl::Status s = CheckVersion(req, name, txn.StreamVersion(name)); !s.ok())
-    return s;
+  const std::string name = RecommendationName(parent->plan, req.recommendation_id());
+  if (absl::Status s = CheckVersion(req, name, txn.StreamVersion(name)); !s.ok()) return s;
   if (txn.recommendations.Find(name) != nullptr) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "recommendation_id: recommendation ", name, " already exists"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("recommendation_id: recommendation ", name, " already exists"));
   }
   event.set_stream(name);
   event.set_version(1);
@@ -304,23 +273,20 @@ absl::StatusOr<v1::Event> DecideAddRecommendation(
   return event;
 }
 
-absl::StatusOr<v1::Event> DecideAddAction(const StateTxn& txn,
-                                          const v1::AddActionRequest& req,
+absl::StatusOr<v1::Event> DecideAddAction(const StateTxn& txn, const v1::AddActionRequest& req,
                                           const DecideContext& ctx) {
   v1::Event event;
   if (absl::Status s = ApplyCommon(req, ctx, &event); !s.ok()) return s;
-  absl::StatusOr<ResourceName> parent =
-      ParseNameOf(Kind::kRecommendation, "parent", req.parent());
+  absl::StatusOr<ResourceName> parent = ParseNameOf(Kind::kRecommendation, "parent", req.parent());
   if (!parent.ok()) return parent.status();
   if (absl::Status s = CheckId("action_id", req.action_id()); !s.ok()) return s;
-  if (absl::Status s = CheckText("description", req.description(),
-                                 kMaxDescriptionBytes, true, true);
+  if (absl::Status s =
+          CheckText("description", req.description(), kMaxDescriptionBytes, true, true);
       !s.ok())
     return s;
   auto* added = event.mutable_action_added();
   if (!req.target_date().empty()) {
-    absl::StatusOr<v1::TargetDate> date =
-        ParseTargetDate("target_date", req.target_date());
+    absl::StatusOr<v1::TargetDate> date = ParseTargetDate("target_date", req.target_date());
     if (!date.ok()) return date.status();
     *added->mutable_target_date() = *date;
   }
@@ -332,20 +298,16 @@ absl::StatusOr<v1::Event> DecideAddAction(const StateTxn& txn,
   }
   if (absl::Status s = RequireAdmin(ctx, "add an action"); !s.ok()) return s;
   if (txn.recommendations.Find(req.parent()) == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("parent: recommendation ", req.parent(), " not found"));
+    return absl::NotFoundError(absl::StrCat("parent: recommendation ", req.parent(), " not found"));
   }
-  const std::string name =
-      ActionName(parent->plan, parent->recommendation, req.action_id());
-  if (absl::Status s = CheckVersion(req, name, txn.StreamVersion(name)); !s.ok())
-    return s;
+  const std::string name = ActionName(parent->plan, parent->recommendation, req.action_id());
+  if (absl::Status s = CheckVersion(req, name, txn.StreamVersion(name)); !s.ok()) return s;
   if (txn.actions.Find(name) != nullptr) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("action_id: action ", name, " already exists"));
+    return absl::AlreadyExistsError(absl::StrCat("action_id: action ", name, " already exists"));
   }
   if (status == v1::PAUSED || status == v1::STOPPED) {
-    if (absl::Status s = RequireReason(
-            event, absl::StrCat("add an action as ", StatusName(status)));
+    if (absl::Status s =
+            RequireReason(event, absl::StrCat("add an action as ", StatusName(status)));
         !s.ok())
       return s;
   }
@@ -357,9 +319,9 @@ absl::StatusOr<v1::Event> DecideAddAction(const StateTxn& txn,
   return event;
 }
 
-absl::StatusOr<v1::Event> DecideChangeStatus(
-    const StateTxn& txn, const v1::ChangeActionStatusRequest& req,
-    const DecideContext& ctx) {
+absl::StatusOr<v1::Event> DecideChangeStatus(const StateTxn& txn,
+                                             const v1::ChangeActionStatusRequest& req,
+                                             const DecideContext& ctx) {
   v1::Event event;
   if (absl::Status s = ApplyCommon(req, ctx, &event); !s.ok()) return s;
   if (req.status() == v1::ACTION_STATUS_UNSPECIFIED) {
@@ -368,14 +330,10 @@ absl::StatusOr<v1::Event> DecideChangeStatus(
   if (!IsKnownStatus(req.status())) {
     return Invalid("status", absl::StrCat("unknown status ", req.status()));
   }
-  absl::StatusOr<const ActionEntity*> action =
-      FindWritableAction(txn, ctx, "name", req.name());
+  absl::StatusOr<const ActionEntity*> action = FindWritableAction(txn, ctx, "name", req.name());
   if (!action.ok()) return action.status();
-  if (absl::Status s = CheckVersion(req, req.name(), (*action)->version); !s.ok())
-    return s;
-  if (absl::Status s = CheckTransition((*action)->status, req.status(), event);
-      !s.ok())
-    return s;
+  if (absl::Status s = CheckVersion(req, req.name(), (*action)->version); !s.ok()) return s;
+  if (absl::Status s = CheckTransition((*action)->status, req.status(), event); !s.ok()) return s;
   event.set_stream(req.name());
   event.set_version((*action)->version + 1);
   event.mutable_status_changed()->set_from((*action)->status);
@@ -388,15 +346,12 @@ absl::StatusOr<v1::Event> DecideRecordUpdate(const StateTxn& txn,
                                              const DecideContext& ctx) {
   v1::Event event;
   if (absl::Status s = ApplyCommon(req, ctx, &event); !s.ok()) return s;
-  if (absl::Status s = CheckText("narrative", req.narrative(),
-                                 kMaxNarrativeBytes, true, true);
+  if (absl::Status s = CheckText("narrative", req.narrative(), kMaxNarrativeBytes, true, true);
       !s.ok())
     return s;
-  absl::StatusOr<ResourceName> period =
-      ParseNameOf(Kind::kPeriod, "period", req.period());
+  absl::StatusOr<ResourceName> period = ParseNameOf(Kind::kPeriod, "period", req.period());
   if (!period.ok()) return period.status();
-  absl::StatusOr<const ActionEntity*> action =
-      FindWritableAction(txn, ctx, "name", req.name());
+  absl::StatusOr<const ActionEntity*> action = FindWritableAction(txn, ctx, "name", req.name());
   if (!action.ok()) return action.status();
   absl::StatusOr<ResourceName> action_name = ParseName("name", req.name());
   if (period->plan != action_name->plan) {
@@ -407,16 +362,13 @@ absl::StatusOr<v1::Event> DecideRecordUpdate(const StateTxn& txn,
     return absl::NotFoundError(
         absl::StrCat("period: reporting period ", req.period(), " not found"));
   }
-  if (absl::Status s = CheckVersion(req, req.name(), (*action)->version); !s.ok())
-    return s;
+  if (absl::Status s = CheckVersion(req, req.name(), (*action)->version); !s.ok()) return s;
   if (!p->open) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "period: reporting period ", req.period(), " (", p->title,
-        ") is closed; updates go into an open period"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("period: reporting period ", req.period(), " (", p->title,
+                     ") is closed; updates go into an open period"));
   }
-  if (absl::Status s = RejectIfStopped(req.name(), **action, "record an update");
-      !s.ok())
-    return s;
+  if (absl::Status s = RejectIfStopped(req.name(), **action, "record an update"); !s.ok()) return s;
   event.set_stream(req.name());
   event.set_version((*action)->version + 1);
   event.mutable_update_recorded()->set_period(req.period());
@@ -424,29 +376,22 @@ absl::StatusOr<v1::Event> DecideRecordUpdate(const StateTxn& txn,
   return event;
 }
 
-absl::StatusOr<v1::Event> DecideReviseTarget(
-    const StateTxn& txn, const v1::ReviseTargetDateRequest& req,
-    const DecideContext& ctx) {
+absl::StatusOr<v1::Event> DecideReviseTarget(const StateTxn& txn,
+                                             const v1::ReviseTargetDateRequest& req,
+                                             const DecideContext& ctx) {
   v1::Event event;
   if (absl::Status s = ApplyCommon(req, ctx, &event); !s.ok()) return s;
-  absl::StatusOr<v1::TargetDate> date =
-      ParseTargetDate("target_date", req.target_date());
+  absl::StatusOr<v1::TargetDate> date = ParseTargetDate("target_date", req.target_date());
   if (!date.ok()) return date.status();
-  absl::StatusOr<const ActionEntity*> action =
-      FindWritableAction(txn, ctx, "name", req.name());
+  absl::StatusOr<const ActionEntity*> action = FindWritableAction(txn, ctx, "name", req.name());
   if (!action.ok()) return action.status();
-  if (absl::Status s = CheckVersion(req, req.name(), (*action)->version); !s.ok())
+  if (absl::Status s = CheckVersion(req, req.name(), (*action)->version); !s.ok()) return s;
+  if (absl::Status s = RejectIfStopped(req.name(), **action, "revise its target date"); !s.ok())
     return s;
-  if (absl::Status s =
-          RejectIfStopped(req.name(), **action, "revise its target date");
-      !s.ok())
-    return s;
-  if (absl::Status s = RequireReason(event, "revise a target date"); !s.ok())
-    return s;
+  if (absl::Status s = RequireReason(event, "revise a target date"); !s.ok()) return s;
   if (SameTargetDate((*action)->target_date, *date)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "target_date: ", req.name(), " already has target date ",
-        FormatTargetDate(*date)));
+        "target_date: ", req.name(), " already has target date ", FormatTargetDate(*date)));
   }
   event.set_stream(req.name());
   event.set_version((*action)->version + 1);
@@ -458,30 +403,24 @@ absl::StatusOr<v1::Event> DecideReviseTarget(
   return event;
 }
 
-absl::StatusOr<v1::Event> DecideAssignOwner(const StateTxn& txn,
-                                            const v1::AssignOwnerRequest& req,
+absl::StatusOr<v1::Event> DecideAssignOwner(const StateTxn& txn, const v1::AssignOwnerRequest& req,
                                             const DecideContext& ctx) {
   v1::Event event;
   if (absl::Status s = ApplyCommon(req, ctx, &event); !s.ok()) return s;
   if (req.owner().empty()) return Invalid("owner", "required");
   if (absl::Status s = CheckPrincipalId("owner", req.owner()); !s.ok()) return s;
-  absl::StatusOr<ResourceName> parsed =
-      ParseNameOf(Kind::kAction, "name", req.name());
+  absl::StatusOr<ResourceName> parsed = ParseNameOf(Kind::kAction, "name", req.name());
   if (!parsed.ok()) return parsed.status();
   if (absl::Status s = RequireAdmin(ctx, "assign owners"); !s.ok()) return s;
   const ActionEntity* action = txn.actions.Find(req.name());
   if (action == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("name: action ", req.name(), " not found"));
+    return absl::NotFoundError(absl::StrCat("name: action ", req.name(), " not found"));
   }
-  if (absl::Status s = CheckVersion(req, req.name(), action->version); !s.ok())
-    return s;
-  if (absl::Status s = RejectIfStopped(req.name(), *action, "assign an owner");
-      !s.ok())
-    return s;
+  if (absl::Status s = CheckVersion(req, req.name(), action->version); !s.ok()) return s;
+  if (absl::Status s = RejectIfStopped(req.name(), *action, "assign an owner"); !s.ok()) return s;
   if (action->owner == req.owner()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "owner: ", req.name(), " is already owned by ", req.owner()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("owner: ", req.name(), " is already owned by ", req.owner()));
   }
   event.set_stream(req.name());
   event.set_version(action->version + 1);
@@ -490,29 +429,24 @@ absl::StatusOr<v1::Event> DecideAssignOwner(const StateTxn& txn,
   return event;
 }
 
-absl::StatusOr<v1::Event> DecideAmendDescription(
-    const StateTxn& txn, const v1::AmendDescriptionRequest& req,
-    const DecideContext& ctx) {
+absl::StatusOr<v1::Event> DecideAmendDescription(const StateTxn& txn,
+                                                 const v1::AmendDescriptionRequest& req,
+                                                 const DecideContext& ctx) {
   v1::Event event;
   if (absl::Status s = ApplyCommon(req, ctx, &event); !s.ok()) return s;
-  if (absl::Status s = CheckText("description", req.description(),
-                                 kMaxDescriptionBytes, true, true);
-      !s.ok())
-    return s;
-  absl::StatusOr<const ActionEntity*> action =
-      FindWritableAction(txn, ctx, "name", req.name());
-  if (!action.ok()) return action.status();
-  if (absl::Status s = CheckVersion(req, req.name(), (*action)->version); !s.ok())
-    return s;
   if (absl::Status s =
-          RejectIfStopped(req.name(), **action, "amend its description");
+          CheckText("description", req.description(), kMaxDescriptionBytes, true, true);
       !s.ok())
     return s;
-  if (absl::Status s = RequireReason(event, "amend a description"); !s.ok())
+  absl::StatusOr<const ActionEntity*> action = FindWritableAction(txn, ctx, "name", req.name());
+  if (!action.ok()) return action.status();
+  if (absl::Status s = CheckVersion(req, req.name(), (*action)->version); !s.ok()) return s;
+  if (absl::Status s = RejectIfStopped(req.name(), **action, "amend its description"); !s.ok())
     return s;
+  if (absl::Status s = RequireReason(event, "amend a description"); !s.ok()) return s;
   if ((*action)->description == req.description()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "description: ", req.name(), " already has this description"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("description: ", req.name(), " already has this description"));
   }
   event.set_stream(req.name());
   event.set_version((*action)->version + 1);
@@ -521,31 +455,25 @@ absl::StatusOr<v1::Event> DecideAmendDescription(
   return event;
 }
 
-absl::StatusOr<v1::Event> DecideOpenPeriod(const StateTxn& txn,
-                                           const v1::OpenPeriodRequest& req,
+absl::StatusOr<v1::Event> DecideOpenPeriod(const StateTxn& txn, const v1::OpenPeriodRequest& req,
                                            const DecideContext& ctx) {
   v1::Event event;
   if (absl::Status s = ApplyCommon(req, ctx, &event); !s.ok()) return s;
-  absl::StatusOr<ResourceName> parent =
-      ParseNameOf(Kind::kPlan, "parent", req.parent());
+  absl::StatusOr<ResourceName> parent = ParseNameOf(Kind::kPlan, "parent", req.parent());
   if (!parent.ok()) return parent.status();
   if (absl::Status s = CheckId("period_id", req.period_id()); !s.ok()) return s;
-  if (absl::Status s = CheckText("title", req.title(), kMaxTitleBytes, true, false);
-      !s.ok())
+  if (absl::Status s = CheckText("title", req.title(), kMaxTitleBytes, true, false); !s.ok())
     return s;
-  if (absl::Status s = RequireAdmin(ctx, "open a reporting period"); !s.ok())
-    return s;
+  if (absl::Status s = RequireAdmin(ctx, "open a reporting period"); !s.ok()) return s;
   if (txn.plans.Find(req.parent()) == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("parent: plan ", req.parent(), " not found"));
+    return absl::NotFoundError(absl::StrCat("parent: plan ", req.parent(), " not found"));
   }
   const std::string name = PeriodName(parent->plan, req.period_id());
-  if (absl::Status s = CheckVersion(req, name, txn.StreamVersion(name)); !s.ok())
-    return s;
+  if (absl::Status s = CheckVersion(req, name, txn.StreamVersion(name)); !s.ok()) return s;
   if (txn.periods.Find(name) != nullptr) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "period_id: reporting period ", name,
-        " already exists (a closed period is never reopened)"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("period_id: reporting period ", name,
+                     " already exists (a closed period is never reopened)"));
   }
   event.set_stream(name);
   event.set_version(1);
@@ -553,23 +481,18 @@ absl::StatusOr<v1::Event> DecideOpenPeriod(const StateTxn& txn,
   return event;
 }
 
-absl::StatusOr<v1::Event> DecideClosePeriod(const StateTxn& txn,
-                                            const v1::ClosePeriodRequest& req,
+absl::StatusOr<v1::Event> DecideClosePeriod(const StateTxn& txn, const v1::ClosePeriodRequest& req,
                                             const DecideContext& ctx) {
   v1::Event event;
   if (absl::Status s = ApplyCommon(req, ctx, &event); !s.ok()) return s;
-  absl::StatusOr<ResourceName> parsed =
-      ParseNameOf(Kind::kPeriod, "name", req.name());
+  absl::StatusOr<ResourceName> parsed = ParseNameOf(Kind::kPeriod, "name", req.name());
   if (!parsed.ok()) return parsed.status();
-  if (absl::Status s = RequireAdmin(ctx, "close a reporting period"); !s.ok())
-    return s;
+  if (absl::Status s = RequireAdmin(ctx, "close a reporting period"); !s.ok()) return s;
   const PeriodEntity* period = txn.periods.Find(req.name());
   if (period == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("name: reporting period ", req.name(), " not found"));
+    return absl::NotFoundError(absl::StrCat("name: reporting period ", req.name(), " not found"));
   }
-  if (absl::Status s = CheckVersion(req, req.name(), period->version); !s.ok())
-    return s;
+  if (absl::Status s = CheckVersion(req, req.name(), period->version); !s.ok()) return s;
   if (!period->open) {
     return absl::FailedPreconditionError(
         absl::StrCat("name: reporting period ", req.name(), " is already closed"));
@@ -580,8 +503,7 @@ absl::StatusOr<v1::Event> DecideClosePeriod(const StateTxn& txn,
   return event;
 }
 
-absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn,
-                                        const v1::CorrectEventRequest& req,
+absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn, const v1::CorrectEventRequest& req,
                                         const DecideContext& ctx) {
   v1::Event event;
   if (absl::Status s = ApplyCommon(req, ctx, &event); !s.ok()) return s;
@@ -591,22 +513,20 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn,
   corrected->set_corrected_position(*position);
   switch (req.replacement_case()) {
     case v1::CorrectEventRequest::kNarrative:
-      if (absl::Status s = CheckText("narrative", req.narrative(),
-                                     kMaxNarrativeBytes, true, true);
+      if (absl::Status s = CheckText("narrative", req.narrative(), kMaxNarrativeBytes, true, true);
           !s.ok())
         return s;
       corrected->set_narrative(req.narrative());
       break;
     case v1::CorrectEventRequest::kTargetDate: {
-      absl::StatusOr<v1::TargetDate> date =
-          ParseTargetDate("target_date", req.target_date());
+      absl::StatusOr<v1::TargetDate> date = ParseTargetDate("target_date", req.target_date());
       if (!date.ok()) return date.status();
       *corrected->mutable_target_date() = *date;
       break;
     }
     case v1::CorrectEventRequest::kDescription:
-      if (absl::Status s = CheckText("description", req.description(),
-                                     kMaxDescriptionBytes, true, true);
+      if (absl::Status s =
+              CheckText("description", req.description(), kMaxDescriptionBytes, true, true);
           !s.ok())
         return s;
       corrected->set_description(req.description());
@@ -626,8 +546,7 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn,
   absl::StatusOr<v1::Event> original = ctx.lookup(*position);
   if (!original.ok()) {
     if (absl::IsNotFound(original.status())) {
-      return absl::NotFoundError(
-          absl::StrCat("event: ", req.event(), " not found"));
+      return absl::NotFoundError(absl::StrCat("event: ", req.event(), " not found"));
     }
     return original.status();
   }
@@ -649,17 +568,17 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn,
       fits = req.has_status();
       break;
     default:
-      return absl::FailedPreconditionError(absl::StrCat(
-          "event: ", req.event(),
-          " cannot be corrected (only action updates, target dates, "
-          "descriptions and status changes can)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("event: ", req.event(),
+                       " cannot be corrected (only action updates, target dates, "
+                       "descriptions and status changes can)"));
   }
   if (!fits) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "replacement: does not fit ", req.event(),
-        " (a narrative corrects an update, a target_date an added action or a "
-        "target revision, a description an added action or an amendment, a "
-        "status a status change)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("replacement: does not fit ", req.event(),
+                     " (a narrative corrects an update, a target_date an added action or a "
+                     "target revision, a description an added action or an amendment, a "
+                     "status a status change)"));
   }
   // Unless told otherwise, the corrected content was true from when the
   // corrected event took effect.
@@ -667,14 +586,10 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn,
     *event.mutable_effective_at() = original->effective_at();
   }
   const std::string& stream = original->stream();
-  absl::StatusOr<const ActionEntity*> action =
-      FindWritableAction(txn, ctx, "event", stream);
+  absl::StatusOr<const ActionEntity*> action = FindWritableAction(txn, ctx, "event", stream);
   if (!action.ok()) return action.status();
-  if (absl::Status s = CheckVersion(req, stream, (*action)->version); !s.ok())
-    return s;
-  if (absl::Status s = RejectIfStopped(stream, **action, "correct its events");
-      !s.ok())
-    return s;
+  if (absl::Status s = CheckVersion(req, stream, (*action)->version); !s.ok()) return s;
+  if (absl::Status s = RejectIfStopped(stream, **action, "correct its events"); !s.ok()) return s;
   event.set_stream(stream);
   event.set_version((*action)->version + 1);
   return event;
@@ -684,8 +599,7 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn,
 
 absl::Status CheckRequestId(absl::string_view field, absl::string_view request_id) {
   if (request_id.size() > kMaxRequestIdBytes) {
-    return Invalid(field, absl::StrCat("too long (at most ", kMaxRequestIdBytes,
-                                       " bytes)"));
+    return Invalid(field, absl::StrCat("too long (at most ", kMaxRequestIdBytes, " bytes)"));
   }
   for (unsigned char c : request_id) {
     if (c <= 0x20 || c >= 0x7f) {

@@ -3,9 +3,9 @@
 
 #include <cstdint>
 #include <functional>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "auditledger/v1/event.pb.h"
 #include "auditledger/v1/ledger_service.pb.h"

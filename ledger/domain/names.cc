@@ -24,17 +24,15 @@ absl::Status CheckId(absl::string_view field, absl::string_view id) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
   }
   if (!IsValidId(id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": \"", id.substr(0, 80),
-        "\" is not a valid id (1-63 of a-z, 0-9 and '-', not starting or "
-        "ending with '-')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": \"", id.substr(0, 80),
+                     "\" is not a valid id (1-63 of a-z, 0-9 and '-', not starting or "
+                     "ending with '-')"));
   }
   return absl::OkStatus();
 }
 
-std::string ResourceName::PlanName() const {
-  return domain::PlanName(plan);
-}
+std::string ResourceName::PlanName() const { return domain::PlanName(plan); }
 std::string ResourceName::RecommendationName() const {
   return domain::RecommendationName(plan, recommendation);
 }
@@ -52,11 +50,9 @@ std::string ResourceName::ToString() const {
   return "";
 }
 
-absl::StatusOr<ResourceName> ParseName(absl::string_view field,
-                                       absl::string_view name) {
+absl::StatusOr<ResourceName> ParseName(absl::string_view field, absl::string_view name) {
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": \"", name.substr(0, 200), "\" ", why));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": \"", name.substr(0, 200), "\" ", why));
   };
   if (name.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
@@ -76,8 +72,7 @@ absl::StatusOr<ResourceName> ParseName(absl::string_view field,
     out.period = std::string(parts[3]);
     return out;
   }
-  if (parts.size() >= 4 && parts[2] == "recommendations" &&
-      IsValidId(parts[3])) {
+  if (parts.size() >= 4 && parts[2] == "recommendations" && IsValidId(parts[3])) {
     out.recommendation = std::string(parts[3]);
     if (parts.size() == 4) {
       out.kind = Kind::kRecommendation;
@@ -103,43 +98,35 @@ absl::StatusOr<ResourceName> ParseNameOf(Kind kind, absl::string_view field,
   if (parsed->kind != kind) {
     static constexpr absl::string_view kExpected[] = {
         "plans/{plan}", "plans/{plan}/recommendations/{rec}",
-        "plans/{plan}/recommendations/{rec}/actions/{action}",
-        "plans/{plan}/periods/{period}"};
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": \"", name.substr(0, 200), "\" must be of the form ",
-                     kExpected[static_cast<int>(kind)]));
+        "plans/{plan}/recommendations/{rec}/actions/{action}", "plans/{plan}/periods/{period}"};
+    return absl::InvalidArgumentError(absl::StrCat(field, ": \"", name.substr(0, 200),
+                                                   "\" must be of the form ",
+                                                   kExpected[static_cast<int>(kind)]));
   }
   return parsed;
 }
 
-std::string PlanName(absl::string_view plan) {
-  return absl::StrCat("plans/", plan);
-}
+std::string PlanName(absl::string_view plan) { return absl::StrCat("plans/", plan); }
 std::string RecommendationName(absl::string_view plan, absl::string_view rec) {
   return absl::StrCat("plans/", plan, "/recommendations/", rec);
 }
-std::string ActionName(absl::string_view plan, absl::string_view rec,
-                       absl::string_view action) {
-  return absl::StrCat("plans/", plan, "/recommendations/", rec, "/actions/",
-                      action);
+std::string ActionName(absl::string_view plan, absl::string_view rec, absl::string_view action) {
+  return absl::StrCat("plans/", plan, "/recommendations/", rec, "/actions/", action);
 }
 std::string PeriodName(absl::string_view plan, absl::string_view period) {
   return absl::StrCat("plans/", plan, "/periods/", period);
 }
 
-std::string EventName(uint64_t position) {
-  return absl::StrCat("events/", position);
-}
+std::string EventName(uint64_t position) { return absl::StrCat("events/", position); }
 
-absl::StatusOr<uint64_t> ParseEventName(absl::string_view field,
-                                        absl::string_view name) {
+absl::StatusOr<uint64_t> ParseEventName(absl::string_view field, absl::string_view name) {
   uint64_t position = 0;
   absl::string_view digits = name;
-  if (!absl::ConsumePrefix(&digits, "events/") ||
-      !absl::SimpleAtoi(digits, &position) || position == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": \"", name.substr(0, 80),
-        "\" is not an event name (expected events/{position}, position >= 1)"));
+  if (!absl::ConsumePrefix(&digits, "events/") || !absl::SimpleAtoi(digits, &position) ||
+      position == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": \"", name.substr(0, 80),
+                     "\" is not an event name (expected events/{position}, position >= 1)"));
   }
   return position;
 }

@@ -3,9 +3,9 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 // Resource names (AIP-122) of the plan's entities. Each entity's name is also
 // the name of its event stream.
@@ -31,22 +31,19 @@ bool IsValidId(absl::string_view id);
 // `field` names the request field in error messages.
 absl::Status CheckId(absl::string_view field, absl::string_view id);
 
-absl::StatusOr<ResourceName> ParseName(absl::string_view field,
-                                       absl::string_view name);
+absl::StatusOr<ResourceName> ParseName(absl::string_view field, absl::string_view name);
 // As ParseName, and the name must be of `kind`.
 absl::StatusOr<ResourceName> ParseNameOf(Kind kind, absl::string_view field,
                                          absl::string_view name);
 
 std::string PlanName(absl::string_view plan);
 std::string RecommendationName(absl::string_view plan, absl::string_view rec);
-std::string ActionName(absl::string_view plan, absl::string_view rec,
-                       absl::string_view action);
+std::string ActionName(absl::string_view plan, absl::string_view rec, absl::string_view action);
 std::string PeriodName(absl::string_view plan, absl::string_view period);
 
 std::string EventName(uint64_t position);
 // "events/123" -> 123.
-absl::StatusOr<uint64_t> ParseEventName(absl::string_view field,
-                                        absl::string_view name);
+absl::StatusOr<uint64_t> ParseEventName(absl::string_view field, absl::string_view name);
 
 }  // namespace auditledger::domain
 

@@ -94,12 +94,10 @@ void StateTxn::Apply(const v1::Event& event) {
       const uint64_t target = c.corrected_position();
       switch (c.replacement_case()) {
         case v1::EventCorrected::kTargetDate:
-          if (action.target_date_position == target)
-            action.target_date = c.target_date();
+          if (action.target_date_position == target) action.target_date = c.target_date();
           break;
         case v1::EventCorrected::kDescription:
-          if (action.description_position == target)
-            action.description = c.description();
+          if (action.description_position == target) action.description = c.description();
           break;
         case v1::EventCorrected::kStatus:
           if (action.status_position == target) action.status = c.status();

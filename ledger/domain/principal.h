@@ -2,8 +2,8 @@
 #define AUDITLEDGER_LEDGER_DOMAIN_PRINCIPAL_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "auditledger/v1/event.pb.h"
 
 namespace auditledger::domain {

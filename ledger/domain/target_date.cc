@@ -28,19 +28,17 @@ int MonthFromName(absl::string_view word) {
 }
 
 bool ParseYear(absl::string_view s, int* year) {
-  return s.size() == 4 && absl::SimpleAtoi(s, year) && *year >= 1900 &&
-         *year <= 2999;
+  return s.size() == 4 && absl::SimpleAtoi(s, year) && *year >= 1900 && *year <= 2999;
 }
 
 }  // namespace
 
-absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field,
-                                               absl::string_view text) {
+absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field, absl::string_view text) {
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": \"", text.substr(0, 80), "\" is not a target date (", why,
-        "; expected e.g. \"December 2024\", \"31 December 2024\", "
-        "\"2024-12\" or \"March 2025 (IPS)\")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": \"", text.substr(0, 80), "\" is not a target date (", why,
+                     "; expected e.g. \"December 2024\", \"31 December 2024\", "
+                     "\"2024-12\" or \"March 2025 (IPS)\")"));
   };
   absl::string_view rest = absl::StripAsciiWhitespace(text);
   if (rest.empty()) return bad("empty");
@@ -64,13 +62,11 @@ absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field,
     std::vector<absl::string_view> parts = absl::StrSplit(rest, '-');
     if (parts.size() < 2 || parts.size() > 3 || !ParseYear(parts[0], &year) ||
         parts[1].size() != 2 || !absl::SimpleAtoi(parts[1], &month) ||
-        (parts.size() == 3 &&
-         (parts[2].size() != 2 || !absl::SimpleAtoi(parts[2], &day)))) {
+        (parts.size() == 3 && (parts[2].size() != 2 || !absl::SimpleAtoi(parts[2], &day)))) {
       return bad("malformed ISO date");
     }
   } else {
-    std::vector<absl::string_view> words =
-        absl::StrSplit(rest, ' ', absl::SkipEmpty());
+    std::vector<absl::string_view> words = absl::StrSplit(rest, ' ', absl::SkipEmpty());
     if (words.size() == 2) {
       month = MonthFromName(words[0]);
       if (month == 0) return bad("unknown month");

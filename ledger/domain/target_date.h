@@ -2,9 +2,9 @@
 #define AUDITLEDGER_LEDGER_DOMAIN_TARGET_DATE_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "auditledger/v1/event.pb.h"
 
@@ -12,8 +12,7 @@ namespace auditledger::domain {
 
 // Accepts "December 2024", "1 December 2024", "2024-12", "2024-12-01", each
 // optionally followed by a qualifier in parentheses: "March 2025 (IPS)".
-absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field,
-                                               absl::string_view text);
+absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field, absl::string_view text);
 
 // "December 2024", "1 December 2024", "March 2025 (IPS)"; "" when unset.
 std::string FormatTargetDate(const v1::TargetDate& date);

@@ -37,14 +37,12 @@ TEST(TargetDateTest, ParsesTheFormsCouncilsWrite) {
 }
 
 TEST(TargetDateTest, RejectsMalformedDatesNamingTheField) {
-  for (const char* bad : {"", "2024", "Decembr 2024", "December 24", "2023-02-29",
-                          "2024-13", "32 January 2024", "March 2025 (", "soon",
-                          "March 2025 ()"}) {
+  for (const char* bad : {"", "2024", "Decembr 2024", "December 24", "2023-02-29", "2024-13",
+                          "32 January 2024", "March 2025 (", "soon", "March 2025 ()"}) {
     auto parsed = ParseTargetDate("target_date", bad);
     ASSERT_FALSE(parsed.ok()) << bad;
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(parsed.status().message().rfind("target_date: ", 0), 0u)
-        << parsed.status();
+    EXPECT_EQ(parsed.status().message().rfind("target_date: ", 0), 0u) << parsed.status();
   }
 }
 

@@ -49,8 +49,8 @@ std::string NewEventId(absl::BitGen& gen) {
   uint64_t lo = absl::Uniform<uint64_t>(gen);
   hi = (hi & ~0xf000ULL) | 0x4000ULL;
   lo = (lo & ~(0xcULL << 60)) | (0x8ULL << 60);
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff,
-                         hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL);
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
+                         lo >> 48, lo & 0xffffffffffffULL);
 }
 
 void SetMicros(google::protobuf::Timestamp* ts, uint64_t micros) {
@@ -59,14 +59,12 @@ void SetMicros(google::protobuf::Timestamp* ts, uint64_t micros) {
 }
 
 uint64_t MicrosOf(const google::protobuf::Timestamp& ts) {
-  return static_cast<uint64_t>(ts.seconds()) * 1'000'000 +
-         static_cast<uint64_t>(ts.nanos() / 1000);
+  return static_cast<uint64_t>(ts.seconds()) * 1'000'000 + static_cast<uint64_t>(ts.nanos() / 1000);
 }
 
 }  // namespace
 
-Ledger::Ledger(store::EventLog* log, const LedgerOptions& options)
-    : log_(log), options_(options) {}
+Ledger::Ledger(store::EventLog* log, const LedgerOptions& options) : log_(log), options_(options) {}
 
 absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(store::EventLog* log,
                                                      const LedgerOptions& options) {
@@ -93,8 +91,7 @@ absl::Status Ledger::Replay() {
     v1::Event event;
     if (key_position != expected) damaged(expected);
     if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
-        event.position() != key_position ||
-        event.payload_case() == v1::Event::PAYLOAD_NOT_SET) {
+        event.position() != key_position || event.payload_case() == v1::Event::PAYLOAD_NOT_SET) {
       damaged(key_position);
     } else {
       if (event.previous_hash() != previous) damaged(key_position > 1 ? key_position - 1 : 1);
@@ -112,16 +109,15 @@ absl::Status Ledger::Replay() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::CommandResponse> Ledger::Execute(
-    const domain::Principal& actor, std::vector<v1::Command> commands,
-    const std::string& request_id) {
+absl::StatusOr<v1::CommandResponse> Ledger::Execute(const domain::Principal& actor,
+                                                    std::vector<v1::Command> commands,
+                                                    const std::string& request_id) {
   absl::StatusOr<v1::CommandResponse> result;
   absl::Notification finished;
-  ExecuteAsync(actor, std::move(commands), request_id,
-               [&](absl::StatusOr<v1::CommandResponse> r) {
-                 result = std::move(r);
-                 finished.Notify();
-               });
+  ExecuteAsync(actor, std::move(commands), request_id, [&](absl::StatusOr<v1::CommandResponse> r) {
+    result = std::move(r);
+    finished.Notify();
+  });
   // The writer always completes what it took from the queue, so this wait is
   // bounded by one group's decide-and-sync time.
   finished.WaitForNotification();
@@ -143,10 +139,10 @@ void Ledger::ExecuteAsync(domain::Principal actor, std::vector<v1::Command> comm
     return refuse(std::move(s));
   }
   if (chain_break_ != 0) {
-    return refuse(absl::DataLossError(absl::StrCat(
-        "the ledger failed its integrity check at position ", chain_break_,
-        " when it was opened; it refuses writes until it is restored from a backup "
-        "(run `ledgerctl verify` for details)")));
+    return refuse(absl::DataLossError(
+        absl::StrCat("the ledger failed its integrity check at position ", chain_break_,
+                     " when it was opened; it refuses writes until it is restored from a backup "
+                     "(run `ledgerctl verify` for details)")));
   }
   auto pending = std::make_unique<Pending>();
   pending->actor = std::move(actor);
@@ -167,9 +163,9 @@ void Ledger::ExecuteAsync(domain::Principal actor, std::vector<v1::Command> comm
     if (stopping_) {
       refused = absl::UnavailableError("ledgerd is shutting down; retry shortly");
     } else if (queue_.size() >= options_.queue_capacity) {
-      refused = absl::ResourceExhaustedError(absl::StrCat(
-          "the ledger's write queue is full (", options_.queue_capacity,
-          " requests waiting); retry with backoff"));
+      refused = absl::ResourceExhaustedError(
+          absl::StrCat("the ledger's write queue is full (", options_.queue_capacity,
+                       " requests waiting); retry with backoff"));
     } else {
       queue_.push_back(pending.release());  // the writer owns it now
       return;
@@ -192,9 +188,8 @@ void Ledger::WriterLoop() {
     group.clear();
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || stopping_;
-      };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stopping, and nothing left to do
       while (!queue_.empty() && group.size() < options_.max_group) {
@@ -214,16 +209,15 @@ void Ledger::ProcessGroup(std::vector<Pending*>& group) {
 
   absl::Status committed = log_->Commit(batch);
   if (!committed.ok()) {
-    std::fprintf(stderr,
-                 "ledgerd: FATAL write failure, refusing further writes: %s\n",
+    std::fprintf(stderr, "ledgerd: FATAL write failure, refusing further writes: %s\n",
                  committed.ToString().c_str());
   }
   for (Pending* p : group) {
     if (p->accepted && !committed.ok()) {
-      p->result = absl::UnavailableError(absl::StrCat(
-          "the ledger could not make the write durable, nothing was recorded "
-          "and it has stopped accepting writes: ",
-          committed.message()));
+      p->result = absl::UnavailableError(
+          absl::StrCat("the ledger could not make the write durable, nothing was recorded "
+                       "and it has stopped accepting writes: ",
+                       committed.message()));
     }
     std::unique_ptr<Pending> owned(p);
     std::move(owned->done)(std::move(owned->result));
@@ -238,8 +232,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     if (auto it = group_requests.find(p.request_key); it != group_requests.end()) {
       stored = it->second;
     } else {
-      absl::StatusOr<std::optional<std::string>> found =
-          log_->GetRequest(p.request_key);
+      absl::StatusOr<std::optional<std::string>> found = log_->GetRequest(p.request_key);
       if (!found.ok()) {
         p.result = found.status();
         return;
@@ -248,8 +241,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     }
     if (stored.has_value()) {
       if (stored->size() < store::kHashBytes ||
-          !store::ConstantTimeEquals(stored->substr(0, store::kHashBytes),
-                                     p.fingerprint)) {
+          !store::ConstantTimeEquals(stored->substr(0, store::kHashBytes), p.fingerprint)) {
         p.result = absl::InvalidArgumentError(
             "request_id: already used by this caller for a different request; "
             "use a new request_id");
@@ -272,8 +264,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
   domain::StateTxn txn(state_);
   std::vector<v1::Event> events;
   events.reserve(p.commands.size());
-  domain::EventLookup lookup =
-      [&](uint64_t position) -> absl::StatusOr<v1::Event> {
+  domain::EventLookup lookup = [&](uint64_t position) -> absl::StatusOr<v1::Event> {
     for (const v1::Event& e : events) {
       if (e.position() == position) return e;
     }
@@ -289,8 +280,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     if (!event.ok()) {
       if (p.commands.size() > 1) {
         p.result = absl::Status(event.status().code(),
-                                absl::StrCat("commands[", i, "].",
-                                             event.status().message()));
+                                absl::StrCat("commands[", i, "].", event.status().message()));
       } else {
         p.result = event.status();
       }

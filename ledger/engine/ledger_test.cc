@@ -51,8 +51,7 @@ class LedgerTest : public ::testing::Test {
     Open();
   }
 
-  absl::StatusOr<v1::CommandResponse> Run(const domain::Principal& who,
-                                          v1::Command command,
+  absl::StatusOr<v1::CommandResponse> Run(const domain::Principal& who, v1::Command command,
                                           const std::string& request_id = "") {
     std::vector<v1::Command> commands;
     commands.push_back(std::move(command));
@@ -75,14 +74,13 @@ class LedgerTest : public ::testing::Test {
 
   // Expects `command` to fail with `code` and a message containing `text`,
   // and the log to be unchanged.
-  void ExpectRejected(const domain::Principal& who, v1::Command command,
-                      absl::StatusCode code, const std::string& text) {
+  void ExpectRejected(const domain::Principal& who, v1::Command command, absl::StatusCode code,
+                      const std::string& text) {
     const uint64_t head = log_->head_position();
     auto result = Run(who, std::move(command));
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.status().code(), code) << result.status();
-    EXPECT_NE(result.status().message().find(text), std::string::npos)
-        << result.status();
+    EXPECT_NE(result.status().message().find(text), std::string::npos) << result.status();
     EXPECT_EQ(log_->head_position(), head) << "a rejected command appended";
   }
 
@@ -123,19 +121,16 @@ TEST_F(LedgerTest, HashChainLinksEveryEventToTheStoredBytesOfThePrevious) {
 
 TEST_F(LedgerTest, ReasonRequiredToPauseStopReopenReviseAndAmend) {
   Seed();
-  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::PAUSED),
-                 absl::StatusCode::kInvalidArgument, "reason: required to pause");
-  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::STOPPED),
-                 absl::StatusCode::kInvalidArgument, "reason: required to stop");
-  ExpectRejected(kOfficer, ReviseTarget(kAction, "March 2025"),
-                 absl::StatusCode::kInvalidArgument,
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::PAUSED), absl::StatusCode::kInvalidArgument,
+                 "reason: required to pause");
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::STOPPED), absl::StatusCode::kInvalidArgument,
+                 "reason: required to stop");
+  ExpectRejected(kOfficer, ReviseTarget(kAction, "March 2025"), absl::StatusCode::kInvalidArgument,
                  "reason: required to revise a target date");
   ExpectRejected(kOfficer, AmendDescription(kAction, "New words"),
-                 absl::StatusCode::kInvalidArgument,
-                 "reason: required to amend a description");
+                 absl::StatusCode::kInvalidArgument, "reason: required to amend a description");
   MustRun(kOfficer, ChangeStatus(kAction, v1::COMPLETE));
-  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::ONGOING),
-                 absl::StatusCode::kInvalidArgument,
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::ONGOING), absl::StatusCode::kInvalidArgument,
                  "reason: required to reopen a COMPLETE action");
   MustRun(kOfficer, ChangeStatus(kAction, v1::ONGOING, "Board asked again"));
   MustRun(kOfficer, ChangeStatus(kAction, v1::PAUSED, "Awaiting funds"));
@@ -146,8 +141,7 @@ TEST_F(LedgerTest, ReasonRequiredToPauseStopReopenReviseAndAmend) {
 TEST_F(LedgerTest, InvalidTransitionsNameFromAndTo) {
   Seed();
   ExpectRejected(kOfficer, ChangeStatus(kAction, v1::NOT_STARTED),
-                 absl::StatusCode::kFailedPrecondition,
-                 "from NOT_STARTED to NOT_STARTED");
+                 absl::StatusCode::kFailedPrecondition, "from NOT_STARTED to NOT_STARTED");
   MustRun(kOfficer, ChangeStatus(kAction, v1::COMPLETE));
   ExpectRejected(kOfficer, ChangeStatus(kAction, v1::PAUSED, "why"),
                  absl::StatusCode::kFailedPrecondition, "from COMPLETE to PAUSED");
@@ -162,12 +156,11 @@ TEST_F(LedgerTest, StoppedActionChangesOnlyByReopeningWithReason) {
                  absl::StatusCode::kFailedPrecondition, "is STOPPED");
   ExpectRejected(kOfficer, AmendDescription(kAction, "x", "why"),
                  absl::StatusCode::kFailedPrecondition, "is STOPPED");
-  ExpectRejected(kAdmin, AssignOwner(kAction, "akhan"),
-                 absl::StatusCode::kFailedPrecondition, "is STOPPED");
+  ExpectRejected(kAdmin, AssignOwner(kAction, "akhan"), absl::StatusCode::kFailedPrecondition,
+                 "is STOPPED");
   ExpectRejected(kOfficer, ChangeStatus(kAction, v1::COMPLETE),
                  absl::StatusCode::kFailedPrecondition, "from STOPPED to COMPLETE");
-  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::ONGOING),
-                 absl::StatusCode::kInvalidArgument,
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::ONGOING), absl::StatusCode::kInvalidArgument,
                  "reason: required to reopen a STOPPED action");
   MustRun(kOfficer, ChangeStatus(kAction, v1::ONGOING, "Funding restored"));
   MustRun(kOfficer, RecordUpdate(kAction, kPeriod, "Back on track"));
@@ -178,23 +171,20 @@ TEST_F(LedgerTest, NoUpdateIntoAClosedPeriod) {
   MustRun(kAdmin, ClosePeriod(kPeriod));
   ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, "late"),
                  absl::StatusCode::kFailedPrecondition, "is closed");
-  ExpectRejected(kAdmin, ClosePeriod(kPeriod),
-                 absl::StatusCode::kFailedPrecondition, "already closed");
-  ExpectRejected(kAdmin, OpenPeriod("p", "oct-2024", "again"),
-                 absl::StatusCode::kAlreadyExists, "never reopened");
-  ExpectRejected(kOfficer,
-                 RecordUpdate(kAction, "plans/p/periods/nope", "text"),
+  ExpectRejected(kAdmin, ClosePeriod(kPeriod), absl::StatusCode::kFailedPrecondition,
+                 "already closed");
+  ExpectRejected(kAdmin, OpenPeriod("p", "oct-2024", "again"), absl::StatusCode::kAlreadyExists,
+                 "never reopened");
+  ExpectRejected(kOfficer, RecordUpdate(kAction, "plans/p/periods/nope", "text"),
                  absl::StatusCode::kNotFound, "period: reporting period");
 }
 
 TEST_F(LedgerTest, IdsUniqueWithinTheirParent) {
   Seed();
-  ExpectRejected(kAdmin, CreatePlan("p"), absl::StatusCode::kAlreadyExists,
-                 "plan_id");
-  ExpectRejected(kAdmin, AddRecommendation("p", "r1", 2),
-                 absl::StatusCode::kAlreadyExists, "recommendation_id");
-  ExpectRejected(kAdmin, AddAction(kRec, "a1"), absl::StatusCode::kAlreadyExists,
-                 "action_id");
+  ExpectRejected(kAdmin, CreatePlan("p"), absl::StatusCode::kAlreadyExists, "plan_id");
+  ExpectRejected(kAdmin, AddRecommendation("p", "r1", 2), absl::StatusCode::kAlreadyExists,
+                 "recommendation_id");
+  ExpectRejected(kAdmin, AddAction(kRec, "a1"), absl::StatusCode::kAlreadyExists, "action_id");
   // The same id under another parent is a different action.
   MustRun(kAdmin, AddRecommendation("p", "r2", 2));
   MustRun(kAdmin, AddAction("plans/p/recommendations/r2", "a1"));
@@ -202,23 +192,22 @@ TEST_F(LedgerTest, IdsUniqueWithinTheirParent) {
 
 TEST_F(LedgerTest, UnknownResourcesAreNotFound) {
   Seed();
-  ExpectRejected(kAdmin, AddRecommendation("nope", "r1", 1),
-                 absl::StatusCode::kNotFound, "parent: plan plans/nope");
-  ExpectRejected(kAdmin, AddAction("plans/p/recommendations/r9", "a1"),
-                 absl::StatusCode::kNotFound, "parent: recommendation");
-  ExpectRejected(kAdmin,
-                 ChangeStatus("plans/p/recommendations/r1/actions/zz", v1::ONGOING),
+  ExpectRejected(kAdmin, AddRecommendation("nope", "r1", 1), absl::StatusCode::kNotFound,
+                 "parent: plan plans/nope");
+  ExpectRejected(kAdmin, AddAction("plans/p/recommendations/r9", "a1"), absl::StatusCode::kNotFound,
+                 "parent: recommendation");
+  ExpectRejected(kAdmin, ChangeStatus("plans/p/recommendations/r1/actions/zz", v1::ONGOING),
                  absl::StatusCode::kNotFound, "name: action");
 }
 
 TEST_F(LedgerTest, BadInputIsInvalidArgumentNamingTheField) {
   Seed();
-  ExpectRejected(kAdmin, AddAction(kRec, "a2", "Decembr 2024"),
-                 absl::StatusCode::kInvalidArgument, "target_date");
-  ExpectRejected(kAdmin, AddAction(kRec, "Bad Id"),
-                 absl::StatusCode::kInvalidArgument, "action_id");
-  ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, ""),
-                 absl::StatusCode::kInvalidArgument, "narrative: required");
+  ExpectRejected(kAdmin, AddAction(kRec, "a2", "Decembr 2024"), absl::StatusCode::kInvalidArgument,
+                 "target_date");
+  ExpectRejected(kAdmin, AddAction(kRec, "Bad Id"), absl::StatusCode::kInvalidArgument,
+                 "action_id");
+  ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, ""), absl::StatusCode::kInvalidArgument,
+                 "narrative: required");
   ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, std::string(16 * 1024 + 1, 'x')),
                  absl::StatusCode::kInvalidArgument, "narrative: too long");
   ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, "bell\x07"),
@@ -251,16 +240,16 @@ TEST_F(LedgerTest, EffectiveTimeKeptAndRecordedTimeFromServer) {
 
 TEST_F(LedgerTest, OfficersChangeOnlyTheActionsTheyOwn) {
   Seed();
-  ExpectRejected(kOther, ChangeStatus(kAction, v1::ONGOING),
-                 absl::StatusCode::kPermissionDenied, "owned by jsmith");
-  ExpectRejected(kOfficer, AssignOwner(kAction, "akhan"),
-                 absl::StatusCode::kPermissionDenied, "only an admin");
-  ExpectRejected(kOfficer, OpenPeriod("p", "x", "X"),
-                 absl::StatusCode::kPermissionDenied, "only an admin");
+  ExpectRejected(kOther, ChangeStatus(kAction, v1::ONGOING), absl::StatusCode::kPermissionDenied,
+                 "owned by jsmith");
+  ExpectRejected(kOfficer, AssignOwner(kAction, "akhan"), absl::StatusCode::kPermissionDenied,
+                 "only an admin");
+  ExpectRejected(kOfficer, OpenPeriod("p", "x", "X"), absl::StatusCode::kPermissionDenied,
+                 "only an admin");
   MustRun(kAdmin, AssignOwner(kAction, "akhan"));
   MustRun(kOther, ChangeStatus(kAction, v1::ONGOING));
-  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::COMPLETE),
-                 absl::StatusCode::kPermissionDenied, "owned by akhan");
+  ExpectRejected(kOfficer, ChangeStatus(kAction, v1::COMPLETE), absl::StatusCode::kPermissionDenied,
+                 "owned by akhan");
 }
 
 TEST_F(LedgerTest, ExpectedVersionMismatchIsAbortedWithTheActualVersion) {
@@ -333,14 +322,13 @@ TEST_F(LedgerTest, CorrectionNamesTheCorrectedEvent) {
                  absl::StatusCode::kInvalidArgument, "reason: required");
   ExpectRejected(kOfficer, CorrectNarrative(1, "Right", "typo"),
                  absl::StatusCode::kFailedPrecondition, "cannot be corrected");
-  ExpectRejected(kOfficer, CorrectNarrative(999, "Right", "typo"),
-                 absl::StatusCode::kNotFound, "events/999");
+  ExpectRejected(kOfficer, CorrectNarrative(999, "Right", "typo"), absl::StatusCode::kNotFound,
+                 "events/999");
   auto fixed = Run(kOfficer, CorrectNarrative(update->position(), "Right text", "typo"));
   ASSERT_TRUE(fixed.ok()) << fixed.status();
   auto logged = log_->Read(fixed->position());
   ASSERT_TRUE(logged.ok());
-  EXPECT_EQ(logged->event().event_corrected().corrected_position(),
-            update->position());
+  EXPECT_EQ(logged->event().event_corrected().corrected_position(), update->position());
   EXPECT_EQ(logged->event().stream(), kAction);
   // The corrected event is untouched.
   auto original = log_->Read(update->position());

@@ -26,8 +26,8 @@ std::string CheckpointMessage(const v1::SignedCheckpoint& c) {
   const uint64_t micros = static_cast<uint64_t>(c.time().seconds()) * 1000000 +
                           static_cast<uint64_t>(c.time().nanos() / 1000);
   return absl::StrCat("auditledger-checkpoint-v1\n", c.tree_size(), "\n",
-                      store::ToHex(c.root_hash()), "\n", store::ToHex(c.head_hash()), "\n",
-                      micros, "\n");
+                      store::ToHex(c.root_hash()), "\n", store::ToHex(c.head_hash()), "\n", micros,
+                      "\n");
 }
 
 absl::StatusOr<std::unique_ptr<Signer>> Signer::LoadOrCreate(const std::string& path) {
@@ -42,8 +42,7 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::LoadOrCreate(const std::string& 
   } else {
     EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
     EVP_PKEY* key = nullptr;
-    bool ok = ctx != nullptr && EVP_PKEY_keygen_init(ctx) == 1 &&
-              EVP_PKEY_keygen(ctx, &key) == 1;
+    bool ok = ctx != nullptr && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_keygen(ctx, &key) == 1;
     EVP_PKEY_CTX_free(ctx);
     if (!ok) return absl::InternalError("cannot generate an Ed25519 key");
     signer->key_ = key;
@@ -51,8 +50,7 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::LoadOrCreate(const std::string& 
     FILE* out = std::fopen(path.c_str(), "w");
     umask(old_mask);
     if (out == nullptr) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("--signing_key: cannot create ", path));
+      return absl::PermissionDeniedError(absl::StrCat("--signing_key: cannot create ", path));
     }
     ok = PEM_write_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
     ok = (std::fclose(out) == 0) && ok;
@@ -77,11 +75,10 @@ absl::Status Signer::Sign(v1::SignedCheckpoint* checkpoint) const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   size_t length = 64;
   std::string signature(length, '\0');
-  bool ok = ctx != nullptr &&
-            EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, Key(key_)) == 1 &&
-            EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(signature.data()), &length,
-                           reinterpret_cast<const unsigned char*>(message.data()),
-                           message.size()) == 1;
+  bool ok =
+      ctx != nullptr && EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, Key(key_)) == 1 &&
+      EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(signature.data()), &length,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok) return absl::InternalError("signing the checkpoint failed");
   signature.resize(length);
@@ -97,12 +94,11 @@ bool VerifySignature(const v1::SignedCheckpoint& checkpoint) {
   if (key == nullptr) return false;
   const std::string message = CheckpointMessage(checkpoint);
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx != nullptr && EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key) == 1 &&
-            EVP_DigestVerify(ctx,
-                             reinterpret_cast<const unsigned char*>(checkpoint.signature().data()),
-                             checkpoint.signature().size(),
-                             reinterpret_cast<const unsigned char*>(message.data()),
-                             message.size()) == 1;
+  bool ok =
+      ctx != nullptr && EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key) == 1 &&
+      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(checkpoint.signature().data()),
+                       checkpoint.signature().size(),
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   EVP_PKEY_free(key);
   return ok;

@@ -7,8 +7,7 @@
 
 namespace auditledger::integrity {
 
-absl::StatusOr<v1::VerifyLedgerResponse> VerifyLog(const store::EventLog& log,
-                                                   uint64_t tree_size) {
+absl::StatusOr<v1::VerifyLedgerResponse> VerifyLog(const store::EventLog& log, uint64_t tree_size) {
   v1::VerifyLedgerResponse out;
   const store::EventLog::Head head = log.head();
   out.set_head_position(head.position);
@@ -26,13 +25,16 @@ absl::StatusOr<v1::VerifyLedgerResponse> VerifyLog(const store::EventLog& log,
   absl::Status read = log.ForEachStored(1, [&](uint64_t key_position, absl::string_view bytes) {
     if (key_position != expected) {
       return fail(expected, key_position > expected
-                                ? absl::StrCat("position ", expected, " is missing (the next "
-                                               "stored event is at ", key_position, ")")
+                                ? absl::StrCat("position ", expected,
+                                               " is missing (the next "
+                                               "stored event is at ",
+                                               key_position, ")")
                                 : absl::StrCat("a malformed key near position ", expected));
     }
     v1::Event event;
     if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-      return fail(expected, absl::StrCat("position ", expected, ": the stored bytes do not decode"));
+      return fail(expected,
+                  absl::StrCat("position ", expected, ": the stored bytes do not decode"));
     }
     if (event.position() != expected) {
       return fail(expected, absl::StrCat("position ", expected, ": the event names position ",
@@ -49,15 +51,15 @@ absl::StatusOr<v1::VerifyLedgerResponse> VerifyLog(const store::EventLog& log,
     uint64_t& version = versions[event.stream()];
     if (event.version() != version + 1) {
       return fail(expected, absl::StrCat("position ", expected, ": ", event.stream(),
-                                         " jumps from version ", version, " to ",
-                                         event.version()));
+                                         " jumps from version ", version, " to ", event.version()));
     }
     version = event.version();
     absl::StatusOr<uint64_t> indexed = log.IndexedPosition(event.stream(), event.version());
     if (!indexed.ok() || *indexed != expected) {
-      return fail(expected, absl::StrCat("position ", expected, ": the stream index does not "
-                                         "point at it (", event.stream(), " version ",
-                                         event.version(), ")"));
+      return fail(expected, absl::StrCat("position ", expected,
+                                         ": the stream index does not "
+                                         "point at it (",
+                                         event.stream(), " version ", event.version(), ")"));
     }
     const std::string hash = store::EventLog::HashOf(bytes);
     root.Add(merkle::LeafHash(hash));
@@ -70,8 +72,8 @@ absl::StatusOr<v1::VerifyLedgerResponse> VerifyLog(const store::EventLog& log,
   if (!read.ok()) return read;
   if (out.first_bad_position() == 0 && expected - 1 != head.position) {
     out.set_first_bad_position(expected);
-    out.set_problem(absl::StrCat("the log ends at ", expected - 1, " but its head was ",
-                                 head.position));
+    out.set_problem(
+        absl::StrCat("the log ends at ", expected - 1, " but its head was ", head.position));
   }
   if (out.first_bad_position() == 0) {
     absl::StatusOr<uint64_t> indexed = log.CountIndexed();

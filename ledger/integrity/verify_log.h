@@ -13,8 +13,7 @@ namespace auditledger::integrity {
 // gapless and the stream index points at exactly these events. Computes the
 // Merkle root on the way (and at `tree_size` if given). The first problem
 // found is reported, with its position; the check goes no further.
-absl::StatusOr<v1::VerifyLedgerResponse> VerifyLog(const store::EventLog& log,
-                                                   uint64_t tree_size);
+absl::StatusOr<v1::VerifyLedgerResponse> VerifyLog(const store::EventLog& log, uint64_t tree_size);
 
 }  // namespace auditledger::integrity
 

@@ -25,8 +25,8 @@ int Log2(uint64_t n) {
   return level;
 }
 
-absl::Status SubProof(const NodeLookup& nodes, uint64_t m, uint64_t start, uint64_t n,
-                      bool whole, std::vector<std::string>* out) {
+absl::Status SubProof(const NodeLookup& nodes, uint64_t m, uint64_t start, uint64_t n, bool whole,
+                      std::vector<std::string>* out) {
   if (m == n) {
     if (!whole) {
       absl::StatusOr<std::string> h = SubtreeHash(nodes, start, n);
@@ -42,8 +42,7 @@ absl::Status SubProof(const NodeLookup& nodes, uint64_t m, uint64_t start, uint6
     if (!right.ok()) return right.status();
     out->push_back(*right);
   } else {
-    if (absl::Status s = SubProof(nodes, m - k, start + k, n - k, false, out); !s.ok())
-      return s;
+    if (absl::Status s = SubProof(nodes, m - k, start + k, n - k, false, out); !s.ok()) return s;
     absl::StatusOr<std::string> left = SubtreeHash(nodes, start, k);
     if (!left.ok()) return left.status();
     out->push_back(*left);
@@ -74,8 +73,7 @@ std::string CompleteSubtreeHash(std::vector<std::string> leaf_hashes) {
   return std::move(leaf_hashes[0]);
 }
 
-absl::StatusOr<std::string> SubtreeHash(const NodeLookup& nodes, uint64_t start,
-                                        uint64_t size) {
+absl::StatusOr<std::string> SubtreeHash(const NodeLookup& nodes, uint64_t start, uint64_t size) {
   if (size == 0) return EmptyRoot();
   if (IsPowerOfTwo(size) && start % size == 0) {
     return nodes(Log2(size), start / size);
@@ -92,12 +90,10 @@ absl::StatusOr<std::string> RootHash(const NodeLookup& nodes, uint64_t tree_size
   return SubtreeHash(nodes, 0, tree_size);
 }
 
-absl::StatusOr<std::vector<std::string>> InclusionProof(const NodeLookup& nodes,
-                                                        uint64_t index,
+absl::StatusOr<std::vector<std::string>> InclusionProof(const NodeLookup& nodes, uint64_t index,
                                                         uint64_t tree_size) {
   if (index >= tree_size) {
-    return absl::OutOfRangeError(
-        absl::StrCat("leaf ", index, " is not in a tree of ", tree_size));
+    return absl::OutOfRangeError(absl::StrCat("leaf ", index, " is not in a tree of ", tree_size));
   }
   std::vector<std::string> path;
   uint64_t start = 0, n = tree_size, m = index;
@@ -125,8 +121,7 @@ absl::StatusOr<std::vector<std::string>> InclusionProof(const NodeLookup& nodes,
 }
 
 absl::StatusOr<std::vector<std::string>> ConsistencyProof(const NodeLookup& nodes,
-                                                          uint64_t old_size,
-                                                          uint64_t new_size) {
+                                                          uint64_t old_size, uint64_t new_size) {
   if (old_size > new_size) {
     return absl::InvalidArgumentError("old tree is larger than the new one");
   }

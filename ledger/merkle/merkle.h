@@ -29,19 +29,16 @@ using NodeLookup = std::function<absl::StatusOr<std::string>(int level, uint64_t
 
 // The hash of leaves [start, start + size), from stored complete subtrees:
 // O(log size) lookups.
-absl::StatusOr<std::string> SubtreeHash(const NodeLookup& nodes, uint64_t start,
-                                        uint64_t size);
+absl::StatusOr<std::string> SubtreeHash(const NodeLookup& nodes, uint64_t start, uint64_t size);
 absl::StatusOr<std::string> RootHash(const NodeLookup& nodes, uint64_t tree_size);
 
 // The audit path of leaf `index` in the tree of `tree_size` leaves.
-absl::StatusOr<std::vector<std::string>> InclusionProof(const NodeLookup& nodes,
-                                                        uint64_t index,
+absl::StatusOr<std::vector<std::string>> InclusionProof(const NodeLookup& nodes, uint64_t index,
                                                         uint64_t tree_size);
 // The proof that the tree of `old_size` leaves is a prefix of the tree of
 // `new_size` leaves.
 absl::StatusOr<std::vector<std::string>> ConsistencyProof(const NodeLookup& nodes,
-                                                          uint64_t old_size,
-                                                          uint64_t new_size);
+                                                          uint64_t old_size, uint64_t new_size);
 
 // Client-side checks (RFC 9162 sections 2.1.3.2 and 2.1.4.2).
 bool VerifyInclusion(absl::string_view leaf_hash, uint64_t index, uint64_t tree_size,

@@ -27,8 +27,7 @@ grpc::Status AdminServiceImpl::CreateBackup(grpc::ServerContext* context,
   std::filesystem::create_directories(backup_dir_, error);
   const std::string path = backup_dir_ + "/" + request->backup_id();
   if (std::filesystem::exists(path)) {
-    return ToGrpc(absl::AlreadyExistsError(
-        absl::StrCat("backup_id: ", path, " already exists")));
+    return ToGrpc(absl::AlreadyExistsError(absl::StrCat("backup_id: ", path, " already exists")));
   }
   // Commands go on while the checkpoint is taken; its own head is read
   // back from it below.
@@ -59,8 +58,8 @@ absl::Status RestoreBackup(const std::string& from, const std::string& data_dir,
     return absl::NotFoundError(absl::StrCat("--restore: ", from, " is not a backup directory"));
   }
   if (std::filesystem::exists(data_dir, error) && !std::filesystem::is_empty(data_dir, error)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--restore: refusing to overwrite ", data_dir, "; restore into a new --data_dir"));
+    return absl::FailedPreconditionError(absl::StrCat("--restore: refusing to overwrite ", data_dir,
+                                                      "; restore into a new --data_dir"));
   }
   std::filesystem::copy(from, data_dir, std::filesystem::copy_options::recursive, error);
   if (error) {

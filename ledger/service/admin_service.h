@@ -14,7 +14,9 @@ class AdminServiceImpl final : public v1::AdminService::Service {
  public:
   AdminServiceImpl(store::EventLog* log, const Authenticator* auth, std::string backup_dir,
                    std::string signing_key)
-      : log_(log), auth_(auth), backup_dir_(std::move(backup_dir)),
+      : log_(log),
+        auth_(auth),
+        backup_dir_(std::move(backup_dir)),
         signing_key_(std::move(signing_key)) {}
 
   grpc::Status CreateBackup(grpc::ServerContext*, const v1::CreateBackupRequest*,

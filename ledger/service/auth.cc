@@ -8,8 +8,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "ledger/store/sha256.h"
 #include "nlohmann/json.hpp"
 
@@ -20,8 +20,8 @@ absl::StatusOr<v1::Role> ParseRole(absl::string_view role) {
   if (role == "admin") return v1::ADMIN;
   if (role == "officer") return v1::OFFICER;
   if (role == "scrutiny") return v1::SCRUTINY;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "role \"", role, "\" is not one of admin, officer, scrutiny"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("role \"", role, "\" is not one of admin, officer, scrutiny"));
 }
 
 bool IsHex(absl::string_view s) {
@@ -33,14 +33,12 @@ bool IsHex(absl::string_view s) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<PrincipalRecord>> ParsePrincipals(
-    const std::string& json_text) {
+absl::StatusOr<std::vector<PrincipalRecord>> ParsePrincipals(const std::string& json_text) {
   nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, false);
   if (doc.is_discarded()) {
     return absl::InvalidArgumentError("principals file is not valid JSON");
   }
-  if (!doc.is_object() || !doc.contains("principals") ||
-      !doc["principals"].is_array()) {
+  if (!doc.is_object() || !doc.contains("principals") || !doc["principals"].is_array()) {
     return absl::InvalidArgumentError(
         "principals file must be an object with a \"principals\" array");
   }
@@ -55,8 +53,7 @@ absl::StatusOr<std::vector<PrincipalRecord>> ParsePrincipals(
     for (const char* field : {"id", "role", "token_sha256"}) {
       if (!entry.contains(field) || !entry[field].is_string() ||
           entry[field].get<std::string>().empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ".", field, ": required string"));
+        return absl::InvalidArgumentError(absl::StrCat(where, ".", field, ": required string"));
       }
     }
     PrincipalRecord record;
@@ -66,8 +63,7 @@ absl::StatusOr<std::vector<PrincipalRecord>> ParsePrincipals(
     }
     absl::StatusOr<v1::Role> role = ParseRole(entry["role"].get<std::string>());
     if (!role.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ".role: ", role.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(where, ".role: ", role.status().message()));
     }
     record.principal.role = *role;
     std::string hex = absl::AsciiStrToLower(entry["token_sha256"].get<std::string>());
@@ -78,22 +74,20 @@ absl::StatusOr<std::vector<PrincipalRecord>> ParsePrincipals(
     record.token_sha256 = absl::HexStringToBytes(hex);
     if (entry.contains("disabled")) {
       if (!entry["disabled"].is_boolean()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ".disabled: must be true or false"));
+        return absl::InvalidArgumentError(absl::StrCat(where, ".disabled: must be true or false"));
       }
       record.disabled = entry["disabled"].get<bool>();
     }
     if (!ids.insert(record.principal.id).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ".id: \"", record.principal.id, "\" appears more than once"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".id: \"", record.principal.id, "\" appears more than once"));
     }
     out.push_back(std::move(record));
   }
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Load(
-    std::string path) {
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Load(std::string path) {
   std::unique_ptr<Authenticator> auth(new Authenticator(std::move(path)));
   if (absl::Status s = auth->Reload(); !s.ok()) return s;
   return auth;
@@ -102,13 +96,11 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Load(
 absl::Status Authenticator::Reload() {
   std::ifstream in(path_);
   if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("principals file ", path_, " cannot be read"));
+    return absl::NotFoundError(absl::StrCat("principals file ", path_, " cannot be read"));
   }
   std::stringstream text;
   text << in.rdbuf();
-  absl::StatusOr<std::vector<PrincipalRecord>> records =
-      ParsePrincipals(text.str());
+  absl::StatusOr<std::vector<PrincipalRecord>> records = ParsePrincipals(text.str());
   if (!records.ok()) {
     return absl::Status(records.status().code(),
                         absl::StrCat(path_, ": ", records.status().message()));
@@ -123,8 +115,7 @@ size_t Authenticator::size() const {
   return records_.size();
 }
 
-absl::StatusOr<domain::Principal> Authenticator::AuthenticateToken(
-    absl::string_view token) const {
+absl::StatusOr<domain::Principal> Authenticator::AuthenticateToken(absl::string_view token) const {
   const std::string presented = store::Sha256(token);
   absl::MutexLock lock(&mu_);
   // Every record is compared, so the time taken does not depend on which
@@ -137,8 +128,8 @@ absl::StatusOr<domain::Principal> Authenticator::AuthenticateToken(
     return absl::UnauthenticatedError("the bearer token is not recognised");
   }
   if (match->disabled) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "principal ", match->principal.id, " is disabled"));
+    return absl::UnauthenticatedError(
+        absl::StrCat("principal ", match->principal.id, " is disabled"));
   }
   return match->principal;
 }
@@ -148,14 +139,11 @@ absl::StatusOr<domain::Principal> Authenticator::Authenticate(
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
-    return absl::UnauthenticatedError(
-        "missing \"authorization: Bearer <token>\" metadata");
+    return absl::UnauthenticatedError("missing \"authorization: Bearer <token>\" metadata");
   }
   absl::string_view value(it->second.data(), it->second.size());
-  if (!absl::ConsumePrefix(&value, "Bearer ") &&
-      !absl::ConsumePrefix(&value, "bearer ")) {
-    return absl::UnauthenticatedError(
-        "authorization metadata must be \"Bearer <token>\"");
+  if (!absl::ConsumePrefix(&value, "Bearer ") && !absl::ConsumePrefix(&value, "bearer ")) {
+    return absl::UnauthenticatedError("authorization metadata must be \"Bearer <token>\"");
   }
   value = absl::StripAsciiWhitespace(value);
   if (value.empty()) return absl::UnauthenticatedError("empty bearer token");

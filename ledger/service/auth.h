@@ -25,8 +25,7 @@ struct PrincipalRecord {
 };
 
 // Parses a principals file's contents; every problem names the entry.
-absl::StatusOr<std::vector<PrincipalRecord>> ParsePrincipals(
-    const std::string& json_text);
+absl::StatusOr<std::vector<PrincipalRecord>> ParsePrincipals(const std::string& json_text);
 
 class Authenticator {
  public:
@@ -37,8 +36,7 @@ class Authenticator {
 
   // The caller of `context`, from its "authorization: Bearer <token>"
   // metadata; UNAUTHENTICATED when missing, malformed, unknown or disabled.
-  absl::StatusOr<domain::Principal> Authenticate(
-      const grpc::ServerContextBase& context) const;
+  absl::StatusOr<domain::Principal> Authenticate(const grpc::ServerContextBase& context) const;
   absl::StatusOr<domain::Principal> AuthenticateToken(absl::string_view token) const;
 
   size_t size() const;

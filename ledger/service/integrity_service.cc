@@ -5,7 +5,6 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ledger/domain/names.h"
@@ -47,10 +46,10 @@ class LogLeaves {
         absl::StatusOr<std::string> now = Subtree(kBlock, block << kBlock);
         if (!now.ok()) return now.status();
         if (*now != **recorded) {
-          return absl::DataLossError(absl::StrCat(
-              "events ", (block << kBlock) + 1, " to ", (block + 1) << kBlock,
-              " no longer hash to what the Merkle tree recorded of them: the log was "
-              "altered there (run `ledgerctl verify`)"));
+          return absl::DataLossError(
+              absl::StrCat("events ", (block << kBlock) + 1, " to ", (block + 1) << kBlock,
+                           " no longer hash to what the Merkle tree recorded of them: the log was "
+                           "altered there (run `ledgerctl verify`)"));
         }
       }
       checked_.insert(block);
@@ -148,9 +147,9 @@ grpc::Status IntegrityServiceImpl::GetCheckpoint(grpc::ServerContext* context,
   return ToGrpc(signer_->Sign(response));
 }
 
-grpc::Status IntegrityServiceImpl::GetInclusionProof(
-    grpc::ServerContext* context, const v1::GetInclusionProofRequest* request,
-    v1::InclusionProof* response) {
+grpc::Status IntegrityServiceImpl::GetInclusionProof(grpc::ServerContext* context,
+                                                     const v1::GetInclusionProofRequest* request,
+                                                     v1::InclusionProof* response) {
   absl::StatusOr<uint64_t> position = domain::ParseEventName("event", request->event());
   if (!position.ok()) return ToGrpc(position.status());
   const uint64_t size = request->tree_size() == 0 ? log_->head_position() : request->tree_size();
@@ -161,8 +160,8 @@ grpc::Status IntegrityServiceImpl::GetInclusionProof(
     return ToGrpc(s);
   }
   if (*position > size) {
-    return ToGrpc(absl::OutOfRangeError(absl::StrCat(
-        "event: ", request->event(), " is after the checkpoint's ", size, " events")));
+    return ToGrpc(absl::OutOfRangeError(
+        absl::StrCat("event: ", request->event(), " is after the checkpoint's ", size, " events")));
   }
   absl::StatusOr<std::string> bytes = log_->ReadStored(*position);
   if (absl::IsNotFound(bytes.status())) {
@@ -171,7 +170,8 @@ grpc::Status IntegrityServiceImpl::GetInclusionProof(
   if (!bytes.ok()) return ToGrpc(bytes.status());
   ModelReader reader(runner_);
   merkle::NodeLookup nodes = Nodes(reader);
-  absl::StatusOr<std::vector<std::string>> path = merkle::InclusionProof(nodes, *position - 1, size);
+  absl::StatusOr<std::vector<std::string>> path =
+      merkle::InclusionProof(nodes, *position - 1, size);
   if (!path.ok()) return ToGrpc(path.status());
   absl::StatusOr<std::string> root = merkle::RootHash(nodes, size);
   if (!root.ok()) return ToGrpc(root.status());

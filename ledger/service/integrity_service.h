@@ -26,8 +26,7 @@ class IntegrityServiceImpl final : public v1::IntegrityService::Service {
                              v1::SignedCheckpoint*) override;
   grpc::Status GetInclusionProof(grpc::ServerContext*, const v1::GetInclusionProofRequest*,
                                  v1::InclusionProof*) override;
-  grpc::Status GetConsistencyProof(grpc::ServerContext*,
-                                   const v1::GetConsistencyProofRequest*,
+  grpc::Status GetConsistencyProof(grpc::ServerContext*, const v1::GetConsistencyProofRequest*,
                                    v1::ConsistencyProof*) override;
 
  private:

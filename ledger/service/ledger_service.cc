@@ -1,9 +1,9 @@
 #include "ledger/service/ledger_service.h"
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "ledger/domain/decide.h"
 #include "ledger/domain/names.h"
@@ -23,9 +23,9 @@ namespace {
 
 absl::Status RequireWriter(const domain::Principal& p) {
   if (p.role == v1::ADMIN || p.role == v1::OFFICER) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat(
-      p.id, " (", domain::RoleName(p.role), ") is read-only: scrutiny may "
-      "query the ledger but not change it"));
+  return absl::PermissionDeniedError(absl::StrCat(p.id, " (", domain::RoleName(p.role),
+                                                  ") is read-only: scrutiny may "
+                                                  "query the ledger but not change it"));
 }
 
 // Page tokens are opaque to callers; inside they carry the filter they were
@@ -34,25 +34,20 @@ std::string MakeToken(absl::string_view stream, uint64_t next) {
   return absl::StrCat(next, "@", stream);
 }
 
-absl::StatusOr<uint64_t> ParseToken(absl::string_view token,
-                                    absl::string_view stream) {
+absl::StatusOr<uint64_t> ParseToken(absl::string_view token, absl::string_view stream) {
   absl::string_view number = token.substr(0, token.find('@'));
   uint64_t next = 0;
-  if (token.find('@') == absl::string_view::npos ||
-      token.substr(token.find('@') + 1) != stream ||
+  if (token.find('@') == absl::string_view::npos || token.substr(token.find('@') + 1) != stream ||
       !absl::SimpleAtoi(number, &next) || next == 0) {
-    return absl::InvalidArgumentError(
-        "page_token: not a token issued for this query");
+    return absl::InvalidArgumentError("page_token: not a token issued for this query");
   }
   return next;
 }
 
 }  // namespace
 
-grpc::Status LedgerServiceImpl::Run(grpc::ServerContext* context,
-                                    v1::Command command,
-                                    const std::string& request_id,
-                                    v1::CommandResponse* response) {
+grpc::Status LedgerServiceImpl::Run(grpc::ServerContext* context, v1::Command command,
+                                    const std::string& request_id, v1::CommandResponse* response) {
   absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
   if (!principal.ok()) return ToGrpc(principal.status());
   if (absl::Status s = RequireWriter(*principal); !s.ok()) return ToGrpc(s);
@@ -65,28 +60,22 @@ grpc::Status LedgerServiceImpl::Run(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-#define AUDITLEDGER_COMMAND_RPC(Method, Request, field)                   \
-  grpc::Status LedgerServiceImpl::Method(grpc::ServerContext* context,    \
-                                         const v1::Request* request,      \
-                                         v1::CommandResponse* response) { \
-    v1::Command command;                                                  \
-    *command.mutable_##field() = *request;                                \
-    return Run(context, std::move(command), request->request_id(),        \
-               response);                                                 \
+#define AUDITLEDGER_COMMAND_RPC(Method, Request, field)                                            \
+  grpc::Status LedgerServiceImpl::Method(grpc::ServerContext* context, const v1::Request* request, \
+                                         v1::CommandResponse* response) {                          \
+    v1::Command command;                                                                           \
+    *command.mutable_##field() = *request;                                                         \
+    return Run(context, std::move(command), request->request_id(), response);                      \
   }
 
 AUDITLEDGER_COMMAND_RPC(CreatePlan, CreatePlanRequest, create_plan)
-AUDITLEDGER_COMMAND_RPC(AddRecommendation, AddRecommendationRequest,
-                        add_recommendation)
+AUDITLEDGER_COMMAND_RPC(AddRecommendation, AddRecommendationRequest, add_recommendation)
 AUDITLEDGER_COMMAND_RPC(AddAction, AddActionRequest, add_action)
-AUDITLEDGER_COMMAND_RPC(ChangeActionStatus, ChangeActionStatusRequest,
-                        change_action_status)
+AUDITLEDGER_COMMAND_RPC(ChangeActionStatus, ChangeActionStatusRequest, change_action_status)
 AUDITLEDGER_COMMAND_RPC(RecordUpdate, RecordUpdateRequest, record_update)
-AUDITLEDGER_COMMAND_RPC(ReviseTargetDate, ReviseTargetDateRequest,
-                        revise_target_date)
+AUDITLEDGER_COMMAND_RPC(ReviseTargetDate, ReviseTargetDateRequest, revise_target_date)
 AUDITLEDGER_COMMAND_RPC(AssignOwner, AssignOwnerRequest, assign_owner)
-AUDITLEDGER_COMMAND_RPC(AmendDescription, AmendDescriptionRequest,
-                        amend_description)
+AUDITLEDGER_COMMAND_RPC(AmendDescription, AmendDescriptionRequest, amend_description)
 AUDITLEDGER_COMMAND_RPC(OpenPeriod, OpenPeriodRequest, open_period)
 AUDITLEDGER_COMMAND_RPC(ClosePeriod, ClosePeriodRequest, close_period)
 AUDITLEDGER_COMMAND_RPC(CorrectEvent, CorrectEventRequest, correct_event)
@@ -105,14 +94,13 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::ExecuteCommands(
   if (absl::Status s = RequireWriter(*principal); !s.ok()) return refuse(s);
   for (int i = 0; i < request->commands_size(); ++i) {
     if (!domain::CommandRequestId(request->commands(i)).empty()) {
-      return refuse(absl::InvalidArgumentError(absl::StrCat(
-          "commands[", i,
-          "].request_id: must be empty; the request's own request_id covers "
-          "the whole batch")));
+      return refuse(absl::InvalidArgumentError(
+          absl::StrCat("commands[", i,
+                       "].request_id: must be empty; the request's own request_id covers "
+                       "the whole batch")));
     }
   }
-  std::vector<v1::Command> commands(request->commands().begin(),
-                                    request->commands().end());
+  std::vector<v1::Command> commands(request->commands().begin(), request->commands().end());
   // The request and response live until Finish.
   ledger_->ExecuteAsync(*std::move(principal), std::move(commands), request->request_id(),
                         [reactor, response](absl::StatusOr<v1::CommandResponse> result) {
@@ -135,8 +123,7 @@ grpc::Status LedgerServiceImpl::ListEvents(grpc::ServerContext* context,
   if (!page_size.ok()) return ToGrpc(page_size.status());
   uint64_t start = std::max<uint64_t>(request->start_position(), 1);
   if (!request->page_token().empty()) {
-    absl::StatusOr<uint64_t> next =
-        ParseToken(request->page_token(), request->stream());
+    absl::StatusOr<uint64_t> next = ParseToken(request->page_token(), request->stream());
     if (!next.ok()) return ToGrpc(next.status());
     start = *next;
   }
@@ -147,32 +134,30 @@ grpc::Status LedgerServiceImpl::ListEvents(grpc::ServerContext* context,
   if (request->stream().empty()) {
     read = log_->ReadRange(start, want, &events);
   } else {
-    absl::StatusOr<domain::ResourceName> name =
-        domain::ParseName("stream", request->stream());
+    absl::StatusOr<domain::ResourceName> name = domain::ParseName("stream", request->stream());
     if (!name.ok()) return ToGrpc(name.status());
     read = log_->ReadStream(request->stream(), start, want, &events);
   }
   if (!read.ok()) return ToGrpc(read);
   if (events.size() == want) {
     const v1::Event& last = events.back().event();
-    response->set_next_page_token(MakeToken(
-        request->stream(),
-        request->stream().empty() ? last.position() : last.version()));
+    response->set_next_page_token(
+        MakeToken(request->stream(), request->stream().empty() ? last.position() : last.version()));
     events.pop_back();
   }
   for (store::LoggedEvent& e : events) *response->add_events() = std::move(e);
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerServiceImpl::StreamEvents(
-    grpc::ServerContext* context, const v1::StreamEventsRequest* request,
-    grpc::ServerWriter<v1::LoggedEvent>* writer) {
+grpc::Status LedgerServiceImpl::StreamEvents(grpc::ServerContext* context,
+                                             const v1::StreamEventsRequest* request,
+                                             grpc::ServerWriter<v1::LoggedEvent>* writer) {
   absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
   if (!principal.ok()) return ToGrpc(principal.status());
   if (open_streams_.fetch_add(1) >= kMaxConcurrentStreams) {
     open_streams_.fetch_sub(1);
-    return ToGrpc(absl::ResourceExhaustedError(absl::StrCat(
-        "at most ", kMaxConcurrentStreams, " event streams may be open at once")));
+    return ToGrpc(absl::ResourceExhaustedError(
+        absl::StrCat("at most ", kMaxConcurrentStreams, " event streams may be open at once")));
   }
   absl::Cleanup release = [this] { open_streams_.fetch_sub(1); };
   uint64_t next = std::max<uint64_t>(request->start_position(), 1);
@@ -201,8 +186,7 @@ grpc::Status LedgerServiceImpl::StreamEvents(
 }
 
 grpc::Status LedgerServiceImpl::GetLogHead(grpc::ServerContext* context,
-                                           const v1::GetLogHeadRequest*,
-                                           v1::LogHead* response) {
+                                           const v1::GetLogHeadRequest*, v1::LogHead* response) {
   absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
   if (!principal.ok()) return ToGrpc(principal.status());
   store::EventLog::Head head = log_->head();

@@ -25,29 +25,24 @@ absl::StatusOr<int> PageSize(int requested);
 class LedgerServiceImpl final
     : public v1::LedgerService::WithCallbackMethod_ExecuteCommands<v1::LedgerService::Service> {
  public:
-  LedgerServiceImpl(engine::Ledger* ledger, store::EventLog* log,
-                    const Authenticator* auth)
+  LedgerServiceImpl(engine::Ledger* ledger, store::EventLog* log, const Authenticator* auth)
       : ledger_(ledger), log_(log), auth_(auth) {}
 
   grpc::Status CreatePlan(grpc::ServerContext*, const v1::CreatePlanRequest*,
                           v1::CommandResponse*) override;
-  grpc::Status AddRecommendation(grpc::ServerContext*,
-                                 const v1::AddRecommendationRequest*,
+  grpc::Status AddRecommendation(grpc::ServerContext*, const v1::AddRecommendationRequest*,
                                  v1::CommandResponse*) override;
   grpc::Status AddAction(grpc::ServerContext*, const v1::AddActionRequest*,
                          v1::CommandResponse*) override;
-  grpc::Status ChangeActionStatus(grpc::ServerContext*,
-                                  const v1::ChangeActionStatusRequest*,
+  grpc::Status ChangeActionStatus(grpc::ServerContext*, const v1::ChangeActionStatusRequest*,
                                   v1::CommandResponse*) override;
   grpc::Status RecordUpdate(grpc::ServerContext*, const v1::RecordUpdateRequest*,
                             v1::CommandResponse*) override;
-  grpc::Status ReviseTargetDate(grpc::ServerContext*,
-                                const v1::ReviseTargetDateRequest*,
+  grpc::Status ReviseTargetDate(grpc::ServerContext*, const v1::ReviseTargetDateRequest*,
                                 v1::CommandResponse*) override;
   grpc::Status AssignOwner(grpc::ServerContext*, const v1::AssignOwnerRequest*,
                            v1::CommandResponse*) override;
-  grpc::Status AmendDescription(grpc::ServerContext*,
-                                const v1::AmendDescriptionRequest*,
+  grpc::Status AmendDescription(grpc::ServerContext*, const v1::AmendDescriptionRequest*,
                                 v1::CommandResponse*) override;
   grpc::Status OpenPeriod(grpc::ServerContext*, const v1::OpenPeriodRequest*,
                           v1::CommandResponse*) override;
@@ -60,15 +55,14 @@ class LedgerServiceImpl final
                                             v1::CommandResponse*) override;
   grpc::Status ListEvents(grpc::ServerContext*, const v1::ListEventsRequest*,
                           v1::ListEventsResponse*) override;
-  grpc::Status StreamEvents(grpc::ServerContext*,
-                            const v1::StreamEventsRequest*,
+  grpc::Status StreamEvents(grpc::ServerContext*, const v1::StreamEventsRequest*,
                             grpc::ServerWriter<v1::LoggedEvent>*) override;
   grpc::Status GetLogHead(grpc::ServerContext*, const v1::GetLogHeadRequest*,
                           v1::LogHead*) override;
 
  private:
-  grpc::Status Run(grpc::ServerContext* context, v1::Command command,
-                   const std::string& request_id, v1::CommandResponse* response);
+  grpc::Status Run(grpc::ServerContext* context, v1::Command command, const std::string& request_id,
+                   v1::CommandResponse* response);
 
   engine::Ledger* ledger_;
   store::EventLog* log_;

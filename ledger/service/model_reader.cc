@@ -20,9 +20,7 @@ namespace {
 // Bounds how long a call without a deadline waits for the read models.
 constexpr absl::Duration kMaxWait = absl::Seconds(30);
 
-absl::string_view View(const rocksdb::Slice& s) {
-  return absl::string_view(s.data(), s.size());
-}
+absl::string_view View(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
 }  // namespace
 
 absl::Status AuthenticateAndWait(const Authenticator& auth,
@@ -37,9 +35,8 @@ absl::Status AuthenticateAndWait(const Authenticator& auth,
       return absl::UnavailableError("ledgerd is shutting down; retry shortly");
     }
     return absl::DeadlineExceededError(absl::StrCat(
-        "the read models had not reached position ", min_position,
-        " by the deadline (they are at ", runner.position(),
-        "); retry with a longer deadline"));
+        "the read models had not reached position ", min_position, " by the deadline (they are at ",
+        runner.position(), "); retry with a longer deadline"));
   }
   return absl::OkStatus();
 }
@@ -54,20 +51,19 @@ ModelReader::~ModelReader() { runner_->db()->ReleaseSnapshot(snapshot_); }
 
 absl::StatusOr<bool> ModelReader::Get(const char* projection, absl::string_view key,
                                       google::protobuf::Message* message) {
-    std::string value;
-    rocksdb::Status s = runner_->db()->Get(options_, runner_->cf(projection),
-                                           rocksdb::Slice(key.data(), key.size()),
-                                           &value);
-    if (s.IsNotFound()) return false;
-    if (!s.ok()) return absl::UnavailableError(s.ToString());
-    if (!message->ParseFromString(value)) {
-      return absl::DataLossError("read model value does not decode");
-    }
-    return true;
+  std::string value;
+  rocksdb::Status s = runner_->db()->Get(options_, runner_->cf(projection),
+                                         rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  if (!message->ParseFromString(value)) {
+    return absl::DataLossError("read model value does not decode");
+  }
+  return true;
 }
 
 absl::StatusOr<std::optional<std::string>> ModelReader::GetRaw(const char* projection,
-                                                             absl::string_view key) {
+                                                               absl::string_view key) {
   std::string value;
   rocksdb::Status s = runner_->db()->Get(options_, runner_->cf(projection),
                                          rocksdb::Slice(key.data(), key.size()), &value);
@@ -114,8 +110,7 @@ absl::StatusOr<v1::Event> ModelReader::ReadEvent(uint64_t position) {
 }
 
 absl::CivilDay DayOf(uint64_t micros) {
-  return absl::ToCivilDay(absl::FromUnixMicros(static_cast<int64_t>(micros)),
-                          absl::UTCTimeZone());
+  return absl::ToCivilDay(absl::FromUnixMicros(static_cast<int64_t>(micros)), absl::UTCTimeZone());
 }
 
 void FillPeriodTitles(const v1::PlanView& plan, v1::ActionView* action) {
@@ -131,15 +126,13 @@ absl::StatusOr<v1::PlanView> LoadPlan(ModelReader& reader, const std::string& na
       domain::ParseNameOf(domain::Kind::kPlan, "name", name);
   if (!parsed.ok()) return parsed.status();
   v1::PlanView plan;
-  absl::StatusOr<bool> got =
-      reader.Get(projections::kCurrent, projections::PlanKey(name), &plan);
+  absl::StatusOr<bool> got = reader.Get(projections::kCurrent, projections::PlanKey(name), &plan);
   if (!got.ok()) return got.status();
   if (!*got) return absl::NotFoundError(absl::StrCat("plan ", name, " not found"));
   return plan;
 }
 
-absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader,
-                                            const std::string& plan_name,
+absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::string& plan_name,
                                             uint64_t micros, v1::Clock clock) {
   absl::StatusOr<domain::ResourceName> parsed =
       domain::ParseNameOf(domain::Kind::kPlan, "name", plan_name);
@@ -155,8 +148,8 @@ absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader,
     // Distinguish "never existed" from "did not exist yet".
     absl::StatusOr<v1::PlanView> now = LoadPlan(reader, plan_name);
     if (!now.ok()) return now.status();
-    return absl::NotFoundError(absl::StrCat("plan ", plan_name,
-                                            " did not exist yet at that moment"));
+    return absl::NotFoundError(
+        absl::StrCat("plan ", plan_name, " did not exist yet at that moment"));
   }
   v1::PlanSnapshot snapshot = state->Release();
   snapshot.set_clock(clock == v1::EFFECTIVE ? v1::EFFECTIVE : v1::RECORDED);
@@ -178,8 +171,7 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(ModelReader& reader
   const uint64_t start = after_us == UINT64_MAX ? after_us : after_us + 1;
   // The entries of one index in the window; with `undated_only`, only the
   // 't' entries of events that took effect when recorded.
-  auto scan = [&](char kind, bool undated_only,
-                  std::vector<Entry>* out) -> absl::Status {
+  auto scan = [&](char kind, bool undated_only, std::vector<Entry>* out) -> absl::Status {
     const std::string prefix = projections::IndexPrefix(kind, stream);
     auto it = reader.Iterator(projections::kChanges);
     for (it->Seek(prefix + projections::BigEndian64(start));

@@ -31,8 +31,7 @@ class ModelReader {
   // Parses the value at `key` of `projection`; false when absent.
   absl::StatusOr<bool> Get(const char* projection, absl::string_view key,
                            google::protobuf::Message* message);
-  absl::StatusOr<std::optional<std::string>> GetRaw(const char* projection,
-                                                    absl::string_view key);
+  absl::StatusOr<std::optional<std::string>> GetRaw(const char* projection, absl::string_view key);
   std::unique_ptr<rocksdb::Iterator> Iterator(const char* projection);
   // An event of the log, read at the same snapshot; DATA_LOSS if the log
   // has none at `position`.
@@ -60,8 +59,7 @@ absl::StatusOr<v1::PlanView> LoadPlan(ModelReader& reader, const std::string& na
 
 // The plan and its actions as of `micros` on `clock`, with RAG assessed as
 // of that day. NOT_FOUND if the plan did not exist then.
-absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader,
-                                            const std::string& plan_name,
+absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::string& plan_name,
                                             uint64_t micros, v1::Clock clock);
 
 // The changes to `stream` that took effect (or, on the recorded clock, were

@@ -32,22 +32,17 @@ using projections::ReadBigEndian64;
 // back short, with a token to go on.
 constexpr int kMaxScanPerPage = 200000;
 
-absl::string_view View(const rocksdb::Slice& s) {
-  return absl::string_view(s.data(), s.size());
-}
+absl::string_view View(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
 
 // Page tokens: base64 of an 8-byte fingerprint of the query's filters and
 // the cursor, so a token only continues the query it came from.
-std::string Fingerprint(absl::string_view filters) {
-  return store::Sha256(filters).substr(0, 8);
-}
+std::string Fingerprint(absl::string_view filters) { return store::Sha256(filters).substr(0, 8); }
 
 std::string MakeToken(absl::string_view filters, absl::string_view cursor) {
   return absl::WebSafeBase64Escape(absl::StrCat(Fingerprint(filters), cursor));
 }
 
-absl::StatusOr<std::string> ParseToken(absl::string_view token,
-                                       absl::string_view filters) {
+absl::StatusOr<std::string> ParseToken(absl::string_view token, absl::string_view filters) {
   std::string raw;
   if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() < 8 ||
       raw.substr(0, 8) != Fingerprint(filters)) {
@@ -96,14 +91,11 @@ absl::StatusOr<Page> OpenPage(const google::protobuf::Message& request, int page
   return page;
 }
 
-uint64_t MicrosOf(const google::protobuf::Timestamp& t) {
-  return projections::Micros(t);
-}
+uint64_t MicrosOf(const google::protobuf::Timestamp& t) { return projections::Micros(t); }
 
 absl::CivilDay Today() { return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()); }
 
-absl::StatusOr<absl::CivilDay> ParseDay(absl::string_view field,
-                                        absl::string_view text) {
+absl::StatusOr<absl::CivilDay> ParseDay(absl::string_view field, absl::string_view text) {
   absl::CivilDay day;
   if (!absl::ParseCivilTime(text, &day)) {
     return absl::InvalidArgumentError(
@@ -112,8 +104,7 @@ absl::StatusOr<absl::CivilDay> ParseDay(absl::string_view field,
   return day;
 }
 
-absl::Status CheckTimestamp(absl::string_view field,
-                            const google::protobuf::Timestamp& t) {
+absl::Status CheckTimestamp(absl::string_view field, const google::protobuf::Timestamp& t) {
   if (t.seconds() < 0 || t.nanos() < 0 || t.nanos() > 999'999'999) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": not a valid timestamp"));
   }
@@ -122,16 +113,13 @@ absl::Status CheckTimestamp(absl::string_view field,
 
 }  // namespace
 
-absl::Status QueryServiceImpl::Begin(grpc::ServerContext* context,
-                                     uint64_t min_position) {
+absl::Status QueryServiceImpl::Begin(grpc::ServerContext* context, uint64_t min_position) {
   return AuthenticateAndWait(*auth_, *runner_, context, min_position);
 }
 
 grpc::Status QueryServiceImpl::GetPlan(grpc::ServerContext* context,
-                                       const v1::GetPlanRequest* request,
-                                       v1::PlanView* response) {
-  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
-    return ToGrpc(s);
+                                       const v1::GetPlanRequest* request, v1::PlanView* response) {
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok()) return ToGrpc(s);
   ModelReader reader(runner_);
   absl::StatusOr<v1::PlanView> plan = LoadPlan(reader, request->name());
   if (!plan.ok()) return ToGrpc(plan.status());
@@ -142,18 +130,17 @@ grpc::Status QueryServiceImpl::GetPlan(grpc::ServerContext* context,
 grpc::Status QueryServiceImpl::GetAction(grpc::ServerContext* context,
                                          const v1::GetActionRequest* request,
                                          v1::ActionView* response) {
-  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
-    return ToGrpc(s);
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<domain::ResourceName> parsed =
       domain::ParseNameOf(domain::Kind::kAction, "name", request->name());
   if (!parsed.ok()) return ToGrpc(parsed.status());
   ModelReader reader(runner_);
-  absl::StatusOr<bool> got = reader.Get(
-      projections::kCurrent, projections::ActionKey(request->name()), response);
+  absl::StatusOr<bool> got =
+      reader.Get(projections::kCurrent, projections::ActionKey(request->name()), response);
   if (!got.ok()) return ToGrpc(got.status());
   if (!*got) {
-    return ToGrpc(absl::NotFoundError(
-        absl::StrCat("name: action ", request->name(), " not found")));
+    return ToGrpc(
+        absl::NotFoundError(absl::StrCat("name: action ", request->name(), " not found")));
   }
   absl::StatusOr<v1::PlanView> plan = LoadPlan(reader, parsed->PlanName());
   if (plan.ok()) FillPeriodTitles(*plan, response);
@@ -164,8 +151,7 @@ grpc::Status QueryServiceImpl::GetAction(grpc::ServerContext* context,
 grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
                                            const v1::ListActionsRequest* request,
                                            v1::ListActionsResponse* response) {
-  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
-    return ToGrpc(s);
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<Page> page = OpenPage(*request, request->page_size(), request->page_token());
   if (!page.ok()) return ToGrpc(page.status());
   absl::StatusOr<domain::ResourceName> parent =
@@ -178,14 +164,12 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
   }
   absl::CivilDay day = Today();
   if (!request->overdue_on().empty()) {
-    absl::StatusOr<absl::CivilDay> parsed =
-        ParseDay("overdue_on", request->overdue_on());
+    absl::StatusOr<absl::CivilDay> parsed = ParseDay("overdue_on", request->overdue_on());
     if (!parsed.ok()) return ToGrpc(parsed.status());
     day = *parsed;
   }
   if (request->min_target_revisions() < 0) {
-    return ToGrpc(absl::InvalidArgumentError(
-        "min_target_revisions: must not be negative"));
+    return ToGrpc(absl::InvalidArgumentError("min_target_revisions: must not be negative"));
   }
   ModelReader reader(runner_);
   absl::StatusOr<v1::PlanView> plan = LoadPlan(reader, request->parent());
@@ -197,8 +181,7 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
   auto it = reader.Iterator(projections::kCurrent);
   int scanned = 0;
   std::string last_key;
-  for (it->Seek(start); it->Valid() && absl::StartsWith(View(it->key()), prefix);
-       it->Next()) {
+  for (it->Seek(start); it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
     if (skip_first && View(it->key()) == start) continue;
     if (response->actions_size() == page->size || ++scanned > kMaxScanPerPage) {
       response->set_next_page_token(MakeToken(page->filters, last_key));
@@ -210,11 +193,9 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
       return ToGrpc(absl::DataLossError("action view does not decode"));
     }
     projections::Assess(&view, day);
-    if (!request->recommendation().empty() &&
-        view.recommendation() != request->recommendation())
+    if (!request->recommendation().empty() && view.recommendation() != request->recommendation())
       continue;
-    if (request->status() != v1::ACTION_STATUS_UNSPECIFIED &&
-        view.status() != request->status())
+    if (request->status() != v1::ACTION_STATUS_UNSPECIFIED && view.status() != request->status())
       continue;
     if (!request->owner().empty() && view.owner() != request->owner()) continue;
     if (request->rag() != v1::RAG_UNSPECIFIED && view.rag() != request->rag()) continue;
@@ -227,11 +208,10 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status QueryServiceImpl::GetActionTimeline(
-    grpc::ServerContext* context, const v1::GetActionTimelineRequest* request,
-    v1::GetActionTimelineResponse* response) {
-  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
-    return ToGrpc(s);
+grpc::Status QueryServiceImpl::GetActionTimeline(grpc::ServerContext* context,
+                                                 const v1::GetActionTimelineRequest* request,
+                                                 v1::GetActionTimelineResponse* response) {
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<Page> page = OpenPage(*request, request->page_size(), request->page_token());
   if (!page.ok()) return ToGrpc(page.status());
   absl::StatusOr<domain::ResourceName> parsed =
@@ -239,18 +219,18 @@ grpc::Status QueryServiceImpl::GetActionTimeline(
   if (!parsed.ok()) return ToGrpc(parsed.status());
   ModelReader reader(runner_);
   v1::ActionView exists;
-  absl::StatusOr<bool> got = reader.Get(
-      projections::kCurrent, projections::ActionKey(request->name()), &exists);
+  absl::StatusOr<bool> got =
+      reader.Get(projections::kCurrent, projections::ActionKey(request->name()), &exists);
   if (!got.ok()) return ToGrpc(got.status());
   if (!*got) {
-    return ToGrpc(absl::NotFoundError(
-        absl::StrCat("name: action ", request->name(), " not found")));
+    return ToGrpc(
+        absl::NotFoundError(absl::StrCat("name: action ", request->name(), " not found")));
   }
   // The action's changes by recorded time, which is log order.
   const std::string prefix = projections::IndexPrefix('t', request->name());
   auto it = reader.Iterator(projections::kChanges);
-  for (it->Seek(prefix + page->cursor);
-       it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
+  for (it->Seek(prefix + page->cursor); it->Valid() && absl::StartsWith(View(it->key()), prefix);
+       it->Next()) {
     const absl::string_view rest = View(it->key()).substr(prefix.size());
     if (rest.size() != 16) continue;
     const uint64_t position = ReadBigEndian64(rest.substr(8));
@@ -268,8 +248,7 @@ grpc::Status QueryServiceImpl::GetActionTimeline(
 grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
                                            const v1::ListChangesRequest* request,
                                            v1::ListChangesResponse* response) {
-  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
-    return ToGrpc(s);
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<Page> page = OpenPage(*request, request->page_size(), request->page_token());
   if (!page.ok()) return ToGrpc(page.status());
   absl::StatusOr<domain::ResourceName> parent =
@@ -282,12 +261,9 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   }
   if (absl::Status s = CheckTimestamp("start_time", request->start_time()); !s.ok())
     return ToGrpc(s);
-  if (absl::Status s = CheckTimestamp("end_time", request->end_time()); !s.ok())
-    return ToGrpc(s);
-  const uint64_t start_us =
-      request->has_start_time() ? MicrosOf(request->start_time()) : 0;
-  const uint64_t end_us =
-      request->has_end_time() ? MicrosOf(request->end_time()) : UINT64_MAX;
+  if (absl::Status s = CheckTimestamp("end_time", request->end_time()); !s.ok()) return ToGrpc(s);
+  const uint64_t start_us = request->has_start_time() ? MicrosOf(request->start_time()) : 0;
+  const uint64_t end_us = request->has_end_time() ? MicrosOf(request->end_time()) : UINT64_MAX;
   if (start_us > end_us) {
     return ToGrpc(absl::InvalidArgumentError("end_time: before start_time"));
   }
@@ -311,8 +287,8 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   ModelReader reader(runner_);
   auto it = reader.Iterator(projections::kChanges);
   int scanned = 0;
-  for (it->Seek(prefix + page->cursor);
-       it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
+  for (it->Seek(prefix + page->cursor); it->Valid() && absl::StartsWith(View(it->key()), prefix);
+       it->Next()) {
     const absl::string_view rest = View(it->key()).substr(prefix.size());
     if (rest.size() != rest_size) continue;
     const uint64_t position = ReadBigEndian64(rest.substr(rest_size - 8));
@@ -322,8 +298,7 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
     }
     v1::Change change;
     if (prefix == "p") {
-      if (!change.ParseFromArray(it->value().data(),
-                                 static_cast<int>(it->value().size()))) {
+      if (!change.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return ToGrpc(absl::DataLossError("change does not decode"));
       }
     } else {
@@ -331,8 +306,7 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
           reader.Get(projections::kChanges, projections::ChangeKey(position), &change);
       if (!got.ok()) return ToGrpc(got.status());
     }
-    if (change.stream() != request->parent() &&
-        !absl::StartsWith(change.stream(), plan_prefix))
+    if (change.stream() != request->parent() && !absl::StartsWith(change.stream(), plan_prefix))
       continue;
     const uint64_t recorded = MicrosOf(change.recorded_at());
     // Positions follow recorded time: past the end, nothing later matches.
@@ -350,13 +324,11 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
 grpc::Status QueryServiceImpl::GetPlanAsOf(grpc::ServerContext* context,
                                            const v1::GetPlanAsOfRequest* request,
                                            v1::PlanSnapshot* response) {
-  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
-    return ToGrpc(s);
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok()) return ToGrpc(s);
   if (!request->has_time()) {
     return ToGrpc(absl::InvalidArgumentError("time: required"));
   }
-  if (absl::Status s = CheckTimestamp("time", request->time()); !s.ok())
-    return ToGrpc(s);
+  if (absl::Status s = CheckTimestamp("time", request->time()); !s.ok()) return ToGrpc(s);
   ModelReader reader(runner_);
   absl::StatusOr<v1::PlanSnapshot> snapshot =
       SnapshotOf(reader, request->name(), MicrosOf(request->time()), request->clock());
@@ -369,21 +341,18 @@ grpc::Status QueryServiceImpl::GetPlanAsOf(grpc::ServerContext* context,
 grpc::Status QueryServiceImpl::DiffPlan(grpc::ServerContext* context,
                                         const v1::DiffPlanRequest* request,
                                         v1::PlanDiff* response) {
-  if (absl::Status s = Begin(context, request->min_position()); !s.ok())
-    return ToGrpc(s);
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok()) return ToGrpc(s);
   if (!request->has_from_time() || !request->has_to_time()) {
     return ToGrpc(absl::InvalidArgumentError("from_time and to_time: required"));
   }
-  if (absl::Status s = CheckTimestamp("from_time", request->from_time()); !s.ok())
-    return ToGrpc(s);
-  if (absl::Status s = CheckTimestamp("to_time", request->to_time()); !s.ok())
-    return ToGrpc(s);
+  if (absl::Status s = CheckTimestamp("from_time", request->from_time()); !s.ok()) return ToGrpc(s);
+  if (absl::Status s = CheckTimestamp("to_time", request->to_time()); !s.ok()) return ToGrpc(s);
   ModelReader reader(runner_);
   absl::StatusOr<v1::PlanSnapshot> to =
       SnapshotOf(reader, request->name(), MicrosOf(request->to_time()), request->clock());
   if (!to.ok()) return ToGrpc(to.status());
-  absl::StatusOr<v1::PlanSnapshot> from = SnapshotOf(
-      reader, request->name(), MicrosOf(request->from_time()), request->clock());
+  absl::StatusOr<v1::PlanSnapshot> from =
+      SnapshotOf(reader, request->name(), MicrosOf(request->from_time()), request->clock());
   v1::PlanSnapshot empty;
   if (!from.ok() && !absl::IsNotFound(from.status())) return ToGrpc(from.status());
   const v1::PlanSnapshot& before = from.ok() ? *from : empty;
@@ -421,8 +390,8 @@ grpc::Status QueryServiceImpl::DiffPlan(grpc::ServerContext* context,
       }
     }
     if (was.owner() != after.owner()) {
-      response->add_owner_changes(absl::StrCat(after.name(), ": ", was.owner(), " -> ",
-                                               after.owner()));
+      response->add_owner_changes(
+          absl::StrCat(after.name(), ": ", was.owner(), " -> ", after.owner()));
     }
     for (const v1::Narrative& n : after.narratives()) {
       bool same = false;
@@ -445,8 +414,8 @@ grpc::Status QueryServiceImpl::WatchChanges(grpc::ServerContext* context,
   if (absl::Status s = Begin(context, 0); !s.ok()) return ToGrpc(s);
   if (open_streams_.fetch_add(1) >= kMaxConcurrentStreams) {
     open_streams_.fetch_sub(1);
-    return ToGrpc(absl::ResourceExhaustedError(absl::StrCat(
-        "at most ", kMaxConcurrentStreams, " watches may be open at once")));
+    return ToGrpc(absl::ResourceExhaustedError(
+        absl::StrCat("at most ", kMaxConcurrentStreams, " watches may be open at once")));
   }
   absl::Cleanup release = [this] { open_streams_.fetch_sub(1); };
   const std::string plan_prefix = request->parent() + "/";
@@ -458,11 +427,9 @@ grpc::Status QueryServiceImpl::WatchChanges(grpc::ServerContext* context,
       ModelReader reader(runner_);
       auto it = reader.Iterator(projections::kChanges);
       for (it->Seek(projections::ChangeKey(next));
-           it->Valid() && View(it->key())[0] == 'p' && batch.size() < 256;
-           it->Next()) {
+           it->Valid() && View(it->key())[0] == 'p' && batch.size() < 256; it->Next()) {
         v1::Change change;
-        if (!change.ParseFromArray(it->value().data(),
-                                   static_cast<int>(it->value().size()))) {
+        if (!change.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
           return ToGrpc(absl::DataLossError("change does not decode"));
         }
         next = change.position() + 1;
@@ -485,15 +452,15 @@ grpc::Status QueryServiceImpl::WatchChanges(grpc::ServerContext* context,
   return grpc::Status::CANCELLED;
 }
 
-grpc::Status QueryServiceImpl::ListSecurityEvents(
-    grpc::ServerContext* context, const v1::ListSecurityEventsRequest* request,
-    v1::ListSecurityEventsResponse* response) {
+grpc::Status QueryServiceImpl::ListSecurityEvents(grpc::ServerContext* context,
+                                                  const v1::ListSecurityEventsRequest* request,
+                                                  v1::ListSecurityEventsResponse* response) {
   absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
   if (!principal.ok()) return ToGrpc(principal.status());
   if (principal->role != v1::ADMIN && principal->role != v1::SCRUTINY) {
-    return ToGrpc(absl::PermissionDeniedError(absl::StrCat(
-        principal->id, " (", domain::RoleName(principal->role),
-        ") may not read the security log: admin and scrutiny may")));
+    return ToGrpc(absl::PermissionDeniedError(
+        absl::StrCat(principal->id, " (", domain::RoleName(principal->role),
+                     ") may not read the security log: admin and scrutiny may")));
   }
   absl::StatusOr<Page> page = OpenPage(*request, request->page_size(), request->page_token());
   if (!page.ok()) return ToGrpc(page.status());
@@ -504,17 +471,16 @@ grpc::Status QueryServiceImpl::ListSecurityEvents(
     return ToGrpc(s);
   }
   if (events.size() > static_cast<size_t>(page->size)) {
-    response->set_next_page_token(
-        MakeToken(page->filters, BigEndian64(events.back().sequence())));
+    response->set_next_page_token(MakeToken(page->filters, BigEndian64(events.back().sequence())));
     events.pop_back();
   }
   for (auto& e : events) *response->add_events() = std::move(e);
   return grpc::Status::OK;
 }
 
-grpc::Status QueryServiceImpl::ListProjections(
-    grpc::ServerContext* context, const v1::ListProjectionsRequest*,
-    v1::ListProjectionsResponse* response) {
+grpc::Status QueryServiceImpl::ListProjections(grpc::ServerContext* context,
+                                               const v1::ListProjectionsRequest*,
+                                               v1::ListProjectionsResponse* response) {
   if (absl::Status s = Begin(context, 0); !s.ok()) return ToGrpc(s);
   for (const std::string& name : runner_->names()) {
     absl::StatusOr<projections::ProjectionState> state = runner_->State(name);
@@ -527,9 +493,9 @@ grpc::Status QueryServiceImpl::ListProjections(
   return grpc::Status::OK;
 }
 
-grpc::Status QueryServiceImpl::RebuildProjection(
-    grpc::ServerContext* context, const v1::RebuildProjectionRequest* request,
-    v1::ProjectionStatus* response) {
+grpc::Status QueryServiceImpl::RebuildProjection(grpc::ServerContext* context,
+                                                 const v1::RebuildProjectionRequest* request,
+                                                 v1::ProjectionStatus* response) {
   absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
   if (!principal.ok()) return ToGrpc(principal.status());
   if (principal->role != v1::ADMIN) {
@@ -553,8 +519,7 @@ grpc::Status QueryServiceImpl::RebuildProjection(
           "the rebuild is still running; it goes on in the background"));
     }
     if (request->name() != "all") {
-      absl::StatusOr<projections::ProjectionState> state =
-          runner_->State(request->name());
+      absl::StatusOr<projections::ProjectionState> state = runner_->State(request->name());
       if (!state.ok()) return ToGrpc(state.status());
       response->set_position(state->position);
       response->set_digest(state->digest);

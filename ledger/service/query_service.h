@@ -19,31 +19,25 @@ class QueryServiceImpl final : public v1::QueryService::Service {
                    const Authenticator* auth, const SecurityLog* security)
       : runner_(runner), log_(log), auth_(auth), security_(security) {}
 
-  grpc::Status GetPlan(grpc::ServerContext*, const v1::GetPlanRequest*,
-                       v1::PlanView*) override;
+  grpc::Status GetPlan(grpc::ServerContext*, const v1::GetPlanRequest*, v1::PlanView*) override;
   grpc::Status GetAction(grpc::ServerContext*, const v1::GetActionRequest*,
                          v1::ActionView*) override;
   grpc::Status ListActions(grpc::ServerContext*, const v1::ListActionsRequest*,
                            v1::ListActionsResponse*) override;
-  grpc::Status GetActionTimeline(grpc::ServerContext*,
-                                 const v1::GetActionTimelineRequest*,
+  grpc::Status GetActionTimeline(grpc::ServerContext*, const v1::GetActionTimelineRequest*,
                                  v1::GetActionTimelineResponse*) override;
   grpc::Status ListChanges(grpc::ServerContext*, const v1::ListChangesRequest*,
                            v1::ListChangesResponse*) override;
   grpc::Status GetPlanAsOf(grpc::ServerContext*, const v1::GetPlanAsOfRequest*,
                            v1::PlanSnapshot*) override;
-  grpc::Status DiffPlan(grpc::ServerContext*, const v1::DiffPlanRequest*,
-                        v1::PlanDiff*) override;
+  grpc::Status DiffPlan(grpc::ServerContext*, const v1::DiffPlanRequest*, v1::PlanDiff*) override;
   grpc::Status WatchChanges(grpc::ServerContext*, const v1::WatchChangesRequest*,
                             grpc::ServerWriter<v1::Change>*) override;
-  grpc::Status ListSecurityEvents(grpc::ServerContext*,
-                                  const v1::ListSecurityEventsRequest*,
+  grpc::Status ListSecurityEvents(grpc::ServerContext*, const v1::ListSecurityEventsRequest*,
                                   v1::ListSecurityEventsResponse*) override;
-  grpc::Status ListProjections(grpc::ServerContext*,
-                               const v1::ListProjectionsRequest*,
+  grpc::Status ListProjections(grpc::ServerContext*, const v1::ListProjectionsRequest*,
                                v1::ListProjectionsResponse*) override;
-  grpc::Status RebuildProjection(grpc::ServerContext*,
-                                 const v1::RebuildProjectionRequest*,
+  grpc::Status RebuildProjection(grpc::ServerContext*, const v1::RebuildProjectionRequest*,
                                  v1::ProjectionStatus*) override;
 
  private:

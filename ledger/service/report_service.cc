@@ -46,8 +46,7 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
     model.heading = absl::StrCat("Position as of ", Trimmed(LongDay(moment)));
     model.moment = absl::StrCat(
         absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
-                         absl::FromUnixMicros(static_cast<int64_t>(moment)),
-                         absl::UTCTimeZone()),
+                         absl::FromUnixMicros(static_cast<int64_t>(moment)), absl::UTCTimeZone()),
         effective ? " (effective clock: what was true then)"
                   : " (recorded clock: what the ledger said then)");
     // The previous period: the latest one closed by then.
@@ -81,8 +80,8 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
     moment = period->open() ? static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()))
                             : Micros(period->closed_effective());
     model.moment = absl::StrCat(
-        period->open() ? "now" : absl::StrCat("the close of the period, ",
-                                              Trimmed(LongDay(moment))),
+        period->open() ? "now"
+                       : absl::StrCat("the close of the period, ", Trimmed(LongDay(moment))),
         " (effective clock)");
     if (before != nullptr) {
       previous = Micros(before->closed_effective());
@@ -112,8 +111,7 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
   model.actions = std::move(actions);
 
   if (!model.previous_heading.empty()) {
-    absl::StatusOr<v1::PlanSnapshot> prior =
-        SnapshotOf(reader, request.name(), previous, clock);
+    absl::StatusOr<v1::PlanSnapshot> prior = SnapshotOf(reader, request.name(), previous, clock);
     if (prior.ok()) {
       for (const v1::ActionView& a : prior->actions()) model.previous[a.name()] = a;
     } else if (!absl::IsNotFound(prior.status())) {

@@ -18,8 +18,7 @@ class ReportServiceImpl final : public v1::ReportService::Service {
                     const Authenticator* auth)
       : runner_(runner), log_(log), auth_(auth) {}
 
-  grpc::Status RenderReport(grpc::ServerContext* context,
-                            const v1::RenderReportRequest* request,
+  grpc::Status RenderReport(grpc::ServerContext* context, const v1::RenderReportRequest* request,
                             v1::Report* response) override;
 
   absl::StatusOr<report::ReportModel> BuildModel(const v1::RenderReportRequest& request);

@@ -11,8 +11,7 @@ namespace {
 
 class Interceptor final : public grpc::experimental::Interceptor {
  public:
-  Interceptor(grpc::experimental::ServerRpcInfo* info, SecurityLog* log,
-              const Authenticator* auth)
+  Interceptor(grpc::experimental::ServerRpcInfo* info, SecurityLog* log, const Authenticator* auth)
       : info_(info), log_(log), auth_(auth) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -34,9 +33,8 @@ class Interceptor final : public grpc::experimental::Interceptor {
     event.mutable_time()->set_seconds(micros / 1000000);
     event.mutable_time()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
     event.set_method(info_->method());
-    event.set_code(status.error_code() == grpc::StatusCode::UNAUTHENTICATED
-                       ? "UNAUTHENTICATED"
-                       : "PERMISSION_DENIED");
+    event.set_code(status.error_code() == grpc::StatusCode::UNAUTHENTICATED ? "UNAUTHENTICATED"
+                                                                            : "PERMISSION_DENIED");
     event.set_reason(status.error_message());
     grpc::ServerContextBase* context = info_->server_context();
     if (context != nullptr) {
@@ -75,8 +73,8 @@ absl::StatusOr<std::unique_ptr<SecurityLog>> SecurityLog::Open(store::EventLog* 
   it->SeekToLast();
   if (it->Valid() && it->key().size() == 8) {
     absl::MutexLock lock(&out->mu_);
-    out->next_ = projections::ReadBigEndian64(
-                     absl::string_view(it->key().data(), it->key().size())) + 1;
+    out->next_ =
+        projections::ReadBigEndian64(absl::string_view(it->key().data(), it->key().size())) + 1;
   }
   return out;
 }

@@ -37,8 +37,7 @@ class SecurityLog {
 };
 
 // Records every call that ends UNAUTHENTICATED or PERMISSION_DENIED.
-class SecurityLogInterceptorFactory
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
+class SecurityLogInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   SecurityLogInterceptorFactory(SecurityLog* log, const Authenticator* auth)
       : log_(log), auth_(auth) {}

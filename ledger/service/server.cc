@@ -22,11 +22,9 @@ constexpr int kMaxMessageBytes = 32 << 20;
 constexpr int kMaxServerThreads = 512;
 constexpr int kMaxIdleServerThreads = 64;
 
-
 bool IsLoopback(const std::string& listen) {
   std::string host = listen.substr(0, listen.rfind(':'));
-  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" ||
-         host == "::1";
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" || host == "::1";
 }
 
 absl::StatusOr<std::string> ReadPem(const char* flag, const std::string& path) {
@@ -37,19 +35,18 @@ absl::StatusOr<std::string> ReadPem(const char* flag, const std::string& path) {
   return text.str();
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
-    const ServerOptions& options) {
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& options) {
   const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
   if (!tls) {
     if (!options.client_ca.empty()) {
       return absl::InvalidArgumentError("--client_ca: needs --tls_cert and --tls_key");
     }
     if (!IsLoopback(options.listen) && !options.insecure_listen) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--listen: refusing to serve ", options.listen,
-          " without TLS: bearer tokens would cross the network in clear. Give "
-          "--tls_cert and --tls_key, or --insecure_listen if a proxy in front "
-          "terminates TLS"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--listen: refusing to serve ", options.listen,
+                       " without TLS: bearer tokens would cross the network in clear. Give "
+                       "--tls_cert and --tls_key, or --insecure_listen if a proxy in front "
+                       "terminates TLS"));
     }
     return grpc::InsecureServerCredentials();
   }
@@ -66,16 +63,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     absl::StatusOr<std::string> ca = ReadPem("--client_ca", options.client_ca);
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *ca;
-    ssl.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(ssl);
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
-    const ServerOptions& options) {
+absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(const ServerOptions& options) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(options);
   if (!credentials.ok()) return credentials.status();
   std::string base = options.data_dir;
@@ -115,29 +110,27 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
     return started;
   }
   if (!options.rebuild.empty()) {
-    if (absl::Status rebuilt = s->projections_->Rebuild(options.rebuild);
-        !rebuilt.ok()) {
-      return absl::Status(rebuilt.code(),
-                          absl::StrCat("--rebuild: ", rebuilt.message()));
+    if (absl::Status rebuilt = s->projections_->Rebuild(options.rebuild); !rebuilt.ok()) {
+      return absl::Status(rebuilt.code(), absl::StrCat("--rebuild: ", rebuilt.message()));
     }
   }
 
-  s->ledger_service_ = std::make_unique<LedgerServiceImpl>(
-      s->ledger_.get(), s->log_.get(), s->auth_.get());
+  s->ledger_service_ =
+      std::make_unique<LedgerServiceImpl>(s->ledger_.get(), s->log_.get(), s->auth_.get());
   absl::StatusOr<std::unique_ptr<SecurityLog>> security = SecurityLog::Open(s->log_.get());
   if (!security.ok()) return security.status();
   s->security_log_ = *std::move(security);
-  s->query_service_ = std::make_unique<QueryServiceImpl>(
-      s->projections_.get(), s->log_.get(), s->auth_.get(), s->security_log_.get());
-  s->report_service_ = std::make_unique<ReportServiceImpl>(
-      s->projections_.get(), s->log_.get(), s->auth_.get());
+  s->query_service_ = std::make_unique<QueryServiceImpl>(s->projections_.get(), s->log_.get(),
+                                                         s->auth_.get(), s->security_log_.get());
+  s->report_service_ =
+      std::make_unique<ReportServiceImpl>(s->projections_.get(), s->log_.get(), s->auth_.get());
   absl::StatusOr<std::unique_ptr<integrity::Signer>> signer =
       integrity::Signer::LoadOrCreate(key_path);
   if (!signer.ok()) return signer.status();
   s->signer_ = *std::move(signer);
-  s->integrity_service_ = std::make_unique<IntegrityServiceImpl>(
-      s->projections_.get(), s->log_.get(), s->auth_.get(), s->signer_.get(),
-      s->ledger_->chain_break_at_open());
+  s->integrity_service_ =
+      std::make_unique<IntegrityServiceImpl>(s->projections_.get(), s->log_.get(), s->auth_.get(),
+                                             s->signer_.get(), s->ledger_->chain_break_at_open());
   s->admin_service_ = std::make_unique<AdminServiceImpl>(
       s->log_.get(), s->auth_.get(),
       options.backup_dir.empty() ? base + "-backups" : options.backup_dir, key_path);
@@ -147,10 +140,9 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen, *credentials, &port);
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-      interceptors;
-  interceptors.push_back(std::make_unique<SecurityLogInterceptorFactory>(
-      s->security_log_.get(), s->auth_.get()));
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(
+      std::make_unique<SecurityLogInterceptorFactory>(s->security_log_.get(), s->auth_.get()));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(s->ledger_service_.get());
   builder.RegisterService(s->query_service_.get());
@@ -188,8 +180,7 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
 class CallbackQueueTicker {
  public:
   explicit CallbackQueueTicker(grpc::Server* server)
-      : stub_(server->InProcessChannel(grpc::ChannelArguments())),
-        thread_([this] { Run(); }) {}
+      : stub_(server->InProcessChannel(grpc::ChannelArguments())), thread_([this] { Run(); }) {}
   ~CallbackQueueTicker() {
     stop_.Notify();
     thread_.join();

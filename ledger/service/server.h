@@ -7,15 +7,15 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/server.h"
 #include "ledger/engine/ledger.h"
+#include "ledger/service/admin_service.h"
 #include "ledger/service/auth.h"
+#include "ledger/service/integrity_service.h"
 #include "ledger/service/ledger_service.h"
 #include "ledger/service/query_service.h"
 #include "ledger/service/report_service.h"
-#include "ledger/service/integrity_service.h"
 #include "ledger/service/security_log.h"
-#include "ledger/service/admin_service.h"
-#include "projections/runner.h"
 #include "ledger/store/event_log.h"
+#include "projections/runner.h"
 
 namespace auditledger::service {
 
@@ -46,8 +46,7 @@ struct ServerOptions {
 // grpc.health.v1 and server reflection).
 class LedgerServer {
  public:
-  static absl::StatusOr<std::unique_ptr<LedgerServer>> Start(
-      const ServerOptions& options);
+  static absl::StatusOr<std::unique_ptr<LedgerServer>> Start(const ServerOptions& options);
   ~LedgerServer();
 
   // The address actually bound (the port resolved when :0 was asked for).

@@ -9,18 +9,16 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "ledger/store/sha256.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
-#include "rocksdb/filter_policy.h"
 #include "rocksdb/write_batch.h"
 
 namespace auditledger::store {
 namespace {
 
-absl::string_view View(const rocksdb::Slice& s) {
-  return absl::string_view(s.data(), s.size());
-}
+absl::string_view View(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
 
 constexpr char kEventsCf[] = "events";
 constexpr char kStreamsCf[] = "streams";
@@ -93,14 +91,12 @@ uint64_t DecodePosition(absl::string_view bytes) {
   return out;
 }
 
-std::string EventLog::HashOf(absl::string_view stored_bytes) {
-  return Sha256(stored_bytes);
-}
+std::string EventLog::HashOf(absl::string_view stored_bytes) { return Sha256(stored_bytes); }
 
 std::string EventLog::ZeroHash() { return std::string(kHashBytes, '\0'); }
 
-absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
-    const std::string& dir, const LogOptions& options) {
+absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
+                                                         const LogOptions& options) {
   std::unique_ptr<EventLog> log(new EventLog());
 
   rocksdb::DBOptions db_options;
@@ -150,12 +146,10 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
   log->cf_options_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   log->cf_options_.write_buffer_size = options.write_buffer_bytes / 4;
   log->cf_options_.max_write_buffer_number = 2;
-  log->cf_options_.memtable_insert_with_hint_prefix_extractor =
-      std::make_shared<InsertPrefix>();
+  log->cf_options_.memtable_insert_with_hint_prefix_extractor = std::make_shared<InsertPrefix>();
 
   std::vector<std::string> existing;
-  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(
-      db_options, dir, &existing);
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, dir, &existing);
   if (!listed.ok()) existing = {rocksdb::kDefaultColumnFamilyName};
   for (const char* required : {kEventsCf, kStreamsCf, kRequestsCf}) {
     if (std::find(existing.begin(), existing.end(), required) == existing.end())
@@ -167,14 +161,13 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s =
-      rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
   if (!s.ok()) {
     if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "data dir ", dir,
-          " is in use by another ledgerd (its RocksDB LOCK is held); stop it "
-          "first or choose another --data_dir"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("data dir ", dir,
+                       " is in use by another ledgerd (its RocksDB LOCK is held); stop it "
+                       "first or choose another --data_dir"));
     }
     return FromRocks(s, absl::StrCat("opening data dir ", dir));
   }
@@ -227,8 +220,7 @@ EventLog::~EventLog() {
 }
 
 absl::Status EventLog::LoadHead() {
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), events_));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_));
   it->SeekToLast();
   if (!it->status().ok()) return FromRocks(it->status(), "reading log head");
   absl::MutexLock lock(&mu_);
@@ -250,11 +242,8 @@ EventLog::Head EventLog::head() const {
   return Head{head_position_.load(), head_hash_};
 }
 
-EventLog::Batch::Batch(EventLog* log, uint64_t next_position,
-                       std::string previous_hash)
-    : log_(log),
-      next_position_(next_position),
-      previous_hash_(std::move(previous_hash)) {}
+EventLog::Batch::Batch(EventLog* log, uint64_t next_position, std::string previous_hash)
+    : log_(log), next_position_(next_position), previous_hash_(std::move(previous_hash)) {}
 
 EventLog::Batch EventLog::NewBatch() {
   absl::MutexLock lock(&mu_);
@@ -321,9 +310,9 @@ absl::Status EventLog::FinishDecode(const StoredEvent& stored, bool decoded, boo
         absl::StrCat("event at position ", stored.position, " does not decode"));
   }
   if (out->event().format() > v1::EVENT_FORMAT_V1) {
-    return absl::DataLossError(absl::StrCat(
-        "event at position ", stored.position, " has format ", out->event().format(),
-        ", newer than this ledgerd reads"));
+    return absl::DataLossError(absl::StrCat("event at position ", stored.position, " has format ",
+                                            out->event().format(),
+                                            ", newer than this ledgerd reads"));
   }
   if (with_hash) {
     out->set_hash(HashOf(stored.bytes));
@@ -336,21 +325,20 @@ absl::Status EventLog::FinishDecode(const StoredEvent& stored, bool decoded, boo
 absl::Status EventLog::DecodeInto(const StoredEvent& stored, bool with_hash,
                                   LoggedEvent* out) const {
   // Parsing clears the message first, keeping what it had allocated.
-  const bool decoded = out->mutable_event()->ParseFromArray(
-      stored.bytes.data(), static_cast<int>(stored.bytes.size()));
+  const bool decoded = out->mutable_event()->ParseFromArray(stored.bytes.data(),
+                                                            static_cast<int>(stored.bytes.size()));
   return FinishDecode(stored, decoded, with_hash, out);
 }
 
 absl::Status EventLog::DecodeHeaderInto(const StoredEvent& stored, bool with_hash,
                                         LoggedEvent* out) const {
   using google::protobuf::internal::WireFormatLite;
-  constexpr uint32_t kFormatTag = (v1::Event::kFormatFieldNumber << 3) |
-                                  WireFormatLite::WIRETYPE_VARINT;
-  constexpr uint32_t kPositionTag = (v1::Event::kPositionFieldNumber << 3) |
-                                    WireFormatLite::WIRETYPE_VARINT;
-  google::protobuf::io::CodedInputStream in(
-      reinterpret_cast<const uint8_t*>(stored.bytes.data()),
-      static_cast<int>(stored.bytes.size()));
+  constexpr uint32_t kFormatTag =
+      (v1::Event::kFormatFieldNumber << 3) | WireFormatLite::WIRETYPE_VARINT;
+  constexpr uint32_t kPositionTag =
+      (v1::Event::kPositionFieldNumber << 3) | WireFormatLite::WIRETYPE_VARINT;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(stored.bytes.data()),
+                                            static_cast<int>(stored.bytes.size()));
   uint64_t format = 0;
   uint64_t position = 0;
   bool ok = true;
@@ -375,8 +363,7 @@ absl::Status EventLog::DecodeHeaderInto(const StoredEvent& stored, bool with_has
 
 absl::StatusOr<std::string> EventLog::ReadStored(uint64_t position) const {
   std::string bytes;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), events_, EncodePosition(position), &bytes);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), events_, EncodePosition(position), &bytes);
   if (s.IsNotFound()) {
     return absl::NotFoundError(absl::StrCat("no event at position ", position));
   }
@@ -397,8 +384,8 @@ absl::StatusOr<LoggedEvent> EventLog::Read(uint64_t position) const {
 
 absl::Status EventLog::ReadStoredRange(uint64_t from, size_t max, size_t max_bytes,
                                        std::vector<StoredEvent>* out) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(
-      max > kLongRead ? ScanOptions() : rocksdb::ReadOptions(), events_));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(max > kLongRead ? ScanOptions() : rocksdb::ReadOptions(), events_));
   size_t n = 0;
   size_t bytes = 0;
   for (it->Seek(EncodePosition(std::max<uint64_t>(from, 1)));
@@ -409,8 +396,7 @@ absl::Status EventLog::ReadStoredRange(uint64_t from, size_t max, size_t max_byt
   return FromRocks(it->status(), "reading the log");
 }
 
-absl::Status EventLog::ReadRange(uint64_t from, size_t max,
-                                 std::vector<LoggedEvent>* out) const {
+absl::Status EventLog::ReadRange(uint64_t from, size_t max, std::vector<LoggedEvent>* out) const {
   std::vector<StoredEvent> stored;
   if (absl::Status s = ReadStoredRange(from, max, SIZE_MAX, &stored); !s.ok()) return s;
   out->reserve(out->size() + stored.size());
@@ -422,19 +408,15 @@ absl::Status EventLog::ReadRange(uint64_t from, size_t max,
   return absl::OkStatus();
 }
 
-absl::Status EventLog::ReadStream(const std::string& stream,
-                                  uint64_t from_version, size_t max,
+absl::Status EventLog::ReadStream(const std::string& stream, uint64_t from_version, size_t max,
                                   std::vector<LoggedEvent>* out) const {
   std::string prefix = stream;
   prefix.push_back('\0');
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
   size_t n = 0;
   for (it->Seek(StreamKey(stream, std::max<uint64_t>(from_version, 1)));
-       it->Valid() && it->key().starts_with(prefix) && n < max;
-       it->Next(), ++n) {
-    absl::StatusOr<LoggedEvent> event =
-        Read(DecodePosition(View(it->value())));
+       it->Valid() && it->key().starts_with(prefix) && n < max; it->Next(), ++n) {
+    absl::StatusOr<LoggedEvent> event = Read(DecodePosition(View(it->value())));
     if (!event.ok()) return event.status();
     out->push_back(*std::move(event));
   }
@@ -470,18 +452,16 @@ absl::StatusOr<uint64_t> EventLog::CountIndexed() const {
   return n;
 }
 
-absl::StatusOr<std::optional<std::string>> EventLog::GetRequest(
-    absl::string_view key) const {
+absl::StatusOr<std::optional<std::string>> EventLog::GetRequest(absl::string_view key) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), requests_,
-                              rocksdb::Slice(key.data(), key.size()), &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), requests_, rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromRocks(s, "reading request ids");
   return value;
 }
 
-bool EventLog::WaitForPosition(uint64_t position, absl::Time deadline,
-                               bool wake_on_close) const {
+bool EventLog::WaitForPosition(uint64_t position, absl::Time deadline, bool wake_on_close) const {
   absl::MutexLock lock(&mu_);
   auto reached = [this, position, wake_on_close]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return head_position_.load() >= position || (wake_on_close && closing_);
@@ -500,8 +480,7 @@ bool EventLog::closing() const {
   return closing_;
 }
 
-absl::StatusOr<rocksdb::ColumnFamilyHandle*> EventLog::ColumnFamily(
-    const std::string& name) {
+absl::StatusOr<rocksdb::ColumnFamilyHandle*> EventLog::ColumnFamily(const std::string& name) {
   absl::MutexLock lock(&cf_mu_);
   if (auto it = handles_.find(name); it != handles_.end()) return it->second;
   rocksdb::ColumnFamilyHandle* handle = nullptr;

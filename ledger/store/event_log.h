@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "auditledger/v1/event.pb.h"
@@ -128,11 +128,10 @@ class EventLog {
   // not parsed), and its hash with `with_hash`. The same checks hold:
   // DATA_LOSS if the bytes are not a well-formed message or are of a newer
   // format.
-  absl::Status DecodeHeaderInto(const StoredEvent& stored, bool with_hash,
-                                LoggedEvent* out) const;
+  absl::Status DecodeHeaderInto(const StoredEvent& stored, bool with_hash, LoggedEvent* out) const;
   // Up to `max` events of `stream` with version >= from_version.
-  absl::Status ReadStream(const std::string& stream, uint64_t from_version,
-                          size_t max, std::vector<LoggedEvent>* out) const;
+  absl::Status ReadStream(const std::string& stream, uint64_t from_version, size_t max,
+                          std::vector<LoggedEvent>* out) const;
   // Calls `fn` with the position in each event's key and its stored bytes,
   // in key order from `from`, until it returns false. Meant for scans: it
   // reads ahead.
@@ -151,8 +150,7 @@ class EventLog {
   // `wake_on_close`) the log is closing. Returns whether the position was
   // reached. The read models pass false: commands in flight still complete
   // while the server shuts down, and the models follow them.
-  bool WaitForPosition(uint64_t position, absl::Time deadline,
-                       bool wake_on_close = true) const;
+  bool WaitForPosition(uint64_t position, absl::Time deadline, bool wake_on_close = true) const;
   // Wakes every waiter; later waits return at once.
   void BeginClose();
   bool closing() const;

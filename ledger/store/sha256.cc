@@ -9,8 +9,7 @@
 namespace auditledger::store {
 
 std::string Sha256Concat(std::initializer_list<absl::string_view> parts) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                              &EVP_MD_CTX_free);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   assert(ctx != nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;

@@ -2,6 +2,7 @@
 #define AUDITLEDGER_LEDGER_STORE_SHA256_H_
 
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace auditledger::store {

@@ -8,8 +8,7 @@
 // Terse builders for the commands tests send.
 namespace auditledger::testing {
 
-inline v1::Command CreatePlan(const std::string& id,
-                              const std::string& title = "Action plan") {
+inline v1::Command CreatePlan(const std::string& id, const std::string& title = "Action plan") {
   v1::Command c;
   c.mutable_create_plan()->set_plan_id(id);
   c.mutable_create_plan()->set_title(title);
@@ -17,8 +16,7 @@ inline v1::Command CreatePlan(const std::string& id,
   return c;
 }
 
-inline v1::Command AddRecommendation(const std::string& plan,
-                                     const std::string& id, int number) {
+inline v1::Command AddRecommendation(const std::string& plan, const std::string& id, int number) {
   v1::Command c;
   auto* r = c.mutable_add_recommendation();
   r->set_parent("plans/" + plan);
@@ -30,8 +28,7 @@ inline v1::Command AddRecommendation(const std::string& plan,
 }
 
 inline v1::Command AddAction(const std::string& rec_name, const std::string& id,
-                             const std::string& target = "",
-                             const std::string& owner = "") {
+                             const std::string& target = "", const std::string& owner = "") {
   v1::Command c;
   auto* a = c.mutable_add_action();
   a->set_parent(rec_name);
@@ -76,8 +73,7 @@ inline v1::Command AssignOwner(const std::string& name, const std::string& owner
   return c;
 }
 
-inline v1::Command AmendDescription(const std::string& name,
-                                    const std::string& description,
+inline v1::Command AmendDescription(const std::string& name, const std::string& description,
                                     const std::string& reason = "") {
   v1::Command c;
   c.mutable_amend_description()->set_name(name);

@@ -13,7 +13,9 @@ class FaultFile : public rocksdb::FSWritableFileOwnerWrapper {
  public:
   FaultFile(std::unique_ptr<rocksdb::FSWritableFile> file, FaultFs* fs, std::string name,
             uint64_t size)
-      : FSWritableFileOwnerWrapper(std::move(file)), fs_(fs), name_(std::move(name)),
+      : FSWritableFileOwnerWrapper(std::move(file)),
+        fs_(fs),
+        name_(std::move(name)),
         written_(size) {}
 
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
@@ -29,8 +31,7 @@ class FaultFile : public rocksdb::FSWritableFileOwnerWrapper {
     written_ += data.size();
     return target()->Append(data, options, info, dbg);
   }
-  rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
-                         rocksdb::IODebugContext* dbg) override {
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
     if (rocksdb::IOStatus s = fs_->OnSync(name_, written_); !s.ok()) return s;
     return target()->Sync(options, dbg);
   }
@@ -53,8 +54,8 @@ class FaultFile : public rocksdb::FSWritableFileOwnerWrapper {
 }  // namespace
 
 FaultFs::FaultFs() : FileSystemWrapper(rocksdb::FileSystem::Default()) {
-  env_ = rocksdb::NewCompositeEnv(std::shared_ptr<rocksdb::FileSystem>(
-      this, [](rocksdb::FileSystem*) {}));
+  env_ = rocksdb::NewCompositeEnv(
+      std::shared_ptr<rocksdb::FileSystem>(this, [](rocksdb::FileSystem*) {}));
 }
 
 void FaultFs::FailSync(int n, bool sticky) {

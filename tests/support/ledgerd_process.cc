@@ -37,15 +37,12 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
-std::string Sha256Hex(const std::string& text) {
-  return store::ToHex(store::Sha256(text));
-}
+std::string Sha256Hex(const std::string& text) { return store::ToHex(store::Sha256(text)); }
 
 std::string TestPrincipalsJson() {
   auto entry = [](const char* id, const char* role, const char* token) {
-    return std::string("{\"id\":\"") + id + "\",\"name\":\"" + id +
-           "\",\"role\":\"" + role + "\",\"token_sha256\":\"" +
-           Sha256Hex(token) + "\"}";
+    return std::string("{\"id\":\"") + id + "\",\"name\":\"" + id + "\",\"role\":\"" + role +
+           "\",\"token_sha256\":\"" + Sha256Hex(token) + "\"}";
   };
   return "{\"principals\":[" + entry("admin", "admin", kAdminToken) + "," +
          entry("jsmith", "officer", kOfficerToken) + "," +
@@ -53,8 +50,7 @@ std::string TestPrincipalsJson() {
          entry("cllr", "scrutiny", kScrutinyToken) + "]}";
 }
 
-LedgerdProcess::LedgerdProcess(std::string data_dir,
-                               std::vector<std::string> extra_args) {
+LedgerdProcess::LedgerdProcess(std::string data_dir, std::vector<std::string> extra_args) {
   owned_dir_ = std::make_unique<TempDir>();
   data_dir_ = data_dir.empty() ? owned_dir_->path() + "/data" : data_dir;
   principals_path_ = owned_dir_->path() + "/principals.json";
@@ -88,8 +84,7 @@ LedgerdProcess::LedgerdProcess(std::string data_dir,
   // Wait for "ledgerd: serving on HOST:PORT ..." (bounded: 30 s).
   std::string line;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (line.find('\n') == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
     pollfd pfd{out_pipe[0], POLLIN, 0};
     if (poll(&pfd, 1, 1000) <= 0) continue;
     char buf[256];
@@ -101,8 +96,7 @@ LedgerdProcess::LedgerdProcess(std::string data_dir,
   const std::string marker = "serving on ";
   size_t at = line.find(marker);
   if (at == std::string::npos) {
-    ADD_FAILURE() << "ledgerd did not start: stdout=" << line
-                  << " stderr=" << Stderr();
+    ADD_FAILURE() << "ledgerd did not start: stdout=" << line << " stderr=" << Stderr();
     return;
   }
   size_t end = line.find(' ', at + marker.size());
@@ -152,12 +146,10 @@ std::string LedgerdProcess::Stderr() const {
   return text.str();
 }
 
-std::unique_ptr<grpc::ClientContext> Context(const std::string& token,
-                                             int deadline_ms) {
+std::unique_ptr<grpc::ClientContext> Context(const std::string& token, int deadline_ms) {
   auto context = std::make_unique<grpc::ClientContext>();
   if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::milliseconds(deadline_ms));
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
   return context;
 }
 
@@ -171,10 +163,8 @@ std::string Slurp(int fd) {
 }
 }  // namespace
 
-RunResult RunCommand(const std::string& binary,
-                     const std::vector<std::string>& args,
-                     const std::vector<std::string>& env,
-                     const std::string& stdin_text) {
+RunResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
+                     const std::vector<std::string>& env, const std::string& stdin_text) {
   TempDir dir;
   std::string out_path = dir.path() + "/out", err_path = dir.path() + "/err",
               in_path = dir.path() + "/in";
@@ -209,10 +199,10 @@ RunResult RunCommand(const std::string& binary,
   return result;
 }
 
-void EditDataDir(const std::string& dir,
-                 const std::function<void(rocksdb::DB*,
-                                          const std::map<std::string, rocksdb::ColumnFamilyHandle*>&)>&
-                     edit) {
+void EditDataDir(
+    const std::string& dir,
+    const std::function<void(rocksdb::DB*,
+                             const std::map<std::string, rocksdb::ColumnFamilyHandle*>&)>& edit) {
   rocksdb::DBOptions options;
   std::vector<std::string> names;
   ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, dir, &names).ok());

@@ -19,9 +19,9 @@ namespace auditledger::testing {
 
 // Tokens of the principals every test server knows.
 inline constexpr char kAdminToken[] = "admin-token-0123456789";
-inline constexpr char kOfficerToken[] = "jsmith-token-0123456789";     // jsmith
-inline constexpr char kOtherOfficerToken[] = "akhan-token-0123456789"; // akhan
-inline constexpr char kScrutinyToken[] = "scrutiny-token-0123456789";  // cllr
+inline constexpr char kOfficerToken[] = "jsmith-token-0123456789";      // jsmith
+inline constexpr char kOtherOfficerToken[] = "akhan-token-0123456789";  // akhan
+inline constexpr char kScrutinyToken[] = "scrutiny-token-0123456789";   // cllr
 
 // A fresh directory under $TMPDIR, removed by its destructor.
 class TempDir {
@@ -42,8 +42,7 @@ class LedgerdProcess {
  public:
   // Starts ledgerd on `data_dir` (a new temp dir when empty) and waits for it
   // to report its address. Fails the current test if it does not start.
-  explicit LedgerdProcess(std::string data_dir = "",
-                          std::vector<std::string> extra_args = {});
+  explicit LedgerdProcess(std::string data_dir = "", std::vector<std::string> extra_args = {});
   ~LedgerdProcess();
 
   const std::string& address() const { return address_; }
@@ -74,8 +73,7 @@ class LedgerdProcess {
 };
 
 // A client context carrying a bearer token and a deadline.
-std::unique_ptr<grpc::ClientContext> Context(const std::string& token,
-                                             int deadline_ms = 10000);
+std::unique_ptr<grpc::ClientContext> Context(const std::string& token, int deadline_ms = 10000);
 
 // Runs `binary` with `args`, returns exit code and captures stdout/stderr.
 struct RunResult {
@@ -83,17 +81,15 @@ struct RunResult {
   std::string out;
   std::string err;
 };
-RunResult RunCommand(const std::string& binary,
-                     const std::vector<std::string>& args,
-                     const std::vector<std::string>& env = {},
-                     const std::string& stdin_text = "");
+RunResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
+                     const std::vector<std::string>& env = {}, const std::string& stdin_text = "");
 
 // Opens a stopped ledgerd's RocksDB directly, with every column family by
 // name, for tests that damage or age what is on disk.
-void EditDataDir(const std::string& dir,
-                 const std::function<void(rocksdb::DB*,
-                                          const std::map<std::string, rocksdb::ColumnFamilyHandle*>&)>&
-                     edit);
+void EditDataDir(
+    const std::string& dir,
+    const std::function<void(rocksdb::DB*,
+                             const std::map<std::string, rocksdb::ColumnFamilyHandle*>&)>& edit);
 
 }  // namespace auditledger::testing
 
