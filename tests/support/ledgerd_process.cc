@@ -104,7 +104,16 @@ LedgerdProcess::LedgerdProcess(std::string data_dir, std::vector<std::string> ex
 }
 
 LedgerdProcess::~LedgerdProcess() {
-  if (pid_ > 0) Kill();
+  if (pid_ <= 0) return;
+  int status = 0;
+  if (!told_to_end_ && waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    const std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                              : "signal " + std::to_string(WTERMSIG(status));
+    ADD_FAILURE() << "ledgerd ended during the test (" << how << "); its stderr:\n" << Stderr();
+    return;
+  }
+  Kill();
 }
 
 std::shared_ptr<grpc::Channel> LedgerdProcess::Channel(
@@ -135,8 +144,10 @@ void LedgerdProcess::Kill() {
   pid_ = -1;
 }
 
-void LedgerdProcess::Signal(int signal_number) const {
-  if (pid_ > 0) kill(pid_, signal_number);
+void LedgerdProcess::Signal(int signal_number) {
+  if (pid_ <= 0) return;
+  if (signal_number != SIGHUP) told_to_end_ = true;
+  kill(pid_, signal_number);
 }
 
 std::string LedgerdProcess::Stderr() const {

@@ -43,6 +43,8 @@ class LedgerdProcess {
   // Starts ledgerd on `data_dir` (a new temp dir when empty) and waits for it
   // to report its address. Fails the current test if it does not start.
   explicit LedgerdProcess(std::string data_dir = "", std::vector<std::string> extra_args = {});
+  // Kills it; first fails the current test if it ended on its own (a crash,
+  // or a sanitizer's report) without the test stopping or signalling it.
   ~LedgerdProcess();
 
   const std::string& address() const { return address_; }
@@ -59,7 +61,7 @@ class LedgerdProcess {
   int Stop();
   // SIGKILL, as a crash.
   void Kill();
-  void Signal(int signal_number) const;
+  void Signal(int signal_number);
   // Everything the process wrote to stderr so far (after Stop/Kill).
   std::string Stderr() const;
 
@@ -70,6 +72,7 @@ class LedgerdProcess {
   std::string stderr_path_;
   std::string address_;
   pid_t pid_ = -1;
+  bool told_to_end_ = false;  // sent a signal other than SIGHUP
 };
 
 // A client context carrying a bearer token and a deadline.
