@@ -378,6 +378,17 @@ class Bench {
       v1::PlanDiff v;
       return q.DiffPlan(Context().get(), r, &v).ok();
     });
+    // Who changed what since a moment: the first page of one actor's
+    // changes recorded after a random past moment.
+    out["ListChangesSince"] = Time(std::max(1, n / 10), [&](std::mt19937_64& rng) {
+      v1::ListChangesRequest r;
+      r.set_parent("plans/bench");
+      r.set_actor("bench-admin");
+      r.mutable_start_time()->set_seconds(from + static_cast<int64_t>(rng() % (to - from + 1)));
+      r.set_page_size(100);
+      v1::ListChangesResponse v;
+      return q.ListChanges(Context().get(), r, &v).ok();
+    });
     for (auto [name, format] :
          {std::pair{"ReportMarkdown", v1::MARKDOWN}, std::pair{"ReportHtml", v1::HTML}}) {
       out[name] = Time(std::max(1, n / 20), [&, format = format](std::mt19937_64&) {

@@ -58,8 +58,8 @@ for label, scenario in [("commands at 64 callers", c64), ("the batched import", 
 row("read models catch-up after the fill", ledger["catch_up_seconds"], "s")
 row("ledgerd idle after the catch-up (flushes and compactions; queries are measured after it)", ledger.get("settle_seconds", 0), "s")
 for name, target in [("GetAction", 1.0), ("GetActionTimeline", None), ("ListActions", None),
-                     ("GetPlanAsOf", 50.0), ("DiffPlan", None), ("ReportMarkdown", 50.0),
-                     ("ReportHtml", 50.0)]:
+                     ("GetPlanAsOf", 50.0), ("DiffPlan", None), ("ListChangesSince", None),
+                     ("ReportMarkdown", 50.0), ("ReportHtml", 50.0)]:
     r = q[name]
     row(f"{name} at {events} events (p50 {r['p50_ms']:.2f} ms, first call {r.get('first_call_ms', 0):.1f} ms, {r['ops']} calls)", r["p99_ms"], "ms p99", "", 0,
         f"p99 <= {target:g} ms" if target else "", r["p99_ms"] <= target if target else None)

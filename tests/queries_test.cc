@@ -527,6 +527,53 @@ TEST_F(QueriesTest, WhoChangedWhat) {
   for (uint64_t i = 0; i < positions.size(); ++i) EXPECT_EQ(positions[i], i + 1);
 }
 
+TEST_F(QueriesTest, ChangesSinceAMomentAreTheSameByEveryIndex) {
+  Script();
+  // A first page starts at start_time: by a binary search of the log's
+  // positions for the actor, type and whole-plan indexes, by the recorded
+  // time for a timeline. Every moment that can matter (each event's
+  // recorded time, a microsecond after it, and before the first) must give
+  // what the unbounded list gives from that moment on.
+  auto later = [](google::protobuf::Timestamp t) {
+    t.set_nanos(t.nanos() + 1000);
+    if (t.nanos() > 999'999'999) {
+      t.set_seconds(t.seconds() + 1);
+      t.set_nanos(t.nanos() - 1'000'000'000);
+    }
+    return t;
+  };
+  std::vector<google::protobuf::Timestamp> moments;
+  google::protobuf::Timestamp epoch_start;
+  epoch_start.set_seconds(1);
+  moments.push_back(epoch_start);
+  for (uint64_t p = 1; p <= head_; ++p) {
+    moments.push_back(RecordedAt(p));
+    moments.push_back(later(RecordedAt(p)));
+  }
+  std::vector<v1::ListChangesRequest> queries(4);
+  queries[1].set_actor("jsmith");
+  queries[2].set_type("update_recorded");
+  queries[3].set_action(kA1);
+  for (const v1::ListChangesRequest& query : queries) {
+    const std::vector<v1::Change> all = Changes(query);
+    ASSERT_FALSE(all.empty());
+    for (const google::protobuf::Timestamp& moment : moments) {
+      std::vector<uint64_t> expected;
+      for (const v1::Change& c : all) {
+        if (projections::Micros(c.recorded_at()) >= projections::Micros(moment)) {
+          expected.push_back(c.position());
+        }
+      }
+      v1::ListChangesRequest since = query;
+      *since.mutable_start_time() = moment;
+      std::vector<uint64_t> got;
+      for (const v1::Change& c : Changes(since, 2)) got.push_back(c.position());
+      EXPECT_EQ(got, expected) << query.ShortDebugString() << " since "
+                               << projections::Micros(moment);
+    }
+  }
+}
+
 TEST_F(QueriesTest, APageTokenContinuesOnlyTheQueryItCameFrom) {
   Script();
   v1::ListChangesRequest by_actor;

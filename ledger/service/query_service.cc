@@ -1,6 +1,7 @@
 #include "ledger/service/query_service.h"
 
 #include <algorithm>
+#include <cassert>
 #include <memory>
 #include <optional>
 
@@ -109,6 +110,42 @@ absl::Status CheckTimestamp(absl::string_view field, const google::protobuf::Tim
     return absl::InvalidArgumentError(absl::StrCat(field, ": not a valid timestamp"));
   }
   return absl::OkStatus();
+}
+
+// The first position recorded at or after `micros`, or one past the last
+// when there is none. The recorded clock never goes back along the log and
+// every event has a 'p' entry in the changes model, so a binary search over
+// those entries finds it in about log2(events) reads, where a scan from the
+// first change would read every change before the moment.
+absl::StatusOr<uint64_t> FirstRecordedAtOrAfter(ModelReader& reader, uint64_t micros) {
+  auto it = reader.Iterator(projections::kChanges);
+  it->Seek(std::string(1, 'p' + 1));  // past every 'p' entry
+  if (it->Valid()) {
+    it->Prev();
+  } else {
+    it->SeekToLast();
+  }
+  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  const absl::string_view last = it->Valid() ? View(it->key()) : absl::string_view();
+  if (last.size() != 9 || last[0] != 'p') return 1;  // no change yet
+  uint64_t lo = 1;
+  uint64_t hi = ReadBigEndian64(last.substr(1)) + 1;
+  // Each turn halves [lo, hi): at most 64 of them.
+  for (int turns = 0; lo < hi; ++turns) {
+    assert(turns < 64);
+    const uint64_t mid = lo + (hi - lo) / 2;
+    v1::Change change;
+    absl::StatusOr<bool> got =
+        reader.Get(projections::kChanges, projections::ChangeKey(mid), &change);
+    if (!got.ok()) return got.status();
+    if (!*got) return absl::DataLossError(absl::StrCat("changes model: no change at ", mid));
+    if (MicrosOf(change.recorded_at()) >= micros) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
 }
 
 }  // namespace
@@ -285,10 +322,21 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   }
   const std::string plan_prefix = request->parent() + "/";
   ModelReader reader(runner_);
+  // The first page starts at start_time: a timeline's keys begin with the
+  // recorded time, the other indexes' with the position, which follows it.
+  std::string start = prefix + page->cursor;
+  if (page->cursor.empty() && start_us > 0) {
+    if (rest_size == 16) {
+      start = prefix + BigEndian64(start_us);
+    } else {
+      absl::StatusOr<uint64_t> first = FirstRecordedAtOrAfter(reader, start_us);
+      if (!first.ok()) return ToGrpc(first.status());
+      start = prefix + BigEndian64(*first);
+    }
+  }
   auto it = reader.Iterator(projections::kChanges);
   int scanned = 0;
-  for (it->Seek(prefix + page->cursor); it->Valid() && absl::StartsWith(View(it->key()), prefix);
-       it->Next()) {
+  for (it->Seek(start); it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
     const absl::string_view rest = View(it->key()).substr(prefix.size());
     if (rest.size() != rest_size) continue;
     const uint64_t position = ReadBigEndian64(rest.substr(rest_size - 8));
