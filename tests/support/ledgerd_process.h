@@ -43,8 +43,9 @@ class LedgerdProcess {
   // Starts ledgerd on `data_dir` (a new temp dir when empty) and waits for it
   // to report its address. Fails the current test if it does not start.
   explicit LedgerdProcess(std::string data_dir = "", std::vector<std::string> extra_args = {});
-  // Kills it; first fails the current test if it ended on its own (a crash,
-  // or a sanitizer's report) without the test stopping or signalling it.
+  // Unless the test stopped it, killed it or sent it SIGTERM, stops it with
+  // SIGTERM and fails the current test if it does not exit cleanly (status
+  // 0) within 30 s.
   ~LedgerdProcess();
 
   const std::string& address() const { return address_; }
@@ -72,7 +73,8 @@ class LedgerdProcess {
   std::string stderr_path_;
   std::string address_;
   pid_t pid_ = -1;
-  bool told_to_end_ = false;  // sent a signal other than SIGHUP
+  bool started_ = false;      // reported its address
+  bool told_to_end_ = false;  // sent SIGTERM, SIGINT or SIGKILL
 };
 
 // A client context carrying a bearer token and a deadline.
