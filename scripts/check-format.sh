@@ -4,10 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v clang-format-14 >/dev/null; then
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang-format-14
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends clang-format-14
 fi
-mapfile -t files < <(git ls-files '*.cc' '*.h' '*.proto')
+# A failing git (no work tree, an unsafe directory) fails the check rather
+# than leave it nothing to check.
+listed=$(git ls-files '*.cc' '*.h' '*.proto')
+mapfile -t files <<<"$listed"
+if [ -z "$listed" ] || ((${#files[@]} == 0)); then
+  echo "check-format: git lists no C++ or proto file" >&2
+  exit 1
+fi
 if [ "${1:-}" = --fix ]; then
   clang-format-14 -i "${files[@]}"
 else
