@@ -529,6 +529,20 @@ TEST_F(QueriesTest, WhoChangedWhat) {
 
 TEST_F(QueriesTest, ChangesSinceAMomentAreTheSameByEveryIndex) {
   Script();
+  // Three events of one command share its recorded time: the search must
+  // find the first of them.
+  {
+    v1::ExecuteCommandsRequest batch;
+    *batch.add_commands() = testing::RecordUpdate(kA1, kOct, "Board met");
+    *batch.add_commands() = testing::ChangeStatus(kA1, v1::COMPLETE);
+    *batch.add_commands() = testing::RecordUpdate(kA1, kOct, "Board met; complete");
+    v1::CommandResponse response;
+    grpc::Status s = ledger_->ExecuteCommands(Context(kOfficerToken).get(), batch, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(response.events_size(), 3);
+    head_ = response.position();
+  }
+  ASSERT_EQ(projections::Micros(RecordedAt(head_ - 2)), projections::Micros(RecordedAt(head_)));
   // A first page starts at start_time: by a binary search of the log's
   // positions for the actor, type and whole-plan indexes, by the recorded
   // time for a timeline. Every moment that can matter (each event's
@@ -570,6 +584,22 @@ TEST_F(QueriesTest, ChangesSinceAMomentAreTheSameByEveryIndex) {
       for (const v1::Change& c : Changes(since, 2)) got.push_back(c.position());
       EXPECT_EQ(got, expected) << query.ShortDebugString() << " since "
                                << projections::Micros(moment);
+    }
+    // A window: from each moment to the one five later (exclusive).
+    for (size_t i = 0; i + 5 < moments.size(); ++i) {
+      const uint64_t from = projections::Micros(moments[i]);
+      const uint64_t to = projections::Micros(moments[i + 5]);
+      std::vector<uint64_t> expected;
+      for (const v1::Change& c : all) {
+        const uint64_t at = projections::Micros(c.recorded_at());
+        if (at >= from && at < to) expected.push_back(c.position());
+      }
+      v1::ListChangesRequest window = query;
+      *window.mutable_start_time() = moments[i];
+      *window.mutable_end_time() = moments[i + 5];
+      std::vector<uint64_t> got;
+      for (const v1::Change& c : Changes(window, 2)) got.push_back(c.position());
+      EXPECT_EQ(got, expected) << query.ShortDebugString() << " from " << from << " to " << to;
     }
   }
 }

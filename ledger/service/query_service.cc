@@ -133,6 +133,7 @@ absl::StatusOr<uint64_t> FirstRecordedAtOrAfter(ModelReader& reader, uint64_t mi
   // Each turn halves [lo, hi): at most 64 of them.
   for (int turns = 0; lo < hi; ++turns) {
     assert(turns < 64);
+    (void)turns;
     const uint64_t mid = lo + (hi - lo) / 2;
     v1::Change change;
     absl::StatusOr<bool> got =
