@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -602,6 +603,60 @@ TEST_F(QueriesTest, ChangesSinceAMomentAreTheSameByEveryIndex) {
       EXPECT_EQ(got, expected) << query.ShortDebugString() << " from " << from << " to " << to;
     }
   }
+}
+
+TEST_F(QueriesTest, AMomentOutOfRangeIsRefusedNamingTheField) {
+  Script();
+  // Seconds past 9999-12-31 would wrap the models' microsecond keys and
+  // answer for another moment; before 1970 or with bad nanos they are not
+  // moments at all.
+  constexpr int64_t kMax = 253402300799;  // 9999-12-31T23:59:59Z
+  auto moment = [](int64_t seconds, int32_t nanos = 0) {
+    google::protobuf::Timestamp t;
+    t.set_seconds(seconds);
+    t.set_nanos(nanos);
+    return t;
+  };
+  const std::vector<google::protobuf::Timestamp> bad = {
+      moment(kMax + 1), moment(INT64_MAX), moment(-1), moment(5, -1), moment(5, 1'000'000'000)};
+  auto refused = [](const grpc::Status& s, const std::string& field) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_TRUE(absl::StartsWith(s.error_message(), field + ": not a valid timestamp"))
+        << s.error_message();
+  };
+  auto report = v1::ReportService::NewStub(ledgerd_->Channel());
+  for (const google::protobuf::Timestamp& t : bad) {
+    v1::ListChangesRequest changes;
+    changes.set_parent(kPlan);
+    *changes.mutable_start_time() = t;
+    v1::ListChangesResponse listed;
+    refused(query_->ListChanges(Context(kScrutinyToken).get(), changes, &listed), "start_time");
+    changes.clear_start_time();
+    *changes.mutable_end_time() = t;
+    refused(query_->ListChanges(Context(kScrutinyToken).get(), changes, &listed), "end_time");
+
+    v1::GetPlanAsOfRequest as_of;
+    as_of.set_name(kPlan);
+    *as_of.mutable_time() = t;
+    v1::PlanSnapshot snapshot;
+    refused(query_->GetPlanAsOf(Context(kScrutinyToken).get(), as_of, &snapshot), "time");
+
+    v1::DiffPlanRequest diff;
+    diff.set_name(kPlan);
+    *diff.mutable_from_time() = moment(1);
+    *diff.mutable_to_time() = t;
+    v1::PlanDiff difference;
+    refused(query_->DiffPlan(Context(kScrutinyToken).get(), diff, &difference), "to_time");
+
+    v1::RenderReportRequest render;
+    render.set_name(kPlan);
+    *render.mutable_as_of() = t;
+    v1::Report rendered;
+    refused(report->RenderReport(Context(kScrutinyToken).get(), render, &rendered), "as_of");
+  }
+  // The last moment there is: the plan as it stands.
+  v1::PlanSnapshot last = AsOf(moment(kMax, 999'999'999), v1::RECORDED);
+  EXPECT_EQ(Find(last, kA2)->status(), v1::COMPLETE);
 }
 
 TEST_F(QueriesTest, APageTokenContinuesOnlyTheQueryItCameFrom) {

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/util/time_util.h"
 #include "ledger/domain/names.h"
 #include "ledger/store/event_log.h"
 #include "projections/fold.h"
@@ -107,6 +108,15 @@ absl::StatusOr<v1::Event> ModelReader::ReadEvent(uint64_t position) {
     return absl::DataLossError(absl::StrCat("event ", position, " does not decode"));
   }
   return event;
+}
+
+absl::Status CheckTimestamp(absl::string_view field, const google::protobuf::Timestamp& t) {
+  if (t.seconds() < 0 || t.seconds() > google::protobuf::util::TimeUtil::kTimestampMaxSeconds ||
+      t.nanos() < 0 || t.nanos() > 999'999'999) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": not a valid timestamp (from 1970-01-01 to 9999-12-31, nanos 0 to 999999999)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::CivilDay DayOf(uint64_t micros) {

@@ -51,6 +51,12 @@ class ModelReader {
   rocksdb::ReadOptions options_;
 };
 
+// A moment a request asks about: INVALID_ARGUMENT naming `field` unless it
+// is from 1970-01-01 to 9999-12-31 (google.protobuf.Timestamp's own upper
+// bound) with nanos in [0, 999,999,999]. Its microseconds then fit the
+// read models' 64-bit keys.
+absl::Status CheckTimestamp(absl::string_view field, const google::protobuf::Timestamp& t);
+
 absl::CivilDay DayOf(uint64_t micros);  // UTC
 
 void FillPeriodTitles(const v1::PlanView& plan, v1::ActionView* action);

@@ -105,13 +105,6 @@ absl::StatusOr<absl::CivilDay> ParseDay(absl::string_view field, absl::string_vi
   return day;
 }
 
-absl::Status CheckTimestamp(absl::string_view field, const google::protobuf::Timestamp& t) {
-  if (t.seconds() < 0 || t.nanos() < 0 || t.nanos() > 999'999'999) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": not a valid timestamp"));
-  }
-  return absl::OkStatus();
-}
-
 // The first position recorded at or after `micros`, or one past the last
 // when there is none. The recorded clock never goes back along the log and
 // every event has a 'p' entry in the changes model, so a binary search over

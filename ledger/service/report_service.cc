@@ -37,9 +37,7 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
   uint64_t moment = 0, previous = 0;
   v1::Clock clock = v1::EFFECTIVE;
   if (request.has_as_of()) {
-    if (request.as_of().seconds() < 0) {
-      return absl::InvalidArgumentError("as_of: not a valid timestamp");
-    }
+    if (absl::Status s = CheckTimestamp("as_of", request.as_of()); !s.ok()) return s;
     moment = Micros(request.as_of());
     clock = request.clock() == v1::EFFECTIVE ? v1::EFFECTIVE : v1::RECORDED;
     const bool effective = clock == v1::EFFECTIVE;
