@@ -659,6 +659,30 @@ TEST_F(QueriesTest, AMomentOutOfRangeIsRefusedNamingTheField) {
   EXPECT_EQ(Find(last, kA2)->status(), v1::COMPLETE);
 }
 
+TEST_F(QueriesTest, NothingTakesEffectBeforeWhatItChangesExisted) {
+  Script();
+  auto refused = [&](v1::Command command, int y, int m, int d, const std::string& what) {
+    Effective(command, y, m, d);
+    v1::ExecuteCommandsRequest request;
+    *request.add_commands() = std::move(command);
+    v1::CommandResponse response;
+    grpc::Status s = ledger_->ExecuteCommands(Context(kOfficerToken).get(), request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_TRUE(
+        absl::StartsWith(s.error_message(), "effective_time: is before " + what + " existed"))
+        << s.error_message();
+  };
+  // The October period opened on 2024-10-01, the plan and its actions on
+  // 2023-12-01 (Script).
+  refused(testing::RecordUpdate(kA1, kOct, "Written in September"), 2024, 9, 1,
+          "plans/oxford/periods/oct-2024");
+  refused(testing::ChangeStatus(kA1, v1::COMPLETE), 2023, 11, 1, "plans/oxford");
+  EXPECT_EQ(Head().position(), head_);  // nothing was appended
+  // The day it was created is allowed.
+  head_ = DoAt(kOfficerToken, testing::ChangeStatus(kA1, v1::COMPLETE), 2023, 12, 1);
+  EXPECT_EQ(Head().position(), head_);
+}
+
 TEST_F(QueriesTest, APageTokenContinuesOnlyTheQueryItCameFrom) {
   Script();
   v1::ListChangesRequest by_actor;

@@ -640,8 +640,49 @@ const std::string& CommandRequestId(const v1::Command& command) {
   return kEmpty;
 }
 
-absl::StatusOr<v1::Event> Decide(const StateTxn& txn, const v1::Command& command,
-                                 const DecideContext& ctx) {
+namespace {
+
+// A back-dated event cannot take effect before what it changes existed:
+// the plan, recommendation or action it is about (and their parents), or
+// the reporting period a narrative is for. Else an as-of answer would show
+// it standing in a plan that did not exist yet, and a report for its period
+// would leave it out. A correction takes the effective time of the event it
+// corrects, which passed this check.
+absl::Status CheckTakesEffectAfterCreation(const StateTxn& txn, const v1::Event& event) {
+  if (!event.has_effective_at() || event.has_event_corrected()) return absl::OkStatus();
+  const int64_t effective = EffectiveMicros(event);
+  absl::StatusOr<ResourceName> name = ParseName("stream", event.stream());
+  if (!name.ok()) return absl::OkStatus();  // the command's own check names it
+  auto check = [&](const std::string& what, const auto* entity) -> absl::Status {
+    if (entity == nullptr || effective >= entity->since_us) return absl::OkStatus();
+    return Invalid(
+        "effective_time",
+        absl::StrCat("is before ", what, " existed (from ",
+                     absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                                      absl::FromUnixMicros(entity->since_us), absl::UTCTimeZone()),
+                     "); nothing can take effect before what it changes"));
+  };
+  const std::string plan = name->PlanName();
+  if (absl::Status s = check(plan, txn.plans.Find(plan)); !s.ok()) return s;
+  if (name->kind == Kind::kRecommendation || name->kind == Kind::kAction) {
+    const std::string rec = name->RecommendationName();
+    if (absl::Status s = check(rec, txn.recommendations.Find(rec)); !s.ok()) return s;
+  }
+  if (name->kind == Kind::kAction) {
+    if (absl::Status s = check(event.stream(), txn.actions.Find(event.stream())); !s.ok()) return s;
+  }
+  if (name->kind == Kind::kPeriod) {
+    if (absl::Status s = check(event.stream(), txn.periods.Find(event.stream())); !s.ok()) return s;
+  }
+  if (event.has_update_recorded()) {
+    const std::string& period = event.update_recorded().period();
+    if (absl::Status s = check(period, txn.periods.Find(period)); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Event> DecideKind(const StateTxn& txn, const v1::Command& command,
+                                     const DecideContext& ctx) {
   switch (command.kind_case()) {
     case v1::Command::kCreatePlan:
       return DecideCreatePlan(txn, command.create_plan(), ctx);
@@ -669,6 +710,16 @@ absl::StatusOr<v1::Event> Decide(const StateTxn& txn, const v1::Command& command
       break;
   }
   return Invalid("commands", "a command with no kind set");
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Event> Decide(const StateTxn& txn, const v1::Command& command,
+                                 const DecideContext& ctx) {
+  absl::StatusOr<v1::Event> event = DecideKind(txn, command, ctx);
+  if (!event.ok()) return event;
+  if (absl::Status s = CheckTakesEffectAfterCreation(txn, *event); !s.ok()) return s;
+  return event;
 }
 
 }  // namespace auditledger::domain

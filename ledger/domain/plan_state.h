@@ -14,17 +14,20 @@ namespace auditledger::domain {
 
 struct PlanEntity {
   uint64_t version = 0;
+  int64_t since_us = 0;  // effective time of the event that created it
   std::string title;
   int recommendations = 0;
 };
 
 struct RecommendationEntity {
   uint64_t version = 0;
+  int64_t since_us = 0;  // effective time of the event that created it
   int number = 0;
 };
 
 struct ActionEntity {
   uint64_t version = 0;
+  int64_t since_us = 0;  // effective time of the event that created it
   std::string description;
   v1::TargetDate target_date;
   std::string owner;
@@ -39,6 +42,7 @@ struct ActionEntity {
 
 struct PeriodEntity {
   uint64_t version = 0;
+  int64_t since_us = 0;  // effective time of the event that created it
   std::string title;
   bool open = false;
 };
@@ -81,6 +85,9 @@ class Layer {
 // A transaction over the state: commands of one request are decided and
 // applied here, and reach the state only when the request as a whole is
 // accepted.
+// An event's effective time in microseconds (as the log keeps it).
+int64_t EffectiveMicros(const v1::Event& event);
+
 class StateTxn {
  public:
   explicit StateTxn(const PlanState& base)
