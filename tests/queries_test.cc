@@ -683,6 +683,26 @@ TEST_F(QueriesTest, NothingTakesEffectBeforeWhatItChangesExisted) {
   EXPECT_EQ(Head().position(), head_);
 }
 
+TEST_F(QueriesTest, ChangesOfAnUnknownTypeOrActionAreRefusedNotEmpty) {
+  Script();
+  v1::ListChangesRequest request;
+  request.set_parent(kPlan);
+  request.set_min_position(head_);
+  request.set_type("status-changed");
+  v1::ListChangesResponse response;
+  grpc::Status s = query_->ListChanges(Context(kScrutinyToken).get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(s.error_message(), "type: no change type \"status-changed\""))
+      << s.error_message();
+  EXPECT_NE(s.error_message().find("status_changed, update_recorded"), std::string::npos)
+      << s.error_message();
+  request.clear_type();
+  request.set_action("plans/oxford/recommendations/r1/actions/a99");
+  s = query_->ListChanges(Context(kScrutinyToken).get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_message(), "action: plans/oxford/recommendations/r1/actions/a99 not found");
+}
+
 TEST_F(QueriesTest, APageTokenContinuesOnlyTheQueryItCameFrom) {
   Script();
   v1::ListChangesRequest by_actor;

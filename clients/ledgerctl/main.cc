@@ -681,7 +681,8 @@ int Main(int argc, char** argv) {
   changes->add_option("--until", ch_until, "up to this day (inclusive) or time (exclusive)");
   changes->add_option("--action", ch_action, "REC/ACTION");
   changes->add_option("--type", ch_type,
-                      "status_changed, update_recorded, target_date_revised, ...");
+                      "status_changed, update_recorded, target_date_revised, owner_assigned, "
+                      "description_amended, event_corrected, action_added, ...");
   changes->callback([&] {
     run = [&] {
       auto [c, f] = connect();

@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -290,6 +291,18 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
         domain::ParseNameOf(domain::Kind::kAction, "action", request->action());
     if (!action.ok()) return ToGrpc(action.status());
   }
+  if (!request->type().empty()) {
+    // A change's type is the name of its event's payload.
+    const google::protobuf::OneofDescriptor* payload =
+        v1::Event::descriptor()->FindOneofByName("payload");
+    std::vector<std::string> types;
+    for (int i = 0; i < payload->field_count(); ++i) types.push_back(payload->field(i)->name());
+    if (std::find(types.begin(), types.end(), request->type()) == types.end()) {
+      return ToGrpc(
+          absl::InvalidArgumentError(absl::StrCat("type: no change type \"", request->type(),
+                                                  "\" (one of ", absl::StrJoin(types, ", "), ")")));
+    }
+  }
   if (absl::Status s = CheckTimestamp("start_time", request->start_time()); !s.ok())
     return ToGrpc(s);
   if (absl::Status s = CheckTimestamp("end_time", request->end_time()); !s.ok()) return ToGrpc(s);
@@ -316,6 +329,15 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   }
   const std::string plan_prefix = request->parent() + "/";
   ModelReader reader(runner_);
+  if (!request->action().empty()) {
+    v1::ActionView exists;
+    absl::StatusOr<bool> got =
+        reader.Get(projections::kCurrent, projections::ActionKey(request->action()), &exists);
+    if (!got.ok()) return ToGrpc(got.status());
+    if (!*got) {
+      return ToGrpc(absl::NotFoundError(absl::StrCat("action: ", request->action(), " not found")));
+    }
+  }
   // The first page starts at start_time: a timeline's keys begin with the
   // recorded time, the other indexes' with the position, which follows it.
   std::string start = prefix + page->cursor;
