@@ -21,7 +21,7 @@ auditledger::domain::PlanState Seeded() {
   action.version = 3;
   action.owner = "jsmith";
   action.status = auditledger::v1::ONGOING;
-  state.periods["plans/p/periods/q1"] = {1, "Q1", true};
+  state.periods["plans/p/periods/q1"] = {.version = 1, .title = "Q1", .open = true};
   return state;
 }
 

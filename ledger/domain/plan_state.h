@@ -14,20 +14,19 @@ namespace auditledger::domain {
 
 struct PlanEntity {
   uint64_t version = 0;
-  int64_t since_us = 0;  // effective time of the event that created it
   std::string title;
   int recommendations = 0;
+  int64_t since_us = 0;  // effective time of the event that created it
 };
 
 struct RecommendationEntity {
   uint64_t version = 0;
-  int64_t since_us = 0;  // effective time of the event that created it
   int number = 0;
+  int64_t since_us = 0;  // effective time of the event that created it
 };
 
 struct ActionEntity {
   uint64_t version = 0;
-  int64_t since_us = 0;  // effective time of the event that created it
   std::string description;
   v1::TargetDate target_date;
   std::string owner;
@@ -38,13 +37,14 @@ struct ActionEntity {
   uint64_t description_position = 0;
   uint64_t target_date_position = 0;
   uint64_t status_position = 0;
+  int64_t since_us = 0;  // effective time of the event that created it
 };
 
 struct PeriodEntity {
   uint64_t version = 0;
-  int64_t since_us = 0;  // effective time of the event that created it
   std::string title;
   bool open = false;
+  int64_t since_us = 0;  // effective time of the event that created it
 };
 
 struct PlanState {
