@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "ledger/domain/plan_state.h"
 
 namespace auditledger::projections {
 namespace {
@@ -77,8 +78,6 @@ uint64_t ReadBigEndian64(absl::string_view bytes) {
   return out;
 }
 
-uint64_t Micros(const google::protobuf::Timestamp& ts) {
-  return static_cast<uint64_t>(ts.seconds()) * 1'000'000 + static_cast<uint64_t>(ts.nanos() / 1000);
-}
+uint64_t Micros(const google::protobuf::Timestamp& ts) { return domain::Micros(ts); }
 
 }  // namespace auditledger::projections

@@ -650,7 +650,7 @@ namespace {
 // corrects, which passed this check.
 absl::Status CheckTakesEffectAfterCreation(const StateTxn& txn, const v1::Event& event) {
   if (!event.has_effective_at() || event.has_event_corrected()) return absl::OkStatus();
-  const int64_t effective = EffectiveMicros(event);
+  const uint64_t effective = Micros(event.effective_at());
   absl::StatusOr<ResourceName> name = ParseName("stream", event.stream());
   if (!name.ok()) return absl::OkStatus();  // the command's own check names it
   auto check = [&](const std::string& what, const auto* entity) -> absl::Status {
@@ -659,7 +659,8 @@ absl::Status CheckTakesEffectAfterCreation(const StateTxn& txn, const v1::Event&
         "effective_time",
         absl::StrCat("is before ", what, " existed (from ",
                      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
-                                      absl::FromUnixMicros(entity->since_us), absl::UTCTimeZone()),
+                                      absl::FromUnixMicros(static_cast<int64_t>(entity->since_us)),
+                                      absl::UTCTimeZone()),
                      "); nothing can take effect before what it changes"));
   };
   const std::string plan = name->PlanName();

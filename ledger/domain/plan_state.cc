@@ -12,9 +12,8 @@ uint64_t StateTxn::StreamVersion(const std::string& stream) const {
   return 0;
 }
 
-int64_t EffectiveMicros(const v1::Event& event) {
-  const auto& t = event.effective_at();
-  return t.seconds() * 1'000'000 + t.nanos() / 1000;
+uint64_t Micros(const google::protobuf::Timestamp& ts) {
+  return static_cast<uint64_t>(ts.seconds()) * 1'000'000 + static_cast<uint64_t>(ts.nanos() / 1000);
 }
 
 void StateTxn::Apply(const v1::Event& event) {
@@ -23,14 +22,14 @@ void StateTxn::Apply(const v1::Event& event) {
   switch (event.payload_case()) {
     case v1::Event::kPlanCreated: {
       PlanEntity& plan = plans.Mutable(stream);
-      plan.since_us = EffectiveMicros(event);
+      plan.since_us = Micros(event.effective_at());
       plan.title = event.plan_created().title();
       plan.version = event.version();
       break;
     }
     case v1::Event::kRecommendationAdded: {
       RecommendationEntity& rec = recommendations.Mutable(stream);
-      rec.since_us = EffectiveMicros(event);
+      rec.since_us = Micros(event.effective_at());
       rec.number = event.recommendation_added().number();
       rec.version = event.version();
       // Stored events come from disk, where they may have been altered.
@@ -41,7 +40,7 @@ void StateTxn::Apply(const v1::Event& event) {
     case v1::Event::kActionAdded: {
       ActionEntity& action = actions.Mutable(stream);
       const auto& added = event.action_added();
-      action.since_us = EffectiveMicros(event);
+      action.since_us = Micros(event.effective_at());
       action.description = added.description();
       action.target_date = added.target_date();
       action.owner = added.owner();
@@ -85,7 +84,7 @@ void StateTxn::Apply(const v1::Event& event) {
     case v1::Event::kPeriodOpened: {
       PeriodEntity& period = periods.Mutable(stream);
       period.title = event.period_opened().title();
-      period.since_us = EffectiveMicros(event);
+      period.since_us = Micros(event.effective_at());
       period.open = true;
       period.version = event.version();
       break;

@@ -16,13 +16,13 @@ struct PlanEntity {
   uint64_t version = 0;
   std::string title;
   int recommendations = 0;
-  int64_t since_us = 0;  // effective time of the event that created it
+  uint64_t since_us = 0;  // effective time of the event that created it
 };
 
 struct RecommendationEntity {
   uint64_t version = 0;
   int number = 0;
-  int64_t since_us = 0;  // effective time of the event that created it
+  uint64_t since_us = 0;  // effective time of the event that created it
 };
 
 struct ActionEntity {
@@ -37,14 +37,14 @@ struct ActionEntity {
   uint64_t description_position = 0;
   uint64_t target_date_position = 0;
   uint64_t status_position = 0;
-  int64_t since_us = 0;  // effective time of the event that created it
+  uint64_t since_us = 0;  // effective time of the event that created it
 };
 
 struct PeriodEntity {
   uint64_t version = 0;
   std::string title;
   bool open = false;
-  int64_t since_us = 0;  // effective time of the event that created it
+  uint64_t since_us = 0;  // effective time of the event that created it
 };
 
 struct PlanState {
@@ -82,12 +82,13 @@ class Layer {
   absl::flat_hash_map<std::string, T> changed_;
 };
 
+// A moment in microseconds since the epoch, as the log keeps its times
+// (none before 1970).
+uint64_t Micros(const google::protobuf::Timestamp& ts);
+
 // A transaction over the state: commands of one request are decided and
 // applied here, and reach the state only when the request as a whole is
 // accepted.
-// An event's effective time in microseconds (as the log keeps it).
-int64_t EffectiveMicros(const v1::Event& event);
-
 class StateTxn {
  public:
   explicit StateTxn(const PlanState& base)

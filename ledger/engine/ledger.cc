@@ -58,10 +58,6 @@ void SetMicros(google::protobuf::Timestamp* ts, uint64_t micros) {
   ts->set_nanos(static_cast<int32_t>((micros % 1'000'000) * 1000));
 }
 
-uint64_t MicrosOf(const google::protobuf::Timestamp& ts) {
-  return static_cast<uint64_t>(ts.seconds()) * 1'000'000 + static_cast<uint64_t>(ts.nanos() / 1000);
-}
-
 }  // namespace
 
 Ledger::Ledger(store::EventLog* log, const LedgerOptions& options) : log_(log), options_(options) {}
@@ -98,7 +94,7 @@ absl::Status Ledger::Replay() {
       domain::StateTxn txn(state_);
       txn.Apply(event);
       txn.CommitTo(state_);
-      last_recorded_us_ = std::max(last_recorded_us_, MicrosOf(event.recorded_at()));
+      last_recorded_us_ = std::max(last_recorded_us_, domain::Micros(event.recorded_at()));
     }
     previous = store::EventLog::HashOf(bytes);
     expected = key_position + 1;
