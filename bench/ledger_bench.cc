@@ -126,7 +126,7 @@ class Bench {
         add_action->set_action_id(absl::StrCat("a", a));
         add_action->set_description(absl::StrCat("Action ", a, " of recommendation ", rec));
         add_action->set_target_date("December 2025");
-        add_action->set_owner("bench-admin");
+        add_action->set_owner("bench-officer");
         *actions.add_commands() = c;
       }
       if (!Send(actions)) return false;

@@ -44,6 +44,9 @@ log() { printf '== %s\n' "$*" >&2; }
 log "ledgerd ($mode)"
 token=$(HOME="$work" build-release/clients/ledgerctl principal add --file "$work/principals.json" \
   --id bench-admin --role admin)
+# The officer the bench's actions belong to.
+HOME="$work" build-release/clients/ledgerctl principal add --file "$work/principals.json" \
+  --id bench-officer --role officer >/dev/null
 build-release/ledgerd --data_dir "$work/ledger" --listen 127.0.0.1:0 \
   --principals "$work/principals.json" >"$work/ledgerd.out" 2>"$work/ledgerd.log" &
 ledgerd_pid=$!

@@ -2,6 +2,7 @@
 // RocksDB data dir, driven over real gRPC.
 #include <signal.h>
 
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -222,6 +223,68 @@ TEST(LedgerdTest, BadInputGetsTheRightCodeAndAppendsNothing) {
   const v1::LogHead after = Head(*stub);
   EXPECT_EQ(after.position(), head.position());
   EXPECT_EQ(after.hash(), head.hash());
+}
+
+// An action belongs to an officer who can update it: never to an unknown
+// id, a scrutiny member, an admin or a disabled officer.
+TEST(LedgerdTest, AnActionsOwnerIsAnEnabledOfficer) {
+  LedgerdProcess ledgerd;
+  auto stub = ledgerd.LedgerStub();
+  SeedPlan(*stub);
+  const v1::LogHead head = Head(*stub);
+  v1::CommandResponse response;
+  auto assign = [&](const std::string& owner) {
+    v1::AssignOwnerRequest request;
+    request.set_name(kAction);
+    request.set_owner(owner);
+    return stub->AssignOwner(Context(kAdminToken).get(), request, &response);
+  };
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"jdoe", "\"jdoe\" is not a principal of this ledger"},
+      {"cllr", "\"cllr\" is scrutiny, not an officer"},
+      {"admin", "\"admin\" is admin, not an officer"},
+  };
+  for (const auto& [owner, reason] : refused) {
+    grpc::Status s = assign(owner);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << owner;
+    EXPECT_EQ(s.error_message().rfind("owner: " + reason, 0), 0u) << s.error_message();
+  }
+  v1::AddActionRequest add;
+  add.set_parent("plans/oxford/recommendations/r1");
+  add.set_action_id("a2");
+  add.set_description("Agree terms of reference");
+  add.set_owner("jdoe");
+  grpc::Status s = stub->AddAction(Context(kAdminToken).get(), add, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("owner: \"jdoe\""), std::string::npos) << s.error_message();
+  // An officer asking learns nothing about who exists.
+  v1::AssignOwnerRequest by_officer;
+  by_officer.set_name(kAction);
+  by_officer.set_owner("jdoe");
+  s = stub->AssignOwner(Context(kOfficerToken).get(), by_officer, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_EQ(Head(*stub).position(), head.position()) << "a refused owner appended something";
+  ASSERT_TRUE(assign("akhan").ok());
+  ASSERT_TRUE(assign("jsmith").ok());
+
+  // Disabled in the principals file and reloaded: no longer an owner.
+  std::string principals = testing::TestPrincipalsJson();
+  const std::string akhan = "\"id\":\"akhan\",";
+  ASSERT_NE(principals.find(akhan), std::string::npos);
+  principals.replace(principals.find(akhan), akhan.size(), akhan + "\"disabled\":true,");
+  std::ofstream(ledgerd.principals_path(), std::ios::trunc) << principals;
+  ledgerd.Signal(SIGHUP);
+  // The reload is asynchronous: poll until akhan's token is refused, bounded.
+  v1::LogHead ignored;
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  for (int i = 0; i < 100 && code == grpc::StatusCode::OK; ++i) {
+    code = stub->GetLogHead(Context(kOtherOfficerToken).get(), {}, &ignored).error_code();
+    if (code == grpc::StatusCode::OK) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(code, grpc::StatusCode::UNAUTHENTICATED);
+  s = assign("akhan");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "owner: \"akhan\" is disabled and could not update the action");
 }
 
 TEST(LedgerdTest, ConcurrencyConflictIsAbortedWithActualVersion) {

@@ -84,6 +84,15 @@ absl::Status CheckPrincipalId(absl::string_view field, absl::string_view id) {
   return absl::OkStatus();
 }
 
+// An owner is an officer the ledger knows, so that an action never belongs
+// to someone who cannot update it.
+absl::Status CheckOwner(const DecideContext& ctx, absl::string_view owner) {
+  if (ctx.owners == nullptr || owner.empty()) return absl::OkStatus();
+  absl::Status s = (*ctx.owners)(owner);
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat("owner: ", s.message()));
+}
+
 bool IsKnownStatus(v1::ActionStatus s) { return s >= v1::NOT_STARTED && s <= v1::STOPPED; }
 
 // The fields every command carries. Fills the envelope from them.
@@ -297,6 +306,7 @@ absl::StatusOr<v1::Event> DecideAddAction(const StateTxn& txn, const v1::AddActi
     return Invalid("status", absl::StrCat("unknown status ", req.status()));
   }
   if (absl::Status s = RequireAdmin(ctx, "add an action"); !s.ok()) return s;
+  if (absl::Status s = CheckOwner(ctx, req.owner()); !s.ok()) return s;
   if (txn.recommendations.Find(req.parent()) == nullptr) {
     return absl::NotFoundError(absl::StrCat("parent: recommendation ", req.parent(), " not found"));
   }
@@ -412,6 +422,7 @@ absl::StatusOr<v1::Event> DecideAssignOwner(const StateTxn& txn, const v1::Assig
   absl::StatusOr<ResourceName> parsed = ParseNameOf(Kind::kAction, "name", req.name());
   if (!parsed.ok()) return parsed.status();
   if (absl::Status s = RequireAdmin(ctx, "assign owners"); !s.ok()) return s;
+  if (absl::Status s = CheckOwner(ctx, req.owner()); !s.ok()) return s;
   const ActionEntity* action = txn.actions.Find(req.name());
   if (action == nullptr) {
     return absl::NotFoundError(absl::StrCat("name: action ", req.name(), " not found"));

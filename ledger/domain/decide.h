@@ -20,10 +20,18 @@ namespace auditledger::domain {
 // request) by position; NOT_FOUND when there is none.
 using EventLookup = std::function<absl::StatusOr<v1::Event>(uint64_t)>;
 
+// Whether `id` may own an action: OK, or INVALID_ARGUMENT saying why not
+// (no such principal, not an officer, disabled). The message follows
+// "owner: ".
+using OwnerCheck = std::function<absl::Status(absl::string_view id)>;
+
 struct DecideContext {
   const Principal& actor;
   absl::Time now;  // the server clock
   const EventLookup& lookup;
+  // Null where no principals are known (the command fuzzer): any well-formed
+  // id may then own an action.
+  const OwnerCheck* owners = nullptr;
 };
 
 // Returns the event with its envelope filled in except for the fields the log

@@ -269,7 +269,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     if (!logged.ok()) return logged.status();
     return logged->event();
   };
-  domain::DecideContext ctx{p.actor, now, lookup};
+  domain::DecideContext ctx{p.actor, now, lookup, options_.owners ? &options_.owners : nullptr};
   for (size_t i = 0; i < p.commands.size(); ++i) {
     const v1::Command& command = p.commands[i];
     absl::StatusOr<v1::Event> event = domain::Decide(txn, command, ctx);

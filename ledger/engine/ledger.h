@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "auditledger/v1/ledger_service.pb.h"
+#include "ledger/domain/decide.h"
 #include "ledger/domain/plan_state.h"
 #include "ledger/domain/principal.h"
 #include "ledger/store/event_log.h"
@@ -25,6 +26,9 @@ namespace auditledger::engine {
 struct LedgerOptions {
   size_t queue_capacity = 4096;  // requests waiting; beyond it RESOURCE_EXHAUSTED
   size_t max_group = 1024;       // requests committed by one synced write
+  // Who may own an action; unset: any well-formed principal id. Called on
+  // the writer thread.
+  domain::OwnerCheck owners;
 };
 
 class Ledger {

@@ -115,6 +115,25 @@ size_t Authenticator::size() const {
   return records_.size();
 }
 
+absl::Status Authenticator::CheckOfficer(absl::string_view id) const {
+  absl::MutexLock lock(&mu_);
+  for (const PrincipalRecord& record : records_) {
+    if (record.principal.id != id) continue;
+    if (record.principal.role != v1::OFFICER) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", id, "\" is ", domain::RoleName(record.principal.role),
+                       ", not an officer; an action's owner is the officer who updates it"));
+    }
+    if (record.disabled) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", id, "\" is disabled and could not update the action"));
+    }
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "\"", id, "\" is not a principal of this ledger; add the officer first (principal add)"));
+}
+
 absl::StatusOr<domain::Principal> Authenticator::AuthenticateToken(absl::string_view token) const {
   const std::string presented = store::Sha256(token);
   absl::MutexLock lock(&mu_);

@@ -41,6 +41,10 @@ class Authenticator {
 
   size_t size() const;
 
+  // OK when `id` is an enabled officer; else INVALID_ARGUMENT naming the id
+  // and why it cannot own an action.
+  absl::Status CheckOfficer(absl::string_view id) const;
+
  private:
   explicit Authenticator(std::string path) : path_(std::move(path)) {}
   std::string path_;

@@ -99,8 +99,10 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(const ServerOp
   if (!log.ok()) return log.status();
   s->log_ = *std::move(log);
 
-  absl::StatusOr<std::unique_ptr<engine::Ledger>> ledger =
-      engine::Ledger::Open(s->log_.get(), engine::LedgerOptions{});
+  absl::StatusOr<std::unique_ptr<engine::Ledger>> ledger = engine::Ledger::Open(
+      s->log_.get(), engine::LedgerOptions{.owners = [auth = s->auth_.get()](absl::string_view id) {
+        return auth->CheckOfficer(id);
+      }});
   if (!ledger.ok()) return ledger.status();
   s->ledger_ = *std::move(ledger);
 
