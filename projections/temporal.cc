@@ -87,6 +87,15 @@ absl::Status CheckpointBefore(rocksdb::Iterator& it, absl::string_view plan, int
   return IteratorStatus(it);
 }
 
+// The suffix just before `suffix`, a non-zero 16-byte big-endian number.
+std::string Before(std::string suffix) {
+  assert(suffix.size() == 16);
+  for (size_t i = suffix.size(); i-- > 0;) {
+    if (suffix[i]-- != 0) break;  // no borrow
+  }
+  return suffix;
+}
+
 absl::Status FoldEntry(const EventReader& read, const Entry& entry, PlanState* state) {
   absl::StatusOr<v1::Event> event = read(entry.second);
   if (!event.ok()) return event.status();
@@ -106,6 +115,12 @@ void PlanState::Apply(const v1::Event& event) {
   } else if (IsActionStream(event.stream())) {
     FoldAction(event, &actions_[event.stream()]);
   }
+}
+
+uint64_t PlanState::max_position() const {
+  uint64_t most = plan_.max_position();
+  for (const auto& [name, view] : actions_) most = std::max(most, view.max_position());
+  return most;
 }
 
 uint64_t PlanState::Cadence() const {
@@ -156,17 +171,33 @@ v1::PlanSnapshot PlanState::Release() {
 }
 
 absl::StatusOr<PlanState> PlanStateAsOf(rocksdb::Iterator& it, const EventReader& read,
-                                        absl::string_view plan, uint64_t micros, bool effective) {
+                                        absl::string_view plan, uint64_t micros, bool effective,
+                                        uint64_t known_at) {
   const int clock = effective ? kEffective : kRecorded;
+  std::string bound = BigEndian64(micros) + BigEndian64(UINT64_MAX);
+  if (known_at != kWholeLedger && !effective) {
+    // Recorded order is log order: nothing at or before the key of the
+    // event at `known_at` comes after it.
+    absl::StatusOr<v1::Event> last = read(known_at);
+    if (!last.ok()) return last.status();
+    bound = std::min(bound, Suffix({Micros(last->recorded_at()), known_at}));
+  }
   PlanState state;
   std::string after;
-  absl::Status s = CheckpointBefore(it, plan, clock, BigEndian64(micros) + BigEndian64(UINT64_MAX),
-                                    &state, &after);
-  if (!s.ok()) return s;
+  // On the effective clock a checkpoint may hold back-dated events recorded
+  // after `known_at`: step back to one that does not. Each step moves the
+  // bound back past a checkpoint, so this ends at the first one at the latest.
+  for (;;) {
+    absl::Status s = CheckpointBefore(it, plan, clock, bound, &state, &after);
+    if (!s.ok()) return s;
+    if (after.empty() || state.max_position() <= known_at) break;
+    bound = Before(after);
+  }
   std::vector<Entry> entries;
-  s = EntriesAfter(it, IndexPrefix(kIndexKind[clock], plan), after, micros, &entries);
+  absl::Status s = EntriesAfter(it, IndexPrefix(kIndexKind[clock], plan), after, micros, &entries);
   if (!s.ok()) return s;
   for (const Entry& entry : entries) {
+    if (entry.second > known_at) continue;
     if (s = FoldEntry(read, entry, &state); !s.ok()) return s;
   }
   return state;

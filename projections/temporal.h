@@ -46,6 +46,8 @@ class PlanState {
   void Apply(const v1::Event& event);
   // Whether any of the plan's own events has been applied.
   bool exists() const { return plan_.max_position() > 0; }
+  // The highest position of an event applied.
+  uint64_t max_position() const;
   // Index entries between checkpoints of a state like this one.
   uint64_t Cadence() const;
   std::string Serialize() const;  // a deterministic PlanSnapshot
@@ -58,11 +60,17 @@ class PlanState {
   std::map<std::string, v1::ActionView> actions_;
 };
 
+inline constexpr uint64_t kWholeLedger = UINT64_MAX;
+
 // The plan as of `micros` on the effective clock (`effective`) or the
-// recorded one; a state that does not exist() when the plan did not exist
-// yet. `it` iterates the temporal column family at a consistent snapshot.
+// recorded one, as the ledger stood at position `known_at`: events after it
+// are left out (a back-dated correction recorded since does not change what
+// the ledger said then). A state that does not exist() when the plan did
+// not exist yet. `it` iterates the temporal column family at a consistent
+// snapshot.
 absl::StatusOr<PlanState> PlanStateAsOf(rocksdb::Iterator& it, const EventReader& read,
-                                        absl::string_view plan, uint64_t micros, bool effective);
+                                        absl::string_view plan, uint64_t micros, bool effective,
+                                        uint64_t known_at = kWholeLedger);
 
 std::unique_ptr<Projection> NewTemporalProjection();
 

@@ -156,7 +156,10 @@ std::string RenderMarkdown(const ReportModel& m) {
   line(absl::StrCat("Built from the ledger up to position ", m.position,
                     "; hash-chain head at that position (SHA-256): `", m.head_hash_hex, "`."));
   line();
-  line("The same ledger gives the same report, byte for byte, whenever it is produced.");
+  line(absl::StrCat("Asked for as the ledger stood at position ", m.position,
+                    " (`ledgerctl report --position ", m.position,
+                    "`), this report comes out the same, byte for byte, whatever the ledger "
+                    "records later."));
   return out;
 }
 

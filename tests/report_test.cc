@@ -7,6 +7,7 @@
 #include <regex>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "auditledger/v1/query_service.grpc.pb.h"
 #include "auditledger/v1/report_service.grpc.pb.h"
@@ -164,6 +165,151 @@ TEST_F(ReportTest, IdenticalAfterLaterEventsRebuildAndRestart) {
   v1::Report fixed_restarted;
   ASSERT_TRUE(report_->RenderReport(Context(kScrutinyToken).get(), as_of, &fixed_restarted).ok());
   EXPECT_EQ(fixed_restarted.content(), fixed.content());
+}
+
+// A published report names the position it was built from; asked for at
+// that position it comes back byte for byte after back-dated corrections
+// have changed what the ledger now says about the period. Enough dated
+// events precede it that the temporal model has checkpoints on both clocks
+// before the period's close, which the corrections then invalidate.
+TEST_F(ReportTest, APublishedReportComesBackByItsPositionAfterBackDatedCorrections) {
+  ImportOxford();
+  const std::string a7 = "plans/oxford-cpc-2023/recommendations/r1/actions/a7";
+  const std::string a8 = "plans/oxford-cpc-2023/recommendations/r1/actions/a8";
+  constexpr int64_t kJune2024 = 1717200000;  // 2024-06-01T00:00:00Z
+  v1::CommandResponse response;
+  for (int batch = 0; batch < 6; ++batch) {
+    v1::ExecuteCommandsRequest request;
+    for (int i = 0; i < 100; ++i) {
+      const int n = batch * 100 + i;
+      v1::Command c = testing::AmendDescription(n % 2 == 0 ? a7 : a8, absl::StrCat("wording ", n),
+                                                "wording agreed in June");
+      c.mutable_amend_description()->mutable_effective_time()->set_seconds(kJune2024 + 60 * n);
+      *request.add_commands() = std::move(c);
+    }
+    grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  std::map<v1::ReportFormat, v1::Report> published;
+  for (v1::ReportFormat f : {v1::MARKDOWN, v1::HTML, v1::CSV}) published[f] = Render(f);
+  const uint64_t at = published[v1::MARKDOWN].position();
+  ASSERT_GT(at, 700u);
+  for (const auto& [f, r] : published) ASSERT_EQ(r.position(), at);
+  // What the ledger said then about the close of the period, and all it
+  // had recorded.
+  auto as_of = [&](v1::Clock clock, int64_t seconds, uint64_t ledger_position) {
+    v1::GetPlanAsOfRequest request;
+    request.set_name(kPlan);
+    request.mutable_time()->set_seconds(seconds);
+    request.set_clock(clock);
+    request.set_ledger_position(ledger_position);
+    v1::PlanSnapshot snapshot;
+    grpc::Status s = query_->GetPlanAsOf(Context(kScrutinyToken).get(), request, &snapshot);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return snapshot.SerializeAsString();
+  };
+  constexpr int64_t kOctClose = 1730419199;  // 2024-10-31T23:59:59Z
+  constexpr int64_t kFarOff = 253402300799;  // 9999-12-31T23:59:59Z
+  const std::string effective_then = as_of(v1::EFFECTIVE, kOctClose, 0);
+  const std::string recorded_then = as_of(v1::RECORDED, kFarOff, 0);
+
+  // Later, corrections that take effect inside the period: a narrative put
+  // right, a status back-dated into October, and a wording back-dated
+  // among the June ones.
+  v1::ListEventsRequest list;
+  list.set_page_size(1000);
+  v1::ListEventsResponse events;
+  ASSERT_TRUE(ledger_->ListEvents(Context(kScrutinyToken).get(), list, &events).ok());
+  uint64_t narrative = 0;
+  for (const v1::LoggedEvent& e : events.events()) {
+    if (e.event().has_update_recorded() && e.event().stream() == a7 &&
+        absl::EndsWith(e.event().update_recorded().period(), "/oct-2024")) {
+      narrative = e.event().position();
+    }
+  }
+  ASSERT_GT(narrative, 0u);
+  v1::ExecuteCommandsRequest late;
+  *late.add_commands() = testing::CorrectNarrative(narrative, "Put right later.", "typo");
+  v1::Command status = testing::ChangeStatus(a7, v1::COMPLETE, "completed in October");
+  status.mutable_change_action_status()->mutable_effective_time()->set_seconds(1728950400);
+  *late.add_commands() = std::move(status);
+  v1::Command wording =
+      testing::AmendDescription(a8, "wording put right", "a June wording mis-entered");
+  wording.mutable_amend_description()->mutable_effective_time()->set_seconds(kJune2024 + 60 * 301 +
+                                                                             30);
+  *late.add_commands() = std::move(wording);
+  grpc::Status corrected = ledger_->ExecuteCommands(Context(kAdminToken).get(), late, &response);
+  ASSERT_TRUE(corrected.ok()) << corrected.error_message();
+
+  // Now the period's report says otherwise; at the published position it
+  // does not, before and after the models are rebuilt.
+  auto at_position = [&](v1::ReportFormat f, uint64_t position) {
+    v1::RenderReportRequest request;
+    request.set_name(kPlan);
+    request.set_period(kOct);
+    request.set_format(f);
+    request.set_ledger_position(position);
+    v1::Report report;
+    grpc::Status s = report_->RenderReport(Context(kScrutinyToken, 30000).get(), request, &report);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return report;
+  };
+  ASSERT_NE(Render(v1::MARKDOWN).content(), published[v1::MARKDOWN].content());
+  EXPECT_NE(Render(v1::MARKDOWN).content().find("Put right later."), std::string::npos);
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "as the models were kept" : "after a rebuild");
+    for (const auto& [f, r] : published) {
+      const v1::Report again = at_position(f, at);
+      EXPECT_EQ(again.content(), r.content()) << "format " << f;
+      EXPECT_EQ(again.position(), at);
+      EXPECT_EQ(again.head_hash(), r.head_hash());
+    }
+    EXPECT_EQ(as_of(v1::EFFECTIVE, kOctClose, at), effective_then);
+    EXPECT_EQ(as_of(v1::RECORDED, kFarOff, at), recorded_then);
+    EXPECT_NE(as_of(v1::EFFECTIVE, kOctClose, 0), effective_then);
+    v1::RebuildProjectionRequest rebuild;
+    rebuild.set_name("all");
+    rebuild.set_wait(true);
+    v1::ProjectionStatus done;
+    ASSERT_TRUE(query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &done).ok());
+  }
+}
+
+TEST_F(ReportTest, AReportAtAPositionItCannotBeTrueToIsRefused) {
+  ImportOxford();
+  const uint64_t head = Head();
+  auto refused = [&](const std::string& period, uint64_t position) {
+    v1::RenderReportRequest request;
+    request.set_name(kPlan);
+    request.set_period(period);
+    request.set_ledger_position(position);
+    v1::Report report;
+    return report_->RenderReport(Context(kScrutinyToken).get(), request, &report);
+  };
+  grpc::Status past_head = refused(kOct, head + 1);
+  EXPECT_EQ(past_head.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_NE(past_head.error_message().find("ledger_position"), std::string::npos)
+      << past_head.error_message();
+  // The period was still open at position 5: its report then was a draft.
+  grpc::Status still_open = refused(kOct, 5);
+  EXPECT_EQ(still_open.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(still_open.error_message().find("ledger_position"), std::string::npos);
+  v1::ExecuteCommandsRequest open;
+  *open.add_commands() = testing::OpenPeriod("oxford-cpc-2023", "jan-2025", "January 2025");
+  v1::CommandResponse response;
+  ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), open, &response).ok());
+  EXPECT_EQ(refused("plans/oxford-cpc-2023/periods/jan-2025", Head()).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // The same as the whole ledger when nothing has been recorded since.
+  v1::RenderReportRequest request;
+  request.set_name(kPlan);
+  request.set_period(kOct);
+  request.set_ledger_position(Head());
+  v1::Report whole, bounded;
+  ASSERT_TRUE(report_->RenderReport(Context(kScrutinyToken).get(), request, &bounded).ok());
+  request.set_ledger_position(0);
+  ASSERT_TRUE(report_->RenderReport(Context(kScrutinyToken).get(), request, &whole).ok());
+  EXPECT_EQ(bounded.content(), whole.content());
 }
 
 TEST_F(ReportTest, HostileTextIsEscapedInHtmlAndNeutralisedInCsv) {

@@ -2,8 +2,10 @@
 // use to record and question an action plan kept in ledgerd.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -724,6 +726,10 @@ int Main(int argc, char** argv) {
                          "Example: ledgerctl asof 2024-04-09 --clock effective");
   asof->add_option("WHEN", asof_when, "YYYY-MM-DD (end of that day, UTC) or RFC 3339")->required();
   asof->add_option("--clock", clock, "recorded or effective")->capture_default_str();
+  uint64_t ledger_position = 0;
+  asof->add_option("--position", ledger_position,
+                   "as the ledger stood at position N: what it said then about WHEN (later "
+                   "entries, back-dated or not, left out)");
   auto parse_clock = [&] {
     if (clock == "recorded") return v1::RECORDED;
     if (clock == "effective") return v1::EFFECTIVE;
@@ -737,6 +743,7 @@ int Main(int argc, char** argv) {
       request.set_name(PlanName(c));
       *request.mutable_time() = ParseMoment("WHEN", asof_when, true);
       request.set_clock(parse_clock());
+      request.set_ledger_position(ledger_position);
       v1::PlanSnapshot snapshot;
       Check(client.query().GetPlanAsOf(client.Context().get(), request, &snapshot), c);
       SortActions(snapshot.mutable_actions());
@@ -798,9 +805,11 @@ int Main(int argc, char** argv) {
   auto* report_cmd = app.add_subcommand(
       "report",
       "the update report for a period or a moment, as the council publishes it. The "
-      "same ledger gives the same bytes every time.\n"
+      "same ledger gives the same bytes every time; with --position, the ledger as it stood "
+      "then gives them however it has grown since.\n"
       "Examples:\n"
       "  ledgerctl report --period oct-2024 --format html -o update.html\n"
+      "  ledgerctl report --period oct-2024 --position 180   # as published at position 180\n"
       "  ledgerctl report --as-of 2024-06-30 --clock effective --format csv");
   auto* report_moment = report_cmd->add_option_group("moment");
   report_moment->add_option("--period", report_period, "reporting period id");
@@ -809,6 +818,9 @@ int Main(int argc, char** argv) {
   report_cmd->add_option("--clock", clock, "for --as-of: recorded or effective")
       ->capture_default_str();
   report_cmd->add_option("--format", report_format, "md, html or csv")->capture_default_str();
+  report_cmd->add_option("--position", ledger_position,
+                         "as the ledger stood at position N, which a report's footer gives: "
+                         "later entries, even back-dated corrections, are left out");
   report_cmd->add_option("-o,--file", report_file, "write to FILE instead of stdout");
   report_cmd->add_flag("--generated-at", generated_at,
                        "add a 'generated at' line (the bytes then differ run to run)");
@@ -834,6 +846,7 @@ int Main(int argc, char** argv) {
         Fail(kUsage, "--format: md, html or csv");
       }
       request.set_include_generated_at(generated_at);
+      request.set_ledger_position(ledger_position);
       auto stub = v1::ReportService::NewStub(client.channel());
       v1::Report report;
       Check(stub->RenderReport(client.Context().get(), request, &report), c);
@@ -841,8 +854,15 @@ int Main(int argc, char** argv) {
         std::cout << report.content();
       } else {
         std::ofstream out(report_file, std::ios::binary | std::ios::trunc);
+        if (!out) {
+          Fail(kFailure,
+               absl::StrCat("-o: cannot write ", report_file, ": ", std::strerror(errno)));
+        }
         out << report.content();
-        if (!out.flush()) Fail(kFailure, absl::StrCat("-o: cannot write ", report_file));
+        if (!out.flush()) {
+          Fail(kFailure,
+               absl::StrCat("-o: cannot write ", report_file, ": ", std::strerror(errno)));
+        }
         std::cerr << "ledgerctl: wrote " << report_file << " (ledger position " << report.position()
                   << ", chain head " << store::ToHex(report.head_hash()).substr(0, 16) << "...)\n";
       }

@@ -119,6 +119,25 @@ absl::Status CheckTimestamp(absl::string_view field, const google::protobuf::Tim
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint64_t> KnownAt(const store::EventLog& log,
+                                 const projections::ProjectionRunner& runner,
+                                 grpc::ServerContext* context, uint64_t ledger_position) {
+  if (ledger_position == 0) return projections::kWholeLedger;
+  const uint64_t head = log.head_position();
+  if (ledger_position > head) {
+    return absl::OutOfRangeError(absl::StrCat("ledger_position: ", ledger_position,
+                                              " is past the ledger's head, position ", head));
+  }
+  absl::Time deadline = absl::FromChrono(context->deadline());
+  deadline = std::min(deadline, absl::Now() + kMaxWait);
+  if (!runner.WaitFor(ledger_position, deadline)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the read models had not reached position ", ledger_position,
+                     " by the deadline (they are at ", runner.position(), ")"));
+  }
+  return ledger_position;
+}
+
 absl::CivilDay DayOf(uint64_t micros) {
   return absl::ToCivilDay(absl::FromUnixMicros(static_cast<int64_t>(micros)), absl::UTCTimeZone());
 }
@@ -143,7 +162,7 @@ absl::StatusOr<v1::PlanView> LoadPlan(ModelReader& reader, const std::string& na
 }
 
 absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::string& plan_name,
-                                            uint64_t micros, v1::Clock clock) {
+                                            uint64_t micros, v1::Clock clock, uint64_t known_at) {
   absl::StatusOr<domain::ResourceName> parsed =
       domain::ParseNameOf(domain::Kind::kPlan, "name", plan_name);
   if (!parsed.ok()) return parsed.status();
@@ -152,7 +171,7 @@ absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::stri
     return reader.ReadEvent(position);
   };
   absl::StatusOr<projections::PlanState> state =
-      projections::PlanStateAsOf(*it, read, plan_name, micros, clock == v1::EFFECTIVE);
+      projections::PlanStateAsOf(*it, read, plan_name, micros, clock == v1::EFFECTIVE, known_at);
   if (!state.ok()) return state.status();
   if (!state->exists()) {
     // Distinguish "never existed" from "did not exist yet".
@@ -171,11 +190,9 @@ absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::stri
   return snapshot;
 }
 
-absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(ModelReader& reader,
-                                                             const std::string& stream,
-                                                             v1::Clock clock, uint64_t after_us,
-                                                             uint64_t until_us, size_t max,
-                                                             uint64_t* left_out) {
+absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
+    ModelReader& reader, const std::string& stream, v1::Clock clock, uint64_t after_us,
+    uint64_t until_us, size_t max, uint64_t* left_out, uint64_t known_at) {
   // (time on the clock, position) of each change in the window, in order.
   using Entry = std::pair<uint64_t, uint64_t>;
   const uint64_t start = after_us == UINT64_MAX ? after_us : after_us + 1;
@@ -191,7 +208,9 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(ModelReader& reader
       const uint64_t time = projections::ReadBigEndian64(rest.substr(0, 8));
       if (time > until_us) break;
       if (undated_only && !it->value().empty()) continue;
-      out->emplace_back(time, projections::ReadBigEndian64(rest.substr(8)));
+      const uint64_t position = projections::ReadBigEndian64(rest.substr(8));
+      if (position > known_at) continue;
+      out->emplace_back(time, position);
     }
     if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
     return absl::OkStatus();

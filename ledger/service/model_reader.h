@@ -11,7 +11,9 @@
 #include "auditledger/v1/query_service.pb.h"
 #include "grpcpp/server_context.h"
 #include "ledger/service/auth.h"
+#include "ledger/store/event_log.h"
 #include "projections/runner.h"
+#include "projections/temporal.h"
 
 // Reading the read models: one consistent snapshot per call, and the
 // questions the query and report services both ask of it.
@@ -57,6 +59,13 @@ class ModelReader {
 // read models' 64-bit keys.
 absl::Status CheckTimestamp(absl::string_view field, const google::protobuf::Timestamp& t);
 
+// The bound a request's `ledger_position` puts on what it reads: the whole
+// ledger for 0; else OUT_OF_RANGE past the log's head, or the position once
+// the read models have reached it. Call after AuthenticateAndWait.
+absl::StatusOr<uint64_t> KnownAt(const store::EventLog& log,
+                                 const projections::ProjectionRunner& runner,
+                                 grpc::ServerContext* context, uint64_t ledger_position);
+
 absl::CivilDay DayOf(uint64_t micros);  // UTC
 
 void FillPeriodTitles(const v1::PlanView& plan, v1::ActionView* action);
@@ -64,18 +73,20 @@ void FillPeriodTitles(const v1::PlanView& plan, v1::ActionView* action);
 absl::StatusOr<v1::PlanView> LoadPlan(ModelReader& reader, const std::string& name);
 
 // The plan and its actions as of `micros` on `clock`, with RAG assessed as
-// of that day. NOT_FOUND if the plan did not exist then.
+// of that day, as the ledger stood at position `known_at` (events after it
+// left out). NOT_FOUND if the plan did not exist then.
 absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::string& plan_name,
-                                            uint64_t micros, v1::Clock clock);
+                                            uint64_t micros, v1::Clock clock,
+                                            uint64_t known_at = projections::kWholeLedger);
 
 // The changes to `stream` that took effect (or, on the recorded clock, were
 // recorded) after `after_us` and at or before `until_us`, oldest first; at
-// most the latest `max`, with how many earlier ones were left out.
-absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(ModelReader& reader,
-                                                             const std::string& stream,
-                                                             v1::Clock clock, uint64_t after_us,
-                                                             uint64_t until_us, size_t max,
-                                                             uint64_t* left_out);
+// most the latest `max`, with how many earlier ones were left out. Changes
+// after position `known_at` are left out, as if not yet recorded.
+absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
+    ModelReader& reader, const std::string& stream, v1::Clock clock, uint64_t after_us,
+    uint64_t until_us, size_t max, uint64_t* left_out,
+    uint64_t known_at = projections::kWholeLedger);
 
 }  // namespace auditledger::service
 

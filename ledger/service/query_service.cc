@@ -393,9 +393,11 @@ grpc::Status QueryServiceImpl::GetPlanAsOf(grpc::ServerContext* context,
     return ToGrpc(absl::InvalidArgumentError("time: required"));
   }
   if (absl::Status s = CheckTimestamp("time", request->time()); !s.ok()) return ToGrpc(s);
+  absl::StatusOr<uint64_t> known_at = KnownAt(*log_, *runner_, context, request->ledger_position());
+  if (!known_at.ok()) return ToGrpc(known_at.status());
   ModelReader reader(runner_);
   absl::StatusOr<v1::PlanSnapshot> snapshot =
-      SnapshotOf(reader, request->name(), MicrosOf(request->time()), request->clock());
+      SnapshotOf(reader, request->name(), MicrosOf(request->time()), request->clock(), *known_at);
   if (!snapshot.ok()) return ToGrpc(snapshot.status());
   *response = *std::move(snapshot);
   *response->mutable_time() = request->time();

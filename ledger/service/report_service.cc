@@ -27,9 +27,15 @@ std::string Trimmed(std::string s) {
 }  // namespace
 
 absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
-    const v1::RenderReportRequest& request) {
+    const v1::RenderReportRequest& request, uint64_t known_at) {
   using projections::Micros;
   report::ReportModel model;
+  // Whether a period had been closed by `known_at` (and, with `by`, when
+  // the period `by` was closed, so that the previous period stays the one
+  // closed before it however the ledger grows).
+  auto closed_by = [known_at](const v1::PeriodView& p, uint64_t by = projections::kWholeLedger) {
+    return !p.open() && p.closed_position() <= std::min(known_at, by);
+  };
   ModelReader reader(runner_);
   absl::StatusOr<v1::PlanView> now = LoadPlan(reader, request.name());
   if (!now.ok()) return now.status();
@@ -49,7 +55,7 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
                   : " (recorded clock: what the ledger said then)");
     // The previous period: the latest one closed by then.
     for (const v1::PeriodView& p : now->periods()) {
-      if (p.open()) continue;
+      if (!closed_by(p)) continue;
       const uint64_t closed = Micros(effective ? p.closed_effective() : p.closed_at());
       if (closed <= moment && closed >= previous) {
         previous = closed;
@@ -66,11 +72,24 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
         period = &p;
         break;
       }
-      if (!p.open()) before = &p;
     }
     if (period == nullptr) {
       return absl::NotFoundError(
           absl::StrCat("period: reporting period ", request.period(), " not found"));
+    }
+    if (known_at != projections::kWholeLedger && !closed_by(*period)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "ledger_position: ", request.period(), " was not closed at position ", known_at,
+          "; a draft reports the moment it is asked for, so only a closed period's report can "
+          "be asked for as the ledger stood"));
+    }
+    // The previous period: the latest opened before it that was closed when
+    // it was (or, for a draft, by now).
+    for (const v1::PeriodView& p : now->periods()) {
+      if (&p == period) break;
+      if (closed_by(p, period->open() ? projections::kWholeLedger : period->closed_position())) {
+        before = &p;
+      }
     }
     model.period = period->name();
     model.heading = period->title();
@@ -89,7 +108,8 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
     return absl::InvalidArgumentError("moment: give a period or as_of");
   }
 
-  absl::StatusOr<v1::PlanSnapshot> snapshot = SnapshotOf(reader, request.name(), moment, clock);
+  absl::StatusOr<v1::PlanSnapshot> snapshot =
+      SnapshotOf(reader, request.name(), moment, clock, known_at);
   if (!snapshot.ok()) return snapshot.status();
   model.plan = snapshot->plan();
   model.day = DayOf(moment);
@@ -109,7 +129,8 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
   model.actions = std::move(actions);
 
   if (!model.previous_heading.empty()) {
-    absl::StatusOr<v1::PlanSnapshot> prior = SnapshotOf(reader, request.name(), previous, clock);
+    absl::StatusOr<v1::PlanSnapshot> prior =
+        SnapshotOf(reader, request.name(), previous, clock, known_at);
     if (prior.ok()) {
       for (const v1::ActionView& a : prior->actions()) model.previous[a.name()] = a;
     } else if (!absl::IsNotFound(prior.status())) {
@@ -133,8 +154,8 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
   }
   for (const v1::ActionView& a : model.actions) {
     uint64_t left_out = 0;
-    absl::StatusOr<std::vector<v1::Change>> changes =
-        StreamChangesBetween(reader, a.name(), clock, after, moment, kAuditPerAction, &left_out);
+    absl::StatusOr<std::vector<v1::Change>> changes = StreamChangesBetween(
+        reader, a.name(), clock, after, moment, kAuditPerAction, &left_out, known_at);
     if (!changes.ok()) return changes.status();
     if (!changes->empty()) model.audit[a.name()] = *std::move(changes);
     if (left_out > 0) model.audit_left_out[a.name()] = left_out;
@@ -158,7 +179,9 @@ grpc::Status ReportServiceImpl::RenderReport(grpc::ServerContext* context,
       !s.ok()) {
     return ToGrpc(s);
   }
-  absl::StatusOr<report::ReportModel> model = BuildModel(*request);
+  absl::StatusOr<uint64_t> known_at = KnownAt(*log_, *runner_, context, request->ledger_position());
+  if (!known_at.ok()) return ToGrpc(known_at.status());
+  absl::StatusOr<report::ReportModel> model = BuildModel(*request, *known_at);
   if (!model.ok()) return ToGrpc(model.status());
   std::string base = request->name().substr(6);
   if (!model->period.empty()) {

@@ -21,9 +21,11 @@ class ReportServiceImpl final : public v1::ReportService::Service {
   grpc::Status RenderReport(grpc::ServerContext* context, const v1::RenderReportRequest* request,
                             v1::Report* response) override;
 
-  absl::StatusOr<report::ReportModel> BuildModel(const v1::RenderReportRequest& request);
-
  private:
+  // The report's content as the ledger stood at `known_at`.
+  absl::StatusOr<report::ReportModel> BuildModel(const v1::RenderReportRequest& request,
+                                                 uint64_t known_at);
+
   projections::ProjectionRunner* runner_;
   store::EventLog* log_;
   const Authenticator* auth_;
