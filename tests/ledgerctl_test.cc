@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -251,6 +253,80 @@ TEST_F(LedgerctlTest, FailureClassesHaveTheirExitCodes) {
   for (const RunResult* r : {&usage, &auth, &missing, &conflict, &down}) {
     EXPECT_EQ(std::count(r->err.begin(), r->err.end(), '\n'), 1) << r->err;
   }
+}
+
+TEST_F(LedgerctlTest, GlobalOptionsAfterTheSubcommandAndMistakesNamed) {
+  Import();
+  // -o and --plan after the subcommand, as before it.
+  nlohmann::json shown = Json(Ctl({"plan", "show", "-o", "json"}, kScrutinyToken));
+  EXPECT_EQ(shown["name"], "plans/oxford-cpc-2023");
+  // An empty note is a mistake, not "nothing to change".
+  RunResult empty = Ctl({"action", "update", "r1/a7", "--note", ""});
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_NE(empty.err.find("--note: empty"), std::string::npos) << empty.err;
+  RunResult empty_stdin = Ctl({"action", "update", "r1/a7", "--note", "-"}, kAdminToken, "\n");
+  EXPECT_EQ(empty_stdin.exit_code, 2) << empty_stdin.err;
+  // The newline that ends stdin is not part of the narrative.
+  ASSERT_EQ(Ctl({"period", "open", "jan-2025", "--title", "January 2025"}).exit_code, 0);
+  ASSERT_EQ(
+      Ctl({"action", "update", "r1/a7", "--note", "-"}, kAdminToken, "Board met.\n\n").exit_code,
+      0);
+  nlohmann::json action = Json(Ctl({"-o", "json", "action", "show", "r1/a7"}, kScrutinyToken));
+  bool found = false;
+  for (const auto& n : action["narratives"]) found |= n["text"] == "Board met.";
+  EXPECT_TRUE(found) << action["narratives"].dump();
+  // A bad address or config key is named, exit 2, before any call.
+  RunResult bad_addr =
+      testing::RunCommand(LEDGERCTL_PATH, {"--addr", "localhost", "--plan", "x", "plan", "show"},
+                          {"LEDGER_TOKEN=t", "HOME=/nonexistent"});
+  EXPECT_EQ(bad_addr.exit_code, 2);
+  EXPECT_NE(bad_addr.err.find("--addr: \"localhost\" is not HOST:PORT"), std::string::npos)
+      << bad_addr.err;
+  const std::string config = tmp_.path() + "/ledgerctl.json";
+  std::ofstream(config) << "{\"adr\": \"" << ledgerd_.address() << "\"}";
+  RunResult bad_key = testing::RunCommand(LEDGERCTL_PATH, {"--config", config, "plan", "show"},
+                                          {"LEDGER_TOKEN=t", "HOME=/nonexistent"});
+  EXPECT_EQ(bad_key.exit_code, 2);
+  EXPECT_NE(bad_key.err.find("unknown key \"adr\""), std::string::npos) << bad_key.err;
+  // A report that cannot be written says why.
+  RunResult unwritable = Ctl(
+      {"report", "--period", "oct-2024", "-o", tmp_.path() + "/missing/report.md"}, kScrutinyToken);
+  EXPECT_EQ(unwritable.exit_code, 1);
+  EXPECT_NE(unwritable.err.find("No such file or directory"), std::string::npos) << unwritable.err;
+  // diff lists actions in the plan's order: r1/a2 before r1/a10.
+  RunResult diff =
+      Ctl({"diff", "2024-01-01", "2024-10-31", "--clock", "effective"}, kScrutinyToken);
+  ASSERT_EQ(diff.exit_code, 0) << diff.err;
+  const size_t a2 = diff.out.find("\nr1/a2 "), a10 = diff.out.find("\nr1/a10 ");
+  ASSERT_NE(a2, std::string::npos);
+  ASSERT_NE(a10, std::string::npos);
+  EXPECT_LT(a2, a10);
+}
+
+// The report as published, by the position its footer gives, after a
+// correction has changed the period's report.
+TEST_F(LedgerctlTest, ReportAtThePositionItWasBuiltFrom) {
+  Import();
+  const std::string published = tmp_.path() + "/published.md";
+  RunResult first = Ctl({"report", "--period", "oct-2024", "-o", published}, kScrutinyToken);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::smatch position;
+  ASSERT_TRUE(std::regex_search(first.err, position, std::regex("ledger position ([0-9]+)")))
+      << first.err;
+  RunResult late = Ctl({"action", "update", "r1/a7", "--status", "complete", "--effective",
+                        "2024-10-20", "--reason", "completed in October"});
+  ASSERT_EQ(late.exit_code, 0) << late.err;
+  std::ifstream in(published);
+  std::stringstream text;
+  text << in.rdbuf();
+  RunResult now = Ctl({"report", "--period", "oct-2024"}, kScrutinyToken);
+  ASSERT_EQ(now.exit_code, 0);
+  EXPECT_NE(now.out, text.str()) << "the back-dated status left the period's report as it was";
+  RunResult again =
+      Ctl({"report", "--period", "oct-2024", "--position", position[1]}, kScrutinyToken);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, text.str());
+  EXPECT_NE(again.out.find("ledgerctl report --position " + position[1].str()), std::string::npos);
 }
 
 TEST_F(LedgerctlTest, PrincipalAddPrintsATokenOnceAndLedgerdLoadsItOnSighup) {

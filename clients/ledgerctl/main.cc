@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "clients/ledgerctl/client.h"
@@ -61,6 +62,26 @@ std::string Env(const char* name) {
   return value ? value : "";
 }
 
+// HOST:PORT, [IPv6]:PORT, or a gRPC target with its scheme (dns:///…,
+// unix:…, ipv4:…), which gRPC checks itself.
+absl::Status CheckAddress(const std::string& addr) {
+  if (absl::StrContains(addr, ":///") || absl::StartsWith(addr, "unix:") ||
+      absl::StartsWith(addr, "ipv4:") || absl::StartsWith(addr, "ipv6:")) {
+    return absl::OkStatus();
+  }
+  const size_t colon = addr.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(absl::string_view(addr).substr(colon + 1), &port) || port == 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--addr: \"", addr,
+                     "\" is not HOST:PORT (e.g. 127.0.0.1:50051; from --addr, LEDGER_ADDR or "
+                     "the config file)"));
+  }
+  return absl::OkStatus();
+}
+
 Connection ResolveConnection(const Globals& g) {
   Connection c;
   std::string path = g.config.empty() ? Env("LEDGER_CONFIG") : g.config;
@@ -78,9 +99,22 @@ Connection ResolveConnection(const Globals& g) {
       Fail(kUsage, absl::StrCat("config file ", path,
                                 " is not a JSON object like {\"addr\": ..., \"token\": ...}"));
     }
-    for (auto [key, field] : {std::pair{"addr", &c.addr}, std::pair{"token", &c.token},
-                              std::pair{"plan", &c.plan}, std::pair{"ca", &c.ca}}) {
-      if (j.contains(key) && j[key].is_string()) *field = j[key].get<std::string>();
+    const std::map<std::string, std::string*> fields = {{"addr", &c.addr},
+                                                        {"token", &c.token},
+                                                        {"plan", &c.plan},
+                                                        {"ca", &c.ca},
+                                                        {"client_cert", &c.client_cert},
+                                                        {"client_key", &c.client_key}};
+    for (const auto& [key, value] : j.items()) {
+      auto field = fields.find(key);
+      if (field == fields.end()) {
+        Fail(kUsage, absl::StrCat("config file ", path, ": unknown key \"", key,
+                                  "\" (known: addr, token, plan, ca, client_cert, client_key)"));
+      }
+      if (!value.is_string()) {
+        Fail(kUsage, absl::StrCat("config file ", path, ": \"", key, "\" must be a string"));
+      }
+      *field->second = value.get<std::string>();
     }
   }
   auto pick = [](std::string* field, const std::string& flag, const char* env) {
@@ -104,6 +138,7 @@ Connection ResolveConnection(const Globals& g) {
   if (c.client_cert.empty() != c.client_key.empty()) {
     Fail(kUsage, "--client_cert and --client_key: give both");
   }
+  if (absl::Status s = CheckAddress(c.addr); !s.ok()) Fail(kUsage, std::string(s.message()));
   if (g.timeout_seconds <= 0) Fail(kUsage, "--timeout: must be positive");
   c.timeout = absl::Seconds(g.timeout_seconds);
   return c;
@@ -383,6 +418,9 @@ int Main(int argc, char** argv) {
       "ledgerctl: record and question a council's improvement action plan kept "
       "in ledgerd."};
   app.require_subcommand(1);
+  // Global options (-o, --plan, --addr, …) are accepted after the subcommand
+  // too; a subcommand's own option of the same name comes first.
+  app.fallthrough();
   app.footer(
       "Connection: --addr/LEDGER_ADDR, --token/LEDGER_TOKEN, --plan/LEDGER_PLAN, or a "
       "config file (--config, LEDGER_CONFIG, ~/.config/auditledger/ledgerctl.json) "
@@ -433,7 +471,10 @@ int Main(int argc, char** argv) {
       return PlanImportCommand(client, import_dir, dry_run);
     };
   });
-  auto* plan_show = plan->add_subcommand("show", "the plan, its recommendations and periods");
+  auto* plan_show =
+      plan->add_subcommand("show",
+                           "the plan, its recommendations and periods.\n"
+                           "Example: ledgerctl --plan oxford-cpc-2023 plan show -o json");
   plan_show->callback([&] {
     run = [&] {
       auto [c, f] = connect();
@@ -530,8 +571,10 @@ int Main(int argc, char** argv) {
     };
   });
 
-  auto* action_timeline = action->add_subcommand(
-      "timeline", "every change to an action: who, when (both clocks), why, what");
+  auto* action_timeline =
+      action->add_subcommand("timeline",
+                             "every change to an action: who, when (both clocks), why, what.\n"
+                             "Example: ledgerctl action timeline r1/a7 -o csv > r1-a7.csv");
   action_timeline->add_option("ACTION", action_id, "REC/ACTION")->required();
   action_timeline->callback([&] {
     run = [&] {
@@ -586,10 +629,15 @@ int Main(int argc, char** argv) {
       auto [c, f] = connect();
       Client client(c);
       const std::string name = ActionName(c, action_id);
+      const bool note_given = action_update->count("--note") > 0;
+      if (note_given && note.empty()) {
+        Fail(kUsage, "--note: empty; give the narrative, or '-' to read it from stdin");
+      }
       if (note == "-") {
         std::stringstream in;
         in << std::cin.rdbuf();
         note = in.str();
+        if (absl::StripAsciiWhitespace(note).empty()) Fail(kUsage, "--note -: stdin was empty");
       }
       if (!note_file.empty()) {
         if (!note.empty()) Fail(kUsage, "--note and --note-file: give one");
@@ -598,7 +646,12 @@ int Main(int argc, char** argv) {
         std::stringstream text;
         text << in.rdbuf();
         note = text.str();
+        if (absl::StripAsciiWhitespace(note).empty()) {
+          Fail(kUsage, absl::StrCat("--note-file: ", note_file, " is empty"));
+        }
       }
+      // The newline that ends a file or a here-document is not part of it.
+      absl::StripTrailingAsciiWhitespace(&note);
       std::optional<google::protobuf::Timestamp> when;
       if (!effective.empty()) when = ParseMoment("--effective", effective, false);
       std::vector<v1::Command> commands;
@@ -787,12 +840,23 @@ int Main(int argc, char** argv) {
                             domain::FormatTargetDate(s.from()), domain::FormatTargetDate(s.to()),
                             absl::StrJoin(s.reasons(), "; ")});
         }
+        for (const auto& o : d.owner_changes()) {  // "NAME: FROM -> TO"
+          const std::vector<std::string> parts = absl::StrSplit(o, absl::MaxSplits(": ", 1));
+          const std::vector<std::string> owners =
+              absl::StrSplit(parts.size() == 2 ? parts[1] : "", absl::MaxSplits(" -> ", 1));
+          t.rows.push_back({ShortAction(parts[0]), "owner", owners.empty() ? "" : owners[0],
+                            owners.size() == 2 ? owners[1] : "", ""});
+        }
         for (const auto& a : d.new_actions()) {
           t.rows.push_back({ShortAction(a), "new action", "", "", ""});
         }
         for (const auto& n : d.new_narratives()) {
           t.rows.push_back({ShortAction(n.action()), "narrative", "", n.text(), ""});
         }
+        // Each action's changes together, actions in the plan's order.
+        std::stable_sort(t.rows.begin(), t.rows.end(), [](const auto& a, const auto& b) {
+          return report::NaturalLess(a[0], b[0]);
+        });
         return t;
       });
       return kOk;
@@ -873,7 +937,7 @@ int Main(int argc, char** argv) {
   auto* security =
       app.add_subcommand("security-log",
                          "every refused call: who, what, why, when, from where (admin and "
-                         "scrutiny)");
+                         "scrutiny).\nExample: ledgerctl security-log -o json");
   security->callback([&] {
     run = [&] {
       auto [c, f] = connect();
@@ -930,7 +994,8 @@ int Main(int argc, char** argv) {
   auto* digest =
       app.add_subcommand("digest",
                          "a signed checkpoint of the ledger now, as one line to publish (e.g. in "
-                         "committee minutes); later `verify --against` it");
+                         "committee minutes); later `verify --against` it.\n"
+                         "Example: ledgerctl digest > digest-2025-01-31.txt");
   digest->callback([&] {
     run = [&] {
       auto [c, f] = connect();
@@ -1103,7 +1168,8 @@ int Main(int argc, char** argv) {
   });
   auto* period_close = period_cmd->add_subcommand("close",
                                                   "close a reporting period: no "
-                                                  "more updates go into it");
+                                                  "more updates go into it.\nExample: "
+                                                  "ledgerctl period close jan-2025");
   period_close->add_option("ID", period_id, "period id")->required();
   period_close->add_option("--effective", effective, "when it closed, if earlier");
   period_close->callback([&] {
@@ -1155,7 +1221,10 @@ int Main(int argc, char** argv) {
     };
   });
   auto* principal_disable =
-      principal->add_subcommand("disable", "refuse a principal's token from now on");
+      principal->add_subcommand("disable",
+                                "refuse a principal's token from now on (send ledgerd SIGHUP to "
+                                "load it).\nExample: ledgerctl principal disable --file "
+                                "principals.json --id jsmith");
   principal_disable->add_option("--file", pfile, "principals JSON file")->required();
   principal_disable->add_option("--id", pid, "principal id")->required();
   principal_disable->callback([&] {

@@ -23,6 +23,7 @@
 #include "ledger/store/sha256.h"
 #include "projections/fold.h"
 #include "projections/read_models.h"
+#include "report/report_model.h"
 
 namespace auditledger::service {
 namespace {
@@ -424,6 +425,11 @@ grpc::Status QueryServiceImpl::DiffPlan(grpc::ServerContext* context,
   const v1::PlanSnapshot& before = from.ok() ? *from : empty;
   absl::flat_hash_map<std::string, const v1::ActionView*> earlier;
   for (const v1::ActionView& a : before.actions()) earlier[a.name()] = &a;
+  // In the plan's order (r1/a2 before r1/a10), not as text.
+  std::sort(to->mutable_actions()->begin(), to->mutable_actions()->end(),
+            [](const v1::ActionView& a, const v1::ActionView& b) {
+              return report::NaturalLess(a.name(), b.name());
+            });
   for (const v1::ActionView& after : to->actions()) {
     auto found = earlier.find(after.name());
     if (found == earlier.end()) {
