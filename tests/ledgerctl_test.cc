@@ -275,6 +275,14 @@ TEST_F(LedgerctlTest, GlobalOptionsAfterTheSubcommandAndMistakesNamed) {
   bool found = false;
   for (const auto& n : action["narratives"]) found |= n["text"] == "Board met.";
   EXPECT_TRUE(found) << action["narratives"].dump();
+  // The server's refusal names the flag the user typed, in a batch too.
+  RunResult no_reason = Ctl({"action", "update", "r1/a7", "--target", "June 2027", "--note", "x"});
+  EXPECT_EQ(no_reason.exit_code, 7);
+  EXPECT_NE(no_reason.err.find("--reason (reason, with --target): required"), std::string::npos)
+      << no_reason.err;
+  RunResult far = Ctl({"changes", "--since", "99999-01-01"}, kScrutinyToken);
+  EXPECT_NE(far.err.find("--since (start_time): not a valid timestamp"), std::string::npos)
+      << far.err;
   // A bad address or config key is named, exit 2, before any call.
   RunResult bad_addr =
       testing::RunCommand(LEDGERCTL_PATH, {"--addr", "localhost", "--plan", "x", "plan", "show"},

@@ -46,10 +46,41 @@ struct Exit {
 
 [[noreturn]] void Fail(int code, const std::string& message) { throw Exit{code, message}; }
 
-void Check(const grpc::Status& status, const Connection& connection) {
+// The flag that sets each request field a subcommand sends.
+using FlagNames = std::map<std::string, std::string, std::less<>>;
+
+// A server message names the request field it is about ("start_time: …",
+// or in a batch "commands[1].reason: …"); the user typed a flag. Names the
+// flag, keeping the field: "--since (start_time): …", and for a batch the
+// flag that asked for that command: "--reason (with --target): …".
+std::string NameFlags(const std::string& message, const FlagNames& flags,
+                      const std::vector<std::string>& command_flags) {
+  absl::string_view rest = message;
+  std::string with;
+  if (absl::ConsumePrefix(&rest, "commands[")) {
+    const size_t close = rest.find("].");
+    size_t index = 0;
+    if (close == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(0, close), &index) ||
+        index >= command_flags.size()) {
+      return message;
+    }
+    with = command_flags[index];
+    rest.remove_prefix(close + 2);
+  }
+  const size_t colon = rest.find(": ");
+  const absl::string_view field = colon == absl::string_view::npos ? "" : rest.substr(0, colon);
+  auto flag = flags.find(field);
+  if (flag == flags.end()) return with.empty() ? message : absl::StrCat(with, ": ", rest);
+  std::string named = absl::StrCat(flag->second, " (", field);
+  if (!with.empty() && with != flag->second) absl::StrAppend(&named, ", with ", with);
+  return absl::StrCat(named, ")", rest.substr(colon));
+}
+
+void Check(const grpc::Status& status, const Connection& connection, const FlagNames& flags = {},
+           const std::vector<std::string>& command_flags = {}) {
   if (status.ok()) return;
   Failure f = FromGrpc(status, connection);
-  Fail(f.code, f.message);
+  Fail(f.code, NameFlags(f.message, flags, command_flags));
 }
 
 struct Globals {
@@ -305,7 +336,8 @@ Table ChangesTable(const google::protobuf::RepeatedPtrField<v1::Change>& changes
 // ------------------------------------------------------------------ commands
 
 void RunExecute(Client& client, std::vector<v1::Command> commands, const std::string& rid,
-                v1::CommandResponse* response) {
+                v1::CommandResponse* response, const FlagNames& flags = {},
+                const std::vector<std::string>& command_flags = {}) {
   v1::ExecuteCommandsRequest request;
   for (auto& c : commands) *request.add_commands() = std::move(c);
   request.set_request_id(rid);
@@ -316,7 +348,7 @@ void RunExecute(Client& client, std::vector<v1::Command> commands, const std::st
     status = client.ledger().ExecuteCommands(client.Context().get(), request, response);
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
   }
-  Check(status, client.connection());
+  Check(status, client.connection(), flags, command_flags);
 }
 
 int PlanImportCommand(Client& client, const std::string& directory, bool dry_run) {
@@ -522,7 +554,11 @@ int Main(int argc, char** argv) {
       v1::ListActionsResponse all;
       for (int page = 0; page < 10000; ++page) {
         v1::ListActionsResponse response;
-        Check(client.query().ListActions(client.Context().get(), request, &response), c);
+        Check(client.query().ListActions(client.Context().get(), request, &response), c,
+              {{"recommendation", "--recommendation"},
+               {"owner", "--owner"},
+               {"overdue_on", "--overdue-on"},
+               {"min_target_revisions", "--slipped"}});
         all.mutable_actions()->MergeFrom(response.actions());
         if (response.next_page_token().empty()) break;
         request.set_page_token(response.next_page_token());
@@ -660,7 +696,9 @@ int Main(int argc, char** argv) {
         if (when) *r->mutable_effective_time() = *when;
         if (expected_version >= 0 && commands.empty()) r->set_expected_version(expected_version);
       };
-      // One command per change asked for, in the order the ledger applies them.
+      // One command per change asked for, in the order the ledger applies them,
+      // and the flag that asked for each.
+      std::vector<std::string> command_flags;
       auto add = [&](auto mutable_part, const auto& set) {
         v1::Command cmd;
         auto* r = (cmd.*mutable_part)();
@@ -670,17 +708,21 @@ int Main(int argc, char** argv) {
         commands.push_back(std::move(cmd));
       };
       if (!new_description.empty()) {
+        command_flags.push_back("--description");
         add(&v1::Command::mutable_amend_description,
             [&](auto& r) { r.set_description(new_description); });
       }
       if (!target.empty()) {
+        command_flags.push_back("--target");
         add(&v1::Command::mutable_revise_target_date, [&](auto& r) { r.set_target_date(target); });
       }
       if (!owner.empty()) {
+        command_flags.push_back("--owner");
         add(&v1::Command::mutable_assign_owner, [&](auto& r) { r.set_owner(owner); });
       }
       if (!new_status.empty()) {
         const v1::ActionStatus status = ParseStatusFlag(new_status);
+        command_flags.push_back("--status");
         add(&v1::Command::mutable_change_action_status, [&](auto& r) { r.set_status(status); });
       }
       if (!note.empty()) {
@@ -702,6 +744,7 @@ int Main(int argc, char** argv) {
           }
           period_name = open[0];
         }
+        command_flags.push_back("--note");
         add(&v1::Command::mutable_record_update, [&](auto& r) {
           r.set_period(period_name);
           r.set_narrative(note);
@@ -713,7 +756,18 @@ int Main(int argc, char** argv) {
              "--description");
       }
       v1::CommandResponse response;
-      RunExecute(client, std::move(commands), rid.empty() ? NewRequestId() : rid, &response);
+      const FlagNames update_flags = {{"reason", "--reason"},
+                                      {"period", "--period"},
+                                      {"narrative", "--note"},
+                                      {"target_date", "--target"},
+                                      {"owner", "--owner"},
+                                      {"status", "--status"},
+                                      {"description", "--description"},
+                                      {"effective_time", "--effective"},
+                                      {"expected_version", "--expected-version"},
+                                      {"request_id", "--request-id"}};
+      RunExecute(client, std::move(commands), rid.empty() ? NewRequestId() : rid, &response,
+                 update_flags, command_flags);
       Emit(f, response, [&] {
         Table t{{"EVENT", "STREAM", "VERSION"}, {}};
         for (const auto& e : response.events()) {
@@ -760,7 +814,12 @@ int Main(int argc, char** argv) {
       v1::ListChangesResponse all;
       for (int page = 0; page < 100000; ++page) {
         v1::ListChangesResponse response;
-        Check(client.query().ListChanges(client.Context().get(), request, &response), c);
+        Check(client.query().ListChanges(client.Context().get(), request, &response), c,
+              {{"start_time", "--since"},
+               {"end_time", "--until"},
+               {"actor", "--actor"},
+               {"action", "--action"},
+               {"type", "--type"}});
         all.mutable_changes()->MergeFrom(response.changes());
         if (response.next_page_token().empty()) break;
         request.set_page_token(response.next_page_token());
@@ -798,7 +857,8 @@ int Main(int argc, char** argv) {
       request.set_clock(parse_clock());
       request.set_ledger_position(ledger_position);
       v1::PlanSnapshot snapshot;
-      Check(client.query().GetPlanAsOf(client.Context().get(), request, &snapshot), c);
+      Check(client.query().GetPlanAsOf(client.Context().get(), request, &snapshot), c,
+            {{"time", "WHEN"}, {"ledger_position", "--position"}});
       SortActions(snapshot.mutable_actions());
       if (f == Format::kTable) {
         std::cout << snapshot.plan().title() << ", as of " << FormatTime(snapshot.time())
@@ -828,7 +888,8 @@ int Main(int argc, char** argv) {
       *request.mutable_to_time() = ParseMoment("TO", diff_to, true);
       request.set_clock(parse_clock());
       v1::PlanDiff d;
-      Check(client.query().DiffPlan(client.Context().get(), request, &d), c);
+      Check(client.query().DiffPlan(client.Context().get(), request, &d), c,
+            {{"from_time", "FROM"}, {"to_time", "TO"}});
       Emit(f, d, [&] {
         Table t{{"ACTION", "WHAT", "FROM", "TO", "REASON"}, {}};
         for (const auto& s : d.status_changes()) {
@@ -913,7 +974,8 @@ int Main(int argc, char** argv) {
       request.set_ledger_position(ledger_position);
       auto stub = v1::ReportService::NewStub(client.channel());
       v1::Report report;
-      Check(stub->RenderReport(client.Context().get(), request, &report), c);
+      Check(stub->RenderReport(client.Context().get(), request, &report), c,
+            {{"period", "--period"}, {"as_of", "--as-of"}, {"ledger_position", "--position"}});
       if (report_file.empty()) {
         std::cout << report.content();
       } else {
