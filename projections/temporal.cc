@@ -87,13 +87,70 @@ absl::Status CheckpointBefore(rocksdb::Iterator& it, absl::string_view plan, int
   return IteratorStatus(it);
 }
 
-// The suffix just before `suffix`, a non-zero 16-byte big-endian number.
-std::string Before(std::string suffix) {
-  assert(suffix.size() == 16);
-  for (size_t i = suffix.size(); i-- > 0;) {
-    if (suffix[i]-- != 0) break;  // no borrow
+// `*after` is a checkpoint holding an event after `known_at`. Replaces it
+// (and `*state`) with the latest checkpoint before it that holds none, or
+// with none at all. A checkpoint holds a prefix of the clock's order, so the
+// highest position in it never falls along the keys: gallop back over the
+// keys, then bisect, parsing O(log n) checkpoints rather than each one.
+absl::Status LatestCheckpointKnownAt(rocksdb::Iterator& it, absl::string_view plan, int clock,
+                                     uint64_t known_at, PlanState* state, std::string* after) {
+  const std::string prefix = IndexPrefix(kCheckpointKind[clock], plan);
+  std::vector<std::string> keys = {*after};  // suffixes, newest first; keys[0] holds a later one
+  bool first_reached = false;
+  // Extends `keys` back to `n` checkpoints, or to the first one.
+  auto extend = [&](size_t n) -> absl::Status {
+    if (keys.size() >= n || first_reached) return absl::OkStatus();
+    it.Seek(prefix + keys.back());
+    if (!it.Valid() || KeyOf(it) != prefix + keys.back()) {
+      if (absl::Status s = IteratorStatus(it); !s.ok()) return s;
+      return absl::DataLossError("temporal model: a checkpoint went missing during a read");
+    }
+    for (it.Prev(); keys.size() < n && it.Valid() && absl::StartsWith(KeyOf(it), prefix);
+         it.Prev()) {
+      keys.emplace_back(KeyOf(it).substr(prefix.size()));
+    }
+    if (absl::Status s = IteratorStatus(it); !s.ok()) return s;
+    if (keys.size() < n) first_reached = true;
+    return absl::OkStatus();
+  };
+  // Whether checkpoint `i` (keys.size(): none, the empty state) holds only
+  // events up to `known_at`.
+  auto known = [&](size_t i) -> absl::StatusOr<bool> {
+    if (i == keys.size()) return true;
+    PlanState probe;
+    std::string at;
+    if (absl::Status s = CheckpointBefore(it, plan, clock, keys[i], &probe, &at); !s.ok()) return s;
+    return probe.max_position() <= known_at;
+  };
+  size_t later = 0;  // holds a later event
+  size_t found = 0;  // holds none
+  for (size_t step = 1;; step *= 2) {
+    const size_t i = later + step;
+    if (absl::Status s = extend(i + 1); !s.ok()) return s;
+    if (i >= keys.size()) {
+      found = keys.size();
+      break;
+    }
+    absl::StatusOr<bool> ok = known(i);
+    if (!ok.ok()) return ok.status();
+    if (*ok) {
+      found = i;
+      break;
+    }
+    later = i;
   }
-  return suffix;
+  while (found - later > 1) {
+    const size_t mid = later + (found - later) / 2;
+    absl::StatusOr<bool> ok = known(mid);
+    if (!ok.ok()) return ok.status();
+    (*ok ? found : later) = mid;
+  }
+  if (found == keys.size()) {
+    *state = PlanState();
+    after->clear();
+    return absl::OkStatus();
+  }
+  return CheckpointBefore(it, plan, clock, keys[found], state, after);
 }
 
 absl::Status FoldEntry(const EventReader& read, const Entry& entry, PlanState* state) {
@@ -184,17 +241,17 @@ absl::StatusOr<PlanState> PlanStateAsOf(rocksdb::Iterator& it, const EventReader
   }
   PlanState state;
   std::string after;
-  // On the effective clock a checkpoint may hold back-dated events recorded
-  // after `known_at`: step back to one that does not. Each step moves the
-  // bound back past a checkpoint, so this ends at the first one at the latest.
-  for (;;) {
-    absl::Status s = CheckpointBefore(it, plan, clock, bound, &state, &after);
+  if (known_at == 0) return state;  // as the ledger stood before its first event
+  absl::Status s = CheckpointBefore(it, plan, clock, bound, &state, &after);
+  if (!s.ok()) return s;
+  if (!after.empty() && state.max_position() > known_at) {
+    // On the effective clock a checkpoint may hold back-dated events
+    // recorded after `known_at`.
+    s = LatestCheckpointKnownAt(it, plan, clock, known_at, &state, &after);
     if (!s.ok()) return s;
-    if (after.empty() || state.max_position() <= known_at) break;
-    bound = Before(after);
   }
   std::vector<Entry> entries;
-  absl::Status s = EntriesAfter(it, IndexPrefix(kIndexKind[clock], plan), after, micros, &entries);
+  s = EntriesAfter(it, IndexPrefix(kIndexKind[clock], plan), after, micros, &entries);
   if (!s.ok()) return s;
   for (const Entry& entry : entries) {
     if (entry.second > known_at) continue;

@@ -232,10 +232,13 @@ std::string RenderHtml(const ReportModel& m) {
                   "</section>\n<footer id=\"verification\" class=\"footer\"><h2>"
                   "Verification</h2>\n<p>Built from the ledger up to position ",
                   m.position, "; hash-chain head at that position (SHA-256): <code>",
-                  E(m.head_hash_hex), "</code>.</p>\n<p>Asked for as the ledger stood at position ",
-                  m.position, " (<code>ledgerctl report --position ", m.position,
-                  "</code>), this report comes out the same, byte for byte, whatever the ledger "
-                  "records later.</p>\n</footer>\n</body>\n</html>\n");
+                  E(m.head_hash_hex), "</code>.</p>\n");
+  if (!m.again.empty()) {
+    absl::StrAppend(&out, "<p>Asked for as the ledger stood at that position (<code>", E(m.again),
+                    "</code>), this report comes out the same, byte for byte, whatever the "
+                    "ledger records later.</p>\n");
+  }
+  absl::StrAppend(&out, "</footer>\n</body>\n</html>\n");
   return out;
 }
 

@@ -155,11 +155,12 @@ std::string RenderMarkdown(const ReportModel& m) {
   line();
   line(absl::StrCat("Built from the ledger up to position ", m.position,
                     "; hash-chain head at that position (SHA-256): `", m.head_hash_hex, "`."));
-  line();
-  line(absl::StrCat("Asked for as the ledger stood at position ", m.position,
-                    " (`ledgerctl report --position ", m.position,
-                    "`), this report comes out the same, byte for byte, whatever the ledger "
-                    "records later."));
+  if (!m.again.empty()) {
+    line();
+    line(absl::StrCat("Asked for as the ledger stood at that position (`", m.again,
+                      "`), this report comes out the same, byte for byte, whatever the ledger "
+                      "records later."));
+  }
   return out;
 }
 

@@ -334,7 +334,23 @@ TEST_F(LedgerctlTest, ReportAtThePositionItWasBuiltFrom) {
       Ctl({"report", "--period", "oct-2024", "--position", position[1]}, kScrutinyToken);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(again.out, text.str());
-  EXPECT_NE(again.out.find("ledgerctl report --position " + position[1].str()), std::string::npos);
+  EXPECT_NE(
+      again.out.find("`ledgerctl report --period oct-2024 --position " + position[1].str() + "`"),
+      std::string::npos);
+  // An as-of report's footer gives the whole command, which gives its bytes.
+  RunResult as_of =
+      Ctl({"report", "--as-of", "2024-10-25", "--clock", "effective", "--format", "html"},
+          kScrutinyToken);
+  ASSERT_EQ(as_of.exit_code, 0) << as_of.err;
+  std::smatch command;
+  ASSERT_TRUE(std::regex_search(as_of.out, command, std::regex("<code>ledgerctl ([^<]+)</code>")))
+      << as_of.out.substr(as_of.out.size() - 600);
+  std::vector<std::string> args = absl::StrSplit(command[1].str(), ' ');
+  RunResult repeated = Ctl(args, kScrutinyToken);
+  ASSERT_EQ(repeated.exit_code, 0) << command[1] << ": " << repeated.err;
+  EXPECT_EQ(repeated.out, as_of.out);
+  EXPECT_NE(command[1].str().find("--clock effective --format html --position"), std::string::npos)
+      << command[1];
 }
 
 TEST_F(LedgerctlTest, PrincipalAddPrintsATokenOnceAndLedgerdLoadsItOnSighup) {

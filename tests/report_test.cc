@@ -275,6 +275,67 @@ TEST_F(ReportTest, APublishedReportComesBackByItsPositionAfterBackDatedCorrectio
   }
 }
 
+// Two periods closed out of order on the effective clock: the later-opened
+// one closes first (back-dated), so the earlier one's close is after the
+// reported moment and is not its previous period. A draft promises nothing.
+TEST_F(ReportTest, PeriodsClosedOutOfOrderStillComeBackByPosition) {
+  ImportOxford();
+  const std::string a7 = "plans/oxford-cpc-2023/recommendations/r1/actions/a7";
+  // The command with its effective time set, whichever command it is.
+  auto at = [](v1::Command c, int64_t seconds) {
+    const google::protobuf::OneofDescriptor* kind = c.GetDescriptor()->FindOneofByName("kind");
+    const google::protobuf::FieldDescriptor* set =
+        c.GetReflection()->GetOneofFieldDescriptor(c, kind);
+    google::protobuf::Message* request = c.GetReflection()->MutableMessage(&c, set);
+    google::protobuf::Message* time = request->GetReflection()->MutableMessage(
+        request, request->GetDescriptor()->FindFieldByName("effective_time"));
+    time->GetReflection()->SetInt64(time, time->GetDescriptor()->FindFieldByName("seconds"),
+                                    seconds);
+    return c;
+  };
+  constexpr int64_t kJan = 1735689600;    // 2025-01-01
+  constexpr int64_t kFeb = 1738368000;    // 2025-02-01
+  constexpr int64_t kFeb28 = 1740700800;  // 2025-02-28
+  constexpr int64_t kMar3 = 1740960000;   // 2025-03-03
+  constexpr int64_t kMar5 = 1741132800;   // 2025-03-05
+  const std::string a = "plans/oxford-cpc-2023/periods/a-2025";
+  const std::string b = "plans/oxford-cpc-2023/periods/b-2025";
+  v1::ExecuteCommandsRequest setup;
+  *setup.add_commands() = at(testing::OpenPeriod("oxford-cpc-2023", "a-2025", "A"), kJan);
+  *setup.add_commands() = at(testing::OpenPeriod("oxford-cpc-2023", "b-2025", "B"), kFeb);
+  *setup.add_commands() = at(testing::ClosePeriod(a), kMar5);
+  *setup.add_commands() = at(testing::ClosePeriod(b), kFeb28);
+  *setup.add_commands() =
+      at(testing::ChangeStatus(a7, v1::COMPLETE, "completed between the closes"), kMar3);
+  v1::CommandResponse response;
+  grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), setup, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const v1::Report published = Render(v1::MARKDOWN, b);
+  // Later: another period, and a correction back-dated into B.
+  v1::ExecuteCommandsRequest later;
+  *later.add_commands() = testing::OpenPeriod("oxford-cpc-2023", "c-2025", "C");
+  *later.add_commands() =
+      at(testing::AmendDescription(a7, "put right", "mis-entered in February"), kFeb + 86400);
+  s = ledger_->ExecuteCommands(Context(kAdminToken).get(), later, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_NE(Render(v1::MARKDOWN, b).content(), published.content());
+  v1::RenderReportRequest again;
+  again.set_name(kPlan);
+  again.set_period(b);
+  again.set_ledger_position(published.position());
+  v1::Report reproduced;
+  s = report_->RenderReport(Context(kScrutinyToken).get(), again, &reproduced);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(reproduced.content(), published.content());
+  EXPECT_NE(published.content().find("--period b-2025 --position " +
+                                     std::to_string(published.position())),
+            std::string::npos);
+  // The open period's draft says nothing of asking for it again.
+  const std::string draft = Render(v1::MARKDOWN, "plans/oxford-cpc-2023/periods/c-2025").content();
+  EXPECT_NE(draft.find("draft"), std::string::npos);
+  EXPECT_EQ(draft.find("Asked for as the ledger stood"), std::string::npos);
+}
+
 TEST_F(ReportTest, AReportAtAPositionItCannotBeTrueToIsRefused) {
   ImportOxford();
   const uint64_t head = Head();

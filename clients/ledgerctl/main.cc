@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "clients/ledgerctl/client.h"
@@ -70,7 +71,11 @@ std::string NameFlags(const std::string& message, const FlagNames& flags,
   const size_t colon = rest.find(": ");
   const absl::string_view field = colon == absl::string_view::npos ? "" : rest.substr(0, colon);
   auto flag = flags.find(field);
-  if (flag == flags.end()) return with.empty() ? message : absl::StrCat(with, ": ", rest);
+  if (flag == flags.end()) {
+    if (with.empty()) return message;
+    if (field.empty()) return absl::StrCat(with, ": ", rest);
+    return absl::StrCat(field, " (with ", with, ")", rest.substr(colon));
+  }
   std::string named = absl::StrCat(flag->second, " (", field);
   if (!with.empty() && with != flag->second) absl::StrAppend(&named, ", with ", with);
   return absl::StrCat(named, ")", rest.substr(colon));
@@ -456,7 +461,8 @@ int Main(int argc, char** argv) {
   app.footer(
       "Connection: --addr/LEDGER_ADDR, --token/LEDGER_TOKEN, --plan/LEDGER_PLAN, or a "
       "config file (--config, LEDGER_CONFIG, ~/.config/auditledger/ledgerctl.json) "
-      "holding {\"addr\", \"token\", \"plan\"}.\n"
+      "holding any of {\"addr\", \"token\", \"plan\", \"ca\", \"client_cert\", "
+      "\"client_key\"}.\n"
       "Exit codes: 0 ok, 2 usage, 3 not signed in / not allowed, 4 not found, "
       "5 conflict or refused by a rule, 6 ledgerd unreachable, 7 invalid data, 8 "
       "verification failed, 1 other.\n"
@@ -666,7 +672,8 @@ int Main(int argc, char** argv) {
       Client client(c);
       const std::string name = ActionName(c, action_id);
       const bool note_given = action_update->count("--note") > 0;
-      if (note_given && note.empty()) {
+      if (note_given && !note_file.empty()) Fail(kUsage, "--note and --note-file: give one");
+      if (note_given && absl::StripAsciiWhitespace(note).empty()) {
         Fail(kUsage, "--note: empty; give the narrative, or '-' to read it from stdin");
       }
       if (note == "-") {

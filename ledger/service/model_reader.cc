@@ -131,9 +131,9 @@ absl::StatusOr<uint64_t> KnownAt(const store::EventLog& log,
   absl::Time deadline = absl::FromChrono(context->deadline());
   deadline = std::min(deadline, absl::Now() + kMaxWait);
   if (!runner.WaitFor(ledger_position, deadline)) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("the read models had not reached position ", ledger_position,
-                     " by the deadline (they are at ", runner.position(), ")"));
+    return absl::DeadlineExceededError(absl::StrCat(
+        "ledger_position: the read models had not reached position ", ledger_position,
+        " by the deadline (they are at ", runner.position(), "); retry with a longer deadline"));
   }
   return ledger_position;
 }
@@ -178,7 +178,10 @@ absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::stri
     absl::StatusOr<v1::PlanView> now = LoadPlan(reader, plan_name);
     if (!now.ok()) return now.status();
     return absl::NotFoundError(
-        absl::StrCat("plan ", plan_name, " did not exist yet at that moment"));
+        absl::StrCat("plan ", plan_name, " did not exist yet at that moment",
+                     known_at == projections::kWholeLedger
+                         ? ""
+                         : absl::StrCat(" as the ledger stood at position ", known_at)));
   }
   v1::PlanSnapshot snapshot = state->Release();
   snapshot.set_clock(clock == v1::EFFECTIVE ? v1::EFFECTIVE : v1::RECORDED);

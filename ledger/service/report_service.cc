@@ -5,6 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/util/time_util.h"
 #include "ledger/domain/names.h"
 #include "ledger/service/grpc_status.h"
 #include "ledger/service/model_reader.h"
@@ -77,29 +78,33 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
       return absl::NotFoundError(
           absl::StrCat("period: reporting period ", request.period(), " not found"));
     }
-    if (known_at != projections::kWholeLedger && !closed_by(*period)) {
+    // Open as far as the ledger read goes: a close after `known_at` is not
+    // reflected yet.
+    const bool open = !closed_by(*period);
+    if (open && request.ledger_position() != 0) {
       return absl::FailedPreconditionError(absl::StrCat(
           "ledger_position: ", request.period(), " was not closed at position ", known_at,
           "; a draft reports the moment it is asked for, so only a closed period's report can "
           "be asked for as the ledger stood"));
     }
+    model.period = period->name();
+    model.heading = period->title();
+    model.draft = open;
+    moment = open ? static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()))
+                  : Micros(period->closed_effective());
+    model.moment = absl::StrCat(
+        open ? "now" : absl::StrCat("the close of the period, ", Trimmed(LongDay(moment))),
+        " (effective clock)");
     // The previous period: the latest opened before it that was closed when
-    // it was (or, for a draft, by now).
+    // it was (for a draft, by now), and took effect by its close; its
+    // events are then all reflected in the report's position.
     for (const v1::PeriodView& p : now->periods()) {
       if (&p == period) break;
-      if (closed_by(p, period->open() ? projections::kWholeLedger : period->closed_position())) {
+      if (closed_by(p, open ? projections::kWholeLedger : period->closed_position()) &&
+          Micros(p.closed_effective()) <= moment) {
         before = &p;
       }
     }
-    model.period = period->name();
-    model.heading = period->title();
-    model.draft = period->open();
-    moment = period->open() ? static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()))
-                            : Micros(period->closed_effective());
-    model.moment = absl::StrCat(
-        period->open() ? "now"
-                       : absl::StrCat("the close of the period, ", Trimmed(LongDay(moment))),
-        " (effective clock)");
     if (before != nullptr) {
       previous = Micros(before->closed_effective());
       model.previous_heading = before->title();
@@ -168,6 +173,20 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
   if (request.include_generated_at()) {
     model.generated_at =
         absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::Now(), absl::UTCTimeZone());
+  } else if (!model.draft && model.position > 0) {
+    // How to have these bytes again: a draft's moment is "now", and a
+    // "generated at" line differs run to run, so they have none.
+    model.again = "ledgerctl report ";
+    if (!model.period.empty()) {
+      absl::StrAppend(&model.again, "--period ", model.period.substr(model.period.rfind('/') + 1));
+    } else {
+      absl::StrAppend(&model.again, "--as-of ",
+                      google::protobuf::util::TimeUtil::ToString(request.as_of()), " --clock ",
+                      clock == v1::EFFECTIVE ? "effective" : "recorded");
+    }
+    if (request.format() == v1::HTML) absl::StrAppend(&model.again, " --format html");
+    if (request.format() == v1::CSV) absl::StrAppend(&model.again, " --format csv");
+    absl::StrAppend(&model.again, " --position ", model.position);
   }
   return model;
 }
@@ -181,6 +200,10 @@ grpc::Status ReportServiceImpl::RenderReport(grpc::ServerContext* context,
   }
   absl::StatusOr<uint64_t> known_at = KnownAt(*log_, *runner_, context, request->ledger_position());
   if (!known_at.ok()) return ToGrpc(known_at.status());
+  // The models advance each on its own worker: read them all as of the
+  // position every one has reached, so that the report's position covers
+  // all it shows (and asked for at that position gives the same bytes).
+  if (*known_at == projections::kWholeLedger) known_at = runner_->position();
   absl::StatusOr<report::ReportModel> model = BuildModel(*request, *known_at);
   if (!model.ok()) return ToGrpc(model.status());
   std::string base = request->name().substr(6);
