@@ -301,6 +301,16 @@ TEST_F(LedgerctlTest, GlobalOptionsAfterTheSubcommandAndMistakesNamed) {
       {"report", "--period", "oct-2024", "-o", tmp_.path() + "/missing/report.md"}, kScrutinyToken);
   EXPECT_EQ(unwritable.exit_code, 1);
   EXPECT_NE(unwritable.err.find("No such file or directory"), std::string::npos) << unwritable.err;
+  // Tables fit the width (100 without a terminal) and keep codes whole;
+  // a method breaks after its service.
+  ASSERT_EQ(Ctl({"action", "update", "r1/a7", "--note", "x"}, kScrutinyToken).exit_code, 3);
+  RunResult log = Ctl({"security-log"});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  for (absl::string_view line : absl::StrSplit(log.out, '\n')) {
+    EXPECT_LE(line.size(), 100u) << line;
+  }
+  EXPECT_NE(log.out.find("PERMISSION_DENIED"), std::string::npos) << log.out;
+  EXPECT_NE(log.out.find("LedgerService/"), std::string::npos) << log.out;
   // diff lists actions in the plan's order: r1/a2 before r1/a10.
   RunResult diff =
       Ctl({"diff", "2024-01-01", "2024-10-31", "--clock", "effective"}, kScrutinyToken);

@@ -1024,9 +1024,14 @@ int Main(int argc, char** argv) {
       Emit(f, all, [&] {
         Table t{{"#", "WHEN", "WHO", "METHOD", "CODE", "WHY", "PEER"}, {}};
         for (const auto& e : all.events()) {
+          // The table shows "LedgerService/ExecuteCommands" and "127.0.0.1:5000";
+          // -o json keeps the full method and peer.
+          absl::string_view method = e.method(), peer = e.peer();
+          absl::ConsumePrefix(&method, "/auditledger.v1.");
+          if (!absl::ConsumePrefix(&peer, "ipv4:")) absl::ConsumePrefix(&peer, "ipv6:");
           t.rows.push_back({absl::StrCat(e.sequence()), FormatTime(e.time()),
-                            e.principal().empty() ? "(unknown)" : e.principal(), e.method(),
-                            e.code(), e.reason(), e.peer()});
+                            e.principal().empty() ? "(unknown)" : e.principal(),
+                            std::string(method), e.code(), e.reason(), std::string(peer)});
         }
         return t;
       });

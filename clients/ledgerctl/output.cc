@@ -67,6 +67,10 @@ std::vector<std::string> Wrap(const std::string& cell, size_t width) {
           line.clear();
         }
         size_t cut = Advance(w, 0, width);
+        // A resource name or method breaks after a '/', '.', '-' or ':' in
+        // the second half of the line rather than mid-segment.
+        const size_t after = w.find_last_of("/.-:_", cut - 1);
+        if (after != std::string::npos && after + 1 > cut / 2 && after + 1 < cut) cut = after + 1;
         lines.push_back(w.substr(0, cut));
         w = w.substr(cut);
       }
@@ -105,10 +109,36 @@ void PrintTable(const Table& table, int width, std::ostream& out) {
     for (size_t w : widths) sum += w;
     return sum + 2 * (columns - 1);
   };
+  // A column's longest word: narrower than that, a hash, id or time is cut
+  // in two. Columns of long text (a narrative, a reason) give way first,
+  // down to 16 characters; then any that wraps between words; only then are
+  // words cut.
+  std::vector<size_t> longest_word(columns, 0);
+  for (size_t c = 0; c < columns; ++c) longest_word[c] = DisplayWidth(table.headers[c]);
+  for (const auto& row : table.rows) {
+    for (size_t c = 0; c < columns && c < row.size(); ++c) {
+      for (absl::string_view word : absl::StrSplit(row[c], absl::ByAnyChar(" \n"))) {
+        longest_word[c] = std::max(longest_word[c], DisplayWidth(std::string(word)));
+      }
+    }
+  }
+  const std::vector<size_t> natural = widths;
+  auto widest = [&](auto floor_of) {
+    size_t pick = columns;
+    for (size_t c = 0; c < columns; ++c) {
+      if (widths[c] > floor_of(c) && (pick == columns || widths[c] > widths[pick])) pick = c;
+    }
+    return pick;
+  };
   for (int guard = 0; guard < 10000 && total() > budget; ++guard) {
-    auto widest = std::max_element(widths.begin(), widths.end());
-    if (*widest <= 8) break;
-    --*widest;
+    size_t pick = widest([&](size_t c) {
+      return natural[c] > 24 ? std::max<size_t>(longest_word[c], 16) : SIZE_MAX;
+    });
+    if (pick == columns)
+      pick = widest([&](size_t c) { return std::max<size_t>(longest_word[c], 8); });
+    if (pick == columns) pick = widest([](size_t) { return size_t{8}; });
+    if (pick == columns) break;
+    --widths[pick];
   }
   auto print_row = [&](const std::vector<std::string>& row) {
     std::vector<std::vector<std::string>> cells(columns);
