@@ -677,10 +677,43 @@ TEST_F(QueriesTest, NothingTakesEffectBeforeWhatItChangesExisted) {
   refused(testing::RecordUpdate(kA1, kOct, "Written in September"), 2024, 9, 1,
           "plans/oxford/periods/oct-2024");
   refused(testing::ChangeStatus(kA1, v1::COMPLETE), 2023, 11, 1, "plans/oxford");
+  // A period opened without a date exists from when it was recorded, at
+  // once and not only after a restart.
+  head_ = Do(kAdminToken, testing::OpenPeriod("oxford", "now", "Opened now"));
+  refused(testing::RecordUpdate(kA1, "plans/oxford/periods/now", "Dated before it opened"), 2025, 2,
+          10, "plans/oxford/periods/now");
   EXPECT_EQ(Head().position(), head_);  // nothing was appended
   // The day it was created is allowed.
   head_ = DoAt(kOfficerToken, testing::ChangeStatus(kA1, v1::COMPLETE), 2023, 12, 1);
   EXPECT_EQ(Head().position(), head_);
+}
+
+// A period closed as of a day cannot leave out an update filed in it that
+// took effect later: its report, as of the close, would not show it.
+TEST_F(QueriesTest, APeriodDoesNotCloseBeforeAnUpdateFiledInIt) {
+  Script();
+  head_ = DoAt(kAdminToken, testing::OpenPeriod("oxford", "mar-2025", "March 2025"), 2025, 3, 1);
+  const uint64_t update =
+      DoAt(kOfficerToken,
+           testing::RecordUpdate(kA1, "plans/oxford/periods/mar-2025", "Filed on 20 March"), 2025,
+           3, 20);
+  v1::Command close = testing::ClosePeriod("plans/oxford/periods/mar-2025");
+  Effective(close, 2025, 3, 15);
+  v1::ExecuteCommandsRequest request;
+  *request.add_commands() = close;
+  v1::CommandResponse response;
+  grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_EQ(s.error_message(),
+            absl::StrCat("effective_time: plans/oxford/periods/mar-2025 has an update that "
+                         "takes effect 2025-03-20 00:00:00 UTC (events/",
+                         update,
+                         "); the period cannot close before it, or its report would leave it "
+                         "out"));
+  EXPECT_EQ(Head().position(), update);
+  // On the day of the update, or later, it closes.
+  head_ = DoAt(kAdminToken, testing::ClosePeriod("plans/oxford/periods/mar-2025"), 2025, 3, 20);
+  EXPECT_GT(head_, update);
 }
 
 TEST_F(QueriesTest, ChangesOfAnUnknownTypeOrActionAreRefusedNotEmpty) {

@@ -693,6 +693,26 @@ absl::Status CheckTakesEffectAfterCreation(const StateTxn& txn, const v1::Event&
   return absl::OkStatus();
 }
 
+std::string UtcText(uint64_t micros) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                          absl::FromUnixMicros(static_cast<int64_t>(micros)), absl::UTCTimeZone());
+}
+
+// A period may not close before an update filed in it takes effect: its
+// report, as of the close, would leave the update out.
+absl::Status CheckClosesAfterItsUpdates(const StateTxn& txn, const v1::Event& event) {
+  if (!event.has_effective_at() || !event.has_period_closed()) return absl::OkStatus();
+  const PeriodEntity* period = txn.periods.Find(event.stream());
+  if (period == nullptr || period->last_update_position == 0 ||
+      Micros(event.effective_at()) >= period->last_update_us) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("effective_time: ", event.stream(), " has an update that takes effect ",
+                   UtcText(period->last_update_us), " (", EventName(period->last_update_position),
+                   "); the period cannot close before it, or its report would leave it out"));
+}
+
 absl::StatusOr<v1::Event> DecideKind(const StateTxn& txn, const v1::Command& command,
                                      const DecideContext& ctx) {
   switch (command.kind_case()) {
@@ -731,6 +751,7 @@ absl::StatusOr<v1::Event> Decide(const StateTxn& txn, const v1::Command& command
   absl::StatusOr<v1::Event> event = DecideKind(txn, command, ctx);
   if (!event.ok()) return event;
   if (absl::Status s = CheckTakesEffectAfterCreation(txn, *event); !s.ok()) return s;
+  if (absl::Status s = CheckClosesAfterItsUpdates(txn, *event); !s.ok()) return s;
   return event;
 }
 

@@ -58,9 +58,20 @@ void StateTxn::Apply(const v1::Event& event) {
       action.version = event.version();
       break;
     }
-    case v1::Event::kUpdateRecorded:
+    case v1::Event::kUpdateRecorded: {
       actions.Mutable(stream).version = event.version();
+      // Stored events come from disk: a period the log never opened is not
+      // made up here.
+      const std::string& period_name = event.update_recorded().period();
+      const uint64_t effective = Micros(event.effective_at());
+      const PeriodEntity* found = periods.Find(period_name);
+      if (found != nullptr && effective >= found->last_update_us) {
+        PeriodEntity& period = periods.Mutable(period_name);
+        period.last_update_us = effective;
+        period.last_update_position = position;
+      }
       break;
+    }
     case v1::Event::kTargetDateRevised: {
       ActionEntity& action = actions.Mutable(stream);
       action.target_date = event.target_date_revised().to();

@@ -45,6 +45,10 @@ struct PeriodEntity {
   std::string title;
   bool open = false;
   uint64_t since_us = 0;  // effective time of the event that created it
+  // The latest-taking-effect update filed in it, which it cannot close
+  // before: its effective time and position.
+  uint64_t last_update_us = 0;
+  uint64_t last_update_position = 0;
 };
 
 struct PlanState {

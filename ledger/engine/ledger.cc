@@ -285,6 +285,10 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     // Commands of a batch carry the batch's request id.
     if (event->request_id().empty()) event->set_request_id(p.request_id);
     event->set_position(batch.next_position() + events.size());
+    // Stamped before the write model takes it in, which keeps its times
+    // (when each plan, recommendation, action and period came to exist).
+    SetMicros(event->mutable_recorded_at(), recorded_us);
+    if (!event->has_effective_at()) *event->mutable_effective_at() = event->recorded_at();
     txn.Apply(*event);
     events.push_back(*std::move(event));
   }
@@ -294,8 +298,6 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
   for (v1::Event& event : events) {
     event.set_format(v1::EVENT_FORMAT_V1);
     event.set_event_id(NewEventId(gen));
-    SetMicros(event.mutable_recorded_at(), recorded_us);
-    if (!event.has_effective_at()) *event.mutable_effective_at() = event.recorded_at();
     const uint64_t expected_position = event.position();
     batch.Add(&event);
     assert(event.position() == expected_position);

@@ -222,7 +222,17 @@ TEST_F(LedgerTest, BadInputIsInvalidArgumentNamingTheField) {
 }
 
 TEST_F(LedgerTest, EffectiveTimeKeptAndRecordedTimeFromServer) {
-  Seed();
+  // Entered afterwards: the plan and its action existed from November 2023.
+  constexpr int64_t kNovember2023 = 1698796800;
+  v1::Command plan = CreatePlan("p");
+  plan.mutable_create_plan()->mutable_effective_time()->set_seconds(kNovember2023);
+  MustRun(kAdmin, plan);
+  v1::Command rec = AddRecommendation("p", "r1", 1);
+  rec.mutable_add_recommendation()->mutable_effective_time()->set_seconds(kNovember2023);
+  MustRun(kAdmin, rec);
+  v1::Command action = AddAction(kRec, "a1", "December 2024", "jsmith");
+  action.mutable_add_action()->mutable_effective_time()->set_seconds(kNovember2023);
+  MustRun(kAdmin, action);
   v1::Command back = ChangeStatus(kAction, v1::ONGOING);
   back.mutable_change_action_status()->mutable_effective_time()->set_seconds(
       1701388800);  // 2023-12-01
