@@ -311,6 +311,27 @@ TEST_F(LedgerctlTest, GlobalOptionsAfterTheSubcommandAndMistakesNamed) {
   }
   EXPECT_NE(log.out.find("PERMISSION_DENIED"), std::string::npos) << log.out;
   EXPECT_NE(log.out.find("LedgerService/"), std::string::npos) << log.out;
+  // A position starts at 1; a principal id is checked before a token is
+  // issued.
+  EXPECT_EQ(Ctl({"report", "--period", "oct-2024", "--position", "0"}, kScrutinyToken).exit_code,
+            2);
+  RunResult bad_id =
+      testing::RunCommand(LEDGERCTL_PATH, {"principal", "add", "--file", ledgerd_.principals_path(),
+                                           "--id", "Bad Id", "--role", "officer"});
+  EXPECT_NE(bad_id.exit_code, 0);
+  EXPECT_NE(bad_id.err.find("--id: \"Bad Id\" is not a principal id"), std::string::npos)
+      << bad_id.err;
+  // A period closed on a day includes the whole of that day.
+  ASSERT_EQ(
+      Ctl({"period", "open", "mar-2025", "--title", "March 2025", "--effective", "2025-03-01"})
+          .exit_code,
+      0);
+  ASSERT_EQ(Ctl({"action", "update", "r1/a8", "--note", "Filed at noon", "--period", "mar-2025",
+                 "--effective", "2025-03-31T12:00:00Z"})
+                .exit_code,
+            0);
+  RunResult closed = Ctl({"period", "close", "mar-2025", "--effective", "2025-03-31"});
+  EXPECT_EQ(closed.exit_code, 0) << closed.err;
   // diff lists actions in the plan's order: r1/a2 before r1/a10.
   RunResult diff =
       Ctl({"diff", "2024-01-01", "2024-10-31", "--clock", "effective"}, kScrutinyToken);
@@ -334,12 +355,26 @@ TEST_F(LedgerctlTest, ReportAtThePositionItWasBuiltFrom) {
   RunResult late = Ctl({"action", "update", "r1/a7", "--status", "complete", "--effective",
                         "2024-10-20", "--reason", "completed in October"});
   ASSERT_EQ(late.exit_code, 0) << late.err;
+  // A narrative of the closed period put right with `correct`.
+  nlohmann::json timeline =
+      Json(Ctl({"-o", "json", "action", "timeline", "r1/a10"}, kScrutinyToken));
+  std::string narrative;
+  for (const auto& change : timeline["changes"]) {
+    if (change["type"] == "update_recorded") narrative = change["event"];
+  }
+  ASSERT_FALSE(narrative.empty()) << timeline.dump();
+  RunResult no_reason = Ctl({"correct", narrative, "--note", "Put right."});
+  EXPECT_EQ(no_reason.exit_code, 2) << no_reason.err;
+  RunResult corrected =
+      Ctl({"correct", narrative, "--note", "-", "--reason", "typo"}, kAdminToken, "Put right.\n");
+  ASSERT_EQ(corrected.exit_code, 0) << corrected.err;
   std::ifstream in(published);
   std::stringstream text;
   text << in.rdbuf();
   RunResult now = Ctl({"report", "--period", "oct-2024"}, kScrutinyToken);
   ASSERT_EQ(now.exit_code, 0);
   EXPECT_NE(now.out, text.str()) << "the back-dated status left the period's report as it was";
+  EXPECT_NE(now.out.find("Put right."), std::string::npos) << "the correction is not shown";
   RunResult again =
       Ctl({"report", "--period", "oct-2024", "--position", position[1]}, kScrutinyToken);
   ASSERT_EQ(again.exit_code, 0) << again.err;

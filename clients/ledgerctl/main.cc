@@ -532,7 +532,9 @@ int Main(int argc, char** argv) {
   action_list->add_option("--status", filter_status, "not-started, ongoing, complete, ...");
   action_list->add_option("--owner", filter_owner, "principal id");
   action_list->add_option("--rag", filter_rag, "red, amber or green");
-  action_list->add_option("--overdue-on", filter_overdue, "YYYY-MM-DD: overdue on that day");
+  action_list->add_option(
+      "--overdue-on", filter_overdue,
+      "YYYY-MM-DD: due by that day and not complete now (the state then: asof --clock effective)");
   action_list->add_option("--slipped", filter_slipped, "target date revised at least N times");
   action_list->callback([&] {
     run = [&] {
@@ -786,6 +788,70 @@ int Main(int argc, char** argv) {
     };
   });
 
+  // correct
+  std::string fix_event, fix_note, fix_target, fix_description, fix_status, fix_reason, fix_rid;
+  auto* correct = app.add_subcommand(
+      "correct",
+      "put a recorded change right: a correction event names the event it corrects and "
+      "replaces what it said (the original stays in the ledger, and a report or timeline shows "
+      "the corrected text). It takes effect when the original did.\n"
+      "Examples:\n"
+      "  ledgerctl correct events/89 --note 'The board met in October.' --reason 'typo'\n"
+      "  ledgerctl correct events/83 --target 'March 2025' --reason 'entered the wrong month'");
+  correct->add_option("EVENT", fix_event, "events/N (or N), from a timeline or changes")
+      ->required();
+  auto* replacement = correct->add_option_group("replacement");
+  replacement->add_option("--note", fix_note, "the narrative it should have said ('-': stdin)");
+  replacement->add_option("--target", fix_target, "the target date it should have said");
+  replacement->add_option("--description", fix_description, "the description it should have said");
+  replacement->add_option("--status", fix_status, "the status it should have set");
+  replacement->require_option(1);
+  correct->add_option("--reason", fix_reason, "why (required)")->required();
+  correct->add_option("--request-id", fix_rid, "idempotency key (default: generated)");
+  correct->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::Command cmd;
+      auto* r = cmd.mutable_correct_event();
+      r->set_event(absl::StartsWith(fix_event, "events/") ? fix_event
+                                                          : absl::StrCat("events/", fix_event));
+      if (correct->count("--note") > 0) {
+        if (fix_note == "-") {
+          std::stringstream in;
+          in << std::cin.rdbuf();
+          fix_note = in.str();
+        }
+        absl::StripTrailingAsciiWhitespace(&fix_note);
+        if (absl::StripAsciiWhitespace(fix_note).empty()) Fail(kUsage, "--note: empty");
+        r->set_narrative(fix_note);
+      } else if (!fix_target.empty()) {
+        r->set_target_date(fix_target);
+      } else if (!fix_description.empty()) {
+        r->set_description(fix_description);
+      } else {
+        r->set_status(ParseStatusFlag(fix_status));
+      }
+      r->set_reason(fix_reason);
+      v1::CommandResponse response;
+      RunExecute(client, {cmd}, fix_rid.empty() ? NewRequestId() : fix_rid, &response,
+                 {{"event", "EVENT"},
+                  {"narrative", "--note"},
+                  {"target_date", "--target"},
+                  {"description", "--description"},
+                  {"status", "--status"},
+                  {"reason", "--reason"}});
+      Emit(f, response, [&] {
+        Table t{{"EVENT", "STREAM", "VERSION"}, {}};
+        for (const auto& e : response.events()) {
+          t.rows.push_back({e.name(), ShortAction(e.stream()), absl::StrCat(e.version())});
+        }
+        return t;
+      });
+      return kOk;
+    };
+  });
+
   // changes
   std::string ch_actor, ch_since, ch_until, ch_action, ch_type;
   auto* changes =
@@ -862,6 +928,9 @@ int Main(int argc, char** argv) {
       request.set_name(PlanName(c));
       *request.mutable_time() = ParseMoment("WHEN", asof_when, true);
       request.set_clock(parse_clock());
+      if (asof->count("--position") > 0 && ledger_position == 0) {
+        Fail(kUsage, "--position: positions start at 1");
+      }
       request.set_ledger_position(ledger_position);
       v1::PlanSnapshot snapshot;
       Check(client.query().GetPlanAsOf(client.Context().get(), request, &snapshot), c,
@@ -978,6 +1047,9 @@ int Main(int argc, char** argv) {
         Fail(kUsage, "--format: md, html or csv");
       }
       request.set_include_generated_at(generated_at);
+      if (report_cmd->count("--position") > 0 && ledger_position == 0) {
+        Fail(kUsage, "--position: positions start at 1");
+      }
       request.set_ledger_position(ledger_position);
       auto stub = v1::ReportService::NewStub(client.channel());
       v1::Report report;
@@ -1245,7 +1317,8 @@ int Main(int argc, char** argv) {
                                                   "more updates go into it.\nExample: "
                                                   "ledgerctl period close jan-2025");
   period_close->add_option("ID", period_id, "period id")->required();
-  period_close->add_option("--effective", effective, "when it closed, if earlier");
+  period_close->add_option("--effective", effective,
+                           "when it closed, if earlier (a date: the end of that day)");
   period_close->callback([&] {
     run = [&] {
       auto [c, f] = connect();
@@ -1253,8 +1326,16 @@ int Main(int argc, char** argv) {
       v1::Command cmd;
       auto* r = cmd.mutable_close_period();
       r->set_name(PeriodName(c, period_id));
-      if (!effective.empty())
-        *r->mutable_effective_time() = ParseMoment("--effective", effective, false);
+      if (!effective.empty()) {
+        // Closed on a day: to the end of that day, or now if that is today.
+        google::protobuf::Timestamp end = ParseMoment("--effective", effective, true);
+        const absl::Time now = absl::Now();
+        if (absl::FromUnixSeconds(end.seconds()) + absl::Nanoseconds(end.nanos()) > now) {
+          end.set_seconds(absl::ToUnixSeconds(now));
+          end.set_nanos(static_cast<int>(absl::ToUnixMicros(now) % 1000000) * 1000);
+        }
+        *r->mutable_effective_time() = end;
+      }
       v1::CommandResponse response;
       RunExecute(client, {cmd}, NewRequestId(), &response);
       Emit(f, response, [&] {

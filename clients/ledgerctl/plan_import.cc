@@ -1,5 +1,6 @@
 #include "clients/ledgerctl/plan_import.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -9,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/ledgerctl/csv_reader.h"
 #include "ledger/domain/names.h"
@@ -137,6 +139,16 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
       if (p.contains("closed")) {
         period.has_closed =
             p["closed"].is_string() && ParseDate(p["closed"].get<std::string>(), &period.closed);
+        // A period closed on a day includes that day, to its end (or to
+        // now, when that is today).
+        if (period.has_closed) {
+          const int64_t end = std::min(
+              absl::ToUnixMicros(absl::FromUnixSeconds(period.closed.seconds()) + absl::Hours(24)) -
+                  1,
+              absl::ToUnixMicros(absl::Now()));
+          period.closed.set_seconds(end / 1000000);
+          period.closed.set_nanos(static_cast<int>(end % 1000000) * 1000);
+        }
         if (!period.has_closed) error(absl::StrCat(where, ".closed: not a date (YYYY-MM-DD)"));
       }
       periods.push_back(period);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "ledger/domain/names.h"
 #include "ledger/service/auth.h"
 #include "ledger/store/sha256.h"
 #include "nlohmann/json.hpp"
@@ -55,6 +56,8 @@ absl::Status Save(const std::string& path, const nlohmann::json& doc) {
 
 absl::StatusOr<std::string> AddPrincipal(const std::string& path, const std::string& id,
                                          const std::string& name, const std::string& role) {
+  if (id.empty()) return absl::InvalidArgumentError("--id: required");
+  if (absl::Status s = domain::CheckPrincipalId("--id", id); !s.ok()) return s;
   if (role != "admin" && role != "officer" && role != "scrutiny") {
     return absl::InvalidArgumentError("--role: one of admin, officer, scrutiny");
   }

@@ -70,20 +70,6 @@ absl::Status CheckText(absl::string_view field, absl::string_view value, size_t 
   return absl::OkStatus();
 }
 
-absl::Status CheckPrincipalId(absl::string_view field, absl::string_view id) {
-  if (id.size() > kMaxPrincipalIdBytes) {
-    return Invalid(field, absl::StrCat("too long (at most ", kMaxPrincipalIdBytes, " bytes)"));
-  }
-  for (char c : id) {
-    if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-' && c != '@') {
-      return Invalid(field, absl::StrCat("\"", id,
-                                         "\" is not a principal id (letters, "
-                                         "digits and . _ - @ only)"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 // An owner is an officer the ledger knows, so that an action never belongs
 // to someone who cannot update it.
 absl::Status CheckOwner(const DecideContext& ctx, absl::string_view owner) {

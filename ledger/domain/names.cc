@@ -3,9 +3,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "ledger/domain/limits.h"
 
 namespace auditledger::domain {
 
@@ -129,6 +131,20 @@ absl::StatusOr<uint64_t> ParseEventName(absl::string_view field, absl::string_vi
                      "\" is not an event name (expected events/{position}, position >= 1)"));
   }
   return position;
+}
+
+absl::Status CheckPrincipalId(absl::string_view field, absl::string_view id) {
+  if (id.size() > kMaxPrincipalIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": too long (at most ", kMaxPrincipalIdBytes, " bytes)"));
+  }
+  for (char c : id) {
+    if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-' && c != '@') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": \"", id, "\" is not a principal id (letters, digits and . _ - @ only)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace auditledger::domain

@@ -31,6 +31,10 @@ bool IsValidId(absl::string_view id);
 // `field` names the request field in error messages.
 absl::Status CheckId(absl::string_view field, absl::string_view id);
 
+// A principal's id: at most kMaxPrincipalIdBytes of letters, digits and
+// . _ - @ (empty is not checked here).
+absl::Status CheckPrincipalId(absl::string_view field, absl::string_view id);
+
 absl::StatusOr<ResourceName> ParseName(absl::string_view field, absl::string_view name);
 // As ParseName, and the name must be of `kind`.
 absl::StatusOr<ResourceName> ParseNameOf(Kind kind, absl::string_view field,

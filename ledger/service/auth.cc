@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "ledger/domain/names.h"
 #include "ledger/store/sha256.h"
 #include "nlohmann/json.hpp"
 
@@ -58,6 +59,10 @@ absl::StatusOr<std::vector<PrincipalRecord>> ParsePrincipals(const std::string& 
     }
     PrincipalRecord record;
     record.principal.id = entry["id"].get<std::string>();
+    if (absl::Status s = domain::CheckPrincipalId(absl::StrCat(where, ".id"), record.principal.id);
+        !s.ok()) {
+      return s;
+    }
     if (entry.contains("name") && entry["name"].is_string()) {
       record.principal.name = entry["name"].get<std::string>();
     }
