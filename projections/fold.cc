@@ -59,6 +59,16 @@ std::string EventType(const v1::Event& event) {
   return "unknown";
 }
 
+std::string ChangeText(const v1::Change& change) {
+  std::string before = change.before(), after = change.after();
+  if (change.field() == "status") {
+    v1::ActionStatus status;
+    if (v1::ActionStatus_Parse(before, &status)) before = StatusText(status);
+    if (v1::ActionStatus_Parse(after, &status)) after = StatusText(status);
+  }
+  return before.empty() ? after : absl::StrCat(before, " \u2192 ", after);
+}
+
 std::string StatusText(v1::ActionStatus status) {
   switch (status) {
     case v1::NOT_STARTED:

@@ -55,6 +55,10 @@ void Assess(v1::ActionView* view, absl::CivilDay day);
 
 std::string StatusText(v1::ActionStatus status);  // "Complete", "Not started"
 
+// What a change did, as a reader says it: "Not started → Complete",
+// "September 2024 → December 2024", or the new value alone.
+std::string ChangeText(const v1::Change& change);
+
 }  // namespace auditledger::projections
 
 #endif  // AUDITLEDGER_PROJECTIONS_FOLD_H_

@@ -143,8 +143,7 @@ TableData AuditTable(const ReportModel& m, const v1::ActionView& a,
   for (const v1::Change& c : changes) {
     std::string what = c.field();
     if (c.corrects() != 0) what = absl::StrCat("correction of event ", c.corrects(), ": ", what);
-    std::string change =
-        c.before().empty() ? c.after() : absl::StrCat(c.before(), " -> ", c.after());
+    std::string change = projections::ChangeText(c);
     t.rows.push_back(
         {absl::StrCat(c.position()),
          absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(c.recorded_at().seconds()),

@@ -81,6 +81,9 @@ void Effective(v1::Command& c, int y, int m, int d) {
     case v1::Command::kClosePeriod:
       SetEffective(c.mutable_close_period(), y, m, d);
       break;
+    case v1::Command::kAmendDescription:
+      SetEffective(c.mutable_amend_description(), y, m, d);
+      break;
     default:
       break;
   }
@@ -875,6 +878,18 @@ TEST_F(QueriesTest, DiffBetweenTwoMoments) {
   ASSERT_EQ(diff.new_narratives_size(), 2);
   EXPECT_EQ(diff.new_narratives(0).text(), "A cross-sector delivery board is being established.");
   EXPECT_EQ(diff.new_narratives(1).text(), "Done");
+  EXPECT_EQ(diff.description_changes_size(), 0);
+
+  // An amended description is a change too.
+  head_ = DoAt(kAdminToken,
+               testing::AmendDescription(kA1, "Establish and chair a delivery board", "wording"),
+               2024, 9, 1);
+  request.set_min_position(head_);
+  ASSERT_TRUE(query_->DiffPlan(Context(kScrutinyToken).get(), request, &diff).ok());
+  ASSERT_EQ(diff.description_changes_size(), 1);
+  EXPECT_EQ(diff.description_changes(0).action(), kA1);
+  EXPECT_EQ(diff.description_changes(0).to(), "Establish and chair a delivery board");
+  EXPECT_NE(diff.description_changes(0).from(), diff.description_changes(0).to());
 }
 
 // On the effective clock, a resource's changes are those of events that took

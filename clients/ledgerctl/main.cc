@@ -326,8 +326,7 @@ Table ChangesTable(const google::protobuf::RepeatedPtrField<v1::Change>& changes
   for (const auto& c : changes) {
     std::string what = c.field().empty() ? c.type() : c.field();
     if (c.corrects() != 0) what = absl::StrCat("correction of events/", c.corrects(), ": ", what);
-    std::string change =
-        c.before().empty() ? c.after() : absl::StrCat(c.before(), " -> ", c.after());
+    std::string change = projections::ChangeText(c);
     if (c.corrected_by() != 0) {
       absl::StrAppend(&change, " [corrected by events/", c.corrected_by(), "]");
     }
@@ -983,6 +982,9 @@ int Main(int argc, char** argv) {
               absl::StrSplit(parts.size() == 2 ? parts[1] : "", absl::MaxSplits(" -> ", 1));
           t.rows.push_back({ShortAction(parts[0]), "owner", owners.empty() ? "" : owners[0],
                             owners.size() == 2 ? owners[1] : "", ""});
+        }
+        for (const auto& dc : d.description_changes()) {
+          t.rows.push_back({ShortAction(dc.action()), "description", dc.from(), dc.to(), ""});
         }
         for (const auto& a : d.new_actions()) {
           t.rows.push_back({ShortAction(a), "new action", "", "", ""});

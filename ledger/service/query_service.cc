@@ -461,6 +461,12 @@ grpc::Status QueryServiceImpl::DiffPlan(grpc::ServerContext* context,
         if (!known.contains(r.position())) change->add_reasons(r.reason());
       }
     }
+    if (was.description() != after.description()) {
+      v1::DescriptionChange* change = response->add_description_changes();
+      change->set_action(after.name());
+      change->set_from(was.description());
+      change->set_to(after.description());
+    }
     if (was.owner() != after.owner()) {
       response->add_owner_changes(
           absl::StrCat(after.name(), ": ", was.owner(), " -> ", after.owner()));
