@@ -321,6 +321,15 @@ Table ActionsTable(const google::protobuf::RepeatedPtrField<v1::ActionView>& act
   return t;
 }
 
+// The events a command appended.
+Table AppendedTable(const v1::CommandResponse& response) {
+  Table t{{"EVENT", "STREAM", "VERSION"}, {}};
+  for (const auto& e : response.events()) {
+    t.rows.push_back({e.name(), ShortAction(e.stream()), absl::StrCat(e.version())});
+  }
+  return t;
+}
+
 Table ChangesTable(const google::protobuf::RepeatedPtrField<v1::Change>& changes) {
   Table t{{"EVENT", "RECORDED", "EFFECTIVE", "WHO", "WHAT", "CHANGE", "REASON"}, {}};
   for (const auto& c : changes) {
@@ -776,13 +785,7 @@ int Main(int argc, char** argv) {
                                       {"request_id", "--request-id"}};
       RunExecute(client, std::move(commands), rid.empty() ? NewRequestId() : rid, &response,
                  update_flags, command_flags);
-      Emit(f, response, [&] {
-        Table t{{"EVENT", "STREAM", "VERSION"}, {}};
-        for (const auto& e : response.events()) {
-          t.rows.push_back({e.name(), ShortAction(e.stream()), absl::StrCat(e.version())});
-        }
-        return t;
-      });
+      Emit(f, response, [&] { return AppendedTable(response); });
       return kOk;
     };
   });
@@ -840,13 +843,7 @@ int Main(int argc, char** argv) {
                   {"description", "--description"},
                   {"status", "--status"},
                   {"reason", "--reason"}});
-      Emit(f, response, [&] {
-        Table t{{"EVENT", "STREAM", "VERSION"}, {}};
-        for (const auto& e : response.events()) {
-          t.rows.push_back({e.name(), ShortAction(e.stream()), absl::StrCat(e.version())});
-        }
-        return t;
-      });
+      Emit(f, response, [&] { return AppendedTable(response); });
       return kOk;
     };
   });
