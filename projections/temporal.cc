@@ -231,6 +231,8 @@ absl::StatusOr<PlanState> PlanStateAsOf(rocksdb::Iterator& it, const EventReader
                                         absl::string_view plan, uint64_t micros, bool effective,
                                         uint64_t known_at) {
   const int clock = effective ? kEffective : kRecorded;
+  PlanState state;
+  if (known_at == 0) return state;  // as the ledger stood before its first event
   std::string bound = BigEndian64(micros) + BigEndian64(UINT64_MAX);
   if (known_at != kWholeLedger && !effective) {
     // Recorded order is log order: nothing at or before the key of the
@@ -239,9 +241,7 @@ absl::StatusOr<PlanState> PlanStateAsOf(rocksdb::Iterator& it, const EventReader
     if (!last.ok()) return last.status();
     bound = std::min(bound, Suffix({Micros(last->recorded_at()), known_at}));
   }
-  PlanState state;
   std::string after;
-  if (known_at == 0) return state;  // as the ledger stood before its first event
   absl::Status s = CheckpointBefore(it, plan, clock, bound, &state, &after);
   if (!s.ok()) return s;
   if (!after.empty() && state.max_position() > known_at) {

@@ -321,6 +321,23 @@ Table ActionsTable(const google::protobuf::RepeatedPtrField<v1::ActionView>& act
   return t;
 }
 
+// A --note's narrative: the text, or stdin for '-', without the newline
+// that ends a here-document; empty is a usage error.
+std::string Narrative(const std::string& note) {
+  std::string text = note;
+  if (note == "-") {
+    std::stringstream in;
+    in << std::cin.rdbuf();
+    text = in.str();
+  }
+  absl::StripTrailingAsciiWhitespace(&text);
+  if (absl::StripAsciiWhitespace(text).empty()) {
+    Fail(kUsage, note == "-" ? "--note -: stdin was empty"
+                             : "--note: empty; give the narrative, or '-' to read it from stdin");
+  }
+  return text;
+}
+
 // The events a command appended.
 Table AppendedTable(const v1::CommandResponse& response) {
   Table t{{"EVENT", "STREAM", "VERSION"}, {}};
@@ -683,28 +700,18 @@ int Main(int argc, char** argv) {
       const std::string name = ActionName(c, action_id);
       const bool note_given = action_update->count("--note") > 0;
       if (note_given && !note_file.empty()) Fail(kUsage, "--note and --note-file: give one");
-      if (note_given && absl::StripAsciiWhitespace(note).empty()) {
-        Fail(kUsage, "--note: empty; give the narrative, or '-' to read it from stdin");
-      }
-      if (note == "-") {
-        std::stringstream in;
-        in << std::cin.rdbuf();
-        note = in.str();
-        if (absl::StripAsciiWhitespace(note).empty()) Fail(kUsage, "--note -: stdin was empty");
-      }
+      if (note_given) note = Narrative(note);
       if (!note_file.empty()) {
-        if (!note.empty()) Fail(kUsage, "--note and --note-file: give one");
         std::ifstream in(note_file);
         if (!in) Fail(kUsage, absl::StrCat("--note-file: ", note_file, " cannot be read"));
         std::stringstream text;
         text << in.rdbuf();
         note = text.str();
+        absl::StripTrailingAsciiWhitespace(&note);
         if (absl::StripAsciiWhitespace(note).empty()) {
           Fail(kUsage, absl::StrCat("--note-file: ", note_file, " is empty"));
         }
       }
-      // The newline that ends a file or a here-document is not part of it.
-      absl::StripTrailingAsciiWhitespace(&note);
       std::optional<google::protobuf::Timestamp> when;
       if (!effective.empty()) when = ParseMoment("--effective", effective, false);
       std::vector<v1::Command> commands;
@@ -819,14 +826,7 @@ int Main(int argc, char** argv) {
       r->set_event(absl::StartsWith(fix_event, "events/") ? fix_event
                                                           : absl::StrCat("events/", fix_event));
       if (correct->count("--note") > 0) {
-        if (fix_note == "-") {
-          std::stringstream in;
-          in << std::cin.rdbuf();
-          fix_note = in.str();
-        }
-        absl::StripTrailingAsciiWhitespace(&fix_note);
-        if (absl::StripAsciiWhitespace(fix_note).empty()) Fail(kUsage, "--note: empty");
-        r->set_narrative(fix_note);
+        r->set_narrative(Narrative(fix_note));
       } else if (!fix_target.empty()) {
         r->set_target_date(fix_target);
       } else if (!fix_description.empty()) {
@@ -1326,14 +1326,10 @@ int Main(int argc, char** argv) {
       auto* r = cmd.mutable_close_period();
       r->set_name(PeriodName(c, period_id));
       if (!effective.empty()) {
-        // Closed on a day: to the end of that day, or now if that is today.
-        google::protobuf::Timestamp end = ParseMoment("--effective", effective, true);
-        const absl::Time now = absl::Now();
-        if (absl::FromUnixSeconds(end.seconds()) + absl::Nanoseconds(end.nanos()) > now) {
-          end.set_seconds(absl::ToUnixSeconds(now));
-          end.set_nanos(static_cast<int>(absl::ToUnixMicros(now) % 1000000) * 1000);
-        }
-        *r->mutable_effective_time() = end;
+        absl::CivilDay day;
+        *r->mutable_effective_time() = absl::ParseCivilTime(effective, &day)
+                                           ? PeriodCloseOn(day)
+                                           : ParseMoment("--effective", effective, false);
       }
       v1::CommandResponse response;
       RunExecute(client, {cmd}, NewRequestId(), &response);

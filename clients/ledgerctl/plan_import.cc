@@ -74,6 +74,16 @@ void Stamp(Request* r, const google::protobuf::Timestamp& when, const std::strin
 
 }  // namespace
 
+google::protobuf::Timestamp PeriodCloseOn(absl::CivilDay day) {
+  const int64_t end =
+      std::min(absl::ToUnixMicros(absl::FromCivil(day + 1, absl::UTCTimeZone())) - 1,
+               absl::ToUnixMicros(absl::Now()));
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(end / 1000000);
+  ts.set_nanos(static_cast<int>(end % 1000000) * 1000);
+  return ts;
+}
+
 PlanImport BuildPlanImport(const std::string& directory) {
   bool ok = false;
   std::string manifest = ReadFile(directory + "/plan.json", &ok);
@@ -137,18 +147,10 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
         error(absl::StrCat(where, ".opened: not a date (YYYY-MM-DD)"));
       }
       if (p.contains("closed")) {
+        absl::CivilDay day;
         period.has_closed =
-            p["closed"].is_string() && ParseDate(p["closed"].get<std::string>(), &period.closed);
-        // A period closed on a day includes that day, to its end (or to
-        // now, when that is today).
-        if (period.has_closed) {
-          const int64_t end = std::min(
-              absl::ToUnixMicros(absl::FromUnixSeconds(period.closed.seconds()) + absl::Hours(24)) -
-                  1,
-              absl::ToUnixMicros(absl::Now()));
-          period.closed.set_seconds(end / 1000000);
-          period.closed.set_nanos(static_cast<int>(end % 1000000) * 1000);
-        }
+            p["closed"].is_string() && absl::ParseCivilTime(p["closed"].get<std::string>(), &day);
+        if (period.has_closed) period.closed = PeriodCloseOn(day);
         if (!period.has_closed) error(absl::StrCat(where, ".closed: not a date (YYYY-MM-DD)"));
       }
       periods.push_back(period);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/civil_time.h"
 #include "auditledger/v1/ledger_service.pb.h"
 
 // Turns a plan kept as spreadsheets into the commands that record it.
@@ -33,6 +34,10 @@ struct PlanImport {
 };
 
 PlanImport BuildPlanImport(const std::string& directory);
+
+// When a period closed on `day` closed: the end of that day (UTC), or now
+// when that is still to come. The close includes the whole day.
+google::protobuf::Timestamp PeriodCloseOn(absl::CivilDay day);
 
 // Files given directly, with the manifest's fields from flags.
 PlanImport BuildPlanImportFromFiles(const std::string& manifest_json,

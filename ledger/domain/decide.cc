@@ -639,6 +639,11 @@ const std::string& CommandRequestId(const v1::Command& command) {
 
 namespace {
 
+std::string UtcText(uint64_t micros) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                          absl::FromUnixMicros(static_cast<int64_t>(micros)), absl::UTCTimeZone());
+}
+
 // A back-dated event cannot take effect before what it changes existed:
 // the plan, recommendation or action it is about (and their parents), or
 // the reporting period a narrative is for. Else an as-of answer would show
@@ -652,13 +657,9 @@ absl::Status CheckTakesEffectAfterCreation(const StateTxn& txn, const v1::Event&
   if (!name.ok()) return absl::OkStatus();  // the command's own check names it
   auto check = [&](const std::string& what, const auto* entity) -> absl::Status {
     if (entity == nullptr || effective >= entity->since_us) return absl::OkStatus();
-    return Invalid(
-        "effective_time",
-        absl::StrCat("is before ", what, " existed (from ",
-                     absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
-                                      absl::FromUnixMicros(static_cast<int64_t>(entity->since_us)),
-                                      absl::UTCTimeZone()),
-                     "); nothing can take effect before what it changes"));
+    return Invalid("effective_time",
+                   absl::StrCat("is before ", what, " existed (from ", UtcText(entity->since_us),
+                                "); nothing can take effect before what it changes"));
   };
   const std::string plan = name->PlanName();
   if (absl::Status s = check(plan, txn.plans.Find(plan)); !s.ok()) return s;
@@ -677,11 +678,6 @@ absl::Status CheckTakesEffectAfterCreation(const StateTxn& txn, const v1::Event&
     if (absl::Status s = check(period, txn.periods.Find(period)); !s.ok()) return s;
   }
   return absl::OkStatus();
-}
-
-std::string UtcText(uint64_t micros) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
-                          absl::FromUnixMicros(static_cast<int64_t>(micros)), absl::UTCTimeZone());
 }
 
 // A period may not close before an update filed in it takes effect: its

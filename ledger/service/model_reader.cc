@@ -22,6 +22,20 @@ namespace {
 constexpr absl::Duration kMaxWait = absl::Seconds(30);
 
 absl::string_view View(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
+// Waits, within the call's deadline and kMaxWait, for every read model to
+// reach `position`.
+absl::Status WaitForModels(const projections::ProjectionRunner& runner,
+                           const grpc::ServerContext& context, uint64_t position) {
+  absl::Time deadline = absl::FromChrono(context.deadline());
+  deadline = std::min(deadline, absl::Now() + kMaxWait);
+  if (runner.WaitFor(position, deadline)) return absl::OkStatus();
+  if (runner.stopping()) return absl::UnavailableError("ledgerd is shutting down; retry shortly");
+  return absl::DeadlineExceededError(absl::StrCat(
+      "the read models had not reached position ", position, " by the deadline (they are at ",
+      runner.position(), "); retry with a longer deadline"));
+}
+
 }  // namespace
 
 absl::Status AuthenticateAndWait(const Authenticator& auth,
@@ -29,17 +43,7 @@ absl::Status AuthenticateAndWait(const Authenticator& auth,
                                  grpc::ServerContext* context, uint64_t min_position) {
   absl::StatusOr<domain::Principal> principal = auth.Authenticate(*context);
   if (!principal.ok()) return principal.status();
-  absl::Time deadline = absl::FromChrono(context->deadline());
-  deadline = std::min(deadline, absl::Now() + kMaxWait);
-  if (!runner.WaitFor(min_position, deadline)) {
-    if (runner.stopping()) {
-      return absl::UnavailableError("ledgerd is shutting down; retry shortly");
-    }
-    return absl::DeadlineExceededError(absl::StrCat(
-        "the read models had not reached position ", min_position, " by the deadline (they are at ",
-        runner.position(), "); retry with a longer deadline"));
-  }
-  return absl::OkStatus();
+  return WaitForModels(runner, *context, min_position);
 }
 
 ModelReader::ModelReader(projections::ProjectionRunner* runner)
@@ -128,12 +132,8 @@ absl::StatusOr<uint64_t> KnownAt(const store::EventLog& log,
     return absl::OutOfRangeError(absl::StrCat("ledger_position: ", ledger_position,
                                               " is past the ledger's head, position ", head));
   }
-  absl::Time deadline = absl::FromChrono(context->deadline());
-  deadline = std::min(deadline, absl::Now() + kMaxWait);
-  if (!runner.WaitFor(ledger_position, deadline)) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "ledger_position: the read models had not reached position ", ledger_position,
-        " by the deadline (they are at ", runner.position(), "); retry with a longer deadline"));
+  if (absl::Status s = WaitForModels(runner, *context, ledger_position); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("ledger_position: ", s.message()));
   }
   return ledger_position;
 }
