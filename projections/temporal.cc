@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <iterator>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -44,10 +45,14 @@ absl::Status IteratorStatus(const rocksdb::Iterator& it) {
   return absl::UnavailableError(absl::StrCat("temporal model: ", it.status().ToString()));
 }
 
-// The entries of the index under `prefix` after `after` (exclusive; empty
-// for the start) whose time is at most `until_us`, in order.
-absl::Status EntriesAfter(rocksdb::Iterator& it, const std::string& prefix,
-                          const std::string& after, uint64_t until_us, std::vector<Entry>* out) {
+// The entries of one index kind under `plan` after `after` (exclusive; empty
+// for the start) whose time is at most `until_us`, in order; with
+// `undated_only`, only the 'x' entries of events that took effect when they
+// were recorded (an empty value).
+absl::Status ScanIndex(rocksdb::Iterator& it, char kind, absl::string_view plan,
+                       const std::string& after, uint64_t until_us, bool undated_only,
+                       std::vector<Entry>* out) {
+  const std::string prefix = IndexPrefix(kind, plan);
   const std::string start = prefix + after;
   it.Seek(start);
   if (!after.empty() && it.Valid() && KeyOf(it) == start) it.Next();
@@ -56,9 +61,29 @@ absl::Status EntriesAfter(rocksdb::Iterator& it, const std::string& prefix,
     if (rest.size() != 16) return absl::DataLossError("temporal model: a malformed index key");
     const uint64_t micros = ReadBigEndian64(rest.substr(0, 8));
     if (micros > until_us) break;
+    if (undated_only && !it.value().empty()) continue;
     out->emplace_back(micros, ReadBigEndian64(rest.substr(8)));
   }
   return IteratorStatus(it);
+}
+
+// The entries of `plan` on `clock` after `after` (exclusive; empty for the
+// start) whose time is at most `until_us`, in the clock's order. On the
+// effective clock: the 'x' entries of the events that took effect when they
+// were recorded merged with the 'e' entries of the dated ones.
+absl::Status EntriesAfter(rocksdb::Iterator& it, absl::string_view plan, int clock,
+                          const std::string& after, uint64_t until_us, std::vector<Entry>* out) {
+  if (clock == kRecorded) {
+    return ScanIndex(it, kIndexKind[kRecorded], plan, after, until_us, false, out);
+  }
+  std::vector<Entry> undated;
+  std::vector<Entry> dated;
+  absl::Status s = ScanIndex(it, kIndexKind[kRecorded], plan, after, until_us, true, &undated);
+  if (s.ok()) s = ScanIndex(it, kIndexKind[kEffective], plan, after, until_us, false, &dated);
+  if (!s.ok()) return s;
+  out->reserve(out->size() + undated.size() + dated.size());
+  std::merge(undated.begin(), undated.end(), dated.begin(), dated.end(), std::back_inserter(*out));
+  return absl::OkStatus();
 }
 
 // The latest checkpoint of `plan` on `clock` at or before `bound` (a suffix,
@@ -251,7 +276,7 @@ absl::StatusOr<PlanState> PlanStateAsOf(rocksdb::Iterator& it, const EventReader
     if (!s.ok()) return s;
   }
   std::vector<Entry> entries;
-  s = EntriesAfter(it, IndexPrefix(kIndexKind[clock], plan), after, micros, &entries);
+  s = EntriesAfter(it, plan, clock, after, micros, &entries);
   if (!s.ok()) return s;
   for (const Entry& entry : entries) {
     if (entry.second > known_at) continue;
@@ -265,8 +290,9 @@ namespace {
 class TemporalProjection final : public Projection {
  public:
   std::string name() const override { return kTemporal; }
-  // 1: a copy of each view after every event; 2: every checkpoint whole.
-  uint64_t layout() const override { return 3; }
+  // 1: a copy of each view after every event; 2: every checkpoint whole;
+  // 3: an 'e' entry for every event. 4: 'e' holds dated events only.
+  uint64_t layout() const override { return 4; }
   // A back-dated event refolds from the model as committed, so it comes in
   // a step of its own, whose only index entries are its own.
   bool NeedsOwnStep(const v1::Event& event) const override {
@@ -318,12 +344,17 @@ class TemporalProjection final : public Projection {
     // one: the effective clock's checkpoint at the same key, when equal,
     // refers to it rather than storing them again.
     std::optional<std::string> recorded;
+    // Most events take effect when they are recorded: their 'x' entry is
+    // their place on both clocks, and only a dated one has an 'e' entry.
+    const bool dated = entry[kEffective].first != entry[kRecorded].first;
+    txn.Put(IndexPrefix(kIndexKind[kRecorded], plan) + Suffix(entry[kRecorded]),
+            dated ? kDatedMark : "");
+    if (dated) txn.Put(IndexPrefix(kIndexKind[kEffective], plan) + Suffix(entry[kEffective]), "");
     for (int c : {kRecorded, kEffective}) {
       Clock& clock = p.clocks[c];
       // A back-dated event is alone in its step (NeedsOwnStep), so nothing
       // is pending a refold when the next event comes.
       assert(!clock.refold_from.has_value());
-      txn.Put(IndexPrefix(kIndexKind[c], plan) + Suffix(entry[c]), "");
       if (BackDated(clock, entry[c])) {
         // Finish folds again from before it.
         clock.refold_from = entry[c];
@@ -401,7 +432,7 @@ class TemporalProjection final : public Projection {
     absl::Status s = CheckpointBefore(it, plan, c, bound, &clock->state, &after);
     if (!s.ok()) return s;
     std::vector<Entry> entries;
-    s = EntriesAfter(it, IndexPrefix(kIndexKind[c], plan), after, UINT64_MAX, &entries);
+    s = EntriesAfter(it, plan, c, after, UINT64_MAX, &entries);
     if (!s.ok()) return s;
     if (pending.has_value() && Suffix(*pending) > after) {
       auto at = std::lower_bound(entries.begin(), entries.end(), *pending);

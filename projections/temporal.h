@@ -24,8 +24,12 @@
 // the checkpoint before it with the few events after it folded in.
 //
 //   'k' plan                            -> ""   (the plans it has seen)
-//   'x' plan 0 recorded_us position     -> ""   (recorded order = log order)
-//   'e' plan 0 effective_us position    -> ""   (effective order)
+//   'x' plan 0 recorded_us position     -> "" or kDatedMark (recorded
+//                                            order = log order)
+//   'e' plan 0 effective_us position    -> ""   (dated events only)
+//   On the effective clock a plan's order is the 'x' entries of the events
+//   that took effect when they were recorded (value "") merged with the
+//   'e' entries of the dated ones (value kDatedMark in 'x').
 //   'R' plan 0 recorded_us position     -> PlanSnapshot after that event
 //   'E' plan 0 effective_us position    -> PlanSnapshot of every event up to
 //                                            that key in effective order, or
