@@ -15,8 +15,11 @@
 // "changes"   who changed what, and every action's timeline:
 //   'p' position                 -> Change (StoredChange: without a
 //                                   narrative update's texts)
-//   'a' actor 0 position         -> ""
-//   'y' type 0 position          -> ""
+//   'a' actor 0 first_position   -> postings (the actor's changes)
+//   'y' type 0 first_position    -> postings (the type's changes)
+//   Postings: the positions after first_position in the block, each as a
+//   varint of its distance from the one before; a block holds up to
+//   kPostingBlock positions, and only the last block of a value grows.
 //   't' stream 0 recorded_us position  -> "" or kDatedMark
 //   'w' stream 0 effective_us position -> ""  (dated events only)
 //   A resource's changes by either clock: on the recorded clock 't'; on
@@ -49,6 +52,36 @@ std::string PlanKey(absl::string_view plan);      // current
 std::string ChangeKey(uint64_t position);         // changes
 // kind, value, 0: the prefix of an index's keys for one value.
 std::string IndexPrefix(char kind, absl::string_view value);
+// The positions of one posting list ('a' or 'y' of the changes model), in
+// order, a block at a time. An index of one key a change would make the
+// model's keys and its compactions a third more; blocks make them a key per
+// kPostingBlock changes.
+inline constexpr size_t kPostingBlock = 128;
+// Appends `position` (after every position `block` holds) to a block's value.
+void AppendPosting(uint64_t last, uint64_t position, std::string* block);
+// The positions of a block whose key ends with `first` (8 bytes, big-endian).
+absl::Status DecodePostings(absl::string_view first, absl::string_view block,
+                            std::vector<uint64_t>* out);
+class PostingCursor {
+ public:
+  // `it` iterates the changes model; `prefix` is IndexPrefix('a' or 'y', …).
+  PostingCursor(std::unique_ptr<rocksdb::Iterator> it, std::string prefix)
+      : it_(std::move(it)), prefix_(std::move(prefix)) {}
+  // To the first position at or after `from`.
+  absl::Status Seek(uint64_t from);
+  bool Valid() const { return at_ < block_.size(); }
+  uint64_t position() const { return block_[at_]; }
+  absl::Status Next();
+
+ private:
+  // Decodes the block the iterator is at, if it is one of the prefix's.
+  absl::Status Load();
+  std::unique_ptr<rocksdb::Iterator> it_;
+  std::string prefix_;
+  std::vector<uint64_t> block_;
+  size_t at_ = 0;
+};
+
 // merkle: 'n' level index -> hash of that complete subtree, stored from
 // this level up (blocks of 8 events). A smaller subtree is hashed from its
 // events, as the log holds them, when a proof needs it: so a proof reads at

@@ -1251,6 +1251,80 @@ TEST_F(QueriesTest, RestartMidStreamResumesFromCheckpointsAndEqualsRebuild) {
   EXPECT_EQ(view.narratives(0).text(), "after");
 }
 
+TEST_F(QueriesTest, AnActorsAndATypesChangesSpanManyPostingBlocks) {
+  Script();
+  // Two officers' changes interleaved, in batches (several a model step)
+  // and across a restart, so each list has blocks begun and finished in
+  // many steps, and tails read back from the model.
+  auto batches = [&](int count) {
+    for (int batch = 0; batch < count; ++batch) {
+      v1::ExecuteCommandsRequest mine;
+      v1::ExecuteCommandsRequest theirs;
+      for (int i = 0; i < 30 + batch % 7; ++i) {
+        *mine.add_commands() = testing::RecordUpdate(kA1, kOct, absl::StrCat("a1 ", batch, "-", i));
+        *theirs.add_commands() =
+            testing::RecordUpdate(kA2, kOct, absl::StrCat("a2 ", batch, "-", i));
+      }
+      *mine.add_commands() = testing::ReviseTarget(kA1, absl::StrCat("June ", 2030 + batch),
+                                                   absl::StrCat("slipped ", batch));
+      v1::CommandResponse response;
+      grpc::Status s = ledger_->ExecuteCommands(Context(kOfficerToken).get(), mine, &response);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      s = ledger_->ExecuteCommands(Context(kOtherOfficerToken).get(), theirs, &response);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      head_ = response.position();
+    }
+  };
+  batches(5);
+  Changes({});  // waits for the read models
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  ledgerd_ = std::make_unique<LedgerdProcess>(data_dir());
+  Connect();
+  batches(6);
+  const std::vector<v1::Change> all = Changes({});
+  ASSERT_GT(all.size(), 3 * projections::kPostingBlock);
+  std::vector<v1::ListChangesRequest> queries(4);
+  queries[0].set_actor("jsmith");
+  queries[1].set_actor("akhan");
+  queries[2].set_type("update_recorded");
+  queries[3].set_type("target_date_revised");
+  for (const v1::ListChangesRequest& query : queries) {
+    std::vector<uint64_t> expected;
+    for (const v1::Change& c : all) {
+      if ((query.actor().empty() || c.actor() == query.actor()) &&
+          (query.type().empty() || c.type() == query.type())) {
+        expected.push_back(c.position());
+      }
+    }
+    ASSERT_FALSE(expected.empty());
+    for (int page_size : {0, 1, 7, 128, 129}) {
+      std::vector<uint64_t> got;
+      for (const v1::Change& c : Changes(query, page_size)) got.push_back(c.position());
+      EXPECT_EQ(got, expected) << query.ShortDebugString() << " pages of " << page_size;
+    }
+    // From moments inside blocks and at their edges.
+    for (size_t i = 0; i < expected.size(); i += 17) {
+      for (uint64_t position : {expected[i], expected[i] + 1}) {
+        if (position > head_) continue;
+        v1::ListChangesRequest since = query;
+        *since.mutable_start_time() = RecordedAt(position);
+        const uint64_t from = projections::Micros(RecordedAt(position));
+        std::vector<uint64_t> want;
+        for (const v1::Change& c : all) {
+          if (std::count(expected.begin(), expected.end(), c.position()) &&
+              projections::Micros(c.recorded_at()) >= from) {
+            want.push_back(c.position());
+          }
+        }
+        std::vector<uint64_t> got;
+        for (const v1::Change& c : Changes(since, 50)) got.push_back(c.position());
+        EXPECT_EQ(got, want) << query.ShortDebugString() << " since event " << position;
+      }
+    }
+  }
+  ExpectARebuildGivesTheSameModels("changes");
+}
+
 TEST_F(QueriesTest, ListActionsPagingReturnsEachActionOnce) {
   Script();
   for (int i = 0; i < 25; ++i) {

@@ -351,36 +351,59 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
       start = prefix + BigEndian64(*first);
     }
   }
-  auto it = reader.Iterator(projections::kChanges);
+  // Each entry in turn: what a page token carries to resume at it, its
+  // change's position, and the change itself when the index holds it ('p').
+  // Returns whether to go on.
   int scanned = 0;
-  for (it->Seek(start); it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
-    const absl::string_view rest = View(it->key()).substr(prefix.size());
-    if (rest.size() != rest_size) continue;
-    const uint64_t position = ReadBigEndian64(rest.substr(rest_size - 8));
+  auto take = [&](absl::string_view rest, uint64_t position,
+                  const rocksdb::Slice* value) -> absl::StatusOr<bool> {
     if (response->changes_size() == page->size || ++scanned > kMaxScanPerPage) {
       response->set_next_page_token(MakeToken(page->filters, rest));
-      break;
+      return false;
     }
     v1::Change change;
-    if (prefix == "p") {
-      if (!change.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return ToGrpc(absl::DataLossError("change does not decode"));
+    if (value != nullptr) {
+      if (!change.ParseFromArray(value->data(), static_cast<int>(value->size()))) {
+        return absl::DataLossError("change does not decode");
       }
     } else {
       absl::StatusOr<bool> got =
           reader.Get(projections::kChanges, projections::ChangeKey(position), &change);
-      if (!got.ok()) return ToGrpc(got.status());
+      if (!got.ok()) return got.status();
     }
     if (change.stream() != request->parent() && !absl::StartsWith(change.stream(), plan_prefix))
-      continue;
+      return true;
     const uint64_t recorded = MicrosOf(change.recorded_at());
     // Positions follow recorded time: past the end, nothing later matches.
-    if (recorded >= end_us) break;
-    if (recorded < start_us) continue;
-    if (!request->actor().empty() && change.actor() != request->actor()) continue;
-    if (!request->type().empty() && change.type() != request->type()) continue;
-    if (absl::Status s = reader.FillTexts(&change); !s.ok()) return ToGrpc(s);
+    if (recorded >= end_us) return false;
+    if (recorded < start_us) return true;
+    if (!request->actor().empty() && change.actor() != request->actor()) return true;
+    if (!request->type().empty() && change.type() != request->type()) return true;
+    if (absl::Status s = reader.FillTexts(&change); !s.ok()) return s;
     *response->add_changes() = std::move(change);
+    return true;
+  };
+  if (prefix[0] == 'a' || prefix[0] == 'y') {
+    // Posting blocks: the cursor is the next change's position.
+    const absl::string_view from = absl::string_view(start).substr(prefix.size());
+    projections::PostingCursor cursor(reader.Iterator(projections::kChanges), prefix);
+    absl::Status s = cursor.Seek(from.size() == 8 ? ReadBigEndian64(from) : 0);
+    for (; s.ok() && cursor.Valid(); s = cursor.Next()) {
+      absl::StatusOr<bool> more = take(BigEndian64(cursor.position()), cursor.position(), nullptr);
+      if (!more.ok()) return ToGrpc(more.status());
+      if (!*more) break;
+    }
+    return ToGrpc(s);
+  }
+  auto it = reader.Iterator(projections::kChanges);
+  for (it->Seek(start); it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
+    const absl::string_view rest = View(it->key()).substr(prefix.size());
+    if (rest.size() != rest_size) continue;
+    const uint64_t position = ReadBigEndian64(rest.substr(rest_size - 8));
+    const rocksdb::Slice value = it->value();
+    absl::StatusOr<bool> more = take(rest, position, prefix == "p" ? &value : nullptr);
+    if (!more.ok()) return ToGrpc(more.status());
+    if (!*more) break;
   }
   if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
   return grpc::Status::OK;
