@@ -78,6 +78,12 @@ uint64_t ReadBigEndian64(absl::string_view bytes) {
   return out;
 }
 
+void AppendVarint(uint64_t value, std::string* out) {
+  uint8_t bytes[10];  // the longest varint of 64 bits
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(value, bytes);
+  out->append(reinterpret_cast<const char*>(bytes), static_cast<size_t>(end - bytes));
+}
+
 uint64_t Micros(const google::protobuf::Timestamp& ts) { return domain::Micros(ts); }
 
 }  // namespace auditledger::projections

@@ -141,6 +141,8 @@ class ViewCache {
 // Sortable key fragments.
 std::string BigEndian64(uint64_t value);
 uint64_t ReadBigEndian64(absl::string_view bytes);
+// Appends `value` as a varint (protobuf's encoding), for blocks of entries.
+void AppendVarint(uint64_t value, std::string* out);
 uint64_t Micros(const google::protobuf::Timestamp& ts);
 
 }  // namespace auditledger::projections

@@ -31,10 +31,7 @@ std::string IndexPrefix(char kind, absl::string_view value) {
 
 void AppendPosting(uint64_t last, uint64_t position, std::string* block) {
   assert(position > last);
-  uint8_t bytes[10];  // the longest varint of 64 bits
-  uint8_t* end =
-      google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(position - last, bytes);
-  block->append(reinterpret_cast<const char*>(bytes), static_cast<size_t>(end - bytes));
+  AppendVarint(position - last, block);
 }
 
 absl::Status DecodePostings(absl::string_view first, absl::string_view block,

@@ -24,12 +24,14 @@
 // the checkpoint before it with the few events after it folded in.
 //
 //   'k' plan                            -> ""   (the plans it has seen)
-//   'x' plan 0 recorded_us position     -> "" or kDatedMark (recorded
-//                                            order = log order)
+//   'x' plan 0 recorded_us position     -> a block of index entries, this
+//                                            one and up to 127 after it
+//                                            (recorded order = log order),
+//                                            each marked dated or not
 //   'e' plan 0 effective_us position    -> ""   (dated events only)
 //   On the effective clock a plan's order is the 'x' entries of the events
-//   that took effect when they were recorded (value "") merged with the
-//   'e' entries of the dated ones (value kDatedMark in 'x').
+//   that took effect when they were recorded merged with the 'e' entries
+//   of the dated ones.
 //   'R' plan 0 recorded_us position     -> PlanSnapshot after that event
 //   'E' plan 0 effective_us position    -> PlanSnapshot of every event up to
 //                                            that key in effective order, or

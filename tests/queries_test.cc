@@ -1322,7 +1322,9 @@ TEST_F(QueriesTest, AnActorsAndATypesChangesSpanManyPostingBlocks) {
       }
     }
   }
-  ExpectARebuildGivesTheSameModels("changes");
+  // The blocks of the changes model's lists and of the temporal model's
+  // index went on after the restart where they had stopped.
+  ExpectARebuildGivesTheSameModels("all");
 }
 
 TEST_F(QueriesTest, ListActionsPagingReturnsEachActionOnce) {
