@@ -283,6 +283,21 @@ TEST_F(LedgerctlTest, GlobalOptionsAfterTheSubcommandAndMistakesNamed) {
   RunResult far = Ctl({"changes", "--since", "99999-01-01"}, kScrutinyToken);
   EXPECT_NE(far.err.find("--since (start_time): not a valid timestamp"), std::string::npos)
       << far.err;
+  // A missing or mistyped command is named, with the commands there are.
+  RunResult typo = Ctl({"action", "frob"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("ledgerctl action: no command \"frob\" (one of list, show, "),
+            std::string::npos)
+      << typo.err;
+  RunResult bare = Ctl({"period"});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.err.find("ledgerctl period: a command is required (one of open, close)"),
+            std::string::npos)
+      << bare.err;
+  RunResult top = Ctl({"repot"});
+  EXPECT_NE(top.err.find("ledgerctl: no command \"repot\" (one of plan, action,"),
+            std::string::npos)
+      << top.err;
   // A bad address or config key is named, exit 2, before any call.
   RunResult bad_addr =
       testing::RunCommand(LEDGERCTL_PATH, {"--addr", "localhost", "--plan", "x", "plan", "show"},

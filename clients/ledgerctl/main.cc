@@ -474,6 +474,41 @@ int PlanShowCommand(Client& client, Format format) {
 }
 
 }  // namespace
+// What a RequiredError means to the user. When it is a command that is
+// missing ("ledgerctl action", or a word that is not one of its commands,
+// "ledgerctl action frob"), names the command, the word and the commands
+// it has; otherwise CLI11's own message.
+std::string MissingCommand(CLI::App& app, const CLI::RequiredError& e) {
+  const std::string plain = absl::StrCat("ledgerctl: ", e.what());
+  // The deepest command the arguments named.
+  CLI::App* at = &app;
+  for (int depth = 0; depth < 8 && !at->get_subcommands().empty(); ++depth) {
+    at = at->get_subcommands().front();
+  }
+  const std::vector<CLI::App*> commands = at->get_subcommands([](CLI::App*) { return true; });
+  if (commands.empty() || at->get_require_subcommand_min() == 0) return plain;
+  std::vector<std::string> names;
+  for (const CLI::App* c : commands) names.push_back(c->get_name());
+  std::string path = "ledgerctl";
+  std::vector<std::string> chain;
+  for (CLI::App* a = at; a != &app && a != nullptr; a = a->get_parent()) {
+    chain.push_back(a->get_name());
+  }
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) absl::StrAppend(&path, " ", *it);
+  const std::vector<std::string> extra = app.remaining(/*recurse=*/true);
+  std::string word;
+  for (const std::string& arg : extra) {
+    if (!arg.empty() && arg[0] != '-') {
+      word = arg;
+      break;
+    }
+  }
+  if (word.empty()) {
+    return absl::StrCat(path, ": a command is required (one of ", absl::StrJoin(names, ", "), ")");
+  }
+  return absl::StrCat(path, ": no command \"", word, "\" (one of ", absl::StrJoin(names, ", "),
+                      ")");
+}
 
 int Main(int argc, char** argv) {
   CLI::App app{
@@ -1392,6 +1427,9 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::RequiredError& e) {
+    std::cerr << MissingCommand(app, e) << " (see --help)\n";
+    return kUsage;
   } catch (const CLI::ParseError& e) {
     std::cerr << "ledgerctl: " << e.what() << " (see --help)\n";
     return kUsage;
