@@ -10,9 +10,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/io/coded_stream.h"
 #include "ledger/merkle/merkle.h"
 #include "ledger/store/event_log.h"
+#include "projections/blocks.h"
 #include "projections/fold.h"
 #include "projections/temporal.h"
 
@@ -27,68 +27,6 @@ std::string IndexPrefix(char kind, absl::string_view value) {
   key.append(value.data(), value.size());
   key.push_back('\0');
   return key;
-}
-
-void AppendPosting(uint64_t last, uint64_t position, std::string* block) {
-  assert(position > last);
-  AppendVarint(position - last, block);
-}
-
-absl::Status DecodePostings(absl::string_view first, absl::string_view block,
-                            std::vector<uint64_t>* out) {
-  if (first.size() != 8) return absl::DataLossError("changes model: a malformed posting key");
-  uint64_t position = ReadBigEndian64(first);
-  out->push_back(position);
-  google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(block.data()),
-                                               static_cast<int>(block.size()));
-  for (size_t n = 1; input.CurrentPosition() < static_cast<int>(block.size()); ++n) {
-    uint64_t delta = 0;
-    if (n >= kPostingBlock || !input.ReadVarint64(&delta) || delta == 0 ||
-        delta > UINT64_MAX - position) {
-      return absl::DataLossError("changes model: a malformed posting block");
-    }
-    position += delta;
-    out->push_back(position);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status PostingCursor::Load() {
-  block_.clear();
-  at_ = 0;
-  if (it_->Valid()) {
-    const absl::string_view key(it_->key().data(), it_->key().size());
-    if (absl::StartsWith(key, prefix_)) {
-      return DecodePostings(key.substr(prefix_.size()),
-                            absl::string_view(it_->value().data(), it_->value().size()), &block_);
-    }
-  }
-  if (!it_->status().ok()) return absl::UnavailableError(it_->status().ToString());
-  return absl::OkStatus();
-}
-
-absl::Status PostingCursor::Seek(uint64_t from) {
-  // The block holding `from` is the last to begin at or before it.
-  const std::string target = prefix_ + BigEndian64(from);
-  it_->SeekForPrev(target);
-  if (!it_->Valid() ||
-      !absl::StartsWith(absl::string_view(it_->key().data(), it_->key().size()), prefix_)) {
-    it_->Seek(target);
-  }
-  if (absl::Status s = Load(); !s.ok()) return s;
-  at_ = static_cast<size_t>(std::lower_bound(block_.begin(), block_.end(), from) - block_.begin());
-  if (at_ == block_.size() && !block_.empty()) {
-    it_->Next();
-    return Load();
-  }
-  return absl::OkStatus();
-}
-
-absl::Status PostingCursor::Next() {
-  assert(Valid());
-  if (++at_ < block_.size()) return absl::OkStatus();
-  it_->Next();
-  return Load();
 }
 
 namespace {
@@ -136,24 +74,22 @@ class ChangesProjection final : public Projection {
   std::string name() const override { return kChanges; }
   // 2: no 's' (stream, position) index; 't' gives the same order. 3: a
   // narrative update's texts are left to the log (StoredChange). 4: 'w'
-  // holds dated events only. 5: 'a' and 'y' are posting blocks.
-  uint64_t layout() const override { return 5; }
+  // holds dated events only. 5: 'a' and 'y' in blocks of positions. 6:
+  // 'a', 'y' and 't' in blocks of entries (projections/blocks.h).
+  uint64_t layout() const override { return 6; }
 
   absl::Status Open(const ProjectionContext& context) override {
     log_ = context.log;
     views_.Clear();
     step_.clear();
-    tails_.clear();
+    lists_.Clear();
     return absl::OkStatus();
   }
 
   absl::Status Finish(ProjectionTxn& txn) override {
     views_.Flush(txn);
     step_.clear();
-    for (auto& [prefix, tail] : tails_) {
-      if (tail.dirty) Write(txn, prefix, tail);
-    }
-    if (tails_.size() > kMaxTails) tails_.clear();
+    lists_.Flush(txn);
     return absl::OkStatus();
   }
 
@@ -181,20 +117,24 @@ class ChangesProjection final : public Projection {
       corrected->set_corrected_by(position);
       txn.PutMessage(ChangeKey(corrected->position()), StoredChange(*corrected));
     }
-    const std::string pos = BigEndian64(position);
     txn.PutMessage(ChangeKey(position), StoredChange(change));
-    if (absl::Status s = Post(txn, IndexPrefix('a', event.actor().id()), position); !s.ok()) {
-      return s;
-    }
-    if (absl::Status s = Post(txn, IndexPrefix('y', change.type()), position); !s.ok()) return s;
     // Most events take effect when they are recorded: their 't' entry is
     // their place on both clocks, and only a dated one has a 'w' entry too.
     const uint64_t recorded_us = Micros(event.recorded_at());
     const uint64_t effective_us = Micros(event.effective_at());
     const bool dated = effective_us != recorded_us;
-    txn.Put(IndexPrefix('t', event.stream()) + BigEndian64(recorded_us) + pos,
-            dated ? kDatedMark : "");
-    if (dated) txn.Put(IndexPrefix('w', event.stream()) + BigEndian64(effective_us) + pos, "");
+    for (const auto& [prefix, entry] :
+         {std::pair{IndexPrefix('a', event.actor().id()), BlockEntry{0, position, false}},
+          std::pair{IndexPrefix('y', change.type()), BlockEntry{0, position, false}},
+          std::pair{IndexPrefix('t', event.stream()), BlockEntry{recorded_us, position, dated}}}) {
+      if (absl::Status s = lists_.Add(txn, prefix, entry); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("changes model: ", s.message()));
+      }
+    }
+    if (dated) {
+      txn.Put(IndexPrefix('w', event.stream()) + BigEndian64(effective_us) + BigEndian64(position),
+              "");
+    }
     if (before != nullptr) FoldAction(event, before);
     step_.push_back(std::move(change));
     return absl::OkStatus();
@@ -221,67 +161,9 @@ class ChangesProjection final : public Projection {
     return committed;
   }
 
-  // The last block of a posting list, as the model holds it after this
-  // step: a list grows only there.
-  struct Tail {
-    uint64_t first = 0;
-    uint64_t last = 0;
-    size_t count = 0;  // 0: the list has no block yet
-    std::string block;
-    bool dirty = false;  // changed in this step
-  };
-  // Actors and change types; far more than one ledger has.
-  static constexpr size_t kMaxTails = 4096;
-
-  static void Write(ProjectionTxn& txn, const std::string& prefix, Tail& tail) {
-    txn.Put(prefix + BigEndian64(tail.first), tail.block);
-    tail.dirty = false;
-  }
-
-  // Adds `position` to the posting list under `prefix`.
-  absl::Status Post(ProjectionTxn& txn, const std::string& prefix, uint64_t position) {
-    auto [found, added] = tails_.try_emplace(prefix);
-    Tail& tail = found->second;
-    if (added) {
-      // The list's last block, from the model as committed: the tail of
-      // every list this step has touched is in `tails_`.
-      std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
-      it->SeekForPrev(prefix + BigEndian64(UINT64_MAX));
-      if (it->Valid()) {
-        const absl::string_view key(it->key().data(), it->key().size());
-        if (absl::StartsWith(key, prefix)) {
-          std::vector<uint64_t> positions;
-          const absl::string_view value(it->value().data(), it->value().size());
-          absl::Status s = DecodePostings(key.substr(prefix.size()), value, &positions);
-          if (!s.ok()) return s;
-          tail.first = positions.front();
-          tail.last = positions.back();
-          tail.count = positions.size();
-          tail.block = std::string(value);
-        }
-      }
-      if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
-    }
-    if (tail.count > 0 && position <= tail.last) {
-      return absl::DataLossError(absl::StrCat("changes model: position ", position,
-                                              " is already in the list it is added to"));
-    }
-    if (tail.count == 0 || tail.count == kPostingBlock) {
-      if (tail.dirty) Write(txn, prefix, tail);
-      tail.first = position;
-      tail.count = 1;
-      tail.block.clear();
-    } else {
-      AppendPosting(tail.last, position, &tail.block);
-      ++tail.count;
-    }
-    tail.last = position;
-    tail.dirty = true;
-    return absl::OkStatus();
-  }
-
   const store::EventLog* log_ = nullptr;
-  absl::flat_hash_map<std::string, Tail> tails_;
+  // Actors, change types and resources: far more than one council's plans.
+  BlockLists lists_{kMaxCachedViews};
   ViewCache<v1::ActionView> views_{kMaxCachedViews};
   // The changes of the current step, in position order (consecutive), with
   // their texts.

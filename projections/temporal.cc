@@ -13,6 +13,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "ledger/store/event_log.h"
+#include "projections/blocks.h"
 #include "projections/fold.h"
 #include "projections/read_models.h"
 
@@ -45,76 +46,28 @@ absl::Status IteratorStatus(const rocksdb::Iterator& it) {
   return absl::UnavailableError(absl::StrCat("temporal model: ", it.status().ToString()));
 }
 
-// The 'x' index is in blocks: 'x' plan 0 first_suffix -> for each entry of
-// the block, the first's included, a varint of its time's distance from the
-// entry before (the first: from first_suffix's) and a varint of its
-// position's distance, shifted left one bit, ORed with 1 for a dated event.
-// A block holds up to kIndexBlock entries; only a plan's last block grows.
-constexpr size_t kIndexBlock = 128;
-
-struct IndexEntry {
-  Entry entry;
-  bool dated = false;
-};
-
-// Appends `next` to a block whose last entry is `last` (the block's first
-// suffix, for its first entry).
-void AppendIndexEntry(const Entry& last, const IndexEntry& next, std::string* block) {
-  assert(next.entry.first >= last.first && next.entry.second >= last.second);
-  AppendVarint(next.entry.first - last.first, block);
-  AppendVarint((next.entry.second - last.second) << 1 | (next.dated ? 1 : 0), block);
-}
-
-absl::Status DecodeIndexBlock(absl::string_view first, absl::string_view block,
-                              std::vector<IndexEntry>* out) {
-  if (first.size() != 16) return absl::DataLossError("temporal model: a malformed index key");
-  Entry at = {ReadBigEndian64(first.substr(0, 8)), ReadBigEndian64(first.substr(8))};
-  google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(block.data()),
-                                               static_cast<int>(block.size()));
-  for (size_t n = 0; input.CurrentPosition() < static_cast<int>(block.size()); ++n) {
-    uint64_t time = 0;
-    uint64_t position = 0;
-    if (n >= kIndexBlock || !input.ReadVarint64(&time) || !input.ReadVarint64(&position) ||
-        time > UINT64_MAX - at.first || (position >> 1) > UINT64_MAX - at.second ||
-        (n == 0) != (position >> 1 == 0)) {
-      return absl::DataLossError("temporal model: a malformed index block");
-    }
-    at = {at.first + time, at.second + (position >> 1)};
-    out->push_back({at, (position & 1) == 1});
-  }
-  if (out->empty()) return absl::DataLossError("temporal model: an empty index block");
-  return absl::OkStatus();
-}
-
-// The entries of a plan's 'x' index after `after` (exclusive; empty for the
-// start) whose time is at most `until_us`, in order; with `undated_only`,
-// only those of events that took effect when they were recorded.
+// The entries of a plan's 'x' index (a list in blocks) after `after`
+// (exclusive; empty for the start) whose time is at most `until_us`, in
+// order; with `undated_only`, only those of events that took effect when
+// they were recorded.
 absl::Status ScanBlocks(rocksdb::Iterator& it, absl::string_view plan, const std::string& after,
                         uint64_t until_us, bool undated_only, std::vector<Entry>* out) {
-  const std::string prefix = IndexPrefix(kIndexKind[kRecorded], plan);
-  // The first block that can hold an entry after `after` is the last to
-  // begin at or before it.
-  if (!after.empty()) {
-    it.SeekForPrev(prefix + after);
-    if (!it.Valid() || !absl::StartsWith(KeyOf(it), prefix)) it.Seek(prefix + after);
-  } else {
-    it.Seek(prefix);
+  BlockCursor cursor(&it, IndexPrefix(kIndexKind[kRecorded], plan));
+  const uint64_t after_time = after.empty() ? 0 : ReadBigEndian64(after.substr(0, 8));
+  const uint64_t after_position = after.empty() ? 0 : ReadBigEndian64(after.substr(8));
+  absl::Status s = cursor.Seek(after_time, after_position);
+  if (s.ok() && !after.empty() && cursor.Valid() && cursor.entry().time == after_time &&
+      cursor.entry().position == after_position) {
+    s = cursor.Next();
   }
-  std::vector<IndexEntry> block;
-  for (; it.Valid() && absl::StartsWith(KeyOf(it), prefix); it.Next()) {
-    block.clear();
-    absl::Status s =
-        DecodeIndexBlock(KeyOf(it).substr(prefix.size()),
-                         absl::string_view(it.value().data(), it.value().size()), &block);
-    if (!s.ok()) return s;
-    for (const IndexEntry& e : block) {
-      if (!after.empty() && Suffix(e.entry) <= after) continue;
-      if (e.entry.first > until_us) return absl::OkStatus();
-      if (undated_only && e.dated) continue;
-      out->push_back(e.entry);
-    }
+  for (; s.ok() && cursor.Valid(); s = cursor.Next()) {
+    const BlockEntry& e = cursor.entry();
+    if (e.time > until_us) break;
+    if (undated_only && e.dated) continue;
+    out->emplace_back(e.time, e.position);
   }
-  return IteratorStatus(it);
+  if (!s.ok()) return absl::Status(s.code(), absl::StrCat("temporal model: ", s.message()));
+  return absl::OkStatus();
 }
 
 // The entries of a plan's 'e' index (one key an entry) after `after`
@@ -358,8 +311,8 @@ class TemporalProjection final : public Projection {
   std::string name() const override { return kTemporal; }
   // 1: a copy of each view after every event; 2: every checkpoint whole;
   // 3: an 'e' entry for every event. 4: 'e' holds dated events only. 5:
-  // 'x' is in blocks.
-  uint64_t layout() const override { return 5; }
+  // 'x' in blocks. 6: 'x' in the blocks of projections/blocks.h.
+  uint64_t layout() const override { return 6; }
   // A back-dated event refolds from the model as committed, so it comes in
   // a step of its own, whose only index entries are its own.
   bool NeedsOwnStep(const v1::Event& event) const override {
@@ -373,6 +326,7 @@ class TemporalProjection final : public Projection {
   absl::Status Open(const ProjectionContext& context) override {
     context_ = context;
     plans_.clear();
+    lists_.Clear();
     if (context.position == 0) return absl::OkStatus();
     std::unique_ptr<rocksdb::Iterator> it(
         context.db->NewIterator(rocksdb::ReadOptions(), context.cf));
@@ -386,7 +340,6 @@ class TemporalProjection final : public Projection {
       for (int c : {kRecorded, kEffective}) {
         if (absl::Status s = Resume(*it, plan, c, &p.clocks[c]); !s.ok()) return s;
       }
-      if (absl::Status s = LoadTail(*it, plan, &p.tail); !s.ok()) return s;
     }
     return absl::OkStatus();
   }
@@ -415,7 +368,13 @@ class TemporalProjection final : public Projection {
     // Most events take effect when they are recorded: their 'x' entry is
     // their place on both clocks, and only a dated one has an 'e' entry.
     const bool dated = entry[kEffective].first != entry[kRecorded].first;
-    Post(txn, plan, {entry[kRecorded], dated}, &p.tail);
+    absl::Status added_entry =
+        lists_.Add(txn, IndexPrefix(kIndexKind[kRecorded], plan),
+                   BlockEntry{entry[kRecorded].first, entry[kRecorded].second, dated});
+    if (!added_entry.ok()) {
+      return absl::Status(added_entry.code(),
+                          absl::StrCat("temporal model: ", added_entry.message()));
+    }
     if (dated) txn.Put(IndexPrefix(kIndexKind[kEffective], plan) + Suffix(entry[kEffective]), "");
     for (int c : {kRecorded, kEffective}) {
       Clock& clock = p.clocks[c];
@@ -440,8 +399,8 @@ class TemporalProjection final : public Projection {
   }
 
   absl::Status Finish(ProjectionTxn& txn) override {
+    lists_.Flush(txn);
     for (auto& [plan, p] : plans_) {
-      if (p.tail.dirty) WriteTail(txn, plan, &p.tail);
       for (int c : {kRecorded, kEffective}) {
         if (!p.clocks[c].refold_from.has_value()) continue;
         if (absl::Status s = Refold(txn, plan, c, &p.clocks[c]); !s.ok()) return s;
@@ -460,57 +419,9 @@ class TemporalProjection final : public Projection {
     uint64_t cadence = PlanState().Cadence();
     std::optional<Entry> refold_from;  // the back-dated entry of this step
   };
-  // The last block of a plan's 'x' index, as the model holds it after this
-  // step.
-  struct Tail {
-    std::string first;  // the suffix its key ends with; empty: no block yet
-    Entry last;
-    size_t count = 0;
-    std::string block;
-    bool dirty = false;  // changed in this step
-  };
   struct Plan {
     Clock clocks[2];
-    Tail tail;
   };
-
-  static absl::Status LoadTail(rocksdb::Iterator& it, const std::string& plan, Tail* tail) {
-    *tail = Tail();
-    const std::string prefix = IndexPrefix(kIndexKind[kRecorded], plan);
-    it.SeekForPrev(prefix + std::string(16, '\xff'));
-    if (!it.Valid() || !absl::StartsWith(KeyOf(it), prefix)) return IteratorStatus(it);
-    std::vector<IndexEntry> entries;
-    const absl::string_view value(it.value().data(), it.value().size());
-    absl::Status s = DecodeIndexBlock(KeyOf(it).substr(prefix.size()), value, &entries);
-    if (!s.ok()) return s;
-    tail->first = std::string(KeyOf(it).substr(prefix.size()));
-    tail->last = entries.back().entry;
-    tail->count = entries.size();
-    tail->block = std::string(value);
-    return absl::OkStatus();
-  }
-
-  static void WriteTail(ProjectionTxn& txn, const std::string& plan, Tail* tail) {
-    txn.Put(IndexPrefix(kIndexKind[kRecorded], plan) + tail->first, tail->block);
-    tail->dirty = false;
-  }
-
-  // Adds an entry, after every one the plan has, to its 'x' index.
-  static void Post(ProjectionTxn& txn, const std::string& plan, const IndexEntry& next,
-                   Tail* tail) {
-    if (tail->count == 0 || tail->count == kIndexBlock) {
-      if (tail->dirty) WriteTail(txn, plan, tail);
-      tail->first = Suffix(next.entry);
-      tail->count = 0;
-      tail->block.clear();
-      AppendIndexEntry(next.entry, next, &tail->block);
-    } else {
-      AppendIndexEntry(tail->last, next, &tail->block);
-    }
-    ++tail->count;
-    tail->last = next.entry;
-    tail->dirty = true;
-  }
 
   static bool BackDated(const Clock& clock, const Entry& entry) {
     return !clock.frontier.empty() && Suffix(entry) <= clock.frontier;
@@ -598,6 +509,8 @@ class TemporalProjection final : public Projection {
 
   ProjectionContext context_;
   std::map<std::string, Plan> plans_;
+  // Each plan's 'x' index: the plans are all held in `plans_` as well.
+  BlockLists lists_{SIZE_MAX};
 };
 
 }  // namespace

@@ -24,10 +24,9 @@
 // the checkpoint before it with the few events after it folded in.
 //
 //   'k' plan                            -> ""   (the plans it has seen)
-//   'x' plan 0 recorded_us position     -> a block of index entries, this
-//                                            one and up to 127 after it
-//                                            (recorded order = log order),
-//                                            each marked dated or not
+//   'x' plan 0 (recorded_us, position)  -> block (recorded order = log
+//                                            order; projections/blocks.h),
+//                                            entries marked dated
 //   'e' plan 0 effective_us position    -> ""   (dated events only)
 //   On the effective clock a plan's order is the 'x' entries of the events
 //   that took effect when they were recorded merged with the 'e' entries

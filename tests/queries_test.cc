@@ -17,6 +17,7 @@
 #include "auditledger/v1/report_service.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "ledger/service/model_reader.h"
+#include "projections/blocks.h"
 #include "projections/fold.h"
 #include "projections/read_models.h"
 #include "projections/temporal.h"
@@ -1282,7 +1283,7 @@ TEST_F(QueriesTest, AnActorsAndATypesChangesSpanManyPostingBlocks) {
   Connect();
   batches(6);
   const std::vector<v1::Change> all = Changes({});
-  ASSERT_GT(all.size(), 3 * projections::kPostingBlock);
+  ASSERT_GT(all.size(), 3 * projections::kBlockEntries);
   std::vector<v1::ListChangesRequest> queries(4);
   queries[0].set_actor("jsmith");
   queries[1].set_actor("akhan");

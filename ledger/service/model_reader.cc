@@ -11,6 +11,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "ledger/domain/names.h"
 #include "ledger/store/event_log.h"
+#include "projections/blocks.h"
 #include "projections/fold.h"
 #include "projections/read_models.h"
 #include "projections/temporal.h"
@@ -199,10 +200,23 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
   // (time on the clock, position) of each change in the window, in order.
   using Entry = std::pair<uint64_t, uint64_t>;
   const uint64_t start = after_us == UINT64_MAX ? after_us : after_us + 1;
-  // The entries of one index in the window; with `undated_only`, only the
-  // 't' entries of events that took effect when recorded.
-  auto scan = [&](char kind, bool undated_only, std::vector<Entry>* out) -> absl::Status {
-    const std::string prefix = projections::IndexPrefix(kind, stream);
+  // The 't' entries in the window (in blocks); with `undated_only`, only
+  // those of events that took effect when they were recorded.
+  auto timeline = [&](bool undated_only, std::vector<Entry>* out) -> absl::Status {
+    auto it = reader.Iterator(projections::kChanges);
+    projections::BlockCursor cursor(it.get(), projections::IndexPrefix('t', stream));
+    absl::Status s = cursor.Seek(start, 0);
+    for (; s.ok() && cursor.Valid(); s = cursor.Next()) {
+      const projections::BlockEntry& entry = cursor.entry();
+      if (entry.time > until_us) break;
+      if ((undated_only && entry.dated) || entry.position > known_at) continue;
+      out->emplace_back(entry.time, entry.position);
+    }
+    return s;
+  };
+  // The 'w' entries in the window: one key each, for dated events only.
+  auto dated_entries = [&](std::vector<Entry>* out) -> absl::Status {
+    const std::string prefix = projections::IndexPrefix('w', stream);
     auto it = reader.Iterator(projections::kChanges);
     for (it->Seek(prefix + projections::BigEndian64(start));
          it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
@@ -210,7 +224,6 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
       if (rest.size() != 16) continue;
       const uint64_t time = projections::ReadBigEndian64(rest.substr(0, 8));
       if (time > until_us) break;
-      if (undated_only && !it->value().empty()) continue;
       const uint64_t position = projections::ReadBigEndian64(rest.substr(8));
       if (position > known_at) continue;
       out->emplace_back(time, position);
@@ -222,12 +235,12 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
   if (clock == v1::EFFECTIVE) {
     std::vector<Entry> undated;
     std::vector<Entry> dated;
-    if (absl::Status s = scan('t', /*undated_only=*/true, &undated); !s.ok()) return s;
-    if (absl::Status s = scan('w', /*undated_only=*/false, &dated); !s.ok()) return s;
+    if (absl::Status s = timeline(/*undated_only=*/true, &undated); !s.ok()) return s;
+    if (absl::Status s = dated_entries(&dated); !s.ok()) return s;
     entries.reserve(undated.size() + dated.size());
     std::merge(undated.begin(), undated.end(), dated.begin(), dated.end(),
                std::back_inserter(entries));
-  } else if (absl::Status s = scan('t', /*undated_only=*/false, &entries); !s.ok()) {
+  } else if (absl::Status s = timeline(/*undated_only=*/false, &entries); !s.ok()) {
     return s;
   }
   *left_out = entries.size() > max ? entries.size() - max : 0;

@@ -21,6 +21,7 @@
 #include "ledger/service/ledger_service.h"
 #include "ledger/service/model_reader.h"
 #include "ledger/store/sha256.h"
+#include "projections/blocks.h"
 #include "projections/fold.h"
 #include "projections/read_models.h"
 #include "report/report_model.h"
@@ -259,23 +260,26 @@ grpc::Status QueryServiceImpl::GetActionTimeline(grpc::ServerContext* context,
     return ToGrpc(
         absl::NotFoundError(absl::StrCat("name: action ", request->name(), " not found")));
   }
-  // The action's changes by recorded time, which is log order.
-  const std::string prefix = projections::IndexPrefix('t', request->name());
+  // The action's changes by recorded time, which is log order; a page
+  // token carries the entry to resume at.
+  if (!page->cursor.empty() && page->cursor.size() != 16) {
+    return ToGrpc(absl::InvalidArgumentError("page_token: not a token of this query"));
+  }
+  const uint64_t time = page->cursor.empty() ? 0 : ReadBigEndian64(page->cursor.substr(0, 8));
+  const uint64_t position = page->cursor.empty() ? 0 : ReadBigEndian64(page->cursor.substr(8));
   auto it = reader.Iterator(projections::kChanges);
-  for (it->Seek(prefix + page->cursor); it->Valid() && absl::StartsWith(View(it->key()), prefix);
-       it->Next()) {
-    const absl::string_view rest = View(it->key()).substr(prefix.size());
-    if (rest.size() != 16) continue;
-    const uint64_t position = ReadBigEndian64(rest.substr(8));
+  projections::BlockCursor cursor(it.get(), projections::IndexPrefix('t', request->name()));
+  absl::Status s = cursor.Seek(time, position);
+  for (; s.ok() && cursor.Valid(); s = cursor.Next()) {
     if (response->changes_size() == page->size) {
-      response->set_next_page_token(MakeToken(page->filters, rest));
+      response->set_next_page_token(MakeToken(page->filters, cursor.entry().Suffix()));
       break;
     }
-    absl::StatusOr<bool> change = reader.GetChange(position, response->add_changes());
+    absl::StatusOr<bool> change =
+        reader.GetChange(cursor.entry().position, response->add_changes());
     if (!change.ok()) return ToGrpc(change.status());
   }
-  if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
-  return grpc::Status::OK;
+  return ToGrpc(s);
 }
 
 grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
@@ -316,17 +320,13 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   // type's changes, or the whole log. Each is in log order, and each key
   // ends with the change's position. What follows the prefix is the cursor
   // a page token carries.
-  std::string prefix;
-  size_t rest_size = 8;
+  std::string prefix = "p";
   if (!request->action().empty()) {
     prefix = projections::IndexPrefix('t', request->action());
-    rest_size = 16;  // recorded time, position
   } else if (!request->actor().empty()) {
     prefix = projections::IndexPrefix('a', request->actor());
   } else if (!request->type().empty()) {
     prefix = projections::IndexPrefix('y', request->type());
-  } else {
-    prefix = "p";
   }
   const std::string plan_prefix = request->parent() + "/";
   ModelReader reader(runner_);
@@ -337,18 +337,6 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
     if (!got.ok()) return ToGrpc(got.status());
     if (!*got) {
       return ToGrpc(absl::NotFoundError(absl::StrCat("action: ", request->action(), " not found")));
-    }
-  }
-  // The first page starts at start_time: a timeline's keys begin with the
-  // recorded time, the other indexes' with the position, which follows it.
-  std::string start = prefix + page->cursor;
-  if (page->cursor.empty() && start_us > 0) {
-    if (rest_size == 16) {
-      start = prefix + BigEndian64(start_us);
-    } else {
-      absl::StatusOr<uint64_t> first = FirstRecordedAtOrAfter(reader, start_us);
-      if (!first.ok()) return ToGrpc(first.status());
-      start = prefix + BigEndian64(*first);
     }
   }
   // Each entry in turn: what a page token carries to resume at it, its
@@ -383,25 +371,48 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
     *response->add_changes() = std::move(change);
     return true;
   };
-  if (prefix[0] == 'a' || prefix[0] == 'y') {
-    // Posting blocks: the cursor is the next change's position.
-    const absl::string_view from = absl::string_view(start).substr(prefix.size());
-    projections::PostingCursor cursor(reader.Iterator(projections::kChanges), prefix);
-    absl::Status s = cursor.Seek(from.size() == 8 ? ReadBigEndian64(from) : 0);
+  auto it = reader.Iterator(projections::kChanges);
+  if (prefix != "p") {
+    // A list in blocks: a timeline ('t', by recorded time and position), an
+    // actor's or a type's changes (by position). A page token carries the
+    // entry to resume at; a first page starts at start_time.
+    uint64_t time = 0;
+    uint64_t position = 0;
+    if (!page->cursor.empty()) {
+      if (page->cursor.size() != 16) {
+        return ToGrpc(absl::InvalidArgumentError("page_token: not a token of this query"));
+      }
+      time = ReadBigEndian64(page->cursor.substr(0, 8));
+      position = ReadBigEndian64(page->cursor.substr(8));
+    } else if (start_us > 0 && prefix[0] == 't') {
+      time = start_us;
+    } else if (start_us > 0) {
+      absl::StatusOr<uint64_t> first = FirstRecordedAtOrAfter(reader, start_us);
+      if (!first.ok()) return ToGrpc(first.status());
+      position = *first;
+    }
+    projections::BlockCursor cursor(it.get(), prefix);
+    absl::Status s = cursor.Seek(time, position);
     for (; s.ok() && cursor.Valid(); s = cursor.Next()) {
-      absl::StatusOr<bool> more = take(BigEndian64(cursor.position()), cursor.position(), nullptr);
+      const projections::BlockEntry& entry = cursor.entry();
+      absl::StatusOr<bool> more = take(entry.Suffix(), entry.position, nullptr);
       if (!more.ok()) return ToGrpc(more.status());
       if (!*more) break;
     }
     return ToGrpc(s);
   }
-  auto it = reader.Iterator(projections::kChanges);
+  // The whole log, in order: the cursor is the next change's position.
+  std::string start = prefix + page->cursor;
+  if (page->cursor.empty() && start_us > 0) {
+    absl::StatusOr<uint64_t> first = FirstRecordedAtOrAfter(reader, start_us);
+    if (!first.ok()) return ToGrpc(first.status());
+    start = prefix + BigEndian64(*first);
+  }
   for (it->Seek(start); it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
     const absl::string_view rest = View(it->key()).substr(prefix.size());
-    if (rest.size() != rest_size) continue;
-    const uint64_t position = ReadBigEndian64(rest.substr(rest_size - 8));
+    if (rest.size() != 8) continue;
     const rocksdb::Slice value = it->value();
-    absl::StatusOr<bool> more = take(rest, position, prefix == "p" ? &value : nullptr);
+    absl::StatusOr<bool> more = take(rest, ReadBigEndian64(rest), &value);
     if (!more.ok()) return ToGrpc(more.status());
     if (!*more) break;
   }

@@ -1,0 +1,93 @@
+#ifndef AUDITLEDGER_PROJECTIONS_BLOCKS_H_
+#define AUDITLEDGER_PROJECTIONS_BLOCKS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "projections/projection.h"
+#include "rocksdb/db.h"
+
+// Index lists in blocks. A read model's index of one key an entry (an
+// actor's changes, an action's timeline, a plan's events in order) costs a
+// memtable insert, and a share of every compaction, for each event; in
+// blocks it costs one for every kBlockEntries.
+//
+// A list is a prefix's keys, each a block:
+//   prefix time (8 bytes BE) position (8 bytes BE)   -> entries
+// where the key is the block's first entry, and the value holds every
+// entry of the block, the first included: for each, a varint of its time's
+// distance from the entry before (the first: from the key's) and a varint
+// of its position's distance, shifted left one bit, ORed with 1 for an entry
+// marked dated. Entries are in (time, position) order, positions strictly
+// increasing; only a list's last block grows.
+namespace auditledger::projections {
+
+inline constexpr size_t kBlockEntries = 128;
+
+struct BlockEntry {
+  uint64_t time = 0;  // 0 for a list ordered by position alone
+  uint64_t position = 0;
+  bool dated = false;
+  // The 16 bytes a key (and a page token) carries for this entry.
+  std::string Suffix() const;
+};
+
+// The entries of one block, appended to `out`.
+absl::Status DecodeBlock(absl::string_view first, absl::string_view value,
+                         std::vector<BlockEntry>* out);
+
+// Reads a list, a block at a time.
+class BlockCursor {
+ public:
+  // `it` iterates the model (and outlives the cursor).
+  BlockCursor(rocksdb::Iterator* it, std::string prefix) : it_(it), prefix_(std::move(prefix)) {}
+  // To the first entry at or after (time, position).
+  absl::Status Seek(uint64_t time, uint64_t position);
+  bool Valid() const { return at_ < block_.size(); }
+  const BlockEntry& entry() const { return block_[at_]; }
+  absl::Status Next();
+
+ private:
+  // Decodes the block the iterator is at, if it is one of the prefix's.
+  absl::Status Load();
+  rocksdb::Iterator* it_;
+  std::string prefix_;
+  std::vector<BlockEntry> block_;
+  size_t at_ = 0;
+};
+
+// A projection's writer of lists: it keeps each list's last block in memory
+// and writes the blocks it changed once a step.
+class BlockLists {
+ public:
+  // Holds at most `max_lists` lists after a step.
+  explicit BlockLists(size_t max_lists) : max_lists_(max_lists) {}
+  void Clear() { tails_.clear(); }
+  // Adds `entry`, after every entry the list under `prefix` holds. Reads
+  // the list's last block from the model the first time it is touched: the
+  // model as committed, which has every entry of it but this step's.
+  absl::Status Add(ProjectionTxn& txn, const std::string& prefix, const BlockEntry& entry);
+  // Stages the blocks changed in this step.
+  void Flush(ProjectionTxn& txn);
+
+ private:
+  struct Tail {
+    std::string first;  // the suffix its key ends with; empty: no block yet
+    BlockEntry last;
+    size_t count = 0;
+    std::string value;
+    bool dirty = false;
+  };
+  static void Write(ProjectionTxn& txn, const std::string& prefix, Tail& tail);
+  size_t max_lists_;
+  absl::flat_hash_map<std::string, Tail> tails_;
+};
+
+}  // namespace auditledger::projections
+
+#endif  // AUDITLEDGER_PROJECTIONS_BLOCKS_H_

@@ -1,0 +1,162 @@
+#include "projections/blocks.h"
+
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "tests/support/ledgerd_process.h"
+
+namespace auditledger::projections {
+namespace {
+
+// A real RocksDB in a temp dir; each step is one write batch, as the
+// projection runner commits them.
+class BlocksTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir_.path() + "/db", &db).ok());
+    db_.reset(db);
+  }
+
+  // Adds `entries` to the lists in one step of `lists`.
+  void Step(BlockLists& lists, const std::vector<std::pair<std::string, BlockEntry>>& entries) {
+    rocksdb::WriteBatch batch;
+    ProjectionTxn txn(db_.get(), db_->DefaultColumnFamily(), &batch);
+    for (const auto& [prefix, entry] : entries) {
+      absl::Status s = lists.Add(txn, prefix, entry);
+      ASSERT_TRUE(s.ok()) << s;
+    }
+    lists.Flush(txn);
+    ASSERT_TRUE(db_->Write(rocksdb::WriteOptions(), &batch).ok());
+  }
+
+  // Every entry of the list under `prefix` from (time, position) on.
+  std::vector<BlockEntry> Read(const std::string& prefix, uint64_t time, uint64_t position) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    BlockCursor cursor(it.get(), prefix);
+    std::vector<BlockEntry> out;
+    absl::Status s = cursor.Seek(time, position);
+    for (size_t n = 0; s.ok() && cursor.Valid() && n < 100000; ++n, s = cursor.Next()) {
+      out.push_back(cursor.entry());
+    }
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+
+  size_t Keys(const std::string& prefix) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    size_t n = 0;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
+    return n;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+bool Same(const std::vector<BlockEntry>& a, const std::vector<BlockEntry>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].time != b[i].time || a[i].position != b[i].position || a[i].dated != b[i].dated) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST_F(BlocksTest, ListsReadBackFromAnyEntryAcrossStepsAndRestarts) {
+  // Two lists interleaved, in steps of varying size, with a writer started
+  // afresh (as after a restart) partway, when a block is half full; and
+  // with a writer that may hold one list only, so it reads the other's
+  // last block back from the model at every step.
+  for (size_t max_lists : {size_t{1000}, size_t{1}}) {
+  SCOPED_TRACE(max_lists);
+  const std::string tag(1, static_cast<char>('0' + (max_lists == 1)));
+  std::mt19937_64 rng(7);
+  std::map<std::string, std::vector<BlockEntry>> want;
+  auto lists = std::make_unique<BlockLists>(max_lists);
+  uint64_t time = 1'000'000;
+  uint64_t position = 0;
+  for (int step = 0; step < 60; ++step) {
+    if (step == 37) lists = std::make_unique<BlockLists>(max_lists);
+    std::vector<std::pair<std::string, BlockEntry>> entries;
+    const int n = 1 + static_cast<int>(rng() % 30);
+    for (int i = 0; i < n; ++i) {
+      time += rng() % 3;  // ties on the time, never back
+      position += 1 + rng() % 2;
+      const std::string prefix = rng() % 3 == 0 ? "a" + tag : "t" + tag;
+      BlockEntry entry{time, position, rng() % 5 == 0};
+      entries.emplace_back(prefix, entry);
+      want[prefix].push_back(entry);
+    }
+    Step(*lists, entries);
+  }
+  for (const auto& [prefix, entries] : want) {
+    ASSERT_GT(entries.size(), 2 * kBlockEntries);
+    EXPECT_EQ(Keys(prefix), (entries.size() + kBlockEntries - 1) / kBlockEntries);
+    EXPECT_TRUE(Same(Read(prefix, 0, 0), entries));
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const std::vector<BlockEntry> rest(entries.begin() + static_cast<long>(i), entries.end());
+      EXPECT_TRUE(Same(Read(prefix, entries[i].time, entries[i].position), rest)) << i;
+      // Between two entries: from the next one on.
+      const std::vector<BlockEntry> after(entries.begin() + static_cast<long>(i) + 1,
+                                          entries.end());
+      EXPECT_TRUE(Same(Read(prefix, entries[i].time, entries[i].position + 1), after)) << i;
+    }
+    EXPECT_TRUE(Read(prefix, UINT64_MAX, UINT64_MAX).empty());
+  }
+  EXPECT_TRUE(Read("a" + tag + "-", 0, 0).empty());
+  }
+}
+
+TEST_F(BlocksTest, AnEntryNotAfterTheLastIsRefused) {
+  BlockLists lists(10);
+  Step(lists, {{"p", BlockEntry{5, 10, false}}});
+  rocksdb::WriteBatch batch;
+  ProjectionTxn txn(db_.get(), db_->DefaultColumnFamily(), &batch);
+  EXPECT_EQ(lists.Add(txn, "p", BlockEntry{5, 10, false}).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(lists.Add(txn, "p", BlockEntry{4, 11, false}).code(), absl::StatusCode::kDataLoss);
+  // Read back from the model by a writer that has not seen the list.
+  BlockLists fresh(10);
+  EXPECT_EQ(fresh.Add(txn, "p", BlockEntry{5, 9, false}).code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(fresh.Add(txn, "p", BlockEntry{5, 11, true}).ok());
+}
+
+TEST(DecodeBlockTest, MalformedBlocksAreDataLoss) {
+  const std::string first = BlockEntry{3, 4, false}.Suffix();
+  std::vector<BlockEntry> out;
+  // The first entry: zero distances; the next ones: a position further.
+  ASSERT_TRUE(DecodeBlock(first, std::string("\x00\x00\x01\x03", 4), &out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].time, 4u);
+  EXPECT_EQ(out[1].position, 5u);
+  EXPECT_TRUE(out[1].dated);
+  const std::vector<std::string> bad = {
+      std::string(),                     // no entry
+      std::string("\x00", 1),            // half an entry
+      std::string("\x00\x80", 2),        // a varint cut short
+      std::string("\x01\x00", 2),        // the first entry is not the key's
+      std::string("\x00\x00\x00\x00", 4),  // a position twice
+      std::string("\x00\x00\x00\x01", 4),  // the same position, dated
+  };
+  for (const std::string& value : bad) {
+    out.clear();
+    EXPECT_EQ(DecodeBlock(first, value, &out).code(), absl::StatusCode::kDataLoss);
+  }
+  std::string full(2, '\0');
+  for (size_t i = 1; i <= kBlockEntries; ++i) full += std::string("\x00\x02", 2);
+  out.clear();
+  EXPECT_EQ(DecodeBlock(first, full, &out).code(), absl::StatusCode::kDataLoss);
+  out.clear();
+  EXPECT_EQ(DecodeBlock("short", std::string(2, '\0'), &out).code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace auditledger::projections
