@@ -124,8 +124,8 @@ absl::Status BlockLists::Add(ProjectionTxn& txn, const std::string& prefix,
     if (absl::Status s = IteratorStatus(*it); !s.ok()) return s;
   }
   if (tail.count > 0 && (!Before(tail.last, entry) || entry.position <= tail.last.position)) {
-    return absl::DataLossError(absl::StrCat("position ", entry.position,
-                                            " does not come after the last of its list"));
+    return absl::DataLossError(
+        absl::StrCat("position ", entry.position, " does not come after the last of its list"));
   }
   if (tail.count == 0 || tail.count == kBlockEntries) {
     if (tail.dirty) Write(txn, prefix, tail);

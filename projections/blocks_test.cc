@@ -77,42 +77,42 @@ TEST_F(BlocksTest, ListsReadBackFromAnyEntryAcrossStepsAndRestarts) {
   // with a writer that may hold one list only, so it reads the other's
   // last block back from the model at every step.
   for (size_t max_lists : {size_t{1000}, size_t{1}}) {
-  SCOPED_TRACE(max_lists);
-  const std::string tag(1, static_cast<char>('0' + (max_lists == 1)));
-  std::mt19937_64 rng(7);
-  std::map<std::string, std::vector<BlockEntry>> want;
-  auto lists = std::make_unique<BlockLists>(max_lists);
-  uint64_t time = 1'000'000;
-  uint64_t position = 0;
-  for (int step = 0; step < 60; ++step) {
-    if (step == 37) lists = std::make_unique<BlockLists>(max_lists);
-    std::vector<std::pair<std::string, BlockEntry>> entries;
-    const int n = 1 + static_cast<int>(rng() % 30);
-    for (int i = 0; i < n; ++i) {
-      time += rng() % 3;  // ties on the time, never back
-      position += 1 + rng() % 2;
-      const std::string prefix = rng() % 3 == 0 ? "a" + tag : "t" + tag;
-      BlockEntry entry{time, position, rng() % 5 == 0};
-      entries.emplace_back(prefix, entry);
-      want[prefix].push_back(entry);
+    SCOPED_TRACE(max_lists);
+    const std::string tag(1, static_cast<char>('0' + (max_lists == 1)));
+    std::mt19937_64 rng(7);
+    std::map<std::string, std::vector<BlockEntry>> want;
+    auto lists = std::make_unique<BlockLists>(max_lists);
+    uint64_t time = 1'000'000;
+    uint64_t position = 0;
+    for (int step = 0; step < 60; ++step) {
+      if (step == 37) lists = std::make_unique<BlockLists>(max_lists);
+      std::vector<std::pair<std::string, BlockEntry>> entries;
+      const int n = 1 + static_cast<int>(rng() % 30);
+      for (int i = 0; i < n; ++i) {
+        time += rng() % 3;  // ties on the time, never back
+        position += 1 + rng() % 2;
+        const std::string prefix = rng() % 3 == 0 ? "a" + tag : "t" + tag;
+        BlockEntry entry{time, position, rng() % 5 == 0};
+        entries.emplace_back(prefix, entry);
+        want[prefix].push_back(entry);
+      }
+      Step(*lists, entries);
     }
-    Step(*lists, entries);
-  }
-  for (const auto& [prefix, entries] : want) {
-    ASSERT_GT(entries.size(), 2 * kBlockEntries);
-    EXPECT_EQ(Keys(prefix), (entries.size() + kBlockEntries - 1) / kBlockEntries);
-    EXPECT_TRUE(Same(Read(prefix, 0, 0), entries));
-    for (size_t i = 0; i < entries.size(); ++i) {
-      const std::vector<BlockEntry> rest(entries.begin() + static_cast<long>(i), entries.end());
-      EXPECT_TRUE(Same(Read(prefix, entries[i].time, entries[i].position), rest)) << i;
-      // Between two entries: from the next one on.
-      const std::vector<BlockEntry> after(entries.begin() + static_cast<long>(i) + 1,
-                                          entries.end());
-      EXPECT_TRUE(Same(Read(prefix, entries[i].time, entries[i].position + 1), after)) << i;
+    for (const auto& [prefix, entries] : want) {
+      ASSERT_GT(entries.size(), 2 * kBlockEntries);
+      EXPECT_EQ(Keys(prefix), (entries.size() + kBlockEntries - 1) / kBlockEntries);
+      EXPECT_TRUE(Same(Read(prefix, 0, 0), entries));
+      for (size_t i = 0; i < entries.size(); ++i) {
+        const std::vector<BlockEntry> rest(entries.begin() + static_cast<long>(i), entries.end());
+        EXPECT_TRUE(Same(Read(prefix, entries[i].time, entries[i].position), rest)) << i;
+        // Between two entries: from the next one on.
+        const std::vector<BlockEntry> after(entries.begin() + static_cast<long>(i) + 1,
+                                            entries.end());
+        EXPECT_TRUE(Same(Read(prefix, entries[i].time, entries[i].position + 1), after)) << i;
+      }
+      EXPECT_TRUE(Read(prefix, UINT64_MAX, UINT64_MAX).empty());
     }
-    EXPECT_TRUE(Read(prefix, UINT64_MAX, UINT64_MAX).empty());
-  }
-  EXPECT_TRUE(Read("a" + tag + "-", 0, 0).empty());
+    EXPECT_TRUE(Read("a" + tag + "-", 0, 0).empty());
   }
 }
 
@@ -139,10 +139,10 @@ TEST(DecodeBlockTest, MalformedBlocksAreDataLoss) {
   EXPECT_EQ(out[1].position, 5u);
   EXPECT_TRUE(out[1].dated);
   const std::vector<std::string> bad = {
-      std::string(),                     // no entry
-      std::string("\x00", 1),            // half an entry
-      std::string("\x00\x80", 2),        // a varint cut short
-      std::string("\x01\x00", 2),        // the first entry is not the key's
+      std::string(),                       // no entry
+      std::string("\x00", 1),              // half an entry
+      std::string("\x00\x80", 2),          // a varint cut short
+      std::string("\x01\x00", 2),          // the first entry is not the key's
       std::string("\x00\x00\x00\x00", 4),  // a position twice
       std::string("\x00\x00\x00\x01", 4),  // the same position, dated
   };
