@@ -80,6 +80,7 @@ std::string Short(const std::string& action_name) {
 std::vector<TableData> ChangeTables(const ReportModel& m) {
   TableData status{"Status changes", {"Action", "From", "To", "Reason"}, {}};
   TableData targets{"Revised target dates", {"Action", "From", "To", "Reason"}, {}};
+  TableData amended{"Amended descriptions", {"Action", "Was", "Now"}, {}};
   TableData added{"New actions", {"Action", "Description"}, {}};
   TableData held{"Paused and stopped actions", {"Action", "Status", "Reason"}, {}};
   for (const v1::ActionView& a : m.actions) {
@@ -103,12 +104,18 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
         targets.rows.push_back({id, domain::FormatTargetDate(was.target_date()),
                                 domain::FormatTargetDate(a.target_date()), reasons});
       }
+      if (was.description() != a.description()) {
+        amended.rows.push_back({id, was.description(), a.description()});
+      }
     }
     if (a.status() == v1::PAUSED || a.status() == v1::STOPPED) {
       held.rows.push_back({id, projections::StatusText(a.status()), a.status_reason()});
     }
   }
-  return {status, targets, added, held};
+  // Amendments are rare: their section is there only when there are some,
+  // so a report of a plan with none reads as it always has.
+  if (amended.rows.empty()) return {status, targets, added, held};
+  return {status, targets, amended, added, held};
 }
 
 std::vector<TableData> OverdueTables(const ReportModel& m) {

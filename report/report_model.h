@@ -62,7 +62,8 @@ struct TableData {
   std::vector<std::vector<std::string>> rows;
 };
 
-// Status changes, revised targets, new actions, paused and stopped ones.
+// Status changes, revised targets, amended descriptions (when there are
+// any), new actions, paused and stopped ones.
 std::vector<TableData> ChangeTables(const ReportModel& model);
 // Overdue and slipped actions.
 std::vector<TableData> OverdueTables(const ReportModel& model);

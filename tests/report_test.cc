@@ -336,6 +336,30 @@ TEST_F(ReportTest, PeriodsClosedOutOfOrderStillComeBackByPosition) {
   EXPECT_EQ(draft.find("Asked for as the ledger stood"), std::string::npos);
 }
 
+TEST_F(ReportTest, AmendedDescriptionsAreAmongWhatChanged) {
+  ImportOxford();
+  const std::string a7 = "plans/oxford-cpc-2023/recommendations/r1/actions/a7";
+  v1::ExecuteCommandsRequest request;
+  *request.add_commands() = testing::OpenPeriod("oxford-cpc-2023", "jan-2025", "January 2025");
+  *request.add_commands() =
+      testing::AmendDescription(a7, "Establish the City Centre delivery board", "scope agreed");
+  *request.add_commands() = testing::ClosePeriod("plans/oxford-cpc-2023/periods/jan-2025");
+  v1::CommandResponse response;
+  grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const std::string md = Render(v1::MARKDOWN, "plans/oxford-cpc-2023/periods/jan-2025").content();
+  EXPECT_NE(md.find("### Amended descriptions\n\n| Action | Was | Now |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| r1/a7 | Establish a delivery board for the City Centre Action Plan "
+                    "including agreeing terms of reference and members | Establish the City "
+                    "Centre delivery board |"),
+            std::string::npos)
+      << md;
+  const std::string html = Render(v1::HTML, "plans/oxford-cpc-2023/periods/jan-2025").content();
+  EXPECT_NE(html.find("Amended descriptions"), std::string::npos);
+  // A period with none has no such section (the golden files show it).
+  EXPECT_EQ(Render(v1::MARKDOWN).content().find("Amended descriptions"), std::string::npos);
+}
+
 TEST_F(ReportTest, AReportAtAPositionItCannotBeTrueToIsRefused) {
   ImportOxford();
   const uint64_t head = Head();
