@@ -231,6 +231,9 @@ TEST_F(LedgerctlTest, FailureClassesHaveTheirExitCodes) {
   Import();
   RunResult usage = Ctl({"action", "frobnicate"});
   EXPECT_EQ(usage.exit_code, 2) << usage.err;
+  RunResult no_dir = Ctl({"plan", "import", tmp_.path() + "/no-such-plan"});
+  EXPECT_EQ(no_dir.exit_code, 2);
+  EXPECT_NE(no_dir.err.find("DIR: Directory does not exist"), std::string::npos) << no_dir.err;
   RunResult bad_id = Ctl({"action", "show", "a7"});
   EXPECT_EQ(bad_id.exit_code, 2);
   EXPECT_NE(bad_id.err.find("RECOMMENDATION/ACTION"), std::string::npos) << bad_id.err;

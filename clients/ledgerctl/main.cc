@@ -560,7 +560,9 @@ int Main(int argc, char** argv) {
                            "record a plan from its spreadsheets (a directory with plan.json, "
                            "recommendations.csv, actions.csv). Admin only.\n"
                            "Example: ledgerctl plan import examples/oxford-cpc-2023");
-  plan_import->add_option("DIR", import_dir, "plan directory")->required();
+  plan_import->add_option("DIR", import_dir, "plan directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   plan_import->add_flag("--dry-run", dry_run, "check the files, record nothing");
   plan_import->callback([&] {
     run = [&] {
