@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <memory>
+#include <optional>
 #include <tuple>
 
 #include "absl/strings/match.h"
@@ -25,39 +26,48 @@ bool Before(const BlockEntry& a, const BlockEntry& b) {
   return std::tie(a.time, a.position) < std::tie(b.time, b.position);
 }
 
-void Append(const BlockEntry& last, const BlockEntry& next, std::string* value) {
-  assert(next.time >= last.time && next.position >= last.position);
-  AppendVarint(next.time - last.time, value);
-  AppendVarint((next.position - last.position) << 1 | (next.dated ? 1 : 0), value);
+// The open block's key suffix, as a string of its 16 bytes.
+absl::string_view OpenSuffix() { return absl::string_view(kOpenBlock, 16); }
+
+// Appends `next` to a block whose last entry is `last`, or as its first
+// entry when there is none.
+void Append(const BlockEntry* last, const BlockEntry& next, std::string* value) {
+  const uint64_t time = last == nullptr ? next.time : next.time - last->time;
+  const uint64_t position = last == nullptr ? next.position : next.position - last->position;
+  assert(last == nullptr || (next.time >= last->time && position > 0));
+  AppendVarint(time, value);
+  AppendVarint(position << 1 | (next.dated ? 1 : 0), value);
 }
 
 }  // namespace
 
 std::string BlockEntry::Suffix() const { return BigEndian64(time) + BigEndian64(position); }
 
-absl::Status DecodeBlock(absl::string_view first, absl::string_view value,
+absl::Status DecodeBlock(absl::string_view suffix, absl::string_view value,
                          std::vector<BlockEntry>* out) {
-  if (first.size() != 16) return absl::DataLossError("a malformed index block key");
-  BlockEntry at;
-  at.time = ReadBigEndian64(first.substr(0, 8));
-  at.position = ReadBigEndian64(first.substr(8));
+  if (suffix.size() != 16) return absl::DataLossError("a malformed index block key");
   google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(value.data()),
                                                static_cast<int>(value.size()));
+  BlockEntry at;
   size_t n = 0;
   for (; input.CurrentPosition() < static_cast<int>(value.size()); ++n) {
     uint64_t time = 0;
     uint64_t position = 0;
     if (n >= kBlockEntries || !input.ReadVarint64(&time) || !input.ReadVarint64(&position) ||
-        time > UINT64_MAX - at.time || (position >> 1) > UINT64_MAX - at.position ||
-        (n == 0) != (time == 0 && position >> 1 == 0)) {
+        (n > 0 && (time > UINT64_MAX - at.time || (position >> 1) == 0 ||
+                   (position >> 1) > UINT64_MAX - at.position))) {
       return absl::DataLossError("a malformed index block");
     }
-    at.time += time;
-    at.position += position >> 1;
+    at.time = n == 0 ? time : at.time + time;
+    at.position = n == 0 ? position >> 1 : at.position + (position >> 1);
     at.dated = (position & 1) == 1;
     out->push_back(at);
   }
   if (n == 0) return absl::DataLossError("an empty index block");
+  // A full block is keyed by its last entry.
+  if (suffix != OpenSuffix() && (n != kBlockEntries || suffix != at.Suffix())) {
+    return absl::DataLossError("an index block that is not where its entries put it");
+  }
   return absl::OkStatus();
 }
 
@@ -72,16 +82,13 @@ absl::Status BlockCursor::Load() {
 }
 
 absl::Status BlockCursor::Seek(uint64_t time, uint64_t position) {
-  // The block that can hold the entry is the last to begin at or before it.
+  // The first block whose last entry is at or after the target holds it, if
+  // any does: a full block is keyed by its last entry, the open one after
+  // every entry.
   BlockEntry target;
   target.time = time;
   target.position = position;
-  const std::string key = prefix_ + target.Suffix();
-  it_->SeekForPrev(key);
-  if (!it_->Valid() || !absl::StartsWith(KeyOf(*it_), prefix_)) {
-    if (absl::Status s = IteratorStatus(*it_); !s.ok()) return s;
-    it_->Seek(key);
-  }
+  it_->Seek(prefix_ + target.Suffix());
   if (absl::Status s = Load(); !s.ok()) return s;
   at_ = static_cast<size_t>(std::lower_bound(block_.begin(), block_.end(), target, Before) -
                             block_.begin());
@@ -99,53 +106,47 @@ absl::Status BlockCursor::Next() {
   return Load();
 }
 
-void BlockLists::Write(ProjectionTxn& txn, const std::string& prefix, Tail& tail) {
-  txn.Put(prefix + tail.first, tail.value);
-  tail.dirty = false;
-}
-
 absl::Status BlockLists::Add(ProjectionTxn& txn, const std::string& prefix,
                              const BlockEntry& entry) {
+  if (entry.position >= uint64_t{1} << 63) {
+    return absl::DataLossError(absl::StrCat("position ", entry.position, " is out of range"));
+  }
   auto [found, added] = tails_.try_emplace(prefix);
   Tail& tail = found->second;
   if (added) {
-    std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
-    it->SeekForPrev(prefix + std::string(16, '\xff'));
-    if (it->Valid() && absl::StartsWith(KeyOf(*it), prefix)) {
+    absl::StatusOr<std::optional<std::string>> open = txn.Get(absl::StrCat(prefix, OpenSuffix()));
+    if (!open.ok()) return open.status();
+    if (open->has_value()) {
       std::vector<BlockEntry> entries;
-      const absl::string_view value(it->value().data(), it->value().size());
-      absl::Status s = DecodeBlock(KeyOf(*it).substr(prefix.size()), value, &entries);
-      if (!s.ok()) return s;
-      tail.first = std::string(KeyOf(*it).substr(prefix.size()));
+      if (absl::Status s = DecodeBlock(OpenSuffix(), **open, &entries); !s.ok()) return s;
       tail.last = entries.back();
       tail.count = entries.size();
-      tail.value = std::string(value);
+      tail.value = **std::move(open);
     }
-    if (absl::Status s = IteratorStatus(*it); !s.ok()) return s;
   }
   if (tail.count > 0 && (!Before(tail.last, entry) || entry.position <= tail.last.position)) {
     return absl::DataLossError(
         absl::StrCat("position ", entry.position, " does not come after the last of its list"));
   }
-  if (tail.count == 0 || tail.count == kBlockEntries) {
-    if (tail.dirty) Write(txn, prefix, tail);
-    tail.first = entry.Suffix();
+  if (tail.count == kBlockEntries) {
+    // The last block is full: it takes the key of its last entry, and the
+    // entry begins the next one.
+    txn.Put(prefix + tail.last.Suffix(), tail.value);
     tail.count = 0;
     tail.value.clear();
-    Append(entry, entry, &tail.value);  // the first entry: zero distances
-  } else {
-    Append(tail.last, entry, &tail.value);
   }
+  Append(tail.count == 0 ? nullptr : &tail.last, entry, &tail.value);
   ++tail.count;
   tail.last = entry;
-  tail.dirty = true;
+  dirty_.insert(prefix);
   return absl::OkStatus();
 }
 
 void BlockLists::Flush(ProjectionTxn& txn) {
-  for (auto& [prefix, tail] : tails_) {
-    if (tail.dirty) Write(txn, prefix, tail);
+  for (const std::string& prefix : dirty_) {
+    txn.Put(absl::StrCat(prefix, OpenSuffix()), tails_.at(prefix).value);
   }
+  dirty_.clear();
   if (tails_.size() > max_lists_) tails_.clear();
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "projections/projection.h"
@@ -17,17 +18,26 @@
 // memtable insert, and a share of every compaction, for each event; in
 // blocks it costs one for every kBlockEntries.
 //
-// A list is a prefix's keys, each a block:
-//   prefix time (8 bytes BE) position (8 bytes BE)   -> entries
-// where the key is the block's first entry, and the value holds every
-// entry of the block, the first included: for each, a varint of its time's
-// distance from the entry before (the first: from the key's) and a varint
-// of its position's distance, shifted left one bit, ORed with 1 for an entry
-// marked dated. Entries are in (time, position) order, positions strictly
-// increasing; only a list's last block grows.
+// A list is a prefix's keys, each a block of up to kBlockEntries entries:
+//   prefix time (8 bytes BE) position (8 bytes BE)   -> a full block
+//   prefix kOpenBlock                                -> the list's last block
+// A full block is keyed by its last entry, so a forward seek to an entry
+// lands on the block that holds it: a list is read without stepping back,
+// which costs a RocksDB iterator as much as a seek. The last block, the
+// only one that grows, is rewritten in place at kOpenBlock, and is keyed by
+// its last entry once it is full and the next entry comes.
+//
+// A block's value holds each of its entries: the first as a varint of its
+// time and a varint of its position shifted left one bit, ORed with 1 for
+// an entry marked dated; each next one likewise, but as its distances from
+// the entry before. Entries are in (time, position) order, positions
+// strictly increasing and below 2^63.
 namespace auditledger::projections {
 
 inline constexpr size_t kBlockEntries = 128;
+// The key suffix of a list's last block: after every entry's.
+inline constexpr char kOpenBlock[] =
+    "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff";
 
 struct BlockEntry {
   uint64_t time = 0;  // 0 for a list ordered by position alone
@@ -37,8 +47,8 @@ struct BlockEntry {
   std::string Suffix() const;
 };
 
-// The entries of one block, appended to `out`.
-absl::Status DecodeBlock(absl::string_view first, absl::string_view value,
+// The entries of the block whose key ends with `suffix`, appended to `out`.
+absl::Status DecodeBlock(absl::string_view suffix, absl::string_view value,
                          std::vector<BlockEntry>* out);
 
 // Reads a list, a block at a time.
@@ -67,25 +77,26 @@ class BlockLists {
  public:
   // Holds at most `max_lists` lists after a step.
   explicit BlockLists(size_t max_lists) : max_lists_(max_lists) {}
-  void Clear() { tails_.clear(); }
+  void Clear() {
+    tails_.clear();
+    dirty_.clear();
+  }
   // Adds `entry`, after every entry the list under `prefix` holds. Reads
   // the list's last block from the model the first time it is touched: the
   // model as committed, which has every entry of it but this step's.
   absl::Status Add(ProjectionTxn& txn, const std::string& prefix, const BlockEntry& entry);
-  // Stages the blocks changed in this step.
+  // Stages the last blocks changed in this step.
   void Flush(ProjectionTxn& txn);
 
  private:
   struct Tail {
-    std::string first;  // the suffix its key ends with; empty: no block yet
     BlockEntry last;
-    size_t count = 0;
+    size_t count = 0;  // 0: the list has no block yet
     std::string value;
-    bool dirty = false;
   };
-  static void Write(ProjectionTxn& txn, const std::string& prefix, Tail& tail);
   size_t max_lists_;
   absl::flat_hash_map<std::string, Tail> tails_;
+  absl::flat_hash_set<std::string> dirty_;  // prefixes changed in this step
 };
 
 }  // namespace auditledger::projections

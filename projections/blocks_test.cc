@@ -130,32 +130,59 @@ TEST_F(BlocksTest, AnEntryNotAfterTheLastIsRefused) {
 }
 
 TEST(DecodeBlockTest, MalformedBlocksAreDataLoss) {
-  const std::string first = BlockEntry{3, 4, false}.Suffix();
+  const std::string open(kOpenBlock, 16);
   std::vector<BlockEntry> out;
-  // The first entry: zero distances; the next ones: a position further.
-  ASSERT_TRUE(DecodeBlock(first, std::string("\x00\x00\x01\x03", 4), &out).ok());
+  // The first entry whole, (3, 4); the next one as distances: a
+  // microsecond and a position later, dated.
+  ASSERT_TRUE(DecodeBlock(open, std::string("\x03\x08\x01\x03", 4), &out).ok());
   ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].time, 3u);
+  EXPECT_EQ(out[0].position, 4u);
+  EXPECT_FALSE(out[0].dated);
   EXPECT_EQ(out[1].time, 4u);
   EXPECT_EQ(out[1].position, 5u);
   EXPECT_TRUE(out[1].dated);
   const std::vector<std::string> bad = {
       std::string(),                       // no entry
-      std::string("\x00", 1),              // half an entry
-      std::string("\x00\x80", 2),          // a varint cut short
-      std::string("\x01\x00", 2),          // the first entry is not the key's
-      std::string("\x00\x00\x00\x00", 4),  // a position twice
-      std::string("\x00\x00\x00\x01", 4),  // the same position, dated
+      std::string("\x03", 1),              // half an entry
+      std::string("\x03\x80", 2),          // a varint cut short
+      std::string("\x03\x08\x00\x00", 4),  // a position twice
+      std::string("\x03\x08\x00\x01", 4),  // the same position, dated
+      std::string("\x03\x08\x01\x00", 4),  // a later time, the same position
   };
   for (const std::string& value : bad) {
     out.clear();
-    EXPECT_EQ(DecodeBlock(first, value, &out).code(), absl::StatusCode::kDataLoss);
+    EXPECT_EQ(DecodeBlock(open, value, &out).code(), absl::StatusCode::kDataLoss);
   }
-  std::string full(2, '\0');
-  for (size_t i = 1; i <= kBlockEntries; ++i) full += std::string("\x00\x02", 2);
+  // Full: kBlockEntries entries, keyed by the last; one more is too many.
+  std::string full("\x03\x08", 2);
+  for (size_t i = 1; i < kBlockEntries; ++i) full += std::string("\x00\x02", 2);
+  const std::string last = BlockEntry{3, 4 + kBlockEntries - 1, false}.Suffix();
   out.clear();
-  EXPECT_EQ(DecodeBlock(first, full, &out).code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(DecodeBlock(last, full, &out).ok());
+  EXPECT_TRUE(DecodeBlock(open, full, &out).ok());
+  for (const std::string& key : {BlockEntry{3, 4, false}.Suffix(), BlockEntry{3, 200}.Suffix()}) {
+    out.clear();
+    EXPECT_EQ(DecodeBlock(key, full, &out).code(), absl::StatusCode::kDataLoss);
+  }
+  out.clear();  // a block not full is the open one, not keyed by an entry
+  EXPECT_EQ(
+      DecodeBlock(BlockEntry{4, 5, true}.Suffix(), std::string("\x03\x08\x01\x03", 4), &out).code(),
+      absl::StatusCode::kDataLoss);
   out.clear();
-  EXPECT_EQ(DecodeBlock("short", std::string(2, '\0'), &out).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeBlock(open, full + std::string("\x00\x02", 2), &out).code(),
+            absl::StatusCode::kDataLoss);
+  out.clear();
+  EXPECT_EQ(DecodeBlock("short", std::string("\x03\x08", 2), &out).code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST_F(BlocksTest, AMalformedBlockStopsACursorWithDataLoss) {
+  ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), "q" + std::string(kOpenBlock, 16), "\x03").ok());
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  BlockCursor cursor(it.get(), "q");
+  EXPECT_EQ(cursor.Seek(0, 0).code(), absl::StatusCode::kDataLoss);
+  EXPECT_FALSE(cursor.Valid());
 }
 
 }  // namespace

@@ -75,8 +75,9 @@ class ChangesProjection final : public Projection {
   // 2: no 's' (stream, position) index; 't' gives the same order. 3: a
   // narrative update's texts are left to the log (StoredChange). 4: 'w'
   // holds dated events only. 5: 'a' and 'y' in blocks of positions. 6:
-  // 'a', 'y' and 't' in blocks of entries (projections/blocks.h).
-  uint64_t layout() const override { return 6; }
+  // 'a', 'y' and 't' in blocks of entries (projections/blocks.h). 7: a full
+  // block keyed by its last entry.
+  uint64_t layout() const override { return 7; }
 
   absl::Status Open(const ProjectionContext& context) override {
     log_ = context.log;

@@ -52,6 +52,9 @@ absl::Status IteratorStatus(const rocksdb::Iterator& it) {
 // they were recorded.
 absl::Status ScanBlocks(rocksdb::Iterator& it, absl::string_view plan, const std::string& after,
                         uint64_t until_us, bool undated_only, std::vector<Entry>* out) {
+  if (!after.empty() && after.size() != 16) {
+    return absl::DataLossError("temporal model: a malformed checkpoint key");
+  }
   BlockCursor cursor(&it, IndexPrefix(kIndexKind[kRecorded], plan));
   const uint64_t after_time = after.empty() ? 0 : ReadBigEndian64(after.substr(0, 8));
   const uint64_t after_position = after.empty() ? 0 : ReadBigEndian64(after.substr(8));
@@ -311,8 +314,9 @@ class TemporalProjection final : public Projection {
   std::string name() const override { return kTemporal; }
   // 1: a copy of each view after every event; 2: every checkpoint whole;
   // 3: an 'e' entry for every event. 4: 'e' holds dated events only. 5:
-  // 'x' in blocks. 6: 'x' in the blocks of projections/blocks.h.
-  uint64_t layout() const override { return 6; }
+  // 'x' in blocks. 6: 'x' in the blocks of projections/blocks.h. 7: a full
+  // block keyed by its last entry.
+  uint64_t layout() const override { return 7; }
   // A back-dated event refolds from the model as committed, so it comes in
   // a step of its own, whose only index entries are its own.
   bool NeedsOwnStep(const v1::Event& event) const override {

@@ -24,9 +24,10 @@
 // the checkpoint before it with the few events after it folded in.
 //
 //   'k' plan                            -> ""   (the plans it has seen)
-//   'x' plan 0 (recorded_us, position)  -> block (recorded order = log
-//                                            order; projections/blocks.h),
-//                                            entries marked dated
+//   'x' plan 0 …                        -> blocks (recorded_us, position;
+//                                            recorded order = log order;
+//                                            projections/blocks.h), entries
+//                                            marked dated
 //   'e' plan 0 effective_us position    -> ""   (dated events only)
 //   On the effective clock a plan's order is the 'x' entries of the events
 //   that took effect when they were recorded merged with the 'e' entries

@@ -1328,6 +1328,63 @@ TEST_F(QueriesTest, AnActorsAndATypesChangesSpanManyPostingBlocks) {
   ExpectARebuildGivesTheSameModels("all");
 }
 
+TEST_F(QueriesTest, ATimelineOfManyDatedChangesPagesAcrossBlocks) {
+  Script();
+  // One action's status back and forth, most changes dated to a day of
+  // November 2024 in no order (so many are back-dated behind others), in
+  // batches: its timeline spans several blocks, with dated and undated
+  // entries in each.
+  std::mt19937 rng(11);
+  bool paused = GetAction(kB1).status() == v1::PAUSED;
+  for (int batch = 0; batch < 4; ++batch) {
+    v1::ExecuteCommandsRequest request;
+    for (int i = 0; i < 90; ++i) {
+      const int n = batch * 90 + i;
+      v1::Command c = paused ? testing::ChangeStatus(kB1, v1::ONGOING)
+                             : testing::ChangeStatus(kB1, v1::PAUSED, absl::StrCat("held ", n));
+      paused = !paused;
+      if (n % 3 != 0) Effective(c, 2024, 11, 1 + static_cast<int>(rng() % 28));
+      *request.add_commands() = std::move(c);
+    }
+    v1::CommandResponse response;
+    grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    head_ = response.position();
+  }
+  std::vector<uint64_t> expected;
+  for (const v1::Change& c : Changes({})) {
+    if (c.stream() == kB1) expected.push_back(c.position());
+  }
+  ASSERT_GT(expected.size(), 2 * projections::kBlockEntries);
+  v1::ListChangesRequest by_action;
+  by_action.set_action(kB1);
+  for (int page_size : {0, 1, 127, 128, 129}) {
+    std::vector<uint64_t> listed;
+    for (const v1::Change& c : Changes(by_action, page_size)) listed.push_back(c.position());
+    EXPECT_EQ(listed, expected) << "ListChanges, pages of " << page_size;
+    std::vector<uint64_t> timeline;
+    v1::GetActionTimelineRequest request;
+    request.set_name(kB1);
+    request.set_page_size(page_size);
+    request.set_min_position(head_);
+    for (int pages = 0; pages < 1000; ++pages) {
+      v1::GetActionTimelineResponse response;
+      grpc::Status s = query_->GetActionTimeline(Context(kScrutinyToken).get(), request, &response);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      for (const v1::Change& c : response.changes()) timeline.push_back(c.position());
+      if (response.next_page_token().empty()) break;
+      request.set_page_token(response.next_page_token());
+    }
+    EXPECT_EQ(timeline, expected) << "GetActionTimeline, pages of " << page_size;
+  }
+  // On the effective clock, the plan's undated entries merge with its
+  // dated ones as a fold of the log does.
+  std::vector<google::protobuf::Timestamp> days;
+  for (int d = 1; d <= 30; d += 3) days.push_back(Day(2024, 11, d));
+  ExpectAsOfEqualsAFold(AllEvents(), days, "many dated changes");
+  ExpectARebuildGivesTheSameModels("all");
+}
+
 TEST_F(QueriesTest, ListActionsPagingReturnsEachActionOnce) {
   Script();
   for (int i = 0; i < 25; ++i) {

@@ -296,6 +296,11 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
         domain::ParseNameOf(domain::Kind::kAction, "action", request->action());
     if (!action.ok()) return ToGrpc(action.status());
   }
+  if (!request->actor().empty()) {
+    if (absl::Status s = domain::CheckPrincipalId("actor", request->actor()); !s.ok()) {
+      return ToGrpc(s);
+    }
+  }
   if (!request->type().empty()) {
     // A change's type is the name of its event's payload.
     const google::protobuf::OneofDescriptor* payload =
