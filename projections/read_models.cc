@@ -4,6 +4,7 @@
 #include <array>
 #include <cassert>
 #include <cstdint>
+#include <deque>
 #include <utility>
 #include <vector>
 
@@ -118,7 +119,10 @@ class ChangesProjection final : public Projection {
       corrected->set_corrected_by(position);
       txn.PutMessage(ChangeKey(corrected->position()), StoredChange(*corrected));
     }
-    txn.PutMessage(ChangeKey(position), StoredChange(change));
+    // Stored, and kept for the rest of the step, without a narrative
+    // update's texts (Find reads them back for a correction).
+    change = StoredChange(std::move(change));
+    txn.PutMessage(ChangeKey(position), change);
     // Most events take effect when they are recorded: their 't' entry is
     // their place on both clocks, and only a dated one has a 'w' entry too.
     const uint64_t recorded_us = Micros(event.recorded_at());
@@ -146,18 +150,20 @@ class ChangesProjection final : public Projection {
   // (the step's writes are not readable until it commits), else read from
   // the model into `committed`. Null when there is none.
   absl::StatusOr<v1::Change*> Find(ProjectionTxn& txn, uint64_t position, v1::Change* committed) {
-    if (!step_.empty() && position >= step_.front().position()) {
-      const uint64_t index = position - step_.front().position();
-      return index < step_.size() ? &step_[index] : nullptr;
-    }
-    absl::StatusOr<bool> got = txn.GetMessage(ChangeKey(position), committed);
-    if (!got.ok()) return got.status();
-    if (!*got) return nullptr;
     const EventReader read = [this](uint64_t at) -> absl::StatusOr<v1::Event> {
       absl::StatusOr<v1::LoggedEvent> logged = log_->Read(at);
       if (!logged.ok()) return logged.status();
       return std::move(*logged->mutable_event());
     };
+    if (!step_.empty() && position >= step_.front().position()) {
+      const uint64_t index = position - step_.front().position();
+      if (index >= step_.size()) return nullptr;
+      if (absl::Status s = FillChangeTexts(read, &step_[index]); !s.ok()) return s;
+      return &step_[index];
+    }
+    absl::StatusOr<bool> got = txn.GetMessage(ChangeKey(position), committed);
+    if (!got.ok()) return got.status();
+    if (!*got) return nullptr;
     if (absl::Status s = FillChangeTexts(read, committed); !s.ok()) return s;
     return committed;
   }
@@ -166,9 +172,9 @@ class ChangesProjection final : public Projection {
   // Actors, change types and resources: far more than one council's plans.
   BlockLists lists_{kMaxCachedViews};
   ViewCache<v1::ActionView> views_{kMaxCachedViews};
-  // The changes of the current step, in position order (consecutive), with
-  // their texts.
-  std::vector<v1::Change> step_;
+  // The changes of the current step, in position order (consecutive), as
+  // stored (a deque: a large step does not move them as it grows).
+  std::deque<v1::Change> step_;
 };
 
 // Complete subtrees of the Merkle tree over the log (see ledger/merkle):
