@@ -21,11 +21,13 @@
 //   't' stream 0 …               -> blocks (recorded_us, position), entries
 //                                   marked dated
 //   'w' stream 0 effective_us position -> ""  (dated events only)
-//   'a', 'y' and 't' are lists in blocks (projections/blocks.h). A resource's changes by either
-//   clock: on the recorded clock 't'; on the effective clock the 't' entries of events that took
-//   effect when they were recorded merged with the 'w' entries of dated ones, whose effective time
-//   differs. The recorded clock never goes back along the log, so 't' is also a resource's timeline
-//   in log order. 'v' action                   -> ActionView (for before-values)
+//   'v' action                   -> ActionView (for before-values)
+//   'a', 'y' and 't' are lists in blocks (projections/blocks.h). A
+//   resource's changes by either clock: on the recorded clock 't'; on the
+//   effective clock the 't' entries of events that took effect when they
+//   were recorded merged with the 'w' entries of dated ones, whose
+//   effective time differs. The recorded clock never goes back along the
+//   log, so 't' is also a resource's timeline in log order.
 // "temporal"  each plan as of any moment, on both clocks (see temporal.h)
 // "merkle"    complete subtrees of the Merkle tree over the log, of
 //             2^kMerkleLowestStoredLevel leaves or more

@@ -1323,6 +1323,14 @@ TEST_F(QueriesTest, AnActorsAndATypesChangesSpanManyPostingBlocks) {
       }
     }
   }
+  // A filter cannot reach into another list's keys.
+  v1::ListChangesRequest crafted;
+  crafted.set_parent(kPlan);
+  crafted.set_actor(std::string("jsmith\0", 7));
+  v1::ListChangesResponse refused;
+  grpc::Status s = query_->ListChanges(Context(kScrutinyToken).get(), crafted, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message(), "actor: not a principal id");
   // The blocks of the changes model's lists and of the temporal model's
   // index went on after the restart where they had stopped.
   ExpectARebuildGivesTheSameModels("all");
