@@ -358,6 +358,12 @@ TEST_F(LedgerctlTest, GlobalOptionsAfterTheSubcommandAndMistakesNamed) {
   ASSERT_NE(a2, std::string::npos);
   ASSERT_NE(a10, std::string::npos);
   EXPECT_LT(a2, a10);
+  EXPECT_EQ(diff.err.find("TO is before FROM"), std::string::npos) << diff.err;
+  // Backwards is allowed, and said.
+  RunResult backwards =
+      Ctl({"diff", "2024-10-31", "2024-01-01", "--clock", "effective"}, kScrutinyToken);
+  ASSERT_EQ(backwards.exit_code, 0) << backwards.err;
+  EXPECT_NE(backwards.err.find("note: TO is before FROM"), std::string::npos) << backwards.err;
 }
 
 // The report as published, by the position its footer gives, after a

@@ -996,6 +996,12 @@ int Main(int argc, char** argv) {
       *request.mutable_from_time() = ParseMoment("FROM", diff_from, true);
       *request.mutable_to_time() = ParseMoment("TO", diff_to, true);
       request.set_clock(parse_clock());
+      if (std::pair(request.to_time().seconds(), request.to_time().nanos()) <
+          std::pair(request.from_time().seconds(), request.from_time().nanos())) {
+        // Allowed (what changed, read backwards), but rarely meant.
+        std::cerr << "ledgerctl: note: TO is before FROM, so each change reads from the later "
+                     "state back to the earlier one\n";
+      }
       v1::PlanDiff d;
       Check(client.query().DiffPlan(client.Context().get(), request, &d), c,
             {{"from_time", "FROM"}, {"to_time", "TO"}});
