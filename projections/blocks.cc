@@ -43,6 +43,14 @@ void Append(const BlockEntry* last, const BlockEntry& next, std::string* value) 
 
 std::string BlockEntry::Suffix() const { return BigEndian64(time) + BigEndian64(position); }
 
+std::optional<BlockEntry> BlockEntry::FromSuffix(absl::string_view suffix) {
+  if (suffix.size() != 16) return std::nullopt;
+  BlockEntry entry;
+  entry.time = ReadBigEndian64(suffix.substr(0, 8));
+  entry.position = ReadBigEndian64(suffix.substr(8));
+  return entry;
+}
+
 absl::Status DecodeBlock(absl::string_view suffix, absl::string_view value,
                          std::vector<BlockEntry>* out) {
   if (suffix.size() != 16) return absl::DataLossError("a malformed index block key");

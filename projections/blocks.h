@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ struct BlockEntry {
   bool dated = false;
   // The 16 bytes a key (and a page token) carries for this entry.
   std::string Suffix() const;
+  // The entry a Suffix() gives; none when `suffix` is not 16 bytes. Not
+  // dated: the flag is in the block, not in the suffix.
+  static std::optional<BlockEntry> FromSuffix(absl::string_view suffix);
 };
 
 // The entries of the block whose key ends with `suffix`, appended to `out`.

@@ -1,8 +1,6 @@
 #include "projections/read_models.h"
 
-#include <algorithm>
 #include <array>
-#include <cassert>
 #include <cstdint>
 #include <deque>
 #include <utility>

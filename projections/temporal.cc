@@ -52,15 +52,12 @@ absl::Status IteratorStatus(const rocksdb::Iterator& it) {
 // they were recorded.
 absl::Status ScanBlocks(rocksdb::Iterator& it, absl::string_view plan, const std::string& after,
                         uint64_t until_us, bool undated_only, std::vector<Entry>* out) {
-  if (!after.empty() && after.size() != 16) {
-    return absl::DataLossError("temporal model: a malformed checkpoint key");
-  }
+  const std::optional<BlockEntry> from =
+      after.empty() ? BlockEntry() : BlockEntry::FromSuffix(after);
+  if (!from.has_value()) return absl::DataLossError("temporal model: a malformed checkpoint key");
   BlockCursor cursor(&it, IndexPrefix(kIndexKind[kRecorded], plan));
-  const uint64_t after_time = after.empty() ? 0 : ReadBigEndian64(after.substr(0, 8));
-  const uint64_t after_position = after.empty() ? 0 : ReadBigEndian64(after.substr(8));
-  absl::Status s = cursor.Seek(after_time, after_position);
-  if (s.ok() && !after.empty() && cursor.Valid() && cursor.entry().time == after_time &&
-      cursor.entry().position == after_position) {
+  absl::Status s = cursor.Seek(from->time, from->position);
+  if (s.ok() && !after.empty() && cursor.Valid() && cursor.entry().Suffix() == after) {
     s = cursor.Next();
   }
   for (; s.ok() && cursor.Valid(); s = cursor.Next()) {

@@ -114,6 +114,16 @@ absl::StatusOr<absl::CivilDay> ParseDay(absl::string_view field, absl::string_vi
 // every event has a 'p' entry in the changes model, so a binary search over
 // those entries finds it in about log2(events) reads, where a scan from the
 // first change would read every change before the moment.
+// Where a page of a list in blocks resumes: the entry its token's cursor
+// names, or the list's start for a first page.
+absl::StatusOr<projections::BlockEntry> ListCursor(const std::string& cursor) {
+  if (cursor.empty()) return projections::BlockEntry();
+  std::optional<projections::BlockEntry> entry = projections::BlockEntry::FromSuffix(cursor);
+  if (!entry.has_value())
+    return absl::InvalidArgumentError("page_token: not a token of this query");
+  return *entry;
+}
+
 absl::StatusOr<uint64_t> FirstRecordedAtOrAfter(ModelReader& reader, uint64_t micros) {
   auto it = reader.Iterator(projections::kChanges);
   it->Seek(std::string(1, 'p' + 1));  // past every 'p' entry
@@ -263,14 +273,11 @@ grpc::Status QueryServiceImpl::GetActionTimeline(grpc::ServerContext* context,
   }
   // The action's changes by recorded time, which is log order; a page
   // token carries the entry to resume at.
-  if (!page->cursor.empty() && page->cursor.size() != 16) {
-    return ToGrpc(absl::InvalidArgumentError("page_token: not a token of this query"));
-  }
-  const uint64_t time = page->cursor.empty() ? 0 : ReadBigEndian64(page->cursor.substr(0, 8));
-  const uint64_t position = page->cursor.empty() ? 0 : ReadBigEndian64(page->cursor.substr(8));
+  absl::StatusOr<projections::BlockEntry> from = ListCursor(page->cursor);
+  if (!from.ok()) return ToGrpc(from.status());
   auto it = reader.Iterator(projections::kChanges);
   projections::BlockCursor cursor(it.get(), projections::IndexPrefix('t', request->name()));
-  absl::Status s = cursor.Seek(time, position);
+  absl::Status s = cursor.Seek(from->time, from->position);
   for (; s.ok() && cursor.Valid(); s = cursor.Next()) {
     if (response->changes_size() == page->size) {
       response->set_next_page_token(MakeToken(page->filters, cursor.entry().Suffix()));
@@ -383,23 +390,17 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
     // A list in blocks: a timeline ('t', by recorded time and position), an
     // actor's or a type's changes (by position). A page token carries the
     // entry to resume at; a first page starts at start_time.
-    uint64_t time = 0;
-    uint64_t position = 0;
-    if (!page->cursor.empty()) {
-      if (page->cursor.size() != 16) {
-        return ToGrpc(absl::InvalidArgumentError("page_token: not a token of this query"));
-      }
-      time = ReadBigEndian64(page->cursor.substr(0, 8));
-      position = ReadBigEndian64(page->cursor.substr(8));
-    } else if (start_us > 0 && prefix[0] == 't') {
-      time = start_us;
-    } else if (start_us > 0) {
+    absl::StatusOr<projections::BlockEntry> from = ListCursor(page->cursor);
+    if (!from.ok()) return ToGrpc(from.status());
+    if (page->cursor.empty() && start_us > 0 && prefix[0] == 't') {
+      from->time = start_us;
+    } else if (page->cursor.empty() && start_us > 0) {
       absl::StatusOr<uint64_t> first = FirstRecordedAtOrAfter(reader, start_us);
       if (!first.ok()) return ToGrpc(first.status());
-      position = *first;
+      from->position = *first;
     }
     projections::BlockCursor cursor(it.get(), prefix);
-    absl::Status s = cursor.Seek(time, position);
+    absl::Status s = cursor.Seek(from->time, from->position);
     for (; s.ok() && cursor.Valid(); s = cursor.Next()) {
       const projections::BlockEntry& entry = cursor.entry();
       absl::StatusOr<bool> more = take(entry.Suffix(), entry.position, nullptr);
