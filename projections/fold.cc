@@ -262,8 +262,16 @@ void FoldPlan(const v1::Event& event, v1::PlanView* view) {
 v1::Change DescribeChange(const v1::Event& event, const v1::ActionView* before,
                           const v1::Change* corrected) {
   v1::Change change;
+  DescribeChangeInto(event, before, corrected, &change);
+  return change;
+}
+
+void DescribeChangeInto(const v1::Event& event, const v1::ActionView* before,
+                        const v1::Change* corrected, v1::Change* out) {
+  out->Clear();
+  v1::Change& change = *out;
   change.set_position(event.position());
-  change.set_event(absl::StrCat("events/", event.position()));
+  absl::StrAppend(change.mutable_event(), "events/", event.position());
   change.set_stream(event.stream());
   change.set_type(EventType(event));
   change.set_actor(event.actor().id());
@@ -362,15 +370,18 @@ v1::Change DescribeChange(const v1::Event& event, const v1::ActionView* before,
     case v1::Event::PAYLOAD_NOT_SET:
       break;
   }
-  return change;
 }
 
 v1::Change StoredChange(v1::Change change) {
-  if (change.type() == "update_recorded") {
-    change.clear_before();
-    change.clear_after();
-  }
+  LeaveOutStoredTexts(&change);
   return change;
+}
+
+void LeaveOutStoredTexts(v1::Change* change) {
+  if (change->type() == "update_recorded") {
+    change->clear_before();
+    change->clear_after();
+  }
 }
 
 absl::Status FillChangeTexts(const EventReader& read, v1::Change* change) {

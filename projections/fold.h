@@ -38,6 +38,9 @@ std::string EventType(const v1::Event& event);
 // event a correction corrects (null otherwise).
 v1::Change DescribeChange(const v1::Event& event, const v1::ActionView* before,
                           const v1::Change* corrected);
+// As DescribeChange, into `out` (cleared first), reusing the memory it holds.
+void DescribeChangeInto(const v1::Event& event, const v1::ActionView* before,
+                        const v1::Change* corrected, v1::Change* out);
 
 // Reads one event of the log by position.
 using EventReader = std::function<absl::StatusOr<v1::Event>(uint64_t position)>;
@@ -46,6 +49,8 @@ using EventReader = std::function<absl::StatusOr<v1::Event>(uint64_t position)>;
 // left out, since the log holds them (its own event, and the one at
 // before_position).
 v1::Change StoredChange(v1::Change change);
+// StoredChange in place.
+void LeaveOutStoredTexts(v1::Change* change);
 // Puts back what StoredChange left out, reading the events with `read`.
 // DATA_LOSS if they are not the narratives the change names.
 absl::Status FillChangeTexts(const EventReader& read, v1::Change* change);

@@ -82,13 +82,17 @@ class ChangesProjection final : public Projection {
     log_ = context.log;
     views_.Clear();
     step_.clear();
+    step_used_ = 0;
     lists_.Clear();
     return absl::OkStatus();
   }
 
   absl::Status Finish(ProjectionTxn& txn) override {
     views_.Flush(txn);
-    step_.clear();
+    // The step's changes keep their memory for the next step's, up to what
+    // a small step needs once the steps are small again.
+    if (step_used_ <= kKeptChanges && step_.size() > kKeptChanges) step_.resize(kKeptChanges);
+    step_used_ = 0;
     lists_.Flush(txn);
     return absl::OkStatus();
   }
@@ -111,7 +115,9 @@ class ChangesProjection final : public Projection {
       if (!found.ok()) return found.status();
       corrected = *found;
     }
-    v1::Change change = DescribeChange(event, before, corrected);
+    if (step_used_ == step_.size()) step_.emplace_back();
+    v1::Change& change = step_[step_used_];
+    DescribeChangeInto(event, before, corrected, &change);
     if (corrected != nullptr) {
       // The corrected entry now links to its correction.
       corrected->set_corrected_by(position);
@@ -119,7 +125,7 @@ class ChangesProjection final : public Projection {
     }
     // Stored, and kept for the rest of the step, without a narrative
     // update's texts (Find reads them back for a correction).
-    change = StoredChange(std::move(change));
+    LeaveOutStoredTexts(&change);
     txn.PutMessage(ChangeKey(position), change);
     // Most events take effect when they are recorded: their 't' entry is
     // their place on both clocks, and only a dated one has a 'w' entry too.
@@ -139,7 +145,7 @@ class ChangesProjection final : public Projection {
               "");
     }
     if (before != nullptr) FoldAction(event, before);
-    step_.push_back(std::move(change));
+    ++step_used_;
     return absl::OkStatus();
   }
 
@@ -153,9 +159,9 @@ class ChangesProjection final : public Projection {
       if (!logged.ok()) return logged.status();
       return std::move(*logged->mutable_event());
     };
-    if (!step_.empty() && position >= step_.front().position()) {
+    if (step_used_ > 0 && position >= step_.front().position()) {
       const uint64_t index = position - step_.front().position();
-      if (index >= step_.size()) return nullptr;
+      if (index >= step_used_) return nullptr;
       if (absl::Status s = FillChangeTexts(read, &step_[index]); !s.ok()) return s;
       return &step_[index];
     }
@@ -171,8 +177,11 @@ class ChangesProjection final : public Projection {
   BlockLists lists_{kMaxCachedViews};
   ViewCache<v1::ActionView> views_{kMaxCachedViews};
   // The changes of the current step, in position order (consecutive), as
-  // stored (a deque: a large step does not move them as it grows).
+  // stored: the first step_used_ (a deque: a large step does not move them
+  // as it grows). The rest are kept for their memory.
+  static constexpr size_t kKeptChanges = 64;
   std::deque<v1::Change> step_;
+  size_t step_used_ = 0;
 };
 
 // Complete subtrees of the Merkle tree over the log (see ledger/merkle):
