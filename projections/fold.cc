@@ -97,6 +97,39 @@ v1::Narrative* FindNarrative(v1::ActionView* view, const std::string& period) {
 
 }  // namespace
 
+bool ChangesNarrative(const v1::Event& event) {
+  return event.has_update_recorded() ||
+         (event.has_event_corrected() && event.event_corrected().has_narrative());
+}
+
+void FoldNarratives(const v1::Event& event, v1::ActionView* view, bool with_texts) {
+  const uint64_t position = event.position();
+  if (event.has_update_recorded()) {
+    const auto& update = event.update_recorded();
+    v1::Narrative* n = FindNarrative(view, update.period());
+    if (n == nullptr) {
+      n = view->add_narratives();
+      n->set_period(update.period());
+    }
+    n->set_position(position);
+    n->set_corrected_by(0);
+    if (with_texts) {
+      n->set_text(update.narrative());
+      n->set_actor(event.actor().id());
+      *n->mutable_recorded_at() = event.recorded_at();
+      *n->mutable_effective_at() = event.effective_at();
+    }
+  } else if (event.has_event_corrected() && event.event_corrected().has_narrative()) {
+    const auto& c = event.event_corrected();
+    for (v1::Narrative& n : *view->mutable_narratives()) {
+      if (n.position() == c.corrected_position()) {
+        if (with_texts) n.set_text(c.narrative());
+        n.set_corrected_by(position);
+      }
+    }
+  }
+}
+
 void FoldAction(const v1::Event& event, v1::ActionView* view) {
   const uint64_t position = event.position();
   switch (event.payload_case()) {
@@ -123,21 +156,9 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
       view->set_status_reason(event.reason());
       view->set_status_position(position);
       break;
-    case v1::Event::kUpdateRecorded: {
-      const auto& update = event.update_recorded();
-      v1::Narrative* n = FindNarrative(view, update.period());
-      if (n == nullptr) {
-        n = view->add_narratives();
-        n->set_period(update.period());
-      }
-      n->set_text(update.narrative());
-      n->set_position(position);
-      n->set_actor(event.actor().id());
-      *n->mutable_recorded_at() = event.recorded_at();
-      *n->mutable_effective_at() = event.effective_at();
-      n->set_corrected_by(0);
+    case v1::Event::kUpdateRecorded:
+      FoldNarratives(event, view, /*with_texts=*/true);
       break;
-    }
     case v1::Event::kTargetDateRevised: {
       const auto& revised = event.target_date_revised();
       v1::TargetRevision* r = view->add_revisions();
@@ -163,12 +184,7 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
       const uint64_t target = c.corrected_position();
       switch (c.replacement_case()) {
         case v1::EventCorrected::kNarrative:
-          for (v1::Narrative& n : *view->mutable_narratives()) {
-            if (n.position() == target) {
-              n.set_text(c.narrative());
-              n.set_corrected_by(position);
-            }
-          }
+          FoldNarratives(event, view, /*with_texts=*/true);
           break;
         case v1::EventCorrected::kTargetDate:
           if (view->target_date_position() == target) {

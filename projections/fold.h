@@ -19,6 +19,14 @@ namespace auditledger::projections {
 // Advances an action's view by one of its events.
 void FoldAction(const v1::Event& event, v1::ActionView* view);
 
+// Whether the event sets the text of one of its action's narratives (an
+// update, or the correction of one).
+bool ChangesNarrative(const v1::Event& event);
+// Advances only an action's narratives, as FoldAction does: which event set
+// each period's text (position, corrected_by), and with `with_texts` the
+// texts, actors and times too.
+void FoldNarratives(const v1::Event& event, v1::ActionView* view, bool with_texts);
+
 // Advances a plan's view by a plan, recommendation or period event.
 void FoldPlan(const v1::Event& event, v1::PlanView* view);
 

@@ -75,8 +75,8 @@ class ChangesProjection final : public Projection {
   // narrative update's texts are left to the log (StoredChange). 4: 'w'
   // holds dated events only. 5: 'a' and 'y' in blocks of positions. 6:
   // 'a', 'y' and 't' in blocks of entries (projections/blocks.h). 7: a full
-  // block keyed by its last entry.
-  uint64_t layout() const override { return 7; }
+  // block keyed by its last entry. 8: 'v' holds narrative marks alone.
+  uint64_t layout() const override { return 8; }
 
   absl::Status Open(const ProjectionContext& context) override {
     log_ = context.log;
@@ -100,9 +100,11 @@ class ChangesProjection final : public Projection {
   absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) override {
     const v1::Event& event = logged.event();
     const uint64_t position = event.position();
-    const bool is_action = IsActionStream(event.stream());
+    // Of an action's view, a change needs which events set its narratives
+    // (a narrative update's before-value), and only an event that sets one
+    // changes that.
     v1::ActionView* before = nullptr;
-    if (is_action) {
+    if (IsActionStream(event.stream()) && ChangesNarrative(event)) {
       absl::StatusOr<v1::ActionView*> view = views_.Mutable(txn, IndexPrefix('v', event.stream()));
       if (!view.ok()) return view.status();
       before = *view;
@@ -144,7 +146,7 @@ class ChangesProjection final : public Projection {
       txn.Put(IndexPrefix('w', event.stream()) + BigEndian64(effective_us) + BigEndian64(position),
               "");
     }
-    if (before != nullptr) FoldAction(event, before);
+    if (before != nullptr) FoldNarratives(event, before, /*with_texts=*/false);
     ++step_used_;
     return absl::OkStatus();
   }

@@ -21,7 +21,11 @@
 //   't' stream 0 …               -> blocks (recorded_us, position), entries
 //                                   marked dated
 //   'w' stream 0 effective_us position -> ""  (dated events only)
-//   'v' action                   -> ActionView (for before-values)
+//   'v' action                   -> ActionView of narrative marks alone:
+//                                   each period's narrative with the
+//                                   position that set it and corrected_by,
+//                                   no texts (a narrative update's
+//                                   before_position)
 //   'a', 'y' and 't' are lists in blocks (projections/blocks.h). A
 //   resource's changes by either clock: on the recorded clock 't'; on the
 //   effective clock the 't' entries of events that took effect when they
