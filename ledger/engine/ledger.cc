@@ -53,6 +53,31 @@ std::string NewEventId(absl::BitGen& gen) {
                          lo >> 48, lo & 0xffffffffffffULL);
 }
 
+// What is kept of a request with a request_id, to answer its retries: the
+// fingerprint of the request, then a zero byte and the first position and
+// number of its events as varints. The answer is built again from those
+// events, which the log holds. (A ledgerd before this kept the fingerprint
+// and the whole serialized answer, whose first byte, a field's tag, is never
+// zero; those records are still read.)
+std::string RequestRecord(const std::string& fingerprint, uint64_t first, uint64_t count) {
+  std::string out = fingerprint;
+  out.push_back('\0');
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.WriteVarint64(first);
+  coded.WriteVarint64(count);
+  coded.Trim();
+  return out;
+}
+
+void SetAppended(const v1::Event& event, v1::AppendedEvent* appended) {
+  appended->set_name(domain::EventName(event.position()));
+  appended->set_event_id(event.event_id());
+  appended->set_stream(event.stream());
+  appended->set_version(event.version());
+  appended->set_position(event.position());
+}
+
 void SetMicros(google::protobuf::Timestamp* ts, uint64_t micros) {
   ts->set_seconds(static_cast<int64_t>(micros / 1'000'000));
   ts->set_nanos(static_cast<int32_t>((micros % 1'000'000) * 1000));
@@ -243,14 +268,14 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
             "use a new request_id");
         return;
       }
-      v1::CommandResponse response;
-      if (!response.ParseFromArray(stored->data() + store::kHashBytes,
-                                   static_cast<int>(stored->size() - store::kHashBytes))) {
-        p.result = absl::DataLossError("request_id: stored answer does not decode");
+      absl::StatusOr<v1::CommandResponse> response =
+          StoredAnswer(absl::string_view(*stored).substr(store::kHashBytes), batch);
+      if (!response.ok()) {
+        p.result = std::move(response).status();
         return;
       }
-      response.set_replayed(true);
-      p.result = std::move(response);
+      response->set_replayed(true);
+      p.result = *std::move(response);
       return;
     }
   }
@@ -302,16 +327,12 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     batch.Add(&event);
     assert(event.position() == expected_position);
     (void)expected_position;
-    v1::AppendedEvent* appended = response.add_events();
-    appended->set_name(domain::EventName(event.position()));
-    appended->set_event_id(event.event_id());
-    appended->set_stream(event.stream());
-    appended->set_version(event.version());
-    appended->set_position(event.position());
+    SetAppended(event, response.add_events());
   }
   response.set_position(batch.next_position() - 1);
   if (!p.request_key.empty()) {
-    std::string record = p.fingerprint + response.SerializeAsString();
+    assert(!events.empty());
+    std::string record = RequestRecord(p.fingerprint, events.front().position(), events.size());
     batch.PutRequest(p.request_key, record);
     group_requests[p.request_key] = std::move(record);
   }
@@ -319,6 +340,43 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
   last_recorded_us_ = recorded_us;
   p.accepted = true;
   p.result = std::move(response);
+}
+
+absl::StatusOr<v1::CommandResponse> Ledger::StoredAnswer(absl::string_view record,
+                                                         const store::EventLog::Batch& batch) {
+  v1::CommandResponse response;
+  if (record.empty() || record[0] != '\0') {
+    // The whole answer, as a ledgerd before the compact records kept it.
+    if (!response.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+      return absl::DataLossError("request_id: stored answer does not decode");
+    }
+    return response;
+  }
+  google::protobuf::io::CodedInputStream coded(reinterpret_cast<const uint8_t*>(record.data()) + 1,
+                                               static_cast<int>(record.size() - 1));
+  uint64_t first = 0;
+  uint64_t count = 0;
+  if (!coded.ReadVarint64(&first) || !coded.ReadVarint64(&count) || first == 0 || count == 0 ||
+      count > domain::kMaxCommandsPerRequest ||
+      coded.CurrentPosition() != static_cast<int>(record.size() - 1)) {
+    return absl::DataLossError("request_id: stored answer does not decode");
+  }
+  for (uint64_t position = first; position < first + count; ++position) {
+    // The events of a retry within the same group are not yet in the log.
+    if (const v1::Event* pending = batch.Find(position)) {
+      SetAppended(*pending, response.add_events());
+      continue;
+    }
+    absl::StatusOr<store::LoggedEvent> logged = log_->Read(position);
+    if (!logged.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("request_id: the stored answer names event ", position,
+                       ", which the log cannot give: ", logged.status().message()));
+    }
+    SetAppended(logged->event(), response.add_events());
+  }
+  response.set_position(first + count - 1);
+  return response;
 }
 
 }  // namespace auditledger::engine

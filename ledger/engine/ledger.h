@@ -74,6 +74,10 @@ class Ledger {
   absl::Status Replay();
   void WriterLoop();
   void ProcessGroup(std::vector<Pending*>& group);
+  // The answer a request's record keeps (see RequestRecord), without its
+  // fingerprint; `batch` holds the events of the group being decided.
+  absl::StatusOr<v1::CommandResponse> StoredAnswer(absl::string_view record,
+                                                   const store::EventLog::Batch& batch);
   void Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
               absl::flat_hash_map<std::string, std::string>& group_requests);
 

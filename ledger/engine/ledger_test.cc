@@ -292,6 +292,55 @@ TEST_F(LedgerTest, RetryWithSameRequestIdReturnsFirstResultAndAppendsNothing) {
   EXPECT_EQ(log_->head_position(), head);
 }
 
+// A request's record keeps its fingerprint and where its events are; a
+// retry's answer is built again from the log, field for field the first.
+TEST_F(LedgerTest, ARetryOfABatchIsAnsweredFromItsEventsAndOldRecordsStillAnswer) {
+  Seed();
+  auto batch = [] {
+    std::vector<v1::Command> commands;
+    commands.push_back(ChangeStatus(kAction, v1::ONGOING));
+    commands.push_back(RecordUpdate(kAction, kPeriod, "Board being set up"));
+    commands.push_back(ReviseTarget(kAction, "March 2025", "Partner delays"));
+    return commands;
+  };
+  auto first = ledger_->Execute(kOfficer, batch(), "req-batch");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->events_size(), 3);
+  const std::string key = absl::StrCat(kOfficer.id, std::string(1, '\0'), "req-batch");
+  auto record = log_->GetRequest(key);
+  ASSERT_TRUE(record.ok()) << record.status();
+  ASSERT_TRUE(record->has_value());
+  // The fingerprint, a zero byte, two varints: not the answer's 3 events.
+  EXPECT_LE((*record)->size(), store::kHashBytes + 1 + 2 * 10);
+  Reopen();
+  auto again = ledger_->Execute(kOfficer, batch(), "req-batch");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed());
+  v1::CommandResponse expected = *first;
+  expected.set_replayed(true);
+  EXPECT_EQ(again->SerializeAsString(), expected.SerializeAsString());
+
+  // A record as a ledgerd before the compact ones wrote it: the fingerprint
+  // and the whole answer.
+  store::EventLog::Batch put = log_->NewBatch();
+  put.PutRequest(key, (*record)->substr(0, store::kHashBytes) + first->SerializeAsString());
+  ASSERT_TRUE(log_->Commit(put).ok());
+  const uint64_t head = log_->head_position();
+  auto old = ledger_->Execute(kOfficer, batch(), "req-batch");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->SerializeAsString(), expected.SerializeAsString());
+  EXPECT_EQ(log_->head_position(), head);
+
+  // A record that decodes as neither is damage, named as such.
+  store::EventLog::Batch bad = log_->NewBatch();
+  bad.PutRequest(key, (*record)->substr(0, store::kHashBytes) + std::string("\0\x05", 2));
+  ASSERT_TRUE(log_->Commit(bad).ok());
+  auto damaged = ledger_->Execute(kOfficer, batch(), "req-batch");
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), absl::StatusCode::kDataLoss) << damaged.status();
+  EXPECT_EQ(log_->head_position(), head);
+}
+
 TEST_F(LedgerTest, ReusedRequestIdForDifferentRequestIsRefused) {
   Seed();
   ASSERT_TRUE(Run(kOfficer, ChangeStatus(kAction, v1::ONGOING), "req-9").ok());
