@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <utility>
 #include <vector>
 
@@ -78,21 +77,22 @@ class ChangesProjection final : public Projection {
   // block keyed by its last entry. 8: 'v' holds narrative marks alone.
   uint64_t layout() const override { return 8; }
 
+  // A correction rewrites the change it corrects, which its step reads back
+  // from the model: that change must be committed, not one of the step's
+  // own (whose writes the step cannot read), so a correction is a step of
+  // its own. Corrections are few; the changes of every other step are
+  // written and forgotten.
+  bool NeedsOwnStep(const v1::Event& event) const override { return event.has_event_corrected(); }
+
   absl::Status Open(const ProjectionContext& context) override {
     log_ = context.log;
     views_.Clear();
-    step_.clear();
-    step_used_ = 0;
     lists_.Clear();
     return absl::OkStatus();
   }
 
   absl::Status Finish(ProjectionTxn& txn) override {
     views_.Flush(txn);
-    // The step's changes keep their memory for the next step's, up to what
-    // a small step needs once the steps are small again.
-    if (step_used_ <= kKeptChanges && step_.size() > kKeptChanges) step_.resize(kKeptChanges);
-    step_used_ = 0;
     lists_.Flush(txn);
     return absl::OkStatus();
   }
@@ -117,16 +117,15 @@ class ChangesProjection final : public Projection {
       if (!found.ok()) return found.status();
       corrected = *found;
     }
-    if (step_used_ == step_.size()) step_.emplace_back();
-    v1::Change& change = step_[step_used_];
+    v1::Change& change = change_;  // each event's, in the same memory
     DescribeChangeInto(event, before, corrected, &change);
     if (corrected != nullptr) {
       // The corrected entry now links to its correction.
       corrected->set_corrected_by(position);
       txn.PutMessage(ChangeKey(corrected->position()), StoredChange(*corrected));
     }
-    // Stored, and kept for the rest of the step, without a narrative
-    // update's texts (Find reads them back for a correction).
+    // Stored without a narrative update's texts (Find reads them back for a
+    // correction).
     LeaveOutStoredTexts(&change);
     txn.PutMessage(ChangeKey(position), change);
     // Most events take effect when they are recorded: their 't' entry is
@@ -147,29 +146,22 @@ class ChangesProjection final : public Projection {
               "");
     }
     if (before != nullptr) FoldNarratives(event, before, /*with_texts=*/false);
-    ++step_used_;
     return absl::OkStatus();
   }
 
  private:
-  // The change at `position`: from this step when it is one of its own
-  // (the step's writes are not readable until it commits), else read from
-  // the model into `committed`. Null when there is none.
+  // The change at `position`, read from the committed model into
+  // `committed` (a correction is alone in its step); null when there is
+  // none.
   absl::StatusOr<v1::Change*> Find(ProjectionTxn& txn, uint64_t position, v1::Change* committed) {
+    absl::StatusOr<bool> got = txn.GetMessage(ChangeKey(position), committed);
+    if (!got.ok()) return got.status();
+    if (!*got) return nullptr;
     const EventReader read = [this](uint64_t at) -> absl::StatusOr<v1::Event> {
       absl::StatusOr<v1::LoggedEvent> logged = log_->Read(at);
       if (!logged.ok()) return logged.status();
       return std::move(*logged->mutable_event());
     };
-    if (step_used_ > 0 && position >= step_.front().position()) {
-      const uint64_t index = position - step_.front().position();
-      if (index >= step_used_) return nullptr;
-      if (absl::Status s = FillChangeTexts(read, &step_[index]); !s.ok()) return s;
-      return &step_[index];
-    }
-    absl::StatusOr<bool> got = txn.GetMessage(ChangeKey(position), committed);
-    if (!got.ok()) return got.status();
-    if (!*got) return nullptr;
     if (absl::Status s = FillChangeTexts(read, committed); !s.ok()) return s;
     return committed;
   }
@@ -178,12 +170,7 @@ class ChangesProjection final : public Projection {
   // Actors, change types and resources: far more than one council's plans.
   BlockLists lists_{kMaxCachedViews};
   ViewCache<v1::ActionView> views_{kMaxCachedViews};
-  // The changes of the current step, in position order (consecutive), as
-  // stored: the first step_used_ (a deque: a large step does not move them
-  // as it grows). The rest are kept for their memory.
-  static constexpr size_t kKeptChanges = 64;
-  std::deque<v1::Change> step_;
-  size_t step_used_ = 0;
+  v1::Change change_;
 };
 
 // Complete subtrees of the Merkle tree over the log (see ledger/merkle):
