@@ -124,58 +124,45 @@ void ProjectionRunner::Stop() {
 }
 
 void ProjectionRunner::Run(Worker* worker) {
-  // The events of the current read, as stored: each is decoded in turn
-  // into `logged` (only its position, for a projection that does not need
-  // the event), whose memory serves every event.
-  std::vector<store::EventLog::StoredEvent> events;
-  size_t applied = 0;  // of `events`, by earlier steps
+  // The events read ahead, as stored: each is decoded in turn into `logged`
+  // (only its position, for a projection that does not need the event),
+  // whose memory serves every event.
+  ReadAhead read;
   auto batch = std::make_unique<rocksdb::WriteBatch>();
   v1::LoggedEvent logged;
   while (!worker->stop) {
-    assert(applied <= events.size());
-    absl::Status s;
-    if (applied == events.size()) {
-      const uint64_t next = worker->position + 1;
-      if (log_->head_position() < next) {
-        // Caught up: what the last read held goes back, and so does a large
-        // batch.
-        std::vector<store::EventLog::StoredEvent>().swap(events);
-        applied = 0;
-        if (batch->Data().capacity() > kIdleBatchBytes) {
-          batch = std::make_unique<rocksdb::WriteBatch>();
-        }
-        // Woken by the next append, also while the server shuts down; the
-        // timeout bounds how long a stop request waits.
-        log_->WaitForPosition(next, absl::Now() + absl::Milliseconds(200),
-                              /*wake_on_close=*/false);
-        continue;
+    const uint64_t next = worker->position + 1;
+    if (read.next == read.events.size() && log_->head_position() < next) {
+      // Caught up: what the last read held goes back, and so does a large
+      // batch.
+      std::vector<store::EventLog::StoredEvent>().swap(read.events);
+      read.next = 0;
+      if (batch->Data().capacity() > kIdleBatchBytes) {
+        batch = std::make_unique<rocksdb::WriteBatch>();
       }
-      events.clear();
-      applied = 0;
-      s = log_->ReadStoredRange(next, kStepEvents, kStepBytes, &events);
+      // Woken by the next append, also while the server shuts down; the
+      // timeout bounds how long a stop request waits.
+      log_->WaitForPosition(next, absl::Now() + absl::Milliseconds(200),
+                            /*wake_on_close=*/false);
+      continue;
     }
-    if (s.ok() && applied < events.size()) {
-      absl::StatusOr<size_t> used =
-          Step(*worker, absl::MakeConstSpan(events).subspan(applied), *batch, logged);
-      if (used.ok()) applied += *used;
-      s = used.status();
-    }
-    if (!s.ok()) {
+    absl::StatusOr<size_t> used = Step(*worker, read, *batch, logged);
+    if (!used.ok()) {
       // A projection that cannot apply an event must not skip it: it stops
       // where it is, and queries waiting on it time out rather than read a
       // model with a hole.
       std::fprintf(stderr, "ledgerd: projection %s stopped at position %llu: %s\n",
                    worker->projection->name().c_str(),
-                   static_cast<unsigned long long>(worker->position.load()), s.ToString().c_str());
+                   static_cast<unsigned long long>(worker->position.load()),
+                   used.status().ToString().c_str());
       absl::MutexLock lock(&progress_mu_);
-      worker->failure = s;
+      worker->failure = used.status();
       return;
     }
   }
 }
 
-absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker,
-                                              absl::Span<const store::EventLog::StoredEvent> events,
+absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker, ReadAhead& read,
                                               rocksdb::WriteBatch& batch, v1::LoggedEvent& logged) {
   batch.Clear();  // keeps its capacity
   ProjectionTxn txn(log_->db(), worker.cf, &batch);
@@ -183,7 +170,30 @@ absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker,
   const bool with_event = worker.projection->NeedsEvent();
   uint64_t position = worker.position;
   size_t used = 0;
-  for (const store::EventLog::StoredEvent& stored : events) {
+  size_t bytes = 0;
+  while (used < kStepEvents && bytes < kStepBytes) {
+    assert(read.next <= read.events.size());
+    if (read.next == read.events.size()) {
+      read.events.clear();
+      read.next = 0;
+      // Taken before the read: the log's head moves only once what it names
+      // is readable.
+      const uint64_t head = log_->head_position();
+      if (absl::Status s =
+              log_->ReadStoredRange(position + 1, kReadEvents, kReadBytes, &read.events);
+          !s.ok()) {
+        return s;
+      }
+      if (read.events.empty()) {
+        // The head, for now; unless the log said it held more.
+        if (head > position) {
+          return absl::DataLossError(absl::StrCat("the log's head is at position ", head,
+                                                  " but it holds no event at ", position + 1));
+        }
+        break;
+      }
+    }
+    const store::EventLog::StoredEvent& stored = read.events[read.next];
     // Decoding the whole event is most of the work of a projection that
     // only hashes it.
     absl::Status decoded = with_event ? log_->DecodeInto(stored, with_hash, &logged)
@@ -202,9 +212,12 @@ absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker,
       return absl::Status(s.code(), absl::StrCat("event ", event.position(), ": ", s.message()));
     }
     position = event.position();
+    bytes += stored.bytes.size();
     ++used;
+    ++read.next;
     if (alone) break;
   }
+  if (used == 0) return 0;
   if (absl::Status s = worker.projection->Finish(txn); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("at position ", position, ": ", s.message()));
   }

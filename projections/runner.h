@@ -19,7 +19,8 @@
 // A step applies up to kStepEvents events (fewer when their stored bytes
 // pass kStepBytes) and writes the read model together
 // with the new checkpoint in one RocksDB write, so a crash never applies an
-// event twice or skips one.
+// event twice or skips one. It reads the log as it goes, kReadEvents at a
+// time.
 namespace auditledger::projections {
 
 struct ProjectionState {
@@ -32,9 +33,14 @@ class ProjectionRunner {
  public:
   // Large steps while a worker catches up: views many events touch are
   // written once per step, not once per event. A step is one write batch,
-  // so the bounds also bound its memory.
-  static constexpr size_t kStepEvents = 8192;
-  static constexpr size_t kStepBytes = 4 << 20;
+  // so the bounds also bound its memory. (From 8,192 events and 4 MiB: a
+  // rebuild of 1M events in 4.0 s rather than 4.7, bench/.)
+  static constexpr size_t kStepEvents = 32768;
+  static constexpr size_t kStepBytes = 16 << 20;
+  // A worker holds this many stored events of the log at a time (fewer when
+  // their bytes pass kReadBytes), however large its step.
+  static constexpr size_t kReadEvents = 4096;
+  static constexpr size_t kReadBytes = 2 << 20;
   // A worker reuses its write batch from step to step: growing a fresh one
   // for every large step cost a rebuild a fifth of its time in copies and
   // page faults. Once caught up, it replaces a batch larger than this.
@@ -92,11 +98,18 @@ class ProjectionRunner {
   absl::Status StartWorker(Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(handles_mu_);
   void StopWorker(Worker& worker);
   void Run(Worker* worker);
-  // Applies a prefix of `events` (all of them unless one needs a step of
-  // its own) and commits it; returns how many it applied.
-  // Each event is decoded into `logged` in turn.
-  absl::StatusOr<size_t> Step(Worker& worker, absl::Span<const store::EventLog::StoredEvent> events,
-                              rocksdb::WriteBatch& batch, v1::LoggedEvent& logged);
+  // Stored events read from the log and not yet applied: events[next] on.
+  struct ReadAhead {
+    std::vector<store::EventLog::StoredEvent> events;
+    size_t next = 0;
+  };
+  // Applies the events after the worker's position, from `read` and then
+  // from the log as `read` runs out, up to a step's bounds or an event that
+  // needs a step of its own, and commits them; returns how many it applied
+  // (0, committing nothing, when the log holds none yet). Each event is
+  // decoded into `logged` in turn.
+  absl::StatusOr<size_t> Step(Worker& worker, ReadAhead& read, rocksdb::WriteBatch& batch,
+                              v1::LoggedEvent& logged);
 
   store::EventLog* log_;
   std::vector<std::unique_ptr<Projection>> projections_;
