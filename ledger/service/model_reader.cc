@@ -53,7 +53,11 @@ ModelReader::ModelReader(projections::ProjectionRunner* runner)
   options_.snapshot = snapshot_;
 }
 
-ModelReader::~ModelReader() { runner_->db()->ReleaseSnapshot(snapshot_); }
+ModelReader::~ModelReader() {
+  reused_.clear();
+  events_.reset();
+  runner_->db()->ReleaseSnapshot(snapshot_);
+}
 
 absl::StatusOr<bool> ModelReader::Get(const char* projection, absl::string_view key,
                                       google::protobuf::Message* message) {
@@ -83,14 +87,42 @@ std::unique_ptr<rocksdb::Iterator> ModelReader::Iterator(const char* projection)
       runner_->db()->NewIterator(options_, runner_->cf(projection)));
 }
 
+rocksdb::Iterator* ModelReader::Reused(const char* projection) {
+  std::unique_ptr<rocksdb::Iterator>& it = reused_[projection];
+  if (it == nullptr) it = Iterator(projection);
+  return it.get();
+}
+
 absl::StatusOr<std::string> ModelReader::ReadStored(uint64_t position) {
   const std::string key = store::EncodePosition(position);
+  // Events read one after another (a plan's events folded onto its
+  // checkpoint, most often) come from an iterator that steps along the log;
+  // any other from a point lookup.
+  if (position == last_read_ + 1 && last_read_ != 0) {
+    if (events_ == nullptr) {
+      events_.reset(runner_->db()->NewIterator(options_, runner_->events_cf()));
+    }
+    if (events_at_ == last_read_ && events_->Valid()) {
+      events_->Next();
+    } else {
+      events_->Seek(key);
+    }
+    events_at_ = 0;
+    last_read_ = 0;
+    if (!events_->status().ok()) return absl::UnavailableError(events_->status().ToString());
+    if (!events_->Valid() || View(events_->key()) != key) {
+      return absl::DataLossError(absl::StrCat("the log has no event at position ", position));
+    }
+    events_at_ = last_read_ = position;
+    return std::string(View(events_->value()));
+  }
   std::string bytes;
   rocksdb::Status s = runner_->db()->Get(options_, runner_->events_cf(), key, &bytes);
   if (s.IsNotFound()) {
     return absl::DataLossError(absl::StrCat("the log has no event at position ", position));
   }
   if (!s.ok()) return absl::UnavailableError(s.ToString());
+  last_read_ = position;
   return bytes;
 }
 
@@ -203,8 +235,8 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
   // The 't' entries in the window (in blocks); with `undated_only`, only
   // those of events that took effect when they were recorded.
   auto timeline = [&](bool undated_only, std::vector<Entry>* out) -> absl::Status {
-    auto it = reader.Iterator(projections::kChanges);
-    projections::BlockCursor cursor(it.get(), projections::IndexPrefix('t', stream));
+    rocksdb::Iterator* it = reader.Reused(projections::kChanges);
+    projections::BlockCursor cursor(it, projections::IndexPrefix('t', stream));
     absl::Status s = cursor.Seek(start, 0);
     for (; s.ok() && cursor.Valid(); s = cursor.Next()) {
       const projections::BlockEntry& entry = cursor.entry();
@@ -217,7 +249,7 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
   // The 'w' entries in the window: one key each, for dated events only.
   auto dated_entries = [&](std::vector<Entry>* out) -> absl::Status {
     const std::string prefix = projections::IndexPrefix('w', stream);
-    auto it = reader.Iterator(projections::kChanges);
+    rocksdb::Iterator* it = reader.Reused(projections::kChanges);
     for (it->Seek(prefix + projections::BigEndian64(start));
          it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
       absl::string_view rest = View(it->key()).substr(prefix.size());
