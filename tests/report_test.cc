@@ -256,6 +256,14 @@ TEST_F(ReportTest, APublishedReportComesBackByItsPositionAfterBackDatedCorrectio
   };
   ASSERT_NE(Render(v1::MARKDOWN).content(), published[v1::MARKDOWN].content());
   EXPECT_NE(Render(v1::MARKDOWN).content().find("Put right later."), std::string::npos);
+  // The audit appendix holds the status back-dated into the period, and
+  // none of the wordings dated in June, before it opened.
+  EXPECT_NE(
+      Render(v1::MARKDOWN)
+          .content()
+          .find("| 2024-10-15 | admin | status | Ongoing → Complete | completed in October |"),
+      std::string::npos);
+  EXPECT_EQ(Render(v1::MARKDOWN).content().find("wording agreed in June"), std::string::npos);
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE(round == 0 ? "as the models were kept" : "after a rebuild");
     for (const auto& [f, r] : published) {

@@ -228,9 +228,10 @@ absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::stri
 
 absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
     ModelReader& reader, const std::string& stream, v1::Clock clock, uint64_t after_us,
-    uint64_t until_us, size_t max, uint64_t* left_out, uint64_t known_at) {
+    uint64_t until_us, size_t max, uint64_t* left_out, uint64_t known_at,
+    const std::vector<ChangeEntry>* dated_given) {
   // (time on the clock, position) of each change in the window, in order.
-  using Entry = std::pair<uint64_t, uint64_t>;
+  using Entry = ChangeEntry;
   const uint64_t start = after_us == UINT64_MAX ? after_us : after_us + 1;
   // The 't' entries in the window (in blocks); with `undated_only`, only
   // those of events that took effect when they were recorded.
@@ -268,7 +269,11 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
     std::vector<Entry> undated;
     std::vector<Entry> dated;
     if (absl::Status s = timeline(/*undated_only=*/true, &undated); !s.ok()) return s;
-    if (absl::Status s = dated_entries(&dated); !s.ok()) return s;
+    if (dated_given != nullptr) {
+      dated = *dated_given;
+    } else if (absl::Status s = dated_entries(&dated); !s.ok()) {
+      return s;
+    }
     entries.reserve(undated.size() + dated.size());
     std::merge(undated.begin(), undated.end(), dated.begin(), dated.end(),
                std::back_inserter(entries));
@@ -283,6 +288,45 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
     if (!got.ok()) return got.status();
     if (*got) out.push_back(std::move(change));
   }
+  return out;
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, std::vector<ChangeEntry>>> DatedChangesUnder(
+    ModelReader& reader, const std::string& parent, uint64_t after_us, uint64_t until_us,
+    uint64_t known_at) {
+  absl::flat_hash_map<std::string, std::vector<ChangeEntry>> out;
+  if (after_us == UINT64_MAX) return out;
+  const uint64_t start = after_us + 1;
+  // 'w' stream 0 effective_us position: the resources' lists one after
+  // another. Each is entered at the window's start and left at its end, by
+  // seeking past the rest of it.
+  const std::string prefix = absl::StrCat("w", parent, "/");
+  constexpr size_t kSuffix = 1 + 16;  // 0, time, position
+  rocksdb::Iterator* it = reader.Reused(projections::kChanges);
+  it->Seek(prefix);
+  while (it->Valid() && absl::StartsWith(View(it->key()), prefix)) {
+    const absl::string_view key = View(it->key());
+    if (key.size() < prefix.size() + kSuffix || key[key.size() - kSuffix] != '\0') {
+      return absl::DataLossError("changes model: a dated entry's key is malformed");
+    }
+    const absl::string_view stream = key.substr(1, key.size() - 1 - kSuffix);
+    const uint64_t time = projections::ReadBigEndian64(key.substr(key.size() - 16, 8));
+    const uint64_t position = projections::ReadBigEndian64(key.substr(key.size() - 8));
+    if (time < start) {
+      it->Seek(
+          absl::StrCat(projections::IndexPrefix('w', stream), projections::BigEndian64(start)));
+      continue;
+    }
+    if (time > until_us) {
+      // Past the window: on to the next resource ('\1' sorts after this
+      // one's 0 and before any longer name).
+      it->Seek(absl::StrCat("w", stream, std::string(1, '\1')));
+      continue;
+    }
+    if (position <= known_at) out[stream].emplace_back(time, position);
+    it->Next();
+  }
+  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
   return out;
 }
 

@@ -97,9 +97,23 @@ absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::stri
 // recorded) after `after_us` and at or before `until_us`, oldest first; at
 // most the latest `max`, with how many earlier ones were left out. Changes
 // after position `known_at` are left out, as if not yet recorded.
+// (time on the clock, position) of a change.
+using ChangeEntry = std::pair<uint64_t, uint64_t>;
+// With `dated`, the changes of the stream's dated events are those, from
+// DatedChangesUnder, rather than read for this one stream.
 absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
     ModelReader& reader, const std::string& stream, v1::Clock clock, uint64_t after_us,
     uint64_t until_us, size_t max, uint64_t* left_out,
+    uint64_t known_at = projections::kWholeLedger, const std::vector<ChangeEntry>* dated = nullptr);
+
+// The changes of dated events (effective at another time than recorded)
+// of every resource under `parent` (a plan) that took effect after
+// `after_us` and at or before `until_us`, at positions up to `known_at`, by
+// resource and in effective order: what StreamChangesBetween reads of
+// each, for a caller that asks about many. Resources without dated events
+// cost nothing.
+absl::StatusOr<absl::flat_hash_map<std::string, std::vector<ChangeEntry>>> DatedChangesUnder(
+    ModelReader& reader, const std::string& parent, uint64_t after_us, uint64_t until_us,
     uint64_t known_at = projections::kWholeLedger);
 
 }  // namespace auditledger::service

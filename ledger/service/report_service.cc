@@ -157,10 +157,22 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
       }
     }
   }
+  // The dated changes of every action in one pass, rather than a search of
+  // each action's.
+  absl::flat_hash_map<std::string, std::vector<ChangeEntry>> dated;
+  if (clock == v1::EFFECTIVE) {
+    absl::StatusOr<absl::flat_hash_map<std::string, std::vector<ChangeEntry>>> found =
+        DatedChangesUnder(reader, request.name(), after, moment, known_at);
+    if (!found.ok()) return found.status();
+    dated = *std::move(found);
+  }
+  const std::vector<ChangeEntry> none;
   for (const v1::ActionView& a : model.actions) {
     uint64_t left_out = 0;
-    absl::StatusOr<std::vector<v1::Change>> changes = StreamChangesBetween(
-        reader, a.name(), clock, after, moment, kAuditPerAction, &left_out, known_at);
+    const auto found = dated.find(a.name());
+    absl::StatusOr<std::vector<v1::Change>> changes =
+        StreamChangesBetween(reader, a.name(), clock, after, moment, kAuditPerAction, &left_out,
+                             known_at, found == dated.end() ? &none : &found->second);
     if (!changes.ok()) return changes.status();
     if (!changes->empty()) model.audit[a.name()] = *std::move(changes);
     if (left_out > 0) model.audit_left_out[a.name()] = left_out;
