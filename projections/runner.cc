@@ -171,7 +171,7 @@ absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker, ReadAhead& read,
   uint64_t position = worker.position;
   size_t used = 0;
   size_t bytes = 0;
-  while (used < kStepEvents && bytes < kStepBytes) {
+  while (used < kStepEvents && bytes < kStepBytes && batch.GetDataSize() < kStepBatchBytes) {
     assert(read.next <= read.events.size());
     if (read.next == read.events.size()) {
       read.events.clear();
