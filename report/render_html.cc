@@ -251,9 +251,14 @@ std::string RenderCsv(const ReportModel& m) {
     }
     out += "\r\n";
   };
+  // Every row names the ledger position the report was built from and the
+  // chain's head there, as the other formats' footers do: a spreadsheet
+  // keeps what it was cut from, and `ledgerctl report --position` gives the
+  // same rows again.
+  const std::string position = absl::StrCat(m.position);
   row({"recommendation_number", "recommendation", "action", "description", "target_date",
        "original_target_date", "target_revisions", "status", "owner", "rag", "overdue", "period",
-       "update", "last_changed_by"});
+       "update", "last_changed_by", "ledger_position", "chain_head"});
   for (const auto& r : m.plan.recommendations()) {
     for (const v1::ActionView& a : m.actions) {
       if (a.recommendation() != r.name()) continue;
@@ -267,7 +272,7 @@ std::string RenderCsv(const ReportModel& m) {
            : a.rag() == v1::AMBER ? "Amber"
                                   : "Green",
            a.overdue() ? "yes" : "no", n ? n->period_title() : "", n ? n->text() : "",
-           a.last_changed_by()});
+           a.last_changed_by(), position, m.head_hash_hex});
     }
   }
   return out;

@@ -12,11 +12,14 @@
 #include "auditledger/v1/query_service.grpc.pb.h"
 #include "auditledger/v1/report_service.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "ledger/store/sha256.h"
 #include "tests/support/commands.h"
 #include "tests/support/ledgerd_process.h"
 
 namespace auditledger {
 namespace {
+
+using ::auditledger::store::ToHex;
 
 using testing::Context;
 using testing::kAdminToken;
@@ -195,6 +198,10 @@ TEST_F(ReportTest, APublishedReportComesBackByItsPositionAfterBackDatedCorrectio
   const uint64_t at = published[v1::MARKDOWN].position();
   ASSERT_GT(at, 700u);
   for (const auto& [f, r] : published) ASSERT_EQ(r.position(), at);
+  // The CSV's rows carry the position and chain head they were cut at.
+  EXPECT_NE(published[v1::CSV].content().find(
+                absl::StrCat(",\"", at, "\",\"", ToHex(published[v1::CSV].head_hash()), "\"\r\n")),
+            std::string::npos);
   // What the ledger said then about the close of the period, and all it
   // had recorded.
   auto as_of = [&](v1::Clock clock, int64_t seconds, uint64_t ledger_position) {
