@@ -212,6 +212,15 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
   nlohmann::json by_officer =
       Json(Ctl({"-o", "json", "changes", "--actor", "jsmith"}, kScrutinyToken));
   EXPECT_EQ(by_officer["changes"].size(), 2u);
+  // An id with no changes (here mistyped) is said to match none, not just
+  // an empty listing.
+  RunResult nobody = Ctl({"changes", "--actor", "jsmiht"}, kScrutinyToken);
+  EXPECT_EQ(nobody.exit_code, 0) << nobody.err;
+  EXPECT_NE(nobody.err.find("no changes in plans/oxford-cpc-2023 match --actor jsmiht"),
+            std::string::npos)
+      << nobody.err;
+  EXPECT_EQ(Ctl({"changes", "--actor", "jsmith"}, kScrutinyToken).err.find("no changes"),
+            std::string::npos);
   nlohmann::json slipped =
       Json(Ctl({"-o", "json", "action", "list", "--slipped", "1"}, kScrutinyToken));
   ASSERT_EQ(slipped["actions"].size(), 1u);

@@ -931,6 +931,18 @@ int Main(int argc, char** argv) {
         request.set_page_token(response.next_page_token());
       }
       Emit(f, all, [&] { return ChangesTable(all.changes()); });
+      if (all.changes().empty()) {
+        // Said, not left to an empty table: a mistyped id matches nothing.
+        std::vector<std::string> filters;
+        if (!ch_actor.empty()) filters.push_back(absl::StrCat("--actor ", ch_actor));
+        if (!ch_type.empty()) filters.push_back(absl::StrCat("--type ", ch_type));
+        if (!ch_action.empty()) filters.push_back(absl::StrCat("--action ", ch_action));
+        if (!ch_since.empty()) filters.push_back(absl::StrCat("--since ", ch_since));
+        if (!ch_until.empty()) filters.push_back(absl::StrCat("--until ", ch_until));
+        std::cerr << "ledgerctl: no changes in " << PlanName(c)
+                  << (filters.empty() ? "" : absl::StrCat(" match ", absl::StrJoin(filters, ", ")))
+                  << "\n";
+      }
       return kOk;
     };
   });
