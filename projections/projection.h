@@ -1,9 +1,11 @@
 #ifndef AUDITLEDGER_PROJECTIONS_PROJECTION_H_
 #define AUDITLEDGER_PROJECTIONS_PROJECTION_H_
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -125,9 +127,16 @@ class ViewCache {
     return &it->second;
   }
 
-  // Stages the views changed in this step.
+  // Stages the views changed in this step, in key order: the memtable then
+  // inserts each next to the one before (its insert hint) rather than
+  // searching its skip list from the top for every view.
   void Flush(ProjectionTxn& txn) {
-    for (const std::string& key : dirty_) txn.PutMessage(key, views_.at(key));
+    std::vector<const std::string*> keys;
+    keys.reserve(dirty_.size());
+    for (const std::string& key : dirty_) keys.push_back(&key);
+    std::sort(keys.begin(), keys.end(),
+              [](const std::string* a, const std::string* b) { return *a < *b; });
+    for (const std::string* key : keys) txn.PutMessage(*key, views_.at(*key));
     dirty_.clear();
     if (views_.size() > max_views_) views_.clear();
   }
