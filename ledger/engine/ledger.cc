@@ -28,6 +28,9 @@ struct Ledger::Pending {
   std::string fingerprint;
   absl::StatusOr<v1::CommandResponse> result;
   bool accepted = false;  // decided and staged in the group's batch
+  // Answered with events staged in the group's batch (a retry of a request
+  // decided earlier in the group): they stand or fall with its commit.
+  bool answered_from_group = false;
   Done done;
 };
 
@@ -234,7 +237,7 @@ void Ledger::ProcessGroup(std::vector<Pending*>& group) {
                  committed.ToString().c_str());
   }
   for (Pending* p : group) {
-    if (p->accepted && !committed.ok()) {
+    if ((p->accepted || p->answered_from_group) && !committed.ok()) {
       p->result = absl::UnavailableError(
           absl::StrCat("the ledger could not make the write durable, nothing was recorded "
                        "and it has stopped accepting writes: ",
@@ -252,6 +255,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     std::optional<std::string> stored;
     if (auto it = group_requests.find(p.request_key); it != group_requests.end()) {
       stored = it->second;
+      p.answered_from_group = true;
     } else {
       absl::StatusOr<std::optional<std::string>> found = log_->GetRequest(p.request_key);
       if (!found.ok()) {
@@ -269,7 +273,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
         return;
       }
       absl::StatusOr<v1::CommandResponse> response =
-          StoredAnswer(absl::string_view(*stored).substr(store::kHashBytes), batch);
+          StoredAnswer(absl::string_view(*stored).substr(store::kHashBytes), p.actor, batch);
       if (!response.ok()) {
         p.result = std::move(response).status();
         return;
@@ -343,12 +347,18 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
 }
 
 absl::StatusOr<v1::CommandResponse> Ledger::StoredAnswer(absl::string_view record,
+                                                         const domain::Principal& actor,
                                                          const store::EventLog::Batch& batch) {
+  const auto damaged = [](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("request_id: the stored answer ", why));
+  };
   v1::CommandResponse response;
-  if (record.empty() || record[0] != '\0') {
+  if (record.empty()) return damaged("is empty");
+  if (record[0] != '\0') {
     // The whole answer, as a ledgerd before the compact records kept it.
-    if (!response.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
-      return absl::DataLossError("request_id: stored answer does not decode");
+    if (!response.ParseFromArray(record.data(), static_cast<int>(record.size())) ||
+        response.events().empty()) {
+      return damaged("does not decode");
     }
     return response;
   }
@@ -356,24 +366,46 @@ absl::StatusOr<v1::CommandResponse> Ledger::StoredAnswer(absl::string_view recor
                                                static_cast<int>(record.size() - 1));
   uint64_t first = 0;
   uint64_t count = 0;
-  if (!coded.ReadVarint64(&first) || !coded.ReadVarint64(&count) || first == 0 || count == 0 ||
-      count > domain::kMaxCommandsPerRequest ||
+  if (!coded.ReadVarint64(&first) || !coded.ReadVarint64(&count) ||
       coded.CurrentPosition() != static_cast<int>(record.size() - 1)) {
-    return absl::DataLossError("request_id: stored answer does not decode");
+    return damaged("does not decode");
   }
-  for (uint64_t position = first; position < first + count; ++position) {
-    // The events of a retry within the same group are not yet in the log.
-    if (const v1::Event* pending = batch.Find(position)) {
-      SetAppended(*pending, response.add_events());
-      continue;
+  // Events this ledger holds, committed or staged in this group.
+  if (first == 0 || count == 0 || count > domain::kMaxCommandsPerRequest ||
+      first >= batch.next_position() || count > batch.next_position() - first) {
+    return damaged(
+        absl::StrCat("names events ", first, " and on (", count, "), which the log does not hold"));
+  }
+  // The committed ones in one read of the log; any after them are the
+  // group's own (a retry within the group that decided the request).
+  const uint64_t staged = batch.next_position() - batch.size();
+  std::vector<store::EventLog::StoredEvent> stored;
+  if (first < staged) {
+    const size_t committed = static_cast<size_t>(std::min(count, staged - first));
+    if (absl::Status s = log_->ReadStoredRange(first, committed, SIZE_MAX, &stored); !s.ok()) {
+      return s;
     }
-    absl::StatusOr<store::LoggedEvent> logged = log_->Read(position);
-    if (!logged.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("request_id: the stored answer names event ", position,
-                       ", which the log cannot give: ", logged.status().message()));
+    if (stored.size() != committed) return damaged("names events the log cannot give");
+  }
+  v1::LoggedEvent logged;
+  for (uint64_t i = 0; i < count; ++i) {
+    const uint64_t position = first + i;
+    const v1::Event* event = nullptr;
+    if (i < stored.size()) {
+      if (stored[i].position != position) return damaged("names events the log cannot give");
+      if (absl::Status s = log_->DecodeInto(stored[i], /*with_hash=*/false, &logged); !s.ok()) {
+        return s;
+      }
+      event = &logged.event();
+    } else {
+      event = batch.Find(position);
+      if (event == nullptr) return damaged("names events the log cannot give");
     }
-    SetAppended(logged->event(), response.add_events());
+    // A caller's request ids are its own: the events are the caller's.
+    if (event->actor().id() != actor.id) {
+      return damaged(absl::StrCat("names event ", position, ", which ", actor.id, " did not make"));
+    }
+    SetAppended(*event, response.add_events());
   }
   response.set_position(first + count - 1);
   return response;

@@ -76,7 +76,10 @@ class Ledger {
   void ProcessGroup(std::vector<Pending*>& group);
   // The answer a request's record keeps (see RequestRecord), without its
   // fingerprint; `batch` holds the events of the group being decided.
+  // DATA_LOSS unless the events it names are in the log (or the batch) and
+  // are `actor`'s.
   absl::StatusOr<v1::CommandResponse> StoredAnswer(absl::string_view record,
+                                                   const domain::Principal& actor,
                                                    const store::EventLog::Batch& batch);
   void Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
               absl::flat_hash_map<std::string, std::string>& group_requests);

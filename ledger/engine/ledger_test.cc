@@ -331,14 +331,37 @@ TEST_F(LedgerTest, ARetryOfABatchIsAnsweredFromItsEventsAndOldRecordsStillAnswer
   EXPECT_EQ(old->SerializeAsString(), expected.SerializeAsString());
   EXPECT_EQ(log_->head_position(), head);
 
-  // A record that decodes as neither is damage, named as such.
-  store::EventLog::Batch bad = log_->NewBatch();
-  bad.PutRequest(key, (*record)->substr(0, store::kHashBytes) + std::string("\0\x05", 2));
-  ASSERT_TRUE(log_->Commit(bad).ok());
-  auto damaged = ledger_->Execute(kOfficer, batch(), "req-batch");
-  ASSERT_FALSE(damaged.ok());
-  EXPECT_EQ(damaged.status().code(), absl::StatusCode::kDataLoss) << damaged.status();
-  EXPECT_EQ(log_->head_position(), head);
+  // A record that decodes as neither, names events the log does not hold
+  // or another caller's, or is empty, is damage, named as such; it answers
+  // nothing and appends nothing.
+  auto varints = [](uint64_t first, uint64_t count) {
+    std::string out(1, '\0');
+    for (uint64_t v : {first, count}) {
+      while (v >= 0x80) {
+        out.push_back(static_cast<char>(v | 0x80));
+        v >>= 7;
+      }
+      out.push_back(static_cast<char>(v));
+    }
+    return out;
+  };
+  const std::string fingerprint = (*record)->substr(0, store::kHashBytes);
+  for (const auto& [tail, why] : std::vector<std::pair<std::string, std::string>>{
+           {std::string("\0\x05", 2), "does not decode"},
+           {varints(head + 1, 3), "which the log does not hold"},
+           {varints(head, 3), "which the log does not hold"},
+           {varints(UINT64_MAX - 1, 3), "which the log does not hold"},
+           {varints(1, 3), "which jsmith did not make"},
+           {"", "is empty"}}) {
+    store::EventLog::Batch bad = log_->NewBatch();
+    bad.PutRequest(key, fingerprint + tail);
+    ASSERT_TRUE(log_->Commit(bad).ok());
+    auto damaged = ledger_->Execute(kOfficer, batch(), "req-batch");
+    ASSERT_FALSE(damaged.ok()) << why;
+    EXPECT_EQ(damaged.status().code(), absl::StatusCode::kDataLoss) << damaged.status();
+    EXPECT_NE(damaged.status().message().find(why), std::string::npos) << damaged.status();
+    EXPECT_EQ(log_->head_position(), head);
+  }
 }
 
 TEST_F(LedgerTest, ReusedRequestIdForDifferentRequestIsRefused) {
