@@ -245,6 +245,14 @@ TEST_F(ReportTest, APublishedReportComesBackByItsPositionAfterBackDatedCorrectio
   wording.mutable_amend_description()->mutable_effective_time()->set_seconds(kJune2024 + 60 * 301 +
                                                                              30);
   *late.add_commands() = std::move(wording);
+  // And two more dated wordings: a7's after the period's close (the report
+  // reads past it to a8's list) and a8's inside the period.
+  v1::Command november = testing::AmendDescription(a7, "wording of November", "agreed in November");
+  november.mutable_amend_description()->mutable_effective_time()->set_seconds(1732060800);
+  *late.add_commands() = std::move(november);
+  v1::Command october = testing::AmendDescription(a8, "wording of October", "agreed in October");
+  october.mutable_amend_description()->mutable_effective_time()->set_seconds(1729382400);
+  *late.add_commands() = std::move(october);
   grpc::Status corrected = ledger_->ExecuteCommands(Context(kAdminToken).get(), late, &response);
   ASSERT_TRUE(corrected.ok()) << corrected.error_message();
 
@@ -271,6 +279,10 @@ TEST_F(ReportTest, APublishedReportComesBackByItsPositionAfterBackDatedCorrectio
           .find("| 2024-10-15 | admin | status | Ongoing → Complete | completed in October |"),
       std::string::npos);
   EXPECT_EQ(Render(v1::MARKDOWN).content().find("wording agreed in June"), std::string::npos);
+  EXPECT_NE(Render(v1::MARKDOWN).content().find("| 2024-10-20 | admin | description |"),
+            std::string::npos);
+  EXPECT_NE(Render(v1::MARKDOWN).content().find("| agreed in October |"), std::string::npos);
+  EXPECT_EQ(Render(v1::MARKDOWN).content().find("agreed in November"), std::string::npos);
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE(round == 0 ? "as the models were kept" : "after a rebuild");
     for (const auto& [f, r] : published) {

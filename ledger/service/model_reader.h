@@ -61,7 +61,7 @@ class ModelReader {
   // Released before the snapshot.
   absl::flat_hash_map<std::string, std::unique_ptr<rocksdb::Iterator>> reused_;
   // ReadStored's: the log at `events_at_` (0: not at an event it read), and
-  // the position read last (0: none, or the read failed).
+  // the position last read well (0: none, or the iterator's read failed).
   std::unique_ptr<rocksdb::Iterator> events_;
   uint64_t events_at_ = 0;
   uint64_t last_read_ = 0;
@@ -93,12 +93,13 @@ absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::stri
                                             uint64_t micros, v1::Clock clock,
                                             uint64_t known_at = projections::kWholeLedger);
 
+// (time on the clock, position) of a change.
+using ChangeEntry = std::pair<uint64_t, uint64_t>;
+
 // The changes to `stream` that took effect (or, on the recorded clock, were
 // recorded) after `after_us` and at or before `until_us`, oldest first; at
 // most the latest `max`, with how many earlier ones were left out. Changes
 // after position `known_at` are left out, as if not yet recorded.
-// (time on the clock, position) of a change.
-using ChangeEntry = std::pair<uint64_t, uint64_t>;
 // With `dated`, the changes of the stream's dated events are those, from
 // DatedChangesUnder, rather than read for this one stream.
 absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
