@@ -151,13 +151,7 @@ absl::Status BlockLists::Add(ProjectionTxn& txn, const std::string& prefix,
 }
 
 void BlockLists::Flush(ProjectionTxn& txn) {
-  // In key order, for the memtable's insert hint (as ViewCache::Flush).
-  std::vector<const std::string*> prefixes;
-  prefixes.reserve(dirty_.size());
-  for (const std::string& prefix : dirty_) prefixes.push_back(&prefix);
-  std::sort(prefixes.begin(), prefixes.end(),
-            [](const std::string* a, const std::string* b) { return *a < *b; });
-  for (const std::string* prefix : prefixes) {
+  for (const std::string* prefix : SortedKeys(dirty_)) {
     txn.Put(absl::StrCat(*prefix, OpenSuffix()), tails_.at(*prefix).value);
   }
   dirty_.clear();

@@ -89,7 +89,7 @@ class BlockLists {
   // the list's last block from the model the first time it is touched: the
   // model as committed, which has every entry of it but this step's.
   absl::Status Add(ProjectionTxn& txn, const std::string& prefix, const BlockEntry& entry);
-  // Stages the last blocks changed in this step.
+  // Stages the last blocks changed in this step, in key order (SortedKeys).
   void Flush(ProjectionTxn& txn);
 
  private:

@@ -101,6 +101,19 @@ class Projection {
   virtual absl::Status Apply(const v1::LoggedEvent& logged, ProjectionTxn& txn) = 0;
 };
 
+// The keys of `set` in order (pointers into it), for a projection that
+// stages a step's writes in key order: the memtable then inserts each next
+// to the one before (its insert hint) rather than searching its skip list
+// from the top.
+inline std::vector<const std::string*> SortedKeys(const absl::flat_hash_set<std::string>& set) {
+  std::vector<const std::string*> keys;
+  keys.reserve(set.size());
+  for (const std::string& key : set) keys.push_back(&key);
+  std::sort(keys.begin(), keys.end(),
+            [](const std::string* a, const std::string* b) { return *a < *b; });
+  return keys;
+}
+
 // Views a projection keeps in memory between steps: each is read from the
 // model once and written back once per step, however many events touch it.
 // At most `max_views` are kept after a step.
@@ -127,16 +140,9 @@ class ViewCache {
     return &it->second;
   }
 
-  // Stages the views changed in this step, in key order: the memtable then
-  // inserts each next to the one before (its insert hint) rather than
-  // searching its skip list from the top for every view.
+  // Stages the views changed in this step, in key order (SortedKeys).
   void Flush(ProjectionTxn& txn) {
-    std::vector<const std::string*> keys;
-    keys.reserve(dirty_.size());
-    for (const std::string& key : dirty_) keys.push_back(&key);
-    std::sort(keys.begin(), keys.end(),
-              [](const std::string* a, const std::string* b) { return *a < *b; });
-    for (const std::string* key : keys) txn.PutMessage(*key, views_.at(*key));
+    for (const std::string* key : SortedKeys(dirty_)) txn.PutMessage(*key, views_.at(*key));
     dirty_.clear();
     if (views_.size() > max_views_) views_.clear();
   }

@@ -109,21 +109,22 @@ absl::StatusOr<absl::CivilDay> ParseDay(absl::string_view field, absl::string_vi
   return day;
 }
 
-// The first position recorded at or after `micros`, or one past the last
-// when there is none. The recorded clock never goes back along the log and
-// every event has a 'p' entry in the changes model, so a binary search over
-// those entries finds it in about log2(events) reads, where a scan from the
-// first change would read every change before the moment.
 // Where a page of a list in blocks resumes: the entry its token's cursor
 // names, or the list's start for a first page.
 absl::StatusOr<projections::BlockEntry> ListCursor(const std::string& cursor) {
   if (cursor.empty()) return projections::BlockEntry();
   std::optional<projections::BlockEntry> entry = projections::BlockEntry::FromSuffix(cursor);
-  if (!entry.has_value())
+  if (!entry.has_value()) {
     return absl::InvalidArgumentError("page_token: not a token of this query");
+  }
   return *entry;
 }
 
+// The first position recorded at or after `micros`, or one past the last
+// when there is none. The recorded clock never goes back along the log and
+// every event has a 'p' entry in the changes model, so a binary search over
+// those entries finds it in about log2(events) reads, where a scan from the
+// first change would read every change before the moment.
 absl::StatusOr<uint64_t> FirstRecordedAtOrAfter(ModelReader& reader, uint64_t micros) {
   auto it = reader.Iterator(projections::kChanges);
   it->Seek(std::string(1, 'p' + 1));  // past every 'p' entry
