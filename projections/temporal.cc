@@ -319,9 +319,9 @@ class TemporalProjection final : public Projection {
   bool NeedsOwnStep(const v1::Event& event) const override {
     auto found = plans_.find(PlanOf(event.stream()));
     if (found == plans_.end()) return false;
-    const Clock* clocks = found->second.clocks;
-    return BackDated(clocks[kRecorded], {Micros(event.recorded_at()), event.position()}) ||
-           BackDated(clocks[kEffective], {Micros(event.effective_at()), event.position()});
+    const Plan& p = found->second;
+    return BackDated(p.clocks[kRecorded], {Micros(event.recorded_at()), event.position()}) ||
+           BackDated(EffectiveClock(p), {Micros(event.effective_at()), event.position()});
   }
 
   absl::Status Open(const ProjectionContext& context) override {
@@ -338,9 +338,14 @@ class TemporalProjection final : public Projection {
     if (absl::Status s = IteratorStatus(*it); !s.ok()) return s;
     for (const std::string& plan : names) {
       Plan& p = plans_[plan];
-      for (int c : {kRecorded, kEffective}) {
-        if (absl::Status s = Resume(*it, plan, c, &p.clocks[c]); !s.ok()) return s;
-      }
+      if (absl::Status s = Resume(*it, plan, kRecorded, &p.clocks[kRecorded]); !s.ok()) return s;
+      // Only a dated event has an 'e' entry.
+      const std::string dated = IndexPrefix(kIndexKind[kEffective], plan);
+      it->Seek(dated);
+      p.dated = it->Valid() && absl::StartsWith(KeyOf(*it), dated);
+      if (absl::Status s = IteratorStatus(*it); !s.ok()) return s;
+      if (!p.dated) continue;
+      if (absl::Status s = Resume(*it, plan, kEffective, &p.clocks[kEffective]); !s.ok()) return s;
     }
     return absl::OkStatus();
   }
@@ -369,6 +374,12 @@ class TemporalProjection final : public Projection {
     // Most events take effect when they are recorded: their 'x' entry is
     // their place on both clocks, and only a dated one has an 'e' entry.
     const bool dated = entry[kEffective].first != entry[kRecorded].first;
+    if (dated && !p.dated) {
+      // The plan's first dated event: from here on the clocks may differ,
+      // so the effective one becomes a clock of its own, as it stands.
+      p.clocks[kEffective] = p.clocks[kRecorded];
+      p.dated = true;
+    }
     absl::Status added_entry =
         lists_.Add(txn, IndexPrefix(kIndexKind[kRecorded], plan),
                    BlockEntry{entry[kRecorded].first, entry[kRecorded].second, dated});
@@ -378,6 +389,15 @@ class TemporalProjection final : public Projection {
     }
     if (dated) txn.Put(IndexPrefix(kIndexKind[kEffective], plan) + Suffix(entry[kEffective]), "");
     for (int c : {kRecorded, kEffective}) {
+      if (c == kEffective && !p.dated) {
+        // The recorded clock is the effective one too: its checkpoint, if
+        // it wrote one, is the effective clock's as well.
+        if (recorded.has_value()) {
+          txn.Put(IndexPrefix(kCheckpointKind[kEffective], plan) + p.clocks[kRecorded].frontier,
+                  "");
+        }
+        continue;
+      }
       Clock& clock = p.clocks[c];
       // A back-dated event is alone in its step (NeedsOwnStep), so nothing
       // is pending a refold when the next event comes.
@@ -422,7 +442,15 @@ class TemporalProjection final : public Projection {
   };
   struct Plan {
     Clock clocks[2];
+    // Whether any of the plan's events is dated. Until one is, both clocks
+    // order its events alike, so clocks[kRecorded] serves as both and
+    // clocks[kEffective] is left empty: each event is folded, and each
+    // checkpoint serialized, once rather than twice.
+    bool dated = false;
   };
+  static const Clock& EffectiveClock(const Plan& p) {
+    return p.dated ? p.clocks[kEffective] : p.clocks[kRecorded];
+  }
 
   static bool BackDated(const Clock& clock, const Entry& entry) {
     return !clock.frontier.empty() && Suffix(entry) <= clock.frontier;

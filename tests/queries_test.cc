@@ -1118,7 +1118,10 @@ TEST_F(QueriesTest, AsOfOverALongBackDatedHistoryEqualsAFoldOfTheLog) {
 // While no event is dated, both clocks order the events alike and the
 // effective clock's checkpoints refer to the recorded clock's; events dated
 // back into that stretch refold the effective clock from such a checkpoint.
-// Every answer equals a fold of the log, before and after a rebuild.
+// ledgerd restarts before the first dated event (the effective clock is then
+// the recorded one, resumed) and after them (two clocks of their own), and
+// undated events follow. Every answer equals a fold of the log, and the
+// model equals a rebuild.
 TEST_F(QueriesTest, AsOfReadsCheckpointsBothClocksShareAndRefoldsFromThem) {
   using namespace testing;
   Do(kAdminToken, CreatePlan("oxford"));
@@ -1146,11 +1149,21 @@ TEST_F(QueriesTest, AsOfReadsCheckpointsBothClocksShareAndRefoldsFromThem) {
       head_ = response.position();
     }
   };
+  auto restart = [&] {
+    GetAction(actions[0]);  // the models have applied every event
+    ledgerd_.reset();
+    ledgerd_ = std::make_unique<LedgerdProcess>(data_dir());
+    Connect();
+  };
   // 1,200 undated updates: a checkpoint every 256 entries on each clock.
   updates(24, nullptr);
+  restart();
   // Then 50 dated back to the middle of them, after two checkpoints.
   const google::protobuf::Timestamp back = AllEvents()[700].recorded_at();
   updates(1, &back);
+  restart();
+  // And 300 undated, past another checkpoint.
+  updates(6, nullptr);
   const std::vector<v1::Event> events = AllEvents();
   ASSERT_EQ(events.size(), head_);
   const std::vector<google::protobuf::Timestamp> moments = RecordedMoments(events);
