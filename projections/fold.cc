@@ -388,29 +388,31 @@ void DescribeChangeInto(const v1::Event& event, const v1::ActionView* before,
   }
 }
 
-v1::Change StoredChange(v1::Change change) {
-  LeaveOutStoredTexts(&change);
-  return change;
+const v1::Change& StoredChange(const v1::Change& change, v1::Change* slim) {
+  if (change.type() != "update_recorded") return change;
+  slim->Clear();
+  slim->set_position(change.position());
+  slim->set_type(change.type());
+  slim->set_before_position(change.before_position());
+  slim->set_corrected_by(change.corrected_by());
+  return *slim;
 }
 
-void LeaveOutStoredTexts(v1::Change* change) {
-  if (change->type() == "update_recorded") {
-    change->clear_before();
-    change->clear_after();
-  }
-}
-
-absl::Status FillChangeTexts(const EventReader& read, v1::Change* change) {
+absl::Status CompleteChange(const EventReader& read, v1::Change* change) {
   if (change->type() != "update_recorded") return absl::OkStatus();
   absl::StatusOr<v1::Event> own = read(change->position());
   if (!own.ok()) return own.status();
-  if (!own->has_update_recorded()) {
+  if (!own->has_update_recorded() || own->position() != change->position()) {
     return absl::DataLossError(
         absl::StrCat("change ", change->position(), ": its event is not a narrative update"));
   }
-  change->set_after(own->update_recorded().narrative());
-  change->clear_before();
-  if (change->before_position() == 0) return absl::OkStatus();
+  // What the model stored of it; the rest is its event's.
+  const uint64_t before_position = change->before_position();
+  const uint64_t corrected_by = change->corrected_by();
+  DescribeChangeInto(*own, /*before=*/nullptr, /*corrected=*/nullptr, change);
+  change->set_before_position(before_position);
+  change->set_corrected_by(corrected_by);
+  if (before_position == 0) return absl::OkStatus();
   absl::StatusOr<v1::Event> earlier = read(change->before_position());
   if (!earlier.ok()) return earlier.status();
   if (earlier->has_update_recorded()) {

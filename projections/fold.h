@@ -53,15 +53,19 @@ void DescribeChangeInto(const v1::Event& event, const v1::ActionView* before,
 // Reads one event of the log by position.
 using EventReader = std::function<absl::StatusOr<v1::Event>(uint64_t position)>;
 
-// A change as the changes model stores it: a narrative update's texts are
-// left out, since the log holds them (its own event, and the one at
-// before_position).
-v1::Change StoredChange(v1::Change change);
-// StoredChange in place.
-void LeaveOutStoredTexts(v1::Change* change);
-// Puts back what StoredChange left out, reading the events with `read`.
-// DATA_LOSS if they are not the narratives the change names.
-absl::Status FillChangeTexts(const EventReader& read, v1::Change* change);
+// A change as the changes model stores it.
+//
+// A narrative update is stored as what its event does not say: its
+// position and type, the event whose text it replaced (before_position) and
+// its correction (corrected_by). Those are most of a plan's changes, and the
+// rest of each, its texts above all, is in the log already. Every other
+// change is stored whole. Returns the message to store: `change` itself, or
+// `slim` filled in.
+const v1::Change& StoredChange(const v1::Change& change, v1::Change* slim);
+// Puts back what StoredChange left out, reading the events with `read`: a
+// narrative update is described again from its event, with the text it
+// replaced. DATA_LOSS if the events are not the narratives it names.
+absl::Status CompleteChange(const EventReader& read, v1::Change* change);
 
 // RAG and overdue as of `day` (see the Rag enum for the rule).
 void Assess(v1::ActionView* view, absl::CivilDay day);

@@ -74,8 +74,9 @@ class ChangesProjection final : public Projection {
   // narrative update's texts are left to the log (StoredChange). 4: 'w'
   // holds dated events only. 5: 'a' and 'y' in blocks of positions. 6:
   // 'a', 'y' and 't' in blocks of entries (projections/blocks.h). 7: a full
-  // block keyed by its last entry. 8: 'v' holds narrative marks alone.
-  uint64_t layout() const override { return 8; }
+  // block keyed by its last entry. 8: 'v' holds narrative marks alone. 9: a
+  // narrative update holds only what its event does not say.
+  uint64_t layout() const override { return 9; }
 
   // A correction rewrites the change it corrects, which its step reads back
   // from the model: that change must be committed, not one of the step's
@@ -122,12 +123,11 @@ class ChangesProjection final : public Projection {
     if (corrected != nullptr) {
       // The corrected entry now links to its correction.
       corrected->set_corrected_by(position);
-      txn.PutMessage(ChangeKey(corrected->position()), StoredChange(*corrected));
+      txn.PutMessage(ChangeKey(corrected->position()), StoredChange(*corrected, &slim_));
     }
-    // Stored without a narrative update's texts (Find reads them back for a
-    // correction).
-    LeaveOutStoredTexts(&change);
-    txn.PutMessage(ChangeKey(position), change);
+    // A narrative update without what its event says (Find puts that back
+    // for a correction).
+    txn.PutMessage(ChangeKey(position), StoredChange(change, &slim_));
     // Most events take effect when they are recorded: their 't' entry is
     // their place on both clocks, and only a dated one has a 'w' entry too.
     const uint64_t recorded_us = Micros(event.recorded_at());
@@ -162,7 +162,7 @@ class ChangesProjection final : public Projection {
       if (!logged.ok()) return logged.status();
       return std::move(*logged->mutable_event());
     };
-    if (absl::Status s = FillChangeTexts(read, committed); !s.ok()) return s;
+    if (absl::Status s = CompleteChange(read, committed); !s.ok()) return s;
     return committed;
   }
 
@@ -171,6 +171,7 @@ class ChangesProjection final : public Projection {
   BlockLists lists_{kMaxCachedViews};
   ViewCache<v1::ActionView> views_{kMaxCachedViews};
   v1::Change change_;
+  v1::Change slim_;  // a narrative update's stored form
 };
 
 // Complete subtrees of the Merkle tree over the log (see ledger/merkle):

@@ -13,8 +13,8 @@
 //   'A' action                   -> ActionView
 //   'P' plan                     -> PlanView (recommendations, periods)
 // "changes"   who changed what, and every action's timeline:
-//   'p' position                 -> Change (StoredChange: without a
-//                                   narrative update's texts)
+//   'p' position                 -> Change (StoredChange: a narrative
+//                                   update without what its event says)
 //   'a' actor 0 …                -> blocks (the actor's changes, by
 //                                   position; time 0)
 //   'y' type 0 …                 -> blocks (the type's changes)

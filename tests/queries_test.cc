@@ -494,6 +494,54 @@ TEST_F(QueriesTest, ANarrativeUpdateShowsTheTextItReplacedAndWhereItCameFrom) {
     EXPECT_EQ(c.SerializeAsString(), listed[i].SerializeAsString());
   }
   watch_context.TryCancel();
+
+  // So does the list of the whole log from a moment on, and each carries
+  // what its event says.
+  v1::ListChangesRequest since;
+  *since.mutable_start_time() = listed[0].recorded_at();
+  std::vector<std::string> from_log;
+  for (const v1::Change& c : Changes(since, 3)) {
+    if (c.stream() == kA1 && c.type() == "update_recorded") {
+      from_log.push_back(c.SerializeAsString());
+    }
+  }
+  EXPECT_EQ(from_log, from_list);
+  const std::vector<v1::Event> events = AllEvents();
+  for (const v1::Change& c : listed) {
+    ASSERT_LE(c.position(), events.size());
+    const v1::Event& e = events[c.position() - 1];
+    EXPECT_EQ(c.event(), absl::StrCat("events/", e.position()));
+    EXPECT_EQ(c.stream(), e.stream());
+    EXPECT_EQ(c.actor(), e.actor().id());
+    EXPECT_EQ(c.actor_role(), e.actor().role());
+    EXPECT_EQ(c.recorded_at().SerializeAsString(), e.recorded_at().SerializeAsString());
+    EXPECT_EQ(c.effective_at().SerializeAsString(), e.effective_at().SerializeAsString());
+    EXPECT_EQ(c.field(), "narrative");
+    EXPECT_EQ(c.period(), e.update_recorded().period());
+    EXPECT_EQ(c.after(), e.update_recorded().narrative());
+  }
+
+  // The model stores a narrative update as what its event does not say.
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  testing::EditDataDir(
+      data_dir(),
+      [&](rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
+        ASSERT_TRUE(cfs.count("projection.changes"));
+        for (const v1::Change& c : listed) {
+          std::string bytes;
+          ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), cfs.at("projection.changes"),
+                              projections::ChangeKey(c.position()), &bytes)
+                          .ok());
+          v1::Change stored;
+          ASSERT_TRUE(stored.ParseFromString(bytes));
+          v1::Change slim;
+          slim.set_position(c.position());
+          slim.set_type("update_recorded");
+          slim.set_before_position(c.before_position());
+          slim.set_corrected_by(c.corrected_by());
+          EXPECT_EQ(stored.SerializeAsString(), slim.SerializeAsString());
+        }
+      });
 }
 
 TEST_F(QueriesTest, WhoChangedWhat) {

@@ -129,12 +129,12 @@ absl::StatusOr<std::string> ModelReader::ReadStored(uint64_t position) {
 absl::StatusOr<bool> ModelReader::GetChange(uint64_t position, v1::Change* change) {
   absl::StatusOr<bool> got = Get(projections::kChanges, projections::ChangeKey(position), change);
   if (!got.ok() || !*got) return got;
-  if (absl::Status s = FillTexts(change); !s.ok()) return s;
+  if (absl::Status s = Complete(change); !s.ok()) return s;
   return true;
 }
 
-absl::Status ModelReader::FillTexts(v1::Change* change) {
-  return projections::FillChangeTexts([this](uint64_t at) { return ReadEvent(at); }, change);
+absl::Status ModelReader::Complete(v1::Change* change) {
+  return projections::CompleteChange([this](uint64_t at) { return ReadEvent(at); }, change);
 }
 
 absl::StatusOr<v1::Event> ModelReader::ReadEvent(uint64_t position) {

@@ -47,11 +47,11 @@ class ModelReader {
   absl::StatusOr<v1::Event> ReadEvent(uint64_t position);
   // Its bytes as stored (and hashed).
   absl::StatusOr<std::string> ReadStored(uint64_t position);
-  // The change at `position` of the changes model, with the texts it leaves
-  // to the log read back (projections::FillChangeTexts); false when absent.
+  // The change at `position` of the changes model, with what it leaves to
+  // the log read back (projections::CompleteChange); false when absent.
   absl::StatusOr<bool> GetChange(uint64_t position, v1::Change* change);
   // The same for a change read from the model's own iterator.
-  absl::Status FillTexts(v1::Change* change);
+  absl::Status Complete(v1::Change* change);
 
  private:
   projections::ProjectionRunner* runner_;

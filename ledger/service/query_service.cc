@@ -144,8 +144,7 @@ absl::StatusOr<uint64_t> FirstRecordedAtOrAfter(ModelReader& reader, uint64_t mi
     (void)turns;
     const uint64_t mid = lo + (hi - lo) / 2;
     v1::Change change;
-    absl::StatusOr<bool> got =
-        reader.Get(projections::kChanges, projections::ChangeKey(mid), &change);
+    absl::StatusOr<bool> got = reader.GetChange(mid, &change);
     if (!got.ok()) return got.status();
     if (!*got) return absl::DataLossError(absl::StrCat("changes model: no change at ", mid));
     if (MicrosOf(change.recorded_at()) >= micros) {
@@ -374,6 +373,9 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
           reader.Get(projections::kChanges, projections::ChangeKey(position), &change);
       if (!got.ok()) return got.status();
     }
+    // A narrative update is stored without what its event says, which the
+    // filters read.
+    if (absl::Status s = reader.Complete(&change); !s.ok()) return s;
     if (change.stream() != request->parent() && !absl::StartsWith(change.stream(), plan_prefix))
       return true;
     const uint64_t recorded = MicrosOf(change.recorded_at());
@@ -382,7 +384,6 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
     if (recorded < start_us) return true;
     if (!request->actor().empty() && change.actor() != request->actor()) return true;
     if (!request->type().empty() && change.type() != request->type()) return true;
-    if (absl::Status s = reader.FillTexts(&change); !s.ok()) return s;
     *response->add_changes() = std::move(change);
     return true;
   };
@@ -554,10 +555,10 @@ grpc::Status QueryServiceImpl::WatchChanges(grpc::ServerContext* context,
           return ToGrpc(absl::DataLossError("change does not decode"));
         }
         next = change.position() + 1;
+        if (absl::Status s = reader.Complete(&change); !s.ok()) return ToGrpc(s);
         if (!request->parent().empty() && change.stream() != request->parent() &&
             !absl::StartsWith(change.stream(), plan_prefix))
           continue;
-        if (absl::Status s = reader.FillTexts(&change); !s.ok()) return ToGrpc(s);
         batch.push_back(std::move(change));
       }
     }
