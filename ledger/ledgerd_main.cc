@@ -53,6 +53,10 @@ int main(int argc, char** argv) {
   app.add_option("--rebuild", options.rebuild,
                  "drop a projection (current, changes, temporal, merkle, or all) and "
                  "rebuild it from the log before serving");
+  app.add_option("--projection_threads", options.projection_threads,
+                 "threads the read models share, each reading the log once for its models "
+                 "(default 0: one a core)")
+      ->check(CLI::Range(0, 64));
   CLI11_PARSE(app, argc, argv);
 
   // Signals are taken by one thread with sigwait, so they are blocked in

@@ -26,11 +26,21 @@ constexpr char kLayoutKey[] =
 }  // namespace
 
 ProjectionRunner::ProjectionRunner(store::EventLog* log,
-                                   std::vector<std::unique_ptr<Projection>> projections)
+                                   std::vector<std::unique_ptr<Projection>> projections,
+                                   size_t threads)
     : log_(log), projections_(std::move(projections)) {
-  for (auto& p : projections_) {
+  const size_t n = projections_.size();
+  if (threads == 0) threads = std::max<size_t>(1, std::thread::hardware_concurrency());
+  threads = std::clamp<size_t>(threads, 1, std::max<size_t>(1, n));
+  for (size_t t = 0; t < threads; ++t) threads_.push_back(std::make_unique<Thread>());
+  for (size_t i = 0; i < n; ++i) {
     auto worker = std::make_unique<Worker>();
-    worker->projection = p.get();
+    worker->projection = projections_[i].get();
+    // In order, in runs of about equal length: with the default models on
+    // two threads, current and changes on one, temporal and merkle on the
+    // other, which take about as long.
+    worker->thread = i * threads / n;
+    threads_[worker->thread]->workers.push_back(worker.get());
     workers_.push_back(std::move(worker));
   }
 }
@@ -44,12 +54,13 @@ std::string ProjectionRunner::CfName(const std::string& projection) {
 absl::Status ProjectionRunner::Start() {
   absl::WriterMutexLock lock(&handles_mu_);
   for (auto& worker : workers_) {
-    if (absl::Status s = StartWorker(*worker); !s.ok()) return s;
+    if (absl::Status s = PrepareWorker(*worker); !s.ok()) return s;
   }
+  for (auto& thread : threads_) StartThread(*thread);
   return absl::OkStatus();
 }
 
-absl::Status ProjectionRunner::StartWorker(Worker& worker) {
+absl::Status ProjectionRunner::PrepareWorker(Worker& worker) {
   absl::StatusOr<rocksdb::ColumnFamilyHandle*> cf =
       log_->ColumnFamily(CfName(worker.projection->name()));
   if (!cf.ok()) return cf.status();
@@ -90,11 +101,13 @@ absl::Status ProjectionRunner::StartWorker(Worker& worker) {
   context.db = log_->db();
   context.cf = worker.cf;
   context.position = position;
-  worker.position = position;
   worker.ready_at = position == 0 ? log_->head_position() : 0;
   worker.started = absl::Now();
-  worker.stop = false;
-  worker.failure = absl::OkStatus();
+  {
+    absl::MutexLock lock(&progress_mu_);
+    worker.position = position;
+    worker.failure = absl::OkStatus();
+  }
   if (absl::Status opened = worker.projection->Open(context); !opened.ok()) {
     // As when a step fails: the model stays where it is, and the rest of
     // ledgerd (the log, verification) still serves.
@@ -103,42 +116,75 @@ absl::Status ProjectionRunner::StartWorker(Worker& worker) {
                  opened.ToString().c_str());
     absl::MutexLock lock(&progress_mu_);
     worker.failure = opened;
-    return absl::OkStatus();
   }
-  worker.thread = std::thread([this, w = &worker] {
-    // Named for profilers and top; Linux keeps 15 characters.
-    const std::string name = ("proj-" + w->projection->name()).substr(0, 15);
-    pthread_setname_np(pthread_self(), name.c_str());
-    Run(w);
-  });
   return absl::OkStatus();
 }
 
-void ProjectionRunner::StopWorker(Worker& worker) {
-  worker.stop = true;
-  if (worker.thread.joinable()) worker.thread.join();
+void ProjectionRunner::StartThread(Thread& thread) {
+  thread.stop = false;
+  thread.thread = std::thread([this, t = &thread] {
+    // Named for profilers and top; Linux keeps 15 characters.
+    std::vector<std::string> names;
+    for (const Worker* w : t->workers) names.push_back(w->projection->name());
+    const std::string name = absl::StrCat("proj-", absl::StrJoin(names, "+")).substr(0, 15);
+    pthread_setname_np(pthread_self(), name.c_str());
+    Run(t);
+  });
+}
+
+void ProjectionRunner::StopThread(Thread& thread) {
+  thread.stop = true;
+  if (thread.thread.joinable()) thread.thread.join();
 }
 
 void ProjectionRunner::Stop() {
-  for (auto& worker : workers_) StopWorker(*worker);
+  for (auto& thread : threads_) StopThread(*thread);
 }
 
-void ProjectionRunner::Run(Worker* worker) {
+void ProjectionRunner::Fail(Lane& lane, const absl::Status& status) {
+  std::fprintf(stderr, "ledgerd: projection %s stopped at position %llu: %s\n",
+               lane.worker->projection->name().c_str(),
+               static_cast<unsigned long long>(lane.worker->position.load()),
+               status.ToString().c_str());
+  lane.failed = true;
+  lane.txn.reset();
+  absl::MutexLock lock(&progress_mu_);
+  lane.worker->failure = status;
+}
+
+void ProjectionRunner::Run(Thread* thread) {
   // The events read ahead, as stored: each is decoded in turn into `logged`
-  // (only its position, for a projection that does not need the event),
-  // whose memory serves every event.
+  // (only its position, for projections that do not need the event), whose
+  // memory serves every event.
   ReadAhead read;
-  auto batch = std::make_unique<rocksdb::WriteBatch>();
   v1::LoggedEvent logged;
-  while (!worker->stop) {
-    const uint64_t next = worker->position + 1;
+  std::vector<Lane> lanes;
+  {
+    absl::MutexLock lock(&progress_mu_);
+    for (Worker* worker : thread->workers) {
+      // One that could not open stays stopped.
+      if (!worker->failure.ok() || worker->cf == nullptr) continue;
+      Lane& lane = lanes.emplace_back();
+      lane.worker = worker;
+      lane.batch = std::make_unique<rocksdb::WriteBatch>();
+    }
+  }
+  while (!thread->stop) {
+    uint64_t low = UINT64_MAX;
+    for (const Lane& lane : lanes) {
+      if (!lane.failed) low = std::min(low, lane.worker->position.load());
+    }
+    if (low == UINT64_MAX) return;  // every worker failed
+    const uint64_t next = low + 1;
     if (read.next == read.events.size() && log_->head_position() < next) {
       // Caught up: what the last read held goes back, and so does a large
       // batch.
       std::vector<store::EventLog::StoredEvent>().swap(read.events);
       read.next = 0;
-      if (batch->Data().capacity() > kIdleBatchBytes) {
-        batch = std::make_unique<rocksdb::WriteBatch>();
+      for (Lane& lane : lanes) {
+        if (lane.batch->Data().capacity() > kIdleBatchBytes) {
+          lane.batch = std::make_unique<rocksdb::WriteBatch>();
+        }
       }
       // Woken by the next append, also while the server shuts down; the
       // timeout bounds how long a stop request waits.
@@ -146,32 +192,52 @@ void ProjectionRunner::Run(Worker* worker) {
                             /*wake_on_close=*/false);
       continue;
     }
-    absl::StatusOr<size_t> used = Step(*worker, read, *batch, logged);
+    absl::StatusOr<size_t> used = Step(lanes, low, read, logged);
     if (!used.ok()) {
       // A projection that cannot apply an event must not skip it: it stops
       // where it is, and queries waiting on it time out rather than read a
-      // model with a hole.
-      std::fprintf(stderr, "ledgerd: projection %s stopped at position %llu: %s\n",
-                   worker->projection->name().c_str(),
-                   static_cast<unsigned long long>(worker->position.load()),
-                   used.status().ToString().c_str());
-      absl::MutexLock lock(&progress_mu_);
-      worker->failure = used.status();
+      // model with a hole. An event the log cannot give stops every worker
+      // of the thread.
+      for (Lane& lane : lanes) {
+        if (!lane.failed) Fail(lane, used.status());
+      }
       return;
     }
   }
 }
 
-absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker, ReadAhead& read,
-                                              rocksdb::WriteBatch& batch, v1::LoggedEvent& logged) {
-  batch.Clear();  // keeps its capacity
-  ProjectionTxn txn(log_->db(), worker.cf, &batch);
-  const bool with_hash = worker.projection->NeedsHash();
-  const bool with_event = worker.projection->NeedsEvent();
-  uint64_t position = worker.position;
+absl::StatusOr<size_t> ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t low,
+                                              ReadAhead& read, v1::LoggedEvent& logged) {
+  bool with_hash = false;
+  bool with_event = false;
+  for (Lane& lane : lanes) {
+    if (lane.failed) continue;
+    lane.batch->Clear();  // keeps its capacity
+    lane.txn.emplace(log_->db(), lane.worker->cf, lane.batch.get());
+    lane.position = lane.worker->position;
+    lane.used = 0;
+    with_hash = with_hash || lane.worker->projection->NeedsHash();
+    with_event = with_event || lane.worker->projection->NeedsEvent();
+  }
+  // What was read ahead follows the lowest lane, unless that one failed.
+  if (read.next < read.events.size() && read.events[read.next].position != low + 1) {
+    read.events.clear();
+    read.next = 0;
+  }
+  auto batches_full = [&] {
+    for (const Lane& lane : lanes) {
+      if (!lane.failed && lane.batch->GetDataSize() >= kStepBatchBytes) return true;
+    }
+    return false;
+  };
+  auto applies = [](const Lane& lane, uint64_t position) {
+    return !lane.failed && lane.position < position;
+  };
+  uint64_t position = low;
   size_t used = 0;
   size_t bytes = 0;
-  while (used < kStepEvents && bytes < kStepBytes && batch.GetDataSize() < kStepBatchBytes) {
+  bool any = true;  // a lane not failed
+  while (any && used < kStepEvents && bytes < kStepBytes && !batches_full()) {
     assert(read.next <= read.events.size());
     if (read.next == read.events.size()) {
       read.events.clear();
@@ -206,10 +272,27 @@ absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker, ReadAhead& read,
     }
     // An event that needs a step of its own ends the step before it, or is
     // the whole step.
-    const bool alone = worker.projection->NeedsOwnStep(event);
+    bool alone = false;
+    for (const Lane& lane : lanes) {
+      if (applies(lane, event.position()) && lane.worker->projection->NeedsOwnStep(event)) {
+        alone = true;
+      }
+    }
     if (alone && used > 0) break;
-    if (absl::Status s = worker.projection->Apply(logged, txn); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("event ", event.position(), ": ", s.message()));
+    any = false;
+    for (Lane& lane : lanes) {
+      if (!applies(lane, event.position())) {
+        any = any || !lane.failed;
+        continue;
+      }
+      if (absl::Status s = lane.worker->projection->Apply(logged, *lane.txn); !s.ok()) {
+        Fail(lane,
+             absl::Status(s.code(), absl::StrCat("event ", event.position(), ": ", s.message())));
+        continue;
+      }
+      lane.position = event.position();
+      ++lane.used;
+      any = true;
     }
     position = event.position();
     bytes += stored.bytes.size();
@@ -217,58 +300,88 @@ absl::StatusOr<size_t> ProjectionRunner::Step(Worker& worker, ReadAhead& read,
     ++read.next;
     if (alone) break;
   }
-  if (used == 0) return 0;
-  if (absl::Status s = worker.projection->Finish(txn); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("at position ", position, ": ", s.message()));
+  for (Lane& lane : lanes) {
+    if (lane.failed || lane.used == 0) continue;
+    Worker& worker = *lane.worker;
+    ProjectionTxn& txn = *lane.txn;
+    if (absl::Status s = worker.projection->Finish(txn); !s.ok()) {
+      Fail(lane,
+           absl::Status(s.code(), absl::StrCat("at position ", lane.position, ": ", s.message())));
+      continue;
+    }
+    txn.Put(kCheckpointKey, BigEndian64(lane.position));
+    txn.Put(kLayoutKey, BigEndian64(worker.projection->layout()));
+    // A model is derived from the log, so its writes skip the WAL and stay
+    // off the synced path of the commands. The model and its checkpoint are
+    // in one column family and one batch, so whatever a crash leaves of a
+    // model is a prefix of its steps, checkpoint included, and the worker
+    // resumes from there. RocksDB flushes such data on a clean close and
+    // before a backup checkpoint.
+    rocksdb::WriteOptions options;
+    options.disableWAL = true;
+    rocksdb::Status s = log_->db()->Write(options, lane.batch.get());
+    lane.txn.reset();
+    if (!s.ok()) {
+      Fail(lane, absl::UnavailableError(s.ToString()));
+      continue;
+    }
+    const uint64_t ready_at = worker.ready_at.load();
+    if (ready_at > 0 && worker.position < ready_at && lane.position >= ready_at) {
+      const double seconds = absl::ToDoubleSeconds(absl::Now() - worker.started);
+      std::fprintf(stderr,
+                   "ledgerd: projection %s built from the log to position %llu in %.2f s "
+                   "(%.0f events/s)\n",
+                   worker.projection->name().c_str(),
+                   static_cast<unsigned long long>(lane.position), seconds,
+                   seconds > 0 ? static_cast<double>(lane.position) / seconds : 0.0);
+    }
+    absl::MutexLock lock(&progress_mu_);
+    worker.position = lane.position;
   }
-  txn.Put(kCheckpointKey, BigEndian64(position));
-  txn.Put(kLayoutKey, BigEndian64(worker.projection->layout()));
-  // A model is derived from the log, so its writes skip the WAL and stay
-  // off the synced path of the commands. The model and its checkpoint are in
-  // one column family and one batch, so whatever a crash leaves of a model
-  // is a prefix of its steps, checkpoint included, and the worker resumes
-  // from there. RocksDB flushes such data on a clean close and before a
-  // backup checkpoint.
-  rocksdb::WriteOptions options;
-  options.disableWAL = true;
-  rocksdb::Status s = log_->db()->Write(options, &batch);
-  if (!s.ok()) return absl::UnavailableError(s.ToString());
-  const uint64_t ready_at = worker.ready_at.load();
-  if (ready_at > 0 && worker.position < ready_at && position >= ready_at) {
-    const double seconds = absl::ToDoubleSeconds(absl::Now() - worker.started);
-    std::fprintf(stderr,
-                 "ledgerd: projection %s built from the log to position %llu in %.2f s "
-                 "(%.0f events/s)\n",
-                 worker.projection->name().c_str(), static_cast<unsigned long long>(position),
-                 seconds, seconds > 0 ? static_cast<double>(position) / seconds : 0.0);
-  }
-  absl::MutexLock lock(&progress_mu_);
-  worker.position = position;
   return used;
 }
 
 absl::Status ProjectionRunner::Rebuild(const std::string& name) {
   absl::MutexLock rebuild(&rebuild_mu_);
-  bool found = false;
+  std::vector<Worker*> rebuilt;
+  std::vector<bool> stopped(threads_.size(), false);
   for (auto& worker : workers_) {
     if (name != "all" && worker->projection->name() != name) continue;
-    found = true;
-    StopWorker(*worker);
-    absl::WriterMutexLock lock(&handles_mu_);
-    if (absl::Status s = log_->DropColumnFamily(CfName(worker->projection->name())); !s.ok())
-      return s;
-    worker->cf = nullptr;
-    {
-      absl::MutexLock progress(&progress_mu_);
-      worker->position = 0;
-    }
-    if (absl::Status s = StartWorker(*worker); !s.ok()) return s;
+    rebuilt.push_back(worker.get());
+    // The thread's other workers stop with it, and resume where they are.
+    if (!stopped[worker->thread]) StopThread(*threads_[worker->thread]);
+    stopped[worker->thread] = true;
   }
-  if (!found) {
+  if (rebuilt.empty()) {
     return absl::NotFoundError(absl::StrCat(
         "name: no projection \"", name, "\" (known: ", absl::StrJoin(names(), ", "), ", or all)"));
   }
-  return absl::OkStatus();
+  absl::Status status;
+  {
+    absl::WriterMutexLock lock(&handles_mu_);
+    for (Worker* worker : rebuilt) {
+      status = log_->DropColumnFamily(CfName(worker->projection->name()));
+      if (!status.ok()) break;
+      worker->cf = nullptr;
+      {
+        absl::MutexLock progress(&progress_mu_);
+        worker->position = 0;
+      }
+      status = PrepareWorker(*worker);
+      if (!status.ok()) {
+        // Left without a model: it stays stopped, and the others of its
+        // thread go on.
+        absl::MutexLock progress(&progress_mu_);
+        worker->failure = status;
+        break;
+      }
+    }
+  }
+  // Restarted whatever happened.
+  for (size_t t = 0; t < threads_.size(); ++t) {
+    if (stopped[t]) StartThread(*threads_[t]);
+  }
+  return status;
 }
 
 bool ProjectionRunner::WaitFor(uint64_t position, absl::Time deadline) const {

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,10 +18,14 @@
 // Runs each projection as a worker that tails the log from its checkpoint.
 // A step applies up to kStepEvents events (fewer when their stored bytes
 // pass kStepBytes, or its writes kStepBatchBytes) and writes the read model
-// together
-// with the new checkpoint in one RocksDB write, so a crash never applies an
-// event twice or skips one. It reads the log as it goes, kReadEvents at a
-// time.
+// together with the new checkpoint in one RocksDB write, so a crash never
+// applies an event twice or skips one.
+//
+// The workers share threads, no more than the machine has cores: the
+// workers of one thread step together, reading the log once (kReadEvents
+// at a time) and decoding each event once for all of them. A worker behind
+// the others of its thread (one being rebuilt) is given the events the
+// others already hold, and they wait for it.
 namespace auditledger::projections {
 
 struct ProjectionState {
@@ -52,7 +57,10 @@ class ProjectionRunner {
   // page faults. Once caught up, it replaces a batch larger than this.
   static constexpr size_t kIdleBatchBytes = 256 << 10;
 
-  ProjectionRunner(store::EventLog* log, std::vector<std::unique_ptr<Projection>> projections);
+  // `threads`: how many threads the workers share; 0 for one a core. The
+  // projections are dealt to them in order, in runs of about equal length.
+  ProjectionRunner(store::EventLog* log, std::vector<std::unique_ptr<Projection>> projections,
+                   size_t threads = 0);
   ~ProjectionRunner();
 
   // Reads checkpoints and starts the workers.
@@ -91,35 +99,59 @@ class ProjectionRunner {
   struct Worker {
     Projection* projection = nullptr;
     rocksdb::ColumnFamilyHandle* cf = nullptr;
-    std::thread thread;
-    std::atomic<bool> stop{false};
+    size_t thread = 0;  // index into threads_
     std::atomic<uint64_t> position{0};
     // The log head when the worker (re)started from nothing: until it gets
     // there its model is incomplete.
     std::atomic<uint64_t> ready_at{0};
-    absl::Time started;  // when it (re)started from nothing, for the log line
-    absl::Status failure;
+    absl::Time started;    // when it (re)started from nothing, for the log line
+    absl::Status failure;  // guarded by progress_mu_; a failed worker stays where it is
+  };
+  // A thread and the workers it steps.
+  struct Thread {
+    std::vector<Worker*> workers;
+    std::thread thread;
+    std::atomic<bool> stop{false};
+  };
+  // A worker as its thread steps it: the step's batch (reused from step to
+  // step), its writes, and how far the step has taken it.
+  struct Lane {
+    Worker* worker = nullptr;
+    std::unique_ptr<rocksdb::WriteBatch> batch;
+    std::optional<ProjectionTxn> txn;
+    uint64_t position = 0;
+    size_t used = 0;
+    bool failed = false;
   };
   static std::string CfName(const std::string& projection);
-  absl::Status StartWorker(Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(handles_mu_);
-  void StopWorker(Worker& worker);
-  void Run(Worker* worker);
+  // Reads the worker's checkpoint and opens its projection (a failure to
+  // open is the worker's, and leaves it stopped).
+  absl::Status PrepareWorker(Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(handles_mu_);
+  void StartThread(Thread& thread);
+  void StopThread(Thread& thread);
+  void Run(Thread* thread);
   // Stored events read from the log and not yet applied: events[next] on.
   struct ReadAhead {
     std::vector<store::EventLog::StoredEvent> events;
     size_t next = 0;
   };
-  // Applies the events after the worker's position, from `read` and then
+  // Applies the events after `low` (the lowest position of the lanes not
+  // failed) to each lane that has not applied them, from `read` and then
   // from the log as `read` runs out, up to a step's bounds or an event that
-  // needs a step of its own, and commits them; returns how many it applied
-  // (0, committing nothing, when the log holds none yet). Each event is
-  // decoded into `logged` in turn.
-  absl::StatusOr<size_t> Step(Worker& worker, ReadAhead& read, rocksdb::WriteBatch& batch,
+  // needs a step of its own, and commits each lane's; returns how many
+  // events it read (0, committing nothing, when the log holds none yet).
+  // Each event is decoded into `logged` once for every lane. A lane whose
+  // projection fails is marked failed and commits nothing of the step; an
+  // error returned (the log unreadable) is every lane's.
+  absl::StatusOr<size_t> Step(std::vector<Lane>& lanes, uint64_t low, ReadAhead& read,
                               v1::LoggedEvent& logged);
+  // Records a lane's failure; it stops at the position it committed.
+  void Fail(Lane& lane, const absl::Status& status);
 
   store::EventLog* log_;
   std::vector<std::unique_ptr<Projection>> projections_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Thread>> threads_;
   mutable absl::Mutex handles_mu_;
   mutable absl::Mutex progress_mu_;
   bool stopping_ ABSL_GUARDED_BY(progress_mu_) = false;

@@ -299,6 +299,13 @@ class QueriesTest : public ::testing::Test {
     EXPECT_EQ(Digests(), incremental);
   }
 
+  static std::string NarrativeOf(const v1::ActionView& view, const std::string& period) {
+    for (const v1::Narrative& n : view.narratives()) {
+      if (n.period() == period) return n.text();
+    }
+    return "";
+  }
+
   std::map<std::string, std::string> Digests() {
     v1::ListProjectionsResponse response;
     EXPECT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &response).ok());
@@ -1241,6 +1248,82 @@ TEST_F(QueriesTest, AsOfReadsCheckpointsBothClocksShareAndRefoldsFromThem) {
         }
       });
   EXPECT_GE(shared, 2);
+}
+
+// With one thread for all four models they step together, reading each
+// event once; a model rebuilt alone is behind the others of its thread and
+// is given the events they hold. Each way gives the models a ledgerd of one
+// thread a model builds.
+TEST_F(QueriesTest, ModelsSharingAThreadEqualThoseOfAThreadEachAndOneRebuiltAloneCatchesUp) {
+  const std::vector<std::string> one_thread = {"--projection_threads", "1"};
+  ledgerd_.reset();
+  ledgerd_ = std::make_unique<LedgerdProcess>(data_dir(), one_thread);
+  Connect();
+  Script();
+  GetAction(kA1);  // waits for the read models
+  ExpectARebuildGivesTheSameModels("changes");
+  ExpectARebuildGivesTheSameModels("temporal");
+  // After the rebuilds all four move on together.
+  head_ = Do(kOfficerToken, testing::RecordUpdate(kA1, kOct, "After the rebuilds"));
+  EXPECT_EQ(NarrativeOf(GetAction(kA1), kOct), "After the rebuilds");
+  const auto shared = Digests();
+  ExpectARebuildGivesTheSameModels("all");
+  ledgerd_.reset();
+  ledgerd_ = std::make_unique<LedgerdProcess>(
+      data_dir(), std::vector<std::string>{"--projection_threads", "4", "--rebuild", "all"});
+  Connect();
+  GetAction(kA1);
+  EXPECT_EQ(Digests(), shared);
+}
+
+// A model that cannot resume stops where it is; the models sharing its
+// thread go on applying the log.
+TEST_F(QueriesTest, AModelThatCannotResumeStopsAloneAndTheOthersOfItsThreadGoOn) {
+  Script();
+  GetAction(kA1);
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  // A temporal checkpoint that does not decode.
+  testing::EditDataDir(
+      data_dir(),
+      [](rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
+        ASSERT_TRUE(cfs.count("projection.temporal"));
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cfs.at("projection.temporal"),
+                            projections::IndexPrefix('R', kPlan) + std::string(16, '\xfe'),
+                            "not a snapshot")
+                        .ok());
+      });
+  ledgerd_ = std::make_unique<LedgerdProcess>(
+      data_dir(), std::vector<std::string>{"--projection_threads", "1"});
+  Connect();
+  const uint64_t stopped_at = head_;
+  head_ = Do(kOfficerToken, testing::RecordUpdate(kA1, kOct, "While temporal is stopped"));
+  // No query waits for one model, so ask each where it is until the rest
+  // have applied the update.
+  std::map<std::string, uint64_t> positions;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  for (int polls = 0; absl::Now() < deadline && polls < 3000; ++polls) {
+    v1::ListProjectionsResponse response;
+    ASSERT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &response).ok());
+    positions.clear();
+    for (const auto& p : response.projections()) positions[p.name()] = p.position();
+    if (positions["current"] == head_ && positions["changes"] == head_ &&
+        positions["merkle"] == head_) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(positions["current"], head_);
+  EXPECT_EQ(positions["changes"], head_);
+  EXPECT_EQ(positions["merkle"], head_);
+  EXPECT_EQ(positions["temporal"], stopped_at);
+  EXPECT_NE(ledgerd_->Stderr().find("projection temporal could not resume"), std::string::npos)
+      << ledgerd_->Stderr();
+  // The current model answers a query that does not wait for them all.
+  v1::GetActionRequest request;
+  request.set_name(kA1);
+  v1::ActionView view;
+  ASSERT_TRUE(query_->GetAction(Context(kScrutinyToken).get(), request, &view).ok());
+  EXPECT_EQ(NarrativeOf(view, kOct), "While temporal is stopped");
 }
 
 TEST_F(QueriesTest, AModelOfAnotherLayoutIsBuiltAgainFromTheLog) {

@@ -107,7 +107,7 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(const ServerOp
   s->ledger_ = *std::move(ledger);
 
   s->projections_ = std::make_unique<projections::ProjectionRunner>(
-      s->log_.get(), projections::DefaultProjections());
+      s->log_.get(), projections::DefaultProjections(), options.projection_threads);
   if (absl::Status started = s->projections_->Start(); !started.ok()) {
     return started;
   }

@@ -38,6 +38,8 @@ struct ServerOptions {
   std::string restore_from;
   // Projections to drop and rebuild from the log at start ("all" or a name).
   std::string rebuild;
+  // Threads the read models' workers share; 0 for one a core.
+  size_t projection_threads = 0;
   // Grace period for in-flight calls on shutdown.
   absl::Duration shutdown_grace = absl::Seconds(10);
 };
