@@ -74,7 +74,7 @@ class Projection {
   // Whether Apply reads the event beyond its position. A projection that
   // does not is given an event with only its position and format set
   // (EventLog::DecodeHeaderInto); the bytes are checked as for a full
-  // decode, and a bad event stops its worker all the same.
+  // decode, and a bad event stops it all the same.
   virtual bool NeedsEvent() const { return true; }
   // Whether `event`, the next to apply, must be applied in a step of its
   // own: the events before it committed in an earlier step, none after it

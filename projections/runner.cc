@@ -192,22 +192,12 @@ void ProjectionRunner::Run(Thread* thread) {
                             /*wake_on_close=*/false);
       continue;
     }
-    absl::StatusOr<size_t> used = Step(lanes, low, read, logged);
-    if (!used.ok()) {
-      // A projection that cannot apply an event must not skip it: it stops
-      // where it is, and queries waiting on it time out rather than read a
-      // model with a hole. An event the log cannot give stops every worker
-      // of the thread.
-      for (Lane& lane : lanes) {
-        if (!lane.failed) Fail(lane, used.status());
-      }
-      return;
-    }
+    Step(lanes, low, read, logged);
   }
 }
 
-absl::StatusOr<size_t> ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t low,
-                                              ReadAhead& read, v1::LoggedEvent& logged) {
+size_t ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t low, ReadAhead& read,
+                              v1::LoggedEvent& logged) {
   bool with_hash = false;
   bool with_event = false;
   for (Lane& lane : lanes) {
@@ -233,11 +223,19 @@ absl::StatusOr<size_t> ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t
   auto applies = [](const Lane& lane, uint64_t position) {
     return !lane.failed && lane.position < position;
   };
+  // A projection that cannot apply an event must not skip it: it stops
+  // where it is, and queries waiting on it time out rather than read a
+  // model with a hole. An event the log cannot give stops every lane that
+  // needs it; a lane past it goes on.
+  auto unreadable = [&](uint64_t at, const absl::Status& status) {
+    for (Lane& lane : lanes) {
+      if (applies(lane, at)) Fail(lane, status);
+    }
+  };
   uint64_t position = low;
   size_t used = 0;
   size_t bytes = 0;
-  bool any = true;  // a lane not failed
-  while (any && used < kStepEvents && bytes < kStepBytes && !batches_full()) {
+  while (used < kStepEvents && bytes < kStepBytes && !batches_full()) {
     assert(read.next <= read.events.size());
     if (read.next == read.events.size()) {
       read.events.clear();
@@ -248,13 +246,15 @@ absl::StatusOr<size_t> ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t
       if (absl::Status s =
               log_->ReadStoredRange(position + 1, kReadEvents, kReadBytes, &read.events);
           !s.ok()) {
-        return s;
+        unreadable(position + 1, s);
+        break;
       }
       if (read.events.empty()) {
         // The head, for now; unless the log said it held more.
         if (head > position) {
-          return absl::DataLossError(absl::StrCat("the log's head is at position ", head,
-                                                  " but it holds no event at ", position + 1));
+          unreadable(position + 1,
+                     absl::DataLossError(absl::StrCat("the log's head is at position ", head,
+                                                      " but it holds no event at ", position + 1)));
         }
         break;
       }
@@ -264,11 +264,16 @@ absl::StatusOr<size_t> ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t
     // only hashes it.
     absl::Status decoded = with_event ? log_->DecodeInto(stored, with_hash, &logged)
                                       : log_->DecodeHeaderInto(stored, with_hash, &logged);
-    if (!decoded.ok()) return decoded;
+    if (!decoded.ok()) {
+      unreadable(position + 1, decoded);
+      break;
+    }
     const v1::Event& event = logged.event();
     if (event.position() != position + 1) {
-      return absl::DataLossError(
-          absl::StrCat("expected position ", position + 1, ", the log gave ", event.position()));
+      unreadable(position + 1,
+                 absl::DataLossError(absl::StrCat("expected position ", position + 1,
+                                                  ", the log gave ", event.position())));
+      break;
     }
     // An event that needs a step of its own ends the step before it, or is
     // the whole step.
@@ -279,12 +284,9 @@ absl::StatusOr<size_t> ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t
       }
     }
     if (alone && used > 0) break;
-    any = false;
+    bool applied = false;
     for (Lane& lane : lanes) {
-      if (!applies(lane, event.position())) {
-        any = any || !lane.failed;
-        continue;
-      }
+      if (!applies(lane, event.position())) continue;
       if (absl::Status s = lane.worker->projection->Apply(logged, *lane.txn); !s.ok()) {
         Fail(lane,
              absl::Status(s.code(), absl::StrCat("event ", event.position(), ": ", s.message())));
@@ -292,8 +294,11 @@ absl::StatusOr<size_t> ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t
       }
       lane.position = event.position();
       ++lane.used;
-      any = true;
+      applied = true;
     }
+    // The lowest lanes failed on it: the lanes left are past it, and their
+    // next step reads from where they are.
+    if (!applied) break;
     position = event.position();
     bytes += stored.bytes.size();
     ++used;
@@ -301,7 +306,10 @@ absl::StatusOr<size_t> ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t
     if (alone) break;
   }
   for (Lane& lane : lanes) {
-    if (lane.failed || lane.used == 0) continue;
+    if (lane.failed || lane.used == 0) {
+      lane.txn.reset();
+      continue;
+    }
     Worker& worker = *lane.worker;
     ProjectionTxn& txn = *lane.txn;
     if (absl::Status s = worker.projection->Finish(txn); !s.ok()) {
@@ -356,24 +364,28 @@ absl::Status ProjectionRunner::Rebuild(const std::string& name) {
     return absl::NotFoundError(absl::StrCat(
         "name: no projection \"", name, "\" (known: ", absl::StrJoin(names(), ", "), ", or all)"));
   }
-  absl::Status status;
+  absl::Status status;  // the first failure
   {
     absl::WriterMutexLock lock(&handles_mu_);
     for (Worker* worker : rebuilt) {
-      status = log_->DropColumnFamily(CfName(worker->projection->name()));
-      if (!status.ok()) break;
-      worker->cf = nullptr;
-      {
-        absl::MutexLock progress(&progress_mu_);
-        worker->position = 0;
+      absl::Status s = log_->DropColumnFamily(CfName(worker->projection->name()));
+      if (s.ok()) {
+        worker->cf = nullptr;
+        {
+          absl::MutexLock progress(&progress_mu_);
+          worker->position = 0;
+        }
+        s = PrepareWorker(*worker);
+        if (!s.ok()) {
+          // Left without a model: it stays stopped, and the others of its
+          // thread go on.
+          absl::MutexLock progress(&progress_mu_);
+          worker->failure = s;
+        }
       }
-      status = PrepareWorker(*worker);
-      if (!status.ok()) {
-        // Left without a model: it stays stopped, and the others of its
-        // thread go on.
-        absl::MutexLock progress(&progress_mu_);
-        worker->failure = status;
-        break;
+      if (!s.ok() && status.ok()) {
+        status = absl::Status(
+            s.code(), absl::StrCat("rebuilding ", worker->projection->name(), ": ", s.message()));
       }
     }
   }

@@ -21,11 +21,14 @@
 // together with the new checkpoint in one RocksDB write, so a crash never
 // applies an event twice or skips one.
 //
-// The workers share threads, no more than the machine has cores: the
-// workers of one thread step together, reading the log once (kReadEvents
-// at a time) and decoding each event once for all of them. A worker behind
-// the others of its thread (one being rebuilt) is given the events the
-// others already hold, and they wait for it.
+// The workers share threads (by default one a core, and never more than
+// there are workers): the workers of one thread step together, reading the
+// log once (kReadEvents at a time) and decoding each event once for all of
+// them. A worker behind the others of its thread (one being rebuilt) is
+// given the events the others already hold, and they wait for it: while a
+// model is rebuilt, the others of its thread take no new events, so a query
+// that waits for a position waits for the rebuild (as it would anyway, for
+// the rebuilt model), and one that does not reads them as they stood.
 namespace auditledger::projections {
 
 struct ProjectionState {
@@ -48,13 +51,14 @@ class ProjectionRunner {
   // four of them at once are a rebuild's peak memory. Ending steps here
   // costs a rebuild nothing measurable (3.93-4.03 s either way).
   static constexpr size_t kStepBatchBytes = 4 << 20;
-  // A worker holds this many stored events of the log at a time (fewer when
+  // A thread holds this many stored events of the log at a time (fewer when
   // their bytes pass kReadBytes), however large its step.
   static constexpr size_t kReadEvents = 4096;
   static constexpr size_t kReadBytes = 2 << 20;
-  // A worker reuses its write batch from step to step: growing a fresh one
-  // for every large step cost a rebuild a fifth of its time in copies and
-  // page faults. Once caught up, it replaces a batch larger than this.
+  // Each worker's write batch is reused from step to step: growing a fresh
+  // one for every large step cost a rebuild a fifth of its time in copies
+  // and page faults. Once caught up, its thread replaces a batch larger
+  // than this.
   static constexpr size_t kIdleBatchBytes = 256 << 10;
 
   // `threads`: how many threads the workers share; 0 for one a core. The
@@ -141,10 +145,10 @@ class ProjectionRunner {
   // needs a step of its own, and commits each lane's; returns how many
   // events it read (0, committing nothing, when the log holds none yet).
   // Each event is decoded into `logged` once for every lane. A lane whose
-  // projection fails is marked failed and commits nothing of the step; an
-  // error returned (the log unreadable) is every lane's.
-  absl::StatusOr<size_t> Step(std::vector<Lane>& lanes, uint64_t low, ReadAhead& read,
-                              v1::LoggedEvent& logged);
+  // projection fails is marked failed and commits nothing of the step; so
+  // is each lane that needs an event the log cannot give (unreadable, not
+  // decoding, out of place), while the lanes past it go on.
+  size_t Step(std::vector<Lane>& lanes, uint64_t low, ReadAhead& read, v1::LoggedEvent& logged);
   // Records a lane's failure; it stops at the position it committed.
   void Fail(Lane& lane, const absl::Status& status);
 

@@ -123,8 +123,9 @@ absl::StatusOr<projections::BlockEntry> ListCursor(const std::string& cursor) {
 // The first position recorded at or after `micros`, or one past the last
 // when there is none. The recorded clock never goes back along the log and
 // every event has a 'p' entry in the changes model, so a binary search over
-// those entries finds it in about log2(events) reads, where a scan from the
-// first change would read every change before the moment.
+// the events up to the last change finds it in about log2(events) reads of
+// the log (at the model's snapshot), where a scan from the first change
+// would read every change before the moment.
 absl::StatusOr<uint64_t> FirstRecordedAtOrAfter(ModelReader& reader, uint64_t micros) {
   auto it = reader.Iterator(projections::kChanges);
   it->Seek(std::string(1, 'p' + 1));  // past every 'p' entry
@@ -143,11 +144,9 @@ absl::StatusOr<uint64_t> FirstRecordedAtOrAfter(ModelReader& reader, uint64_t mi
     assert(turns < 64);
     (void)turns;
     const uint64_t mid = lo + (hi - lo) / 2;
-    v1::Change change;
-    absl::StatusOr<bool> got = reader.GetChange(mid, &change);
-    if (!got.ok()) return got.status();
-    if (!*got) return absl::DataLossError(absl::StrCat("changes model: no change at ", mid));
-    if (MicrosOf(change.recorded_at()) >= micros) {
+    absl::StatusOr<v1::Event> event = reader.ReadEvent(mid);
+    if (!event.ok()) return event.status();
+    if (MicrosOf(event->recorded_at()) >= micros) {
       hi = mid;
     } else {
       lo = mid + 1;
