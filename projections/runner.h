@@ -26,9 +26,9 @@
 // log once (kReadEvents at a time) and decoding each event once for all of
 // them. A worker behind the others of its thread (one being rebuilt) is
 // given the events the others already hold, and they wait for it: while a
-// model is rebuilt, the others of its thread take no new events, so a query
-// that waits for a position waits for the rebuild (as it would anyway, for
-// the rebuilt model), and one that does not reads them as they stood.
+// model is rebuilt, the others of its thread take no new events. No query
+// sees that: every query waits until each model has finished any rebuild
+// (WaitFor).
 namespace auditledger::projections {
 
 struct ProjectionState {
