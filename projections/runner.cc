@@ -396,26 +396,55 @@ absl::Status ProjectionRunner::Rebuild(const std::string& name) {
   return status;
 }
 
+namespace {
+
+template <typename Worker>
+bool Short(const Worker& worker, uint64_t position) {
+  const uint64_t p = worker.position.load();
+  return p < position || p < worker.ready_at.load();
+}
+
+}  // namespace
+
 bool ProjectionRunner::WaitFor(uint64_t position, absl::Time deadline) const {
   auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) {
     for (const auto& worker : workers_) {
-      const uint64_t p = worker->position.load();
-      if (p < position || p < worker->ready_at.load()) return false;
+      if (Short(*worker, position)) return false;
     }
     return true;
   };
+  // A worker that stopped short of it will not get there.
+  auto blocked = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) {
+    for (const auto& worker : workers_) {
+      if (!worker->failure.ok() && Short(*worker, position)) return true;
+    }
+    return false;
+  };
   auto reached_or_stopping = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) {
-    return stopping_ || reached();
+    return stopping_ || reached() || blocked();
   };
   absl::MutexLock lock(&progress_mu_);
   progress_mu_.AwaitWithDeadline(absl::Condition(&reached_or_stopping), deadline);
-  if (reached() || !stopping_) return reached();
+  if (reached() || !stopping_ || blocked()) return reached();
   // Stopping. A position the log already holds (a command acknowledged
   // during the shutdown) is worth waiting for until the grace period ends;
   // one it does not hold will not come.
   if (position > log_->head_position()) return false;
   progress_mu_.AwaitWithDeadline(absl::Condition(&reached), std::min(deadline, stop_by_));
   return reached();
+}
+
+absl::Status ProjectionRunner::Blocked(uint64_t position) const {
+  absl::MutexLock lock(&progress_mu_);
+  for (const auto& worker : workers_) {
+    if (worker->failure.ok() || !Short(*worker, position)) continue;
+    return absl::Status(
+        worker->failure.code(),
+        absl::StrCat("the read model ", worker->projection->name(), " stopped at position ",
+                     worker->position.load(), ": ", worker->failure.message(),
+                     "; it answers again once rebuilt (RebuildProjection) or after a restart"));
+  }
+  return absl::OkStatus();
 }
 
 void ProjectionRunner::BeginStop(absl::Time stop_by) {
@@ -472,6 +501,12 @@ absl::StatusOr<ProjectionState> ProjectionRunner::State(const std::string& name)
   log_->db()->ReleaseSnapshot(snapshot);
   if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
   state.digest = running;
+  for (const auto& worker : workers_) {
+    if (worker->projection->name() != name) continue;
+    absl::MutexLock lock(&progress_mu_);
+    state.building = worker->position.load() < worker->ready_at.load();
+    state.failure = worker->failure;
+  }
   return state;
 }
 

@@ -35,6 +35,9 @@ struct ProjectionState {
   std::string name;
   uint64_t position = 0;
   std::string digest;  // SHA-256 over the model's keys and values
+  // Being built from the log and short of the head it started at.
+  bool building = false;
+  absl::Status failure;  // why it stopped; OK while it runs
 };
 
 class ProjectionRunner {
@@ -75,10 +78,15 @@ class ProjectionRunner {
   absl::Status Rebuild(const std::string& name);
 
   // Waits until every projection has applied `position` and finished any
-  // rebuild; false when the deadline passed first, or when the runner is
-  // stopping and the position is past the log's head or is not reached by
-  // `stop_by`.
+  // rebuild; false when the deadline passed first, when a projection short
+  // of it has stopped on a failure (Blocked says which), or when the runner
+  // is stopping and the position is past the log's head or is not reached
+  // by `stop_by`.
   bool WaitFor(uint64_t position, absl::Time deadline) const;
+  // Why `position` will not be reached: a projection short of it (or of the
+  // end of its rebuild) that stopped on a failure, named with its position
+  // and the failure's code; OK when none has.
+  absl::Status Blocked(uint64_t position) const;
   // The server is shutting down and must not hold its calls until their
   // deadlines: waits end by `stop_by` (the grace period), and at once for a
   // position the log does not hold.

@@ -17,6 +17,7 @@
 #include "auditledger/v1/report_service.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "ledger/service/model_reader.h"
+#include "ledger/store/event_log.h"
 #include "projections/blocks.h"
 #include "projections/fold.h"
 #include "projections/read_models.h"
@@ -1318,12 +1319,87 @@ TEST_F(QueriesTest, AModelThatCannotResumeStopsAloneAndTheOthersOfItsThreadGoOn)
   EXPECT_EQ(positions["temporal"], stopped_at);
   EXPECT_NE(ledgerd_->Stderr().find("projection temporal could not resume"), std::string::npos)
       << ledgerd_->Stderr();
+  v1::ListProjectionsResponse listed;
+  ASSERT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &listed).ok());
+  for (const auto& p : listed.projections()) {
+    if (p.name() == "temporal") {
+      EXPECT_EQ(p.state(), v1::ProjectionStatus::STOPPED);
+      EXPECT_NE(p.failure().find("a checkpoint does not decode"), std::string::npos) << p.failure();
+    } else {
+      EXPECT_EQ(p.state(), v1::ProjectionStatus::RUNNING) << p.name();
+    }
+  }
+  // A query at the update's position is refused at once, naming the model.
+  v1::GetActionRequest at_head;
+  at_head.set_name(kA1);
+  at_head.set_min_position(head_);
+  v1::ActionView refused_view;
+  const grpc::Status refused =
+      query_->GetAction(Context(kScrutinyToken, 60000).get(), at_head, &refused_view);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::DATA_LOSS) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("the read model temporal stopped"), std::string::npos)
+      << refused.error_message();
   // The current model answers a query that does not wait for them all.
   v1::GetActionRequest request;
   request.set_name(kA1);
   v1::ActionView view;
   ASSERT_TRUE(query_->GetAction(Context(kScrutinyToken).get(), request, &view).ok());
   EXPECT_EQ(NarrativeOf(view, kOct), "While temporal is stopped");
+}
+
+// An event the log cannot give stops the models that need it and only
+// them: here the one rebuilt from the start (and the temporal model, which
+// reads it to resume), while the others of its thread are past it.
+TEST_F(QueriesTest, AnEventTheLogCannotGiveStopsOnlyTheModelsThatNeedIt) {
+  Script();
+  GetAction(kA1);
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  testing::EditDataDir(
+      data_dir(),
+      [](rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
+        ASSERT_TRUE(cfs.count("events"));
+        ASSERT_TRUE(
+            db->Put(rocksdb::WriteOptions(), cfs.at("events"), store::EncodePosition(3), "\xff")
+                .ok());
+      });
+  ledgerd_ = std::make_unique<LedgerdProcess>(
+      data_dir(), std::vector<std::string>{"--projection_threads", "1", "--rebuild", "changes"});
+  Connect();
+  // A query waits for the rebuild, and is told at once when it stops.
+  v1::GetActionRequest request;
+  request.set_name(kA1);
+  v1::ActionView view;
+  const grpc::Status refused =
+      query_->GetAction(Context(kScrutinyToken, 60000).get(), request, &view);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::DATA_LOSS) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("the read model changes stopped at position 0"),
+            std::string::npos)
+      << refused.error_message();
+  // The step that read it committed nothing; the others are past it.
+  v1::ListProjectionsResponse response;
+  ASSERT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &response).ok());
+  std::map<std::string, v1::ProjectionStatus> states;
+  for (const auto& p : response.projections()) states[p.name()] = p;
+  EXPECT_EQ(states["changes"].position(), 0u);
+  EXPECT_EQ(states["changes"].state(), v1::ProjectionStatus::STOPPED);
+  EXPECT_NE(states["changes"].failure().find("does not decode"), std::string::npos)
+      << states["changes"].failure();
+  for (const char* past : {"current", "merkle"}) {
+    EXPECT_EQ(states[past].position(), head_) << past;
+    EXPECT_EQ(states[past].state(), v1::ProjectionStatus::RUNNING) << past;
+    EXPECT_EQ(states[past].failure(), "") << past;
+  }
+  // The temporal model folds a plan's events since its last checkpoint to
+  // resume, and so needs the event too.
+  EXPECT_EQ(states["temporal"].position(), head_);
+  EXPECT_EQ(states["temporal"].state(), v1::ProjectionStatus::STOPPED);
+  EXPECT_NE(ledgerd_->Stderr().find("projection temporal could not resume"), std::string::npos);
+  const std::string stopped = "projection changes stopped at position 0";
+  const std::string err = ledgerd_->Stderr();
+  EXPECT_NE(err.find(stopped), std::string::npos) << err;
+  EXPECT_EQ(err.find("projection current stopped"), std::string::npos) << err;
+  EXPECT_EQ(err.find("projection temporal stopped"), std::string::npos) << err;
+  EXPECT_EQ(err.find("projection merkle stopped"), std::string::npos) << err;
 }
 
 TEST_F(QueriesTest, AModelOfAnotherLayoutIsBuiltAgainFromTheLog) {

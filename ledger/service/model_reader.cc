@@ -32,6 +32,8 @@ absl::Status WaitForModels(const projections::ProjectionRunner& runner,
   deadline = std::min(deadline, absl::Now() + kMaxWait);
   if (runner.WaitFor(position, deadline)) return absl::OkStatus();
   if (runner.stopping()) return absl::UnavailableError("ledgerd is shutting down; retry shortly");
+  // A model that stopped on a failure: said at once, not at the deadline.
+  if (absl::Status blocked = runner.Blocked(position); !blocked.ok()) return blocked;
   return absl::DeadlineExceededError(absl::StrCat(
       "the read models had not reached position ", position, " by the deadline (they are at ",
       runner.position(), "); retry with a longer deadline"));

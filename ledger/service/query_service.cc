@@ -155,6 +155,18 @@ absl::StatusOr<uint64_t> FirstRecordedAtOrAfter(ModelReader& reader, uint64_t mi
   return lo;
 }
 
+void SetStatus(const projections::ProjectionState& state, v1::ProjectionStatus* out) {
+  out->set_name(state.name);
+  out->set_position(state.position);
+  out->set_digest(state.digest);
+  if (!state.failure.ok()) {
+    out->set_state(v1::ProjectionStatus::STOPPED);
+    out->set_failure(state.failure.ToString());
+  } else {
+    out->set_state(state.building ? v1::ProjectionStatus::BUILDING : v1::ProjectionStatus::RUNNING);
+  }
+}
+
 }  // namespace
 
 absl::Status QueryServiceImpl::Begin(grpc::ServerContext* context, uint64_t min_position) {
@@ -602,14 +614,14 @@ grpc::Status QueryServiceImpl::ListSecurityEvents(grpc::ServerContext* context,
 grpc::Status QueryServiceImpl::ListProjections(grpc::ServerContext* context,
                                                const v1::ListProjectionsRequest*,
                                                v1::ListProjectionsResponse* response) {
-  if (absl::Status s = Begin(context, 0); !s.ok()) return ToGrpc(s);
+  // Answers at once, also while a model is rebuilt or has stopped: that is
+  // what it tells.
+  absl::StatusOr<domain::Principal> principal = auth_->Authenticate(*context);
+  if (!principal.ok()) return ToGrpc(principal.status());
   for (const std::string& name : runner_->names()) {
     absl::StatusOr<projections::ProjectionState> state = runner_->State(name);
     if (!state.ok()) return ToGrpc(state.status());
-    v1::ProjectionStatus* status = response->add_projections();
-    status->set_name(state->name);
-    status->set_position(state->position);
-    status->set_digest(state->digest);
+    SetStatus(*state, response->add_projections());
   }
   return grpc::Status::OK;
 }
@@ -636,16 +648,17 @@ grpc::Status QueryServiceImpl::RebuildProjection(grpc::ServerContext* context,
             "ledgerd is shutting down; the rebuild goes on from where it stopped "
             "when ledgerd starts again"));
       }
+      if (absl::Status blocked = runner_->Blocked(head); !blocked.ok()) return ToGrpc(blocked);
       return ToGrpc(absl::DeadlineExceededError(
           "the rebuild is still running; it goes on in the background"));
     }
     if (request->name() != "all") {
       absl::StatusOr<projections::ProjectionState> state = runner_->State(request->name());
       if (!state.ok()) return ToGrpc(state.status());
-      response->set_position(state->position);
-      response->set_digest(state->digest);
+      SetStatus(*state, response);
     } else {
       response->set_position(runner_->position());
+      response->set_state(v1::ProjectionStatus::RUNNING);
     }
   }
   return grpc::Status::OK;
