@@ -236,6 +236,36 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
   EXPECT_NE(refused.err.find("read-only"), std::string::npos) << refused.err;
 }
 
+// An admin sees the read models and rebuilds one; it comes back the same.
+TEST_F(LedgerctlTest, ProjectionsAreListedAndOneRebuiltComesBackTheSame) {
+  Import();
+  nlohmann::json before = Json(Ctl({"-o", "json", "projections"}, kScrutinyToken));
+  ASSERT_EQ(before["projections"].size(), 4u);
+  std::string changes_digest;
+  for (const auto& p : before["projections"]) {
+    EXPECT_EQ(p["state"], "RUNNING") << p.dump();
+    if (p["name"] == "changes") changes_digest = p["digest"];
+  }
+  ASSERT_FALSE(changes_digest.empty());
+  RunResult table = Ctl({"projections"}, kScrutinyToken);
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("RUNNING"), std::string::npos) << table.out;
+
+  RunResult refused = Ctl({"rebuild", "changes"}, kScrutinyToken);
+  EXPECT_EQ(refused.exit_code, 3) << refused.err;
+  EXPECT_NE(refused.err.find("only an admin may"), std::string::npos) << refused.err;
+  RunResult unknown = Ctl({"rebuild", "nothing"});
+  EXPECT_EQ(unknown.exit_code, 4) << unknown.err;
+  EXPECT_NE(unknown.err.find("known: current, changes, temporal, merkle"), std::string::npos)
+      << unknown.err;
+
+  nlohmann::json rebuilt = Json(Ctl({"-o", "json", "rebuild", "changes"}));
+  EXPECT_EQ(rebuilt["name"], "changes");
+  EXPECT_EQ(rebuilt["state"], "RUNNING");
+  EXPECT_EQ(rebuilt["digest"], changes_digest);
+  EXPECT_EQ(rebuilt["position"], std::to_string(Head()));
+}
+
 TEST_F(LedgerctlTest, FailureClassesHaveTheirExitCodes) {
   Import();
   RunResult usage = Ctl({"action", "frobnicate"});

@@ -1190,6 +1190,58 @@ int Main(int argc, char** argv) {
     };
   });
 
+  // read models
+  auto* projections_cmd = app.add_subcommand(
+      "projections",
+      "the read models: each one's position in the log, state (RUNNING, BUILDING, or STOPPED "
+      "and why) and digest.\nExample: ledgerctl projections");
+  projections_cmd->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::ListProjectionsResponse response;
+      Check(client.query().ListProjections(client.Context().get(), {}, &response), c);
+      Emit(f, response, [&] {
+        Table t{{"NAME", "POSITION", "STATE", "DIGEST", "FAILURE"}, {}};
+        for (const v1::ProjectionStatus& p : response.projections()) {
+          t.rows.push_back({p.name(), absl::StrCat(p.position()),
+                            v1::ProjectionStatus::State_Name(p.state()),
+                            store::ToHex(p.digest()).substr(0, 16), p.failure()});
+        }
+        return t;
+      });
+      return kOk;
+    };
+  });
+
+  std::string rebuild_name;
+  bool rebuild_no_wait = false;
+  auto* rebuild = app.add_subcommand(
+      "rebuild",
+      "drop a read model and build it again from the log (admin); waits until it has caught "
+      "up and prints its digest.\nExample: ledgerctl rebuild changes");
+  rebuild->add_option("NAME", rebuild_name, "current, changes, temporal, merkle, or all")
+      ->required();
+  rebuild->add_flag("--no_wait", rebuild_no_wait, "return once the rebuild has started");
+  rebuild->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::RebuildProjectionRequest request;
+      request.set_name(rebuild_name);
+      request.set_wait(!rebuild_no_wait);
+      v1::ProjectionStatus status;
+      Check(client.query().RebuildProjection(client.Context().get(), request, &status), c);
+      Emit(f, status, [&] {
+        return Table{{"NAME", "POSITION", "STATE", "DIGEST"},
+                     {{status.name(), absl::StrCat(status.position()),
+                       v1::ProjectionStatus::State_Name(status.state()),
+                       store::ToHex(status.digest()).substr(0, 16)}}};
+      });
+      return kOk;
+    };
+  });
+
   // integrity
   auto* digest =
       app.add_subcommand("digest",
