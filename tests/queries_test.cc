@@ -307,6 +307,29 @@ class QueriesTest : public ::testing::Test {
     return "";
   }
 
+  // The script run and applied, then ledgerd stopped and `key` put in the
+  // column family `cf` of its data dir, as damage would leave it.
+  void ScriptThenDamage(const std::string& cf, const std::string& key, const std::string& value) {
+    Script();
+    GetAction(kA1);
+    ASSERT_EQ(ledgerd_->Stop(), 0);
+    testing::EditDataDir(
+        data_dir(),
+        [&](rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
+          ASSERT_TRUE(cfs.count(cf)) << cf;
+          ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cfs.at(cf), key, value).ok());
+        });
+  }
+
+  // ListProjections, by name.
+  std::map<std::string, v1::ProjectionStatus> Statuses() {
+    v1::ListProjectionsResponse response;
+    EXPECT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &response).ok());
+    std::map<std::string, v1::ProjectionStatus> out;
+    for (const auto& p : response.projections()) out[p.name()] = p;
+    return out;
+  }
+
   std::map<std::string, std::string> Digests() {
     v1::ListProjectionsResponse response;
     EXPECT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &response).ok());
@@ -1280,19 +1303,10 @@ TEST_F(QueriesTest, ModelsSharingAThreadEqualThoseOfAThreadEachAndOneRebuiltAlon
 // A model that cannot resume stops where it is; the models sharing its
 // thread go on applying the log.
 TEST_F(QueriesTest, AModelThatCannotResumeStopsAloneAndTheOthersOfItsThreadGoOn) {
-  Script();
-  GetAction(kA1);
-  ASSERT_EQ(ledgerd_->Stop(), 0);
   // A temporal checkpoint that does not decode.
-  testing::EditDataDir(
-      data_dir(),
-      [](rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
-        ASSERT_TRUE(cfs.count("projection.temporal"));
-        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cfs.at("projection.temporal"),
-                            projections::IndexPrefix('R', kPlan) + std::string(16, '\xfe'),
-                            "not a snapshot")
-                        .ok());
-      });
+  ScriptThenDamage("projection.temporal",
+                   projections::IndexPrefix('R', kPlan) + std::string(16, '\xfe'),
+                   "not a snapshot");
   ledgerd_ = std::make_unique<LedgerdProcess>(
       data_dir(), std::vector<std::string>{"--projection_threads", "1"});
   Connect();
@@ -1300,35 +1314,26 @@ TEST_F(QueriesTest, AModelThatCannotResumeStopsAloneAndTheOthersOfItsThreadGoOn)
   head_ = Do(kOfficerToken, testing::RecordUpdate(kA1, kOct, "While temporal is stopped"));
   // No query waits for one model, so ask each where it is until the rest
   // have applied the update.
-  std::map<std::string, uint64_t> positions;
+  std::map<std::string, v1::ProjectionStatus> states;
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   for (int polls = 0; absl::Now() < deadline && polls < 3000; ++polls) {
-    v1::ListProjectionsResponse response;
-    ASSERT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &response).ok());
-    positions.clear();
-    for (const auto& p : response.projections()) positions[p.name()] = p.position();
-    if (positions["current"] == head_ && positions["changes"] == head_ &&
-        positions["merkle"] == head_) {
+    states = Statuses();
+    if (states["current"].position() == head_ && states["changes"].position() == head_ &&
+        states["merkle"].position() == head_) {
       break;
     }
     absl::SleepFor(absl::Milliseconds(10));
   }
-  EXPECT_EQ(positions["current"], head_);
-  EXPECT_EQ(positions["changes"], head_);
-  EXPECT_EQ(positions["merkle"], head_);
-  EXPECT_EQ(positions["temporal"], stopped_at);
+  for (const char* running : {"current", "changes", "merkle"}) {
+    EXPECT_EQ(states[running].position(), head_) << running;
+    EXPECT_EQ(states[running].state(), v1::ProjectionStatus::RUNNING) << running;
+  }
+  EXPECT_EQ(states["temporal"].position(), stopped_at);
+  EXPECT_EQ(states["temporal"].state(), v1::ProjectionStatus::STOPPED);
+  EXPECT_NE(states["temporal"].failure().find("a checkpoint does not decode"), std::string::npos)
+      << states["temporal"].failure();
   EXPECT_NE(ledgerd_->Stderr().find("projection temporal could not resume"), std::string::npos)
       << ledgerd_->Stderr();
-  v1::ListProjectionsResponse listed;
-  ASSERT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &listed).ok());
-  for (const auto& p : listed.projections()) {
-    if (p.name() == "temporal") {
-      EXPECT_EQ(p.state(), v1::ProjectionStatus::STOPPED);
-      EXPECT_NE(p.failure().find("a checkpoint does not decode"), std::string::npos) << p.failure();
-    } else {
-      EXPECT_EQ(p.state(), v1::ProjectionStatus::RUNNING) << p.name();
-    }
-  }
   // A query at the update's position is refused at once, naming the model.
   v1::GetActionRequest at_head;
   at_head.set_name(kA1);
@@ -1351,17 +1356,7 @@ TEST_F(QueriesTest, AModelThatCannotResumeStopsAloneAndTheOthersOfItsThreadGoOn)
 // them: here the one rebuilt from the start (and the temporal model, which
 // reads it to resume), while the others of its thread are past it.
 TEST_F(QueriesTest, AnEventTheLogCannotGiveStopsOnlyTheModelsThatNeedIt) {
-  Script();
-  GetAction(kA1);
-  ASSERT_EQ(ledgerd_->Stop(), 0);
-  testing::EditDataDir(
-      data_dir(),
-      [](rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
-        ASSERT_TRUE(cfs.count("events"));
-        ASSERT_TRUE(
-            db->Put(rocksdb::WriteOptions(), cfs.at("events"), store::EncodePosition(3), "\xff")
-                .ok());
-      });
+  ScriptThenDamage("events", store::EncodePosition(3), "\xff");
   ledgerd_ = std::make_unique<LedgerdProcess>(
       data_dir(), std::vector<std::string>{"--projection_threads", "1", "--rebuild", "changes"});
   Connect();
@@ -1376,10 +1371,7 @@ TEST_F(QueriesTest, AnEventTheLogCannotGiveStopsOnlyTheModelsThatNeedIt) {
             std::string::npos)
       << refused.error_message();
   // The step that read it committed nothing; the others are past it.
-  v1::ListProjectionsResponse response;
-  ASSERT_TRUE(query_->ListProjections(Context(kScrutinyToken).get(), {}, &response).ok());
-  std::map<std::string, v1::ProjectionStatus> states;
-  for (const auto& p : response.projections()) states[p.name()] = p;
+  std::map<std::string, v1::ProjectionStatus> states = Statuses();
   EXPECT_EQ(states["changes"].position(), 0u);
   EXPECT_EQ(states["changes"].state(), v1::ProjectionStatus::STOPPED);
   EXPECT_NE(states["changes"].failure().find("does not decode"), std::string::npos)
