@@ -372,7 +372,11 @@ absl::Status ProjectionRunner::Rebuild(const std::string& name) {
       if (s.ok()) {
         worker->cf = nullptr;
         {
+          // Together, so no waiter sees the old failure with the new
+          // position, or a model at 0 that is not being built.
           absl::MutexLock progress(&progress_mu_);
+          worker->ready_at = log_->head_position();
+          worker->failure = absl::OkStatus();
           worker->position = 0;
         }
         s = PrepareWorker(*worker);
@@ -406,45 +410,60 @@ bool Short(const Worker& worker, uint64_t position) {
 
 }  // namespace
 
-bool ProjectionRunner::WaitFor(uint64_t position, absl::Time deadline) const {
+bool ProjectionRunner::WaitFor(uint64_t position, absl::Time deadline, absl::Status* blocked_by,
+                               absl::string_view only) const {
+  auto counts = [&](const Worker& worker) {
+    return only.empty() || worker.projection->name() == only;
+  };
   auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) {
     for (const auto& worker : workers_) {
-      if (Short(*worker, position)) return false;
+      if (counts(*worker) && Short(*worker, position)) return false;
     }
     return true;
   };
   // A worker that stopped short of it will not get there.
-  auto blocked = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) {
+  auto blocking = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) -> const Worker* {
     for (const auto& worker : workers_) {
-      if (!worker->failure.ok() && Short(*worker, position)) return true;
+      if (counts(*worker) && !worker->failure.ok() && Short(*worker, position)) {
+        return worker.get();
+      }
     }
-    return false;
+    return nullptr;
   };
-  auto reached_or_stopping = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) {
-    return stopping_ || reached() || blocked();
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) {
+    return reached() || blocking() != nullptr;
+  };
+  auto done_or_stopping = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) {
+    return stopping_ || done();
+  };
+  // Says which worker blocks it, as the caller's error: DATA_LOSS for
+  // damaged data, FAILED_PRECONDITION for anything else (the model needs a
+  // rebuild or a restart, not a retry).
+  auto report = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_) {
+    const Worker* worker = blocking();
+    if (worker == nullptr || blocked_by == nullptr) return;
+    const absl::Status& failure = worker->failure;
+    const std::string message =
+        absl::StrCat("the read model ", worker->projection->name(), " stopped at position ",
+                     worker->position.load(), ": ", failure.ToString(),
+                     "; it answers again once rebuilt (RebuildProjection) or after a restart");
+    *blocked_by = failure.code() == absl::StatusCode::kDataLoss
+                      ? absl::DataLossError(message)
+                      : absl::FailedPreconditionError(message);
   };
   absl::MutexLock lock(&progress_mu_);
-  progress_mu_.AwaitWithDeadline(absl::Condition(&reached_or_stopping), deadline);
-  if (reached() || !stopping_ || blocked()) return reached();
+  progress_mu_.AwaitWithDeadline(absl::Condition(&done_or_stopping), deadline);
+  if (!stopping_ || done()) {
+    report();
+    return reached();
+  }
   // Stopping. A position the log already holds (a command acknowledged
   // during the shutdown) is worth waiting for until the grace period ends;
   // one it does not hold will not come.
   if (position > log_->head_position()) return false;
-  progress_mu_.AwaitWithDeadline(absl::Condition(&reached), std::min(deadline, stop_by_));
+  progress_mu_.AwaitWithDeadline(absl::Condition(&done), std::min(deadline, stop_by_));
+  report();
   return reached();
-}
-
-absl::Status ProjectionRunner::Blocked(uint64_t position) const {
-  absl::MutexLock lock(&progress_mu_);
-  for (const auto& worker : workers_) {
-    if (worker->failure.ok() || !Short(*worker, position)) continue;
-    return absl::Status(
-        worker->failure.code(),
-        absl::StrCat("the read model ", worker->projection->name(), " stopped at position ",
-                     worker->position.load(), ": ", worker->failure.message(),
-                     "; it answers again once rebuilt (RebuildProjection) or after a restart"));
-  }
-  return absl::OkStatus();
 }
 
 void ProjectionRunner::BeginStop(absl::Time stop_by) {
@@ -479,9 +498,21 @@ rocksdb::ColumnFamilyHandle* ProjectionRunner::cf(const std::string& name) const
 
 absl::StatusOr<ProjectionState> ProjectionRunner::State(const std::string& name) const {
   absl::ReaderMutexLock lock(&handles_mu_);
-  rocksdb::ColumnFamilyHandle* handle = cf(name);
-  if (handle == nullptr) {
+  const Worker* found = nullptr;
+  for (const auto& worker : workers_) {
+    if (worker->projection->name() == name) found = worker.get();
+  }
+  if (found == nullptr) {
     return absl::NotFoundError(absl::StrCat("name: no projection \"", name, "\""));
+  }
+  rocksdb::ColumnFamilyHandle* handle = found->cf;
+  if (handle == nullptr) {
+    // A rebuild that dropped the model could not make it again.
+    ProjectionState state;
+    state.name = name;
+    absl::MutexLock progress(&progress_mu_);
+    state.failure = found->failure;
+    return state;
   }
   // One snapshot, so position and digest describe the same model.
   const rocksdb::Snapshot* snapshot = log_->db()->GetSnapshot();
@@ -501,12 +532,9 @@ absl::StatusOr<ProjectionState> ProjectionRunner::State(const std::string& name)
   log_->db()->ReleaseSnapshot(snapshot);
   if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
   state.digest = running;
-  for (const auto& worker : workers_) {
-    if (worker->projection->name() != name) continue;
-    absl::MutexLock lock(&progress_mu_);
-    state.building = worker->position.load() < worker->ready_at.load();
-    state.failure = worker->failure;
-  }
+  absl::MutexLock progress(&progress_mu_);
+  state.building = state.position < found->ready_at.load();
+  state.failure = found->failure;
   return state;
 }
 

@@ -77,16 +77,15 @@ class ProjectionRunner {
   // Drops the model(s) and rebuilds by replay; `name` may be "all".
   absl::Status Rebuild(const std::string& name);
 
-  // Waits until every projection has applied `position` and finished any
-  // rebuild; false when the deadline passed first, when a projection short
-  // of it has stopped on a failure (Blocked says which), or when the runner
-  // is stopping and the position is past the log's head or is not reached
-  // by `stop_by`.
-  bool WaitFor(uint64_t position, absl::Time deadline) const;
-  // Why `position` will not be reached: a projection short of it (or of the
-  // end of its rebuild) that stopped on a failure, named with its position
-  // and the failure's code; OK when none has.
-  absl::Status Blocked(uint64_t position) const;
+  // Waits until every projection (only the one named `only`, when given)
+  // has applied `position` and finished any rebuild; false when the
+  // deadline passed first, when the runner is stopping and the position is
+  // past the log's head or is not reached by `stop_by`, or at once when a
+  // projection short of it has stopped on a failure: then `blocked_by`, if
+  // given, says which and why (DATA_LOSS for damaged data, else
+  // FAILED_PRECONDITION).
+  bool WaitFor(uint64_t position, absl::Time deadline, absl::Status* blocked_by = nullptr,
+               absl::string_view only = {}) const;
   // The server is shutting down and must not hold its calls until their
   // deadlines: waits end by `stop_by` (the grace period), and at once for a
   // position the log does not hold.

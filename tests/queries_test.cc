@@ -1339,8 +1339,11 @@ TEST_F(QueriesTest, AModelThatCannotResumeStopsAloneAndTheOthersOfItsThreadGoOn)
   at_head.set_name(kA1);
   at_head.set_min_position(head_);
   v1::ActionView refused_view;
+  const absl::Time asked = absl::Now();
   const grpc::Status refused =
       query_->GetAction(Context(kScrutinyToken, 60000).get(), at_head, &refused_view);
+  // At once: a wait would last until ledgerd's cap on it (30 s).
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(10));
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::DATA_LOSS) << refused.error_message();
   EXPECT_NE(refused.error_message().find("the read model temporal stopped"), std::string::npos)
       << refused.error_message();
@@ -1350,6 +1353,24 @@ TEST_F(QueriesTest, AModelThatCannotResumeStopsAloneAndTheOthersOfItsThreadGoOn)
   v1::ActionView view;
   ASSERT_TRUE(query_->GetAction(Context(kScrutinyToken).get(), request, &view).ok());
   EXPECT_EQ(NarrativeOf(view, kOct), "While temporal is stopped");
+
+  // Another model's rebuild is not held up by it; temporal's own, from the
+  // log, puts it right.
+  v1::RebuildProjectionRequest rebuild;
+  rebuild.set_name("changes");
+  rebuild.set_wait(true);
+  v1::ProjectionStatus status;
+  grpc::Status s = query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(status.state(), v1::ProjectionStatus::RUNNING);
+  EXPECT_EQ(status.position(), head_);
+  rebuild.set_name("temporal");
+  s = query_->RebuildProjection(Context(kAdminToken, 60000).get(), rebuild, &status);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(status.state(), v1::ProjectionStatus::RUNNING);
+  EXPECT_EQ(status.failure(), "");
+  GetAction(kA1);  // at the head again
+  EXPECT_EQ(Statuses()["temporal"].state(), v1::ProjectionStatus::RUNNING);
 }
 
 // An event the log cannot give stops the models that need it and only
@@ -1364,8 +1385,10 @@ TEST_F(QueriesTest, AnEventTheLogCannotGiveStopsOnlyTheModelsThatNeedIt) {
   v1::GetActionRequest request;
   request.set_name(kA1);
   v1::ActionView view;
+  const absl::Time asked = absl::Now();
   const grpc::Status refused =
       query_->GetAction(Context(kScrutinyToken, 60000).get(), request, &view);
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(10));
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::DATA_LOSS) << refused.error_message();
   EXPECT_NE(refused.error_message().find("the read model changes stopped at position 0"),
             std::string::npos)

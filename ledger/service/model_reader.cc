@@ -30,10 +30,11 @@ absl::Status WaitForModels(const projections::ProjectionRunner& runner,
                            const grpc::ServerContext& context, uint64_t position) {
   absl::Time deadline = absl::FromChrono(context.deadline());
   deadline = std::min(deadline, absl::Now() + kMaxWait);
-  if (runner.WaitFor(position, deadline)) return absl::OkStatus();
+  // A model that stopped on a failure is said at once, not at the deadline.
+  absl::Status blocked;
+  if (runner.WaitFor(position, deadline, &blocked)) return absl::OkStatus();
+  if (!blocked.ok()) return blocked;
   if (runner.stopping()) return absl::UnavailableError("ledgerd is shutting down; retry shortly");
-  // A model that stopped on a failure: said at once, not at the deadline.
-  if (absl::Status blocked = runner.Blocked(position); !blocked.ok()) return blocked;
   return absl::DeadlineExceededError(absl::StrCat(
       "the read models had not reached position ", position, " by the deadline (they are at ",
       runner.position(), "); retry with a longer deadline"));

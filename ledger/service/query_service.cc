@@ -554,7 +554,12 @@ grpc::Status QueryServiceImpl::WatchChanges(grpc::ServerContext* context,
   const std::string plan_prefix = request->parent() + "/";
   uint64_t next = std::max<uint64_t>(request->start_position(), 1);
   while (!context->IsCancelled() && !log_->closing()) {
-    if (!runner_->WaitFor(next, absl::Now() + absl::Milliseconds(500))) continue;
+    absl::Status blocked;
+    if (!runner_->WaitFor(next, absl::Now() + absl::Milliseconds(500), &blocked)) {
+      // A model that stopped will not come back by waiting.
+      if (!blocked.ok()) return ToGrpc(blocked);
+      continue;
+    }
     std::vector<v1::Change> batch;
     {
       ModelReader reader(runner_);
@@ -639,16 +644,20 @@ grpc::Status QueryServiceImpl::RebuildProjection(grpc::ServerContext* context,
   const uint64_t head = log_->head_position();
   if (absl::Status s = runner_->Rebuild(request->name()); !s.ok()) return ToGrpc(s);
   response->set_name(request->name());
+  response->set_state(v1::ProjectionStatus::BUILDING);  // until it has caught up
   if (request->wait()) {
     absl::Time deadline =
         std::min(absl::FromChrono(context->deadline()), absl::Now() + absl::Minutes(10));
-    if (!runner_->WaitFor(head, deadline)) {
+    // Only the model rebuilt: another that stopped before says nothing of it.
+    absl::Status blocked;
+    const absl::string_view only = request->name() == "all" ? "" : request->name();
+    if (!runner_->WaitFor(head, deadline, &blocked, only)) {
+      if (!blocked.ok()) return ToGrpc(blocked);
       if (runner_->stopping()) {
         return ToGrpc(absl::UnavailableError(
             "ledgerd is shutting down; the rebuild goes on from where it stopped "
             "when ledgerd starts again"));
       }
-      if (absl::Status blocked = runner_->Blocked(head); !blocked.ok()) return ToGrpc(blocked);
       return ToGrpc(absl::DeadlineExceededError(
           "the rebuild is still running; it goes on in the background"));
     }
