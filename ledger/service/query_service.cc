@@ -650,7 +650,8 @@ grpc::Status QueryServiceImpl::RebuildProjection(grpc::ServerContext* context,
         std::min(absl::FromChrono(context->deadline()), absl::Now() + absl::Minutes(10));
     // Only the model rebuilt: another that stopped before says nothing of it.
     absl::Status blocked;
-    const absl::string_view only = request->name() == "all" ? "" : request->name();
+    absl::string_view only;  // every model, for "all"
+    if (request->name() != "all") only = request->name();
     if (!runner_->WaitFor(head, deadline, &blocked, only)) {
       if (!blocked.ok()) return ToGrpc(blocked);
       if (runner_->stopping()) {
