@@ -196,8 +196,8 @@ void ProjectionRunner::Run(Thread* thread) {
   }
 }
 
-size_t ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t low, ReadAhead& read,
-                              v1::LoggedEvent& logged) {
+void ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t low, ReadAhead& read,
+                            v1::LoggedEvent& logged) {
   bool with_hash = false;
   bool with_event = false;
   for (Lane& lane : lanes) {
@@ -346,7 +346,6 @@ size_t ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t low, ReadAhead&
     absl::MutexLock lock(&progress_mu_);
     worker.position = lane.position;
   }
-  return used;
 }
 
 absl::Status ProjectionRunner::Rebuild(const std::string& name) {

@@ -149,13 +149,13 @@ class ProjectionRunner {
   // Applies the events after `low` (the lowest position of the lanes not
   // failed) to each lane that has not applied them, from `read` and then
   // from the log as `read` runs out, up to a step's bounds or an event that
-  // needs a step of its own, and commits each lane's; returns how many
-  // events it read (0, committing nothing, when the log holds none yet).
+  // needs a step of its own, and commits each lane's (nothing when the log
+  // holds no event after `low` yet).
   // Each event is decoded into `logged` once for every lane. A lane whose
   // projection fails is marked failed and commits nothing of the step; so
   // is each lane that needs an event the log cannot give (unreadable, not
   // decoding, out of place), while the lanes past it go on.
-  size_t Step(std::vector<Lane>& lanes, uint64_t low, ReadAhead& read, v1::LoggedEvent& logged);
+  void Step(std::vector<Lane>& lanes, uint64_t low, ReadAhead& read, v1::LoggedEvent& logged);
   // Records a lane's failure; it stops at the position it committed.
   void Fail(Lane& lane, const absl::Status& status);
 

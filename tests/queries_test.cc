@@ -321,6 +321,21 @@ class QueriesTest : public ::testing::Test {
         });
   }
 
+  // GetAction of kA1 at `min_position` is refused at once (a wait would
+  // last until ledgerd's cap on it, 30 s) with DATA_LOSS saying `says`.
+  void ExpectRefusedAtOnce(uint64_t min_position, const std::string& says) {
+    v1::GetActionRequest request;
+    request.set_name(kA1);
+    request.set_min_position(min_position);
+    v1::ActionView view;
+    const absl::Time asked = absl::Now();
+    const grpc::Status refused =
+        query_->GetAction(Context(kScrutinyToken, 60000).get(), request, &view);
+    EXPECT_LT(absl::Now() - asked, absl::Seconds(10));
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::DATA_LOSS) << refused.error_message();
+    EXPECT_NE(refused.error_message().find(says), std::string::npos) << refused.error_message();
+  }
+
   // ListProjections, by name.
   std::map<std::string, v1::ProjectionStatus> Statuses() {
     v1::ListProjectionsResponse response;
@@ -1335,18 +1350,7 @@ TEST_F(QueriesTest, AModelThatCannotResumeStopsAloneAndTheOthersOfItsThreadGoOn)
   EXPECT_NE(ledgerd_->Stderr().find("projection temporal could not resume"), std::string::npos)
       << ledgerd_->Stderr();
   // A query at the update's position is refused at once, naming the model.
-  v1::GetActionRequest at_head;
-  at_head.set_name(kA1);
-  at_head.set_min_position(head_);
-  v1::ActionView refused_view;
-  const absl::Time asked = absl::Now();
-  const grpc::Status refused =
-      query_->GetAction(Context(kScrutinyToken, 60000).get(), at_head, &refused_view);
-  // At once: a wait would last until ledgerd's cap on it (30 s).
-  EXPECT_LT(absl::Now() - asked, absl::Seconds(10));
-  EXPECT_EQ(refused.error_code(), grpc::StatusCode::DATA_LOSS) << refused.error_message();
-  EXPECT_NE(refused.error_message().find("the read model temporal stopped"), std::string::npos)
-      << refused.error_message();
+  ExpectRefusedAtOnce(head_, "the read model temporal stopped");
   // The current model answers a query that does not wait for them all.
   v1::GetActionRequest request;
   request.set_name(kA1);
@@ -1382,17 +1386,7 @@ TEST_F(QueriesTest, AnEventTheLogCannotGiveStopsOnlyTheModelsThatNeedIt) {
       data_dir(), std::vector<std::string>{"--projection_threads", "1", "--rebuild", "changes"});
   Connect();
   // A query waits for the rebuild, and is told at once when it stops.
-  v1::GetActionRequest request;
-  request.set_name(kA1);
-  v1::ActionView view;
-  const absl::Time asked = absl::Now();
-  const grpc::Status refused =
-      query_->GetAction(Context(kScrutinyToken, 60000).get(), request, &view);
-  EXPECT_LT(absl::Now() - asked, absl::Seconds(10));
-  EXPECT_EQ(refused.error_code(), grpc::StatusCode::DATA_LOSS) << refused.error_message();
-  EXPECT_NE(refused.error_message().find("the read model changes stopped at position 0"),
-            std::string::npos)
-      << refused.error_message();
+  ExpectRefusedAtOnce(0, "the read model changes stopped at position 0");
   // The step that read it committed nothing; the others are past it.
   std::map<std::string, v1::ProjectionStatus> states = Statuses();
   EXPECT_EQ(states["changes"].position(), 0u);
