@@ -48,6 +48,9 @@ row("batched import (100 events/command)", imp, "events/s", "db_bench fillseq un
 reb = ledger["rebuild"]["events_per_s"]
 row(f"projection rebuild of {events} events", reb, "events/s", "db_bench readseq",
     a.rdb_readseq, ">= 40% of db_bench readseq", reb >= 0.4 * a.rdb_readseq if a.rdb_readseq else None)
+for name, model in sorted(ledger["rebuild"].get("models", {}).items()):
+    row(f"  the {name} model rebuilt alone", model["events_per_s"], "events/s",
+        "db_bench readseq", a.rdb_readseq)
 row(f"verify {ledger['verify']['events']} events", ledger["verify"]["events_per_s"], "events/s")
 for label, scenario in [("commands at 64 callers", c64), ("the batched import", ledger["import"])]:
     lag = scenario.get("read_your_writes")
