@@ -158,4 +158,182 @@ void BlockLists::Flush(ProjectionTxn& txn) {
   if (tails_.size() > max_lists_) tails_.clear();
 }
 
+namespace {
+
+uint64_t FirstOfBlock(uint64_t position) {
+  assert(position > 0);
+  return (position - 1) / kChangesPerBlock * kChangesPerBlock + 1;
+}
+
+// Walks a block's records: each call gives the next one's bytes.
+class RecordReader {
+ public:
+  explicit RecordReader(absl::string_view value)
+      : value_(value),
+        input_(reinterpret_cast<const uint8_t*>(value.data()), static_cast<int>(value.size())) {}
+  bool done() const { return input_.CurrentPosition() >= static_cast<int>(value_.size()); }
+  // False when the block is malformed.
+  bool Next(absl::string_view* record) {
+    uint32_t length = 0;
+    if (!input_.ReadVarint32(&length)) return false;
+    const int start = input_.CurrentPosition();
+    if (length > value_.size() - static_cast<size_t>(start) ||
+        !input_.Skip(static_cast<int>(length))) {
+      return false;
+    }
+    *record = value_.substr(static_cast<size_t>(start), length);
+    return true;
+  }
+
+ private:
+  absl::string_view value_;
+  google::protobuf::io::CodedInputStream input_;
+};
+
+void AppendRecord(const v1::Change& record, std::string* value) {
+  const size_t size = record.ByteSizeLong();
+  AppendVarint(size, value);
+  const size_t at = value->size();
+  value->resize(at + size);
+  record.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(value->data() + at));
+}
+
+absl::Status Malformed(uint64_t first) {
+  return absl::DataLossError(absl::StrCat("the change block at position ", first, " is malformed"));
+}
+
+}  // namespace
+
+std::string ChangeBlockKey(uint64_t position) { return "p" + BigEndian64(FirstOfBlock(position)); }
+
+std::optional<uint64_t> ChangeBlockFirst(absl::string_view key) {
+  if (key.size() != 9 || key[0] != 'p') return std::nullopt;
+  const uint64_t first = ReadBigEndian64(key.substr(1));
+  if (first == 0 || FirstOfBlock(first) != first) return std::nullopt;
+  return first;
+}
+
+absl::Status DecodeChangeBlock(uint64_t first, absl::string_view value,
+                               std::vector<v1::Change>* out) {
+  RecordReader reader(value);
+  for (uint64_t i = 0; !reader.done(); ++i) {
+    absl::string_view bytes;
+    if (i >= kChangesPerBlock || !reader.Next(&bytes)) return Malformed(first);
+    v1::Change& change = out->emplace_back();
+    if (!change.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+        change.position() != first + i) {
+      return Malformed(first);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> FindInChangeBlock(absl::string_view value, uint64_t position,
+                                       v1::Change* out) {
+  const uint64_t first = FirstOfBlock(position);
+  RecordReader reader(value);
+  for (uint64_t i = 0; i <= position - first; ++i) {
+    if (reader.done()) return false;
+    absl::string_view bytes;
+    if (!reader.Next(&bytes)) return Malformed(first);
+    if (i < position - first) continue;
+    if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+        out->position() != position) {
+      return Malformed(first);
+    }
+  }
+  return true;
+}
+
+absl::Status ChangeBlocks::Prepare(ProjectionTxn& txn, uint64_t position) {
+  const uint64_t first = FirstOfBlock(position);
+  if (first_ == first && first_ + count_ == position) return absl::OkStatus();
+  if (first_ != first && position == first) {
+    // A new block; the one before it, full, is staged first.
+    assert(!dirty_ || count_ == kChangesPerBlock);
+    Flush(txn);
+    first_ = first;
+    count_ = 0;
+    value_.clear();
+    dirty_ = false;
+    return absl::OkStatus();
+  }
+  if (first_ == first || dirty_) {
+    return absl::DataLossError(absl::StrCat("changes model: position ", position,
+                                            " does not follow the records it holds"));
+  }
+  absl::StatusOr<std::optional<std::string>> stored = txn.Get(ChangeBlockKey(position));
+  if (!stored.ok()) return stored.status();
+  std::vector<v1::Change> records;
+  if (stored->has_value()) {
+    if (absl::Status s = DecodeChangeBlock(first, **stored, &records); !s.ok()) return s;
+  }
+  if (first + records.size() != position) {
+    return absl::DataLossError(absl::StrCat("changes model: the block at position ", first,
+                                            " holds ", records.size(), " records, so position ",
+                                            position, " does not follow them"));
+  }
+  first_ = first;
+  count_ = records.size();
+  value_ = stored->has_value() ? **std::move(stored) : std::string();
+  dirty_ = false;
+  return absl::OkStatus();
+}
+
+void ChangeBlocks::Add(uint64_t position, const v1::Change& record) {
+  assert(first_ > 0 && first_ + count_ == position && record.position() == position);
+  (void)position;
+  AppendRecord(record, &value_);
+  ++count_;
+  dirty_ = true;
+}
+
+absl::StatusOr<bool> ChangeBlocks::Get(ProjectionTxn& txn, uint64_t position, v1::Change* out) {
+  if (position == 0) return false;
+  if (FirstOfBlock(position) == first_) return FindInChangeBlock(value_, position, out);
+  absl::StatusOr<std::optional<std::string>> stored = txn.Get(ChangeBlockKey(position));
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return false;
+  return FindInChangeBlock(**stored, position, out);
+}
+
+absl::Status ChangeBlocks::Replace(ProjectionTxn& txn, uint64_t position,
+                                   const v1::Change& record) {
+  assert(record.position() == position);
+  const uint64_t first = FirstOfBlock(position);
+  const bool open = first == first_;
+  std::string stored;
+  if (!open) {
+    absl::StatusOr<std::optional<std::string>> got = txn.Get(ChangeBlockKey(position));
+    if (!got.ok()) return got.status();
+    if (!got->has_value()) {
+      return absl::DataLossError(absl::StrCat("changes model: no record at position ", position));
+    }
+    stored = **std::move(got);
+  }
+  std::vector<v1::Change> records;
+  if (absl::Status s = DecodeChangeBlock(first, open ? value_ : stored, &records); !s.ok()) {
+    return s;
+  }
+  if (position - first >= records.size()) {
+    return absl::DataLossError(absl::StrCat("changes model: no record at position ", position));
+  }
+  records[position - first] = record;
+  std::string value;
+  for (const v1::Change& r : records) AppendRecord(r, &value);
+  if (open) {
+    value_ = std::move(value);
+    dirty_ = true;
+  } else {
+    txn.Put(ChangeBlockKey(position), value);
+  }
+  return absl::OkStatus();
+}
+
+void ChangeBlocks::Flush(ProjectionTxn& txn) {
+  if (!dirty_) return;
+  txn.Put(absl::StrCat("p", BigEndian64(first_)), value_);
+  dirty_ = false;
+}
+
 }  // namespace auditledger::projections

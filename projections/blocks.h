@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "auditledger/v1/query_service.pb.h"
 #include "projections/projection.h"
 #include "rocksdb/db.h"
 
@@ -101,6 +102,60 @@ class BlockLists {
   size_t max_lists_;
   absl::flat_hash_map<std::string, Tail> tails_;
   absl::flat_hash_set<std::string> dirty_;  // prefixes changed in this step
+};
+
+// The changes model's records, kChangesPerBlock to a key. Every event has
+// one, so a block is a run of positions and its key says which:
+//   'p' first position (8 bytes BE)  -> each record in turn, as a varint of
+//                                       its length and its bytes (a Change)
+// Position p is record (p - 1) % kChangesPerBlock of the block keyed by
+// ChangeBlockKey(p). One key a block rather than one a record: a rebuild
+// of 1M events had spent a third of the model's time putting a key an
+// event into its memtable and flushing and compacting them.
+inline constexpr uint64_t kChangesPerBlock = 16;
+
+// The key of the block holding the record of `position` (1 or more).
+std::string ChangeBlockKey(uint64_t position);
+// The first position of a block, from its key; none when `key` is not one.
+std::optional<uint64_t> ChangeBlockFirst(absl::string_view key);
+// The records of the block keyed by first position `first`, appended to
+// `out`: DATA_LOSS unless each decodes and holds its own position.
+absl::Status DecodeChangeBlock(uint64_t first, absl::string_view value,
+                               std::vector<v1::Change>* out);
+// The record of `position` in the block holding it; false when the block
+// is too short to hold it.
+absl::StatusOr<bool> FindInChangeBlock(absl::string_view value, uint64_t position, v1::Change* out);
+
+// The changes model's writer of records: it keeps the block being filled
+// in memory and writes it once a step.
+class ChangeBlocks {
+ public:
+  void Clear() {
+    first_ = 0;
+    count_ = 0;
+    value_.clear();
+    dirty_ = false;
+  }
+  // Readies the block that the record of `position`, the next after the
+  // last the model holds, goes into: read from the model the first time (as
+  // committed, which has every record before it). Call before a Replace or
+  // Get of the same event, so that both see the block in memory.
+  absl::Status Prepare(ProjectionTxn& txn, uint64_t position);
+  // Appends the record of the position Prepare was given.
+  void Add(uint64_t position, const v1::Change& record);
+  // The record at an earlier `position`; false when there is none.
+  absl::StatusOr<bool> Get(ProjectionTxn& txn, uint64_t position, v1::Change* out);
+  // Rewrites the record at an earlier `position` (a corrected change): in
+  // memory when its block is the one being filled, else at once.
+  absl::Status Replace(ProjectionTxn& txn, uint64_t position, const v1::Change& record);
+  // Stages the block being filled, if this step changed it.
+  void Flush(ProjectionTxn& txn);
+
+ private:
+  uint64_t first_ = 0;  // the first position of the block in memory; 0 for none
+  uint64_t count_ = 0;  // records it holds
+  std::string value_;
+  bool dirty_ = false;
 };
 
 }  // namespace auditledger::projections

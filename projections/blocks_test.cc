@@ -185,5 +185,138 @@ TEST_F(BlocksTest, AMalformedBlockStopsACursorWithDataLoss) {
   EXPECT_FALSE(cursor.Valid());
 }
 
+v1::Change Record(uint64_t position, uint64_t corrected_by = 0) {
+  v1::Change change;
+  change.set_position(position);
+  change.set_type(position % 3 == 0 ? "status_changed" : "update_recorded");
+  change.set_before_position(position / 2);
+  change.set_corrected_by(corrected_by);
+  return change;
+}
+
+// A changes model's records written as its steps write them: in steps of
+// varying size, by a writer started afresh (as after a restart) partway,
+// with corrections of records in the block being filled, in full blocks
+// before it, and in the block being filled before a fresh writer has read
+// it back.
+TEST_F(BlocksTest, ChangeRecordsReadBackAcrossStepsRestartsAndCorrections) {
+  std::mt19937_64 rng(11);
+  std::map<uint64_t, v1::Change> want;
+  auto records = std::make_unique<ChangeBlocks>();
+  uint64_t position = 0;
+  for (int step = 0; step < 40; ++step) {
+    if (step == 13 || step == 29) records = std::make_unique<ChangeBlocks>();
+    rocksdb::WriteBatch batch;
+    ProjectionTxn txn(db_.get(), db_->DefaultColumnFamily(), &batch);
+    // A correction is alone in its step; its first event in the step.
+    const bool correct = step % 4 == 3;
+    const int n = correct ? 1 : 1 + static_cast<int>(rng() % 40);
+    for (int i = 0; i < n; ++i) {
+      ++position;
+      ASSERT_TRUE(records->Prepare(txn, position).ok()) << position;
+      if (correct) {
+        // Alternately the record just before (often in the block being
+        // filled, and after a restart not yet read back) and one far back.
+        const uint64_t target = step % 8 == 3 ? position - 1 : 1 + rng() % (position / 2);
+        v1::Change found;
+        absl::StatusOr<bool> got = records->Get(txn, target, &found);
+        ASSERT_TRUE(got.ok() && *got) << target;
+        EXPECT_EQ(found.SerializeAsString(), want[target].SerializeAsString());
+        want[target].set_corrected_by(position);
+        ASSERT_TRUE(records->Replace(txn, target, want[target]).ok()) << target;
+      }
+      want[position] = Record(position);
+      records->Add(position, want[position]);
+    }
+    records->Flush(txn);
+    ASSERT_TRUE(db_->Write(rocksdb::WriteOptions(), &batch).ok());
+  }
+  ASSERT_GT(position, 10 * kChangesPerBlock);
+  EXPECT_EQ(Keys("p"), (position + kChangesPerBlock - 1) / kChangesPerBlock);
+  // Each record where a reader looks for it, and every block in order.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::vector<v1::Change> all;
+  for (it->Seek("p"); it->Valid() && it->key().starts_with("p"); it->Next()) {
+    const absl::string_view key(it->key().data(), it->key().size());
+    const absl::string_view value(it->value().data(), it->value().size());
+    std::optional<uint64_t> first = ChangeBlockFirst(key);
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ(*first, all.size() + 1);
+    ASSERT_TRUE(DecodeChangeBlock(*first, value, &all).ok());
+  }
+  ASSERT_EQ(all.size(), position);
+  for (uint64_t p = 1; p <= position; ++p) {
+    EXPECT_EQ(all[p - 1].SerializeAsString(), want[p].SerializeAsString()) << p;
+    std::string value;
+    ASSERT_TRUE(db_->Get(rocksdb::ReadOptions(), ChangeBlockKey(p), &value).ok());
+    v1::Change found;
+    absl::StatusOr<bool> got = FindInChangeBlock(value, p, &found);
+    ASSERT_TRUE(got.ok() && *got) << p;
+    EXPECT_EQ(found.SerializeAsString(), want[p].SerializeAsString()) << p;
+  }
+  size_t corrected = 0;
+  for (const auto& [p, change] : want) corrected += change.corrected_by() > 0;
+  EXPECT_GE(corrected, 8u);
+}
+
+TEST_F(BlocksTest, AChangeRecordOutOfPlaceIsRefused) {
+  ChangeBlocks records;
+  {
+    rocksdb::WriteBatch batch;
+    ProjectionTxn txn(db_.get(), db_->DefaultColumnFamily(), &batch);
+    for (uint64_t p = 1; p <= 5; ++p) {
+      ASSERT_TRUE(records.Prepare(txn, p).ok());
+      records.Add(p, Record(p));
+    }
+    records.Flush(txn);
+    ASSERT_TRUE(db_->Write(rocksdb::WriteOptions(), &batch).ok());
+  }
+  rocksdb::WriteBatch batch;
+  ProjectionTxn txn(db_.get(), db_->DefaultColumnFamily(), &batch);
+  EXPECT_EQ(records.Prepare(txn, 5).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(records.Prepare(txn, 7).code(), absl::StatusCode::kDataLoss);
+  // A writer that reads the block back from the model.
+  ChangeBlocks fresh;
+  EXPECT_EQ(fresh.Prepare(txn, 4).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(fresh.Prepare(txn, 8).code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(fresh.Prepare(txn, 6).ok());
+  v1::Change found;
+  absl::StatusOr<bool> got = fresh.Get(txn, 9, &found);
+  EXPECT_TRUE(got.ok() && !*got);
+  EXPECT_EQ(fresh.Replace(txn, 9, Record(9)).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(ChangeBlockTest, MalformedBlocksAreDataLoss) {
+  std::string one;
+  const std::string record = Record(1).SerializeAsString();
+  one.push_back(static_cast<char>(record.size()));
+  one += record;
+  std::vector<v1::Change> out;
+  ASSERT_TRUE(DecodeChangeBlock(1, one, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  const std::vector<std::string> bad = {
+      one.substr(0, one.size() - 1),  // a record cut short
+      std::string("\x80", 1),         // a length cut short
+      std::string("\x01\xff", 2),     // a record that does not decode
+      one + one,                      // position 1 twice
+  };
+  for (const std::string& value : bad) {
+    out.clear();
+    EXPECT_EQ(DecodeChangeBlock(1, value, &out).code(), absl::StatusCode::kDataLoss);
+  }
+  out.clear();  // in the wrong block
+  EXPECT_EQ(DecodeChangeBlock(1 + kChangesPerBlock, one, &out).code(), absl::StatusCode::kDataLoss);
+  v1::Change found;
+  EXPECT_EQ(FindInChangeBlock(one + one, 2, &found).status().code(), absl::StatusCode::kDataLoss);
+  absl::StatusOr<bool> absent = FindInChangeBlock(one, 2, &found);
+  EXPECT_TRUE(absent.ok() && !*absent);
+  // Keys: only the first position of a block.
+  EXPECT_EQ(ChangeBlockKey(kChangesPerBlock), ChangeBlockKey(1));
+  EXPECT_EQ(ChangeBlockFirst(ChangeBlockKey(kChangesPerBlock + 1)), kChangesPerBlock + 1);
+  EXPECT_FALSE(ChangeBlockFirst("p" + BigEndian64(2)).has_value());
+  EXPECT_FALSE(ChangeBlockFirst("p" + BigEndian64(0)).has_value());
+  EXPECT_FALSE(ChangeBlockFirst("q" + BigEndian64(1)).has_value());
+}
+
 }  // namespace
 }  // namespace auditledger::projections

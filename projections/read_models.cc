@@ -18,7 +18,6 @@ namespace auditledger::projections {
 
 std::string ActionKey(absl::string_view action) { return absl::StrCat("A", action); }
 std::string PlanKey(absl::string_view plan) { return absl::StrCat("P", plan); }
-std::string ChangeKey(uint64_t position) { return "p" + BigEndian64(position); }
 
 std::string IndexPrefix(char kind, absl::string_view value) {
   std::string key(1, kind);
@@ -76,7 +75,8 @@ class ChangesProjection final : public Projection {
   // 'a', 'y' and 't' in blocks of entries (projections/blocks.h). 7: a full
   // block keyed by its last entry. 8: 'v' holds narrative marks alone. 9: a
   // narrative update holds only what its event does not say.
-  uint64_t layout() const override { return 9; }
+  // 10: records in blocks of kChangesPerBlock.
+  uint64_t layout() const override { return 10; }
 
   // A correction rewrites the change it corrects, which its step reads back
   // from the model: that change must be committed, not one of the step's
@@ -89,12 +89,14 @@ class ChangesProjection final : public Projection {
     log_ = context.log;
     views_.Clear();
     lists_.Clear();
+    records_.Clear();
     return absl::OkStatus();
   }
 
   absl::Status Finish(ProjectionTxn& txn) override {
     views_.Flush(txn);
     lists_.Flush(txn);
+    records_.Flush(txn);
     return absl::OkStatus();
   }
 
@@ -110,6 +112,7 @@ class ChangesProjection final : public Projection {
       if (!view.ok()) return view.status();
       before = *view;
     }
+    if (absl::Status s = records_.Prepare(txn, position); !s.ok()) return s;
     v1::Change* corrected = nullptr;
     v1::Change committed;
     if (event.has_event_corrected()) {
@@ -123,11 +126,15 @@ class ChangesProjection final : public Projection {
     if (corrected != nullptr) {
       // The corrected entry now links to its correction.
       corrected->set_corrected_by(position);
-      txn.PutMessage(ChangeKey(corrected->position()), StoredChange(*corrected, &slim_));
+      if (absl::Status s =
+              records_.Replace(txn, corrected->position(), StoredChange(*corrected, &slim_));
+          !s.ok()) {
+        return s;
+      }
     }
     // A narrative update without what its event says (Find puts that back
     // for a correction).
-    txn.PutMessage(ChangeKey(position), StoredChange(change, &slim_));
+    records_.Add(position, StoredChange(change, &slim_));
     // Most events take effect when they are recorded: their 't' entry is
     // their place on both clocks, and only a dated one has a 'w' entry too.
     const uint64_t recorded_us = Micros(event.recorded_at());
@@ -150,11 +157,12 @@ class ChangesProjection final : public Projection {
   }
 
  private:
-  // The change at `position`, read from the committed model into
-  // `committed` (a correction is alone in its step); null when there is
+  // The change at `position`, read into `committed` from the model as
+  // committed or the block being filled (a correction is alone in its step,
+  // so no block it reads has writes of its own step); null when there is
   // none.
   absl::StatusOr<v1::Change*> Find(ProjectionTxn& txn, uint64_t position, v1::Change* committed) {
-    absl::StatusOr<bool> got = txn.GetMessage(ChangeKey(position), committed);
+    absl::StatusOr<bool> got = records_.Get(txn, position, committed);
     if (!got.ok()) return got.status();
     if (!*got) return nullptr;
     const EventReader read = [this](uint64_t at) -> absl::StatusOr<v1::Event> {
@@ -170,6 +178,7 @@ class ChangesProjection final : public Projection {
   // Actors, change types and resources: far more than one council's plans.
   BlockLists lists_{kMaxCachedViews};
   ViewCache<v1::ActionView> views_{kMaxCachedViews};
+  ChangeBlocks records_;
   v1::Change change_;
   v1::Change slim_;  // a narrative update's stored form
 };

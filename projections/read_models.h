@@ -13,8 +13,10 @@
 //   'A' action                   -> ActionView
 //   'P' plan                     -> PlanView (recommendations, periods)
 // "changes"   who changed what, and every action's timeline:
-//   'p' position                 -> Change (StoredChange: a narrative
-//                                   update without what its event says)
+//   'p' first position           -> a block of kChangesPerBlock records,
+//                                   each a Change (StoredChange: a
+//                                   narrative update without what its
+//                                   event says); projections/blocks.h
 //   'a' actor 0 …                -> blocks (the actor's changes, by
 //                                   position; time 0)
 //   'y' type 0 …                 -> blocks (the type's changes)
@@ -49,7 +51,6 @@ std::vector<std::unique_ptr<Projection>> DefaultProjections();
 // Key builders shared by the projections and the query service.
 std::string ActionKey(absl::string_view action);  // current
 std::string PlanKey(absl::string_view plan);      // current
-std::string ChangeKey(uint64_t position);         // changes
 // kind, value, 0: the prefix of an index's keys for one value.
 std::string IndexPrefix(char kind, absl::string_view value);
 // merkle: 'n' level index -> hash of that complete subtree, stored from

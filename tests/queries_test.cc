@@ -576,10 +576,11 @@ TEST_F(QueriesTest, ANarrativeUpdateShowsTheTextItReplacedAndWhereItCameFrom) {
         for (const v1::Change& c : listed) {
           std::string bytes;
           ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), cfs.at("projection.changes"),
-                              projections::ChangeKey(c.position()), &bytes)
+                              projections::ChangeBlockKey(c.position()), &bytes)
                           .ok());
           v1::Change stored;
-          ASSERT_TRUE(stored.ParseFromString(bytes));
+          absl::StatusOr<bool> found = projections::FindInChangeBlock(bytes, c.position(), &stored);
+          ASSERT_TRUE(found.ok() && *found) << found.status();
           v1::Change slim;
           slim.set_position(c.position());
           slim.set_type("update_recorded");
@@ -1479,6 +1480,78 @@ TEST_F(QueriesTest, RestartMidStreamResumesFromCheckpointsAndEqualsRebuild) {
   wait.set_min_position(Do(kOtherOfficerToken, testing::RecordUpdate(kA2, kOct, "after")));
   ASSERT_TRUE(query_->GetAction(Context(kScrutinyToken, 10000).get(), wait, &view).ok());
   EXPECT_EQ(view.narratives(0).text(), "after");
+}
+
+TEST_F(QueriesTest, TheWholeLogsChangesPageAndWatchAcrossRecordBlocks) {
+  Script();  // 17 corrects 14, in the full block before it
+  // Single updates (a model step each) and a restart partway, so blocks of
+  // records are begun in one step and filled in later ones, and one is read
+  // back from the model; then corrections of a record in the block being
+  // filled and of one in a full block.
+  for (int i = 0; i < 12; ++i) {
+    head_ = Do(kOfficerToken, testing::RecordUpdate(kA1, kOct, absl::StrCat("note ", i)));
+  }
+  Changes({});  // waits for the read models
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  ledgerd_ = std::make_unique<LedgerdProcess>(data_dir());
+  Connect();
+  const uint64_t just_before = Do(kOfficerToken, testing::RecordUpdate(kA1, kOct, "note 12"));
+  ASSERT_EQ(just_before % projections::kChangesPerBlock, 15u);  // block 2 not yet full
+  Do(kOfficerToken, testing::CorrectNarrative(just_before, "Note twelve", "Typo"));
+  for (int i = 13; i < 30; ++i) {
+    head_ = Do(kOfficerToken, testing::RecordUpdate(kA1, kOct, absl::StrCat("note ", i)));
+  }
+  head_ = Do(kOfficerToken, testing::CorrectNarrative(9, "The board is being set up", "Wording"));
+
+  const std::vector<v1::Change> all = Changes({});
+  ASSERT_EQ(all.size(), head_);
+  for (uint64_t p = 1; p <= head_; ++p) EXPECT_EQ(all[p - 1].position(), p);
+  EXPECT_EQ(all[just_before - 1].corrected_by(), just_before + 1);
+  EXPECT_EQ(all[8].corrected_by(), head_);
+  EXPECT_EQ(all[13].corrected_by(), 17u);
+  auto serialized = [](const std::vector<v1::Change>& changes) {
+    std::vector<std::string> out;
+    for (const v1::Change& c : changes) out.push_back(c.SerializeAsString());
+    return out;
+  };
+  for (int page_size : {1, 3, 16, 17}) {
+    SCOPED_TRACE(page_size);
+    EXPECT_EQ(serialized(Changes({}, page_size)), serialized(all));
+  }
+  // From a moment on: the first change recorded at or after it, found by
+  // bisecting the log up to the model's last record.
+  for (uint64_t p : {uint64_t{2}, uint64_t{16}, uint64_t{17}, uint64_t{33}, head_}) {
+    SCOPED_TRACE(p);
+    v1::ListChangesRequest since;
+    *since.mutable_start_time() = RecordedAt(p);
+    const std::vector<v1::Change> got = Changes(since, 5);
+    std::vector<v1::Change> want;
+    for (const v1::Change& c : all) {
+      if (projections::Micros(c.recorded_at()) >= projections::Micros(RecordedAt(p))) {
+        want.push_back(c);
+      }
+    }
+    ASSERT_FALSE(got.empty());
+    EXPECT_LE(got.front().position(), p);
+    EXPECT_EQ(serialized(got), serialized(want));
+  }
+  // A watch from within a block, and from a block's first record.
+  for (uint64_t start : {uint64_t{15}, uint64_t{17}, head_}) {
+    SCOPED_TRACE(start);
+    v1::WatchChangesRequest watch;
+    watch.set_start_position(start);
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", std::string("Bearer ") + kScrutinyToken);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    auto stream = query_->WatchChanges(&context, watch);
+    for (uint64_t p = start; p <= head_; ++p) {
+      v1::Change c;
+      ASSERT_TRUE(stream->Read(&c));
+      EXPECT_EQ(c.SerializeAsString(), all[p - 1].SerializeAsString());
+    }
+    context.TryCancel();
+  }
+  ExpectARebuildGivesTheSameModels("changes");
 }
 
 TEST_F(QueriesTest, AnActorsAndATypesChangesSpanManyPostingBlocks) {

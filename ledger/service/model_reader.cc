@@ -129,8 +129,22 @@ absl::StatusOr<std::string> ModelReader::ReadStored(uint64_t position) {
   return bytes;
 }
 
+absl::StatusOr<bool> ModelReader::GetStoredChange(uint64_t position, v1::Change* change) {
+  if (position == 0) return false;
+  const std::string key = projections::ChangeBlockKey(position);
+  const uint64_t first = *projections::ChangeBlockFirst(key);
+  if (change_block_ != first) {
+    absl::StatusOr<std::optional<std::string>> value = GetRaw(projections::kChanges, key);
+    if (!value.ok()) return value.status();
+    change_block_ = first;
+    change_block_value_ = *std::move(value);
+  }
+  if (!change_block_value_.has_value()) return false;
+  return projections::FindInChangeBlock(*change_block_value_, position, change);
+}
+
 absl::StatusOr<bool> ModelReader::GetChange(uint64_t position, v1::Change* change) {
-  absl::StatusOr<bool> got = Get(projections::kChanges, projections::ChangeKey(position), change);
+  absl::StatusOr<bool> got = GetStoredChange(position, change);
   if (!got.ok() || !*got) return got;
   if (absl::Status s = Complete(change); !s.ok()) return s;
   return true;

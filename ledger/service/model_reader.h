@@ -50,6 +50,8 @@ class ModelReader {
   // The change at `position` of the changes model, with what it leaves to
   // the log read back (projections::CompleteChange); false when absent.
   absl::StatusOr<bool> GetChange(uint64_t position, v1::Change* change);
+  // The change as the model stores it (projections::StoredChange).
+  absl::StatusOr<bool> GetStoredChange(uint64_t position, v1::Change* change);
   // The same for a change read from the model's own iterator.
   absl::Status Complete(v1::Change* change);
 
@@ -62,6 +64,10 @@ class ModelReader {
   absl::flat_hash_map<std::string, std::unique_ptr<rocksdb::Iterator>> reused_;
   // ReadStored's: the log at `events_at_` (0: not at an event it read), and
   // the position last read well (0: none, or the iterator's read failed).
+  // GetStoredChange's: the block it read last (lists often name the changes
+  // of one block in turn), keyed by its first position (0: none).
+  uint64_t change_block_ = 0;
+  std::optional<std::string> change_block_value_;
   std::unique_ptr<rocksdb::Iterator> events_;
   uint64_t events_at_ = 0;
   uint64_t last_read_ = 0;

@@ -122,23 +122,28 @@ absl::StatusOr<projections::BlockEntry> ListCursor(const std::string& cursor) {
 
 // The first position recorded at or after `micros`, or one past the last
 // when there is none. The recorded clock never goes back along the log and
-// every event has a 'p' entry in the changes model, so a binary search over
+// every event has a record in the changes model, so a binary search over
 // the events up to the last change finds it in about log2(events) reads of
 // the log (at the model's snapshot), where a scan from the first change
 // would read every change before the moment.
 absl::StatusOr<uint64_t> FirstRecordedAtOrAfter(ModelReader& reader, uint64_t micros) {
   auto it = reader.Iterator(projections::kChanges);
-  it->Seek(std::string(1, 'p' + 1));  // past every 'p' entry
+  it->Seek(std::string(1, 'p' + 1));  // past every block of records
   if (it->Valid()) {
     it->Prev();
   } else {
     it->SeekToLast();
   }
   if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
-  const absl::string_view last = it->Valid() ? View(it->key()) : absl::string_view();
-  if (last.size() != 9 || last[0] != 'p') return 1;  // no change yet
+  const std::optional<uint64_t> first =
+      it->Valid() ? projections::ChangeBlockFirst(View(it->key())) : std::nullopt;
+  if (!first.has_value()) return 1;  // no change yet
+  std::vector<v1::Change> block;
+  if (absl::Status s = projections::DecodeChangeBlock(*first, View(it->value()), &block); !s.ok()) {
+    return s;
+  }
   uint64_t lo = 1;
-  uint64_t hi = ReadBigEndian64(last.substr(1)) + 1;
+  uint64_t hi = *first + block.size();
   // Each turn halves [lo, hi): at most 64 of them.
   for (int turns = 0; lo < hi; ++turns) {
     assert(turns < 64);
@@ -365,23 +370,20 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
     }
   }
   // Each entry in turn: what a page token carries to resume at it, its
-  // change's position, and the change itself when the index holds it ('p').
-  // Returns whether to go on.
+  // change's position, and the change as stored when the scan holds it
+  // ('p'). Returns whether to go on.
   int scanned = 0;
   auto take = [&](absl::string_view rest, uint64_t position,
-                  const rocksdb::Slice* value) -> absl::StatusOr<bool> {
+                  v1::Change* stored) -> absl::StatusOr<bool> {
     if (response->changes_size() == page->size || ++scanned > kMaxScanPerPage) {
       response->set_next_page_token(MakeToken(page->filters, rest));
       return false;
     }
     v1::Change change;
-    if (value != nullptr) {
-      if (!change.ParseFromArray(value->data(), static_cast<int>(value->size()))) {
-        return absl::DataLossError("change does not decode");
-      }
+    if (stored != nullptr) {
+      change = std::move(*stored);
     } else {
-      absl::StatusOr<bool> got =
-          reader.Get(projections::kChanges, projections::ChangeKey(position), &change);
+      absl::StatusOr<bool> got = reader.GetStoredChange(position, &change);
       if (!got.ok()) return got.status();
     }
     // A narrative update is stored without what its event says, which the
@@ -422,20 +424,39 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
     }
     return ToGrpc(s);
   }
-  // The whole log, in order: the cursor is the next change's position.
-  std::string start = prefix + page->cursor;
-  if (page->cursor.empty() && start_us > 0) {
+  // The whole log, in order, a block of records at a time: the cursor is
+  // the next change's position.
+  uint64_t from = 1;
+  if (!page->cursor.empty()) {
+    if (page->cursor.size() != 8) {
+      return ToGrpc(absl::InvalidArgumentError("page_token: not a token of this query"));
+    }
+    from = std::max<uint64_t>(ReadBigEndian64(page->cursor), 1);
+  } else if (start_us > 0) {
     absl::StatusOr<uint64_t> first = FirstRecordedAtOrAfter(reader, start_us);
     if (!first.ok()) return ToGrpc(first.status());
-    start = prefix + BigEndian64(*first);
+    from = std::max<uint64_t>(*first, 1);
   }
-  for (it->Seek(start); it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
-    const absl::string_view rest = View(it->key()).substr(prefix.size());
-    if (rest.size() != 8) continue;
-    const rocksdb::Slice value = it->value();
-    absl::StatusOr<bool> more = take(rest, ReadBigEndian64(rest), &value);
-    if (!more.ok()) return ToGrpc(more.status());
-    if (!*more) break;
+  std::vector<v1::Change> block;
+  bool more = true;
+  for (it->Seek(projections::ChangeBlockKey(from)); more && it->Valid(); it->Next()) {
+    const std::optional<uint64_t> first = projections::ChangeBlockFirst(View(it->key()));
+    if (!first.has_value()) break;  // past the records
+    block.clear();
+    if (absl::Status s = projections::DecodeChangeBlock(*first, View(it->value()), &block);
+        !s.ok()) {
+      return ToGrpc(s);
+    }
+    for (v1::Change& change : block) {
+      if (change.position() < from) continue;
+      const uint64_t position = change.position();
+      absl::StatusOr<bool> go = take(BigEndian64(position), position, &change);
+      if (!go.ok()) return ToGrpc(go.status());
+      if (!*go) {
+        more = false;
+        break;
+      }
+    }
   }
   if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
   return grpc::Status::OK;
@@ -564,19 +585,27 @@ grpc::Status QueryServiceImpl::WatchChanges(grpc::ServerContext* context,
     {
       ModelReader reader(runner_);
       auto it = reader.Iterator(projections::kChanges);
-      for (it->Seek(projections::ChangeKey(next));
-           it->Valid() && View(it->key())[0] == 'p' && batch.size() < 256; it->Next()) {
-        v1::Change change;
-        if (!change.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-          return ToGrpc(absl::DataLossError("change does not decode"));
+      std::vector<v1::Change> block;
+      for (it->Seek(projections::ChangeBlockKey(next)); it->Valid() && batch.size() < 256;
+           it->Next()) {
+        const std::optional<uint64_t> first = projections::ChangeBlockFirst(View(it->key()));
+        if (!first.has_value()) break;  // past the records
+        block.clear();
+        if (absl::Status s = projections::DecodeChangeBlock(*first, View(it->value()), &block);
+            !s.ok()) {
+          return ToGrpc(s);
         }
-        next = change.position() + 1;
-        if (absl::Status s = reader.Complete(&change); !s.ok()) return ToGrpc(s);
-        if (!request->parent().empty() && change.stream() != request->parent() &&
-            !absl::StartsWith(change.stream(), plan_prefix))
-          continue;
-        batch.push_back(std::move(change));
+        for (v1::Change& change : block) {
+          if (change.position() < next) continue;
+          next = change.position() + 1;
+          if (absl::Status s = reader.Complete(&change); !s.ok()) return ToGrpc(s);
+          if (!request->parent().empty() && change.stream() != request->parent() &&
+              !absl::StartsWith(change.stream(), plan_prefix))
+            continue;
+          batch.push_back(std::move(change));
+        }
       }
+      if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
     }
     for (const v1::Change& change : batch) {
       if (!writer->Write(change)) return grpc::Status::CANCELLED;
