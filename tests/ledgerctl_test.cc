@@ -266,6 +266,69 @@ TEST_F(LedgerctlTest, ProjectionsAreListedAndOneRebuiltComesBackTheSame) {
   EXPECT_EQ(rebuilt["position"], std::to_string(Head()));
 }
 
+// Text pasted from a legacy encoding, a negative version, and a report's
+// -o taken for the format: each refused, naming the flag, before anything
+// is sent; the ledger is unchanged.
+TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
+  Import();
+  ASSERT_EQ(Ctl({"period", "open", "jan-2025", "--title", "January 2025"}).exit_code, 0);
+  const uint64_t head = Head();
+  const std::string cp1252 =
+      "Saving of \xa3"
+      "400k \x93report\x94";
+  RunResult note = Ctl({"action", "update", "r1/a7", "--note", cp1252});
+  EXPECT_EQ(note.exit_code, 7) << note.err;
+  EXPECT_NE(note.err.find("--note: not valid UTF-8 (byte 0xa3 at offset 10)"), std::string::npos)
+      << note.err;
+  RunResult reason = Ctl({"action", "update", "r1/a7", "--target", "June 2027", "--reason",
+                          "board\xed\xa0\x80"});  // a surrogate
+  EXPECT_EQ(reason.exit_code, 7) << reason.err;
+  EXPECT_NE(reason.err.find("--reason: not valid UTF-8 (byte 0xed at offset 5)"), std::string::npos)
+      << reason.err;
+  const std::string file = tmp_.path() + "/note.txt";
+  std::ofstream(file) << cp1252 << "\n";
+  RunResult from_file = Ctl({"action", "update", "r1/a7", "--note-file", file});
+  EXPECT_EQ(from_file.exit_code, 7) << from_file.err;
+  EXPECT_NE(from_file.err.find("--note-file: not valid UTF-8"), std::string::npos) << from_file.err;
+  RunResult from_stdin = Ctl({"action", "update", "r1/a7", "--note", "-"}, kAdminToken, cp1252);
+  EXPECT_EQ(from_stdin.exit_code, 7) << from_stdin.err;
+  EXPECT_NE(from_stdin.err.find("--note -: not valid UTF-8"), std::string::npos) << from_stdin.err;
+  for (const RunResult* r : {&note, &reason, &from_file, &from_stdin}) {
+    EXPECT_EQ(r->err.find("libprotobuf"), std::string::npos) << r->err;
+  }
+  // UTF-8 that is well formed goes through.
+  EXPECT_EQ(Ctl({"action", "update", "r1/a7", "--note",
+                 "Saving of \xc2\xa3"
+                 "400k"})
+                .exit_code,
+            0);
+  const uint64_t after_good = Head();
+  EXPECT_EQ(after_good, head + 1);
+
+  RunResult negative =
+      Ctl({"action", "update", "r1/a7", "--note", "x", "--expected-version", "-1"});
+  EXPECT_EQ(negative.exit_code, 2) << negative.err;
+  EXPECT_NE(negative.err.find("--expected-version"), std::string::npos) << negative.err;
+
+  RunResult global_o = Ctl({"-o", "json", "report", "--period", "oct-2024"}, kScrutinyToken);
+  EXPECT_EQ(global_o.exit_code, 2) << global_o.err;
+  EXPECT_NE(global_o.err.find("--format (md, html or csv)"), std::string::npos) << global_o.err;
+  RunResult file_o = Ctl({"report", "--period", "oct-2024", "-o", "csv"}, kScrutinyToken);
+  EXPECT_EQ(file_o.exit_code, 2) << file_o.err;
+  EXPECT_NE(file_o.err.find("a file name such as update.csv"), std::string::npos) << file_o.err;
+  EXPECT_FALSE(std::ifstream("csv").good());
+  RunResult clock = Ctl({"report", "--period", "oct-2024", "--clock", "recorded"}, kScrutinyToken);
+  EXPECT_EQ(clock.exit_code, 2) << clock.err;
+  EXPECT_NE(clock.err.find("--clock: only with --as-of"), std::string::npos) << clock.err;
+  EXPECT_EQ(Head(), after_good);
+
+  // A rebuild of all the models gives each one's digest.
+  nlohmann::json before = Json(Ctl({"-o", "json", "projections"}, kScrutinyToken));
+  nlohmann::json rebuilt = Json(Ctl({"-o", "json", "rebuild", "all"}));
+  ASSERT_EQ(rebuilt["projections"].size(), 4u) << rebuilt.dump();
+  EXPECT_EQ(rebuilt, before);
+}
+
 TEST_F(LedgerctlTest, FailureClassesHaveTheirExitCodes) {
   Import();
   RunResult usage = Ctl({"action", "frobnicate"});

@@ -11,30 +11,6 @@
 namespace auditledger::ledgerctl {
 namespace {
 
-bool ValidUtf8(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t extra = 0;
-    if (c < 0x80) {
-      extra = 0;
-    } else if ((c >> 5) == 0x6) {
-      extra = 1;
-    } else if ((c >> 4) == 0xe) {
-      extra = 2;
-    } else if ((c >> 3) == 0x1e) {
-      extra = 3;
-    } else {
-      return false;
-    }
-    if (i + extra >= s.size() && extra > 0) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
-    }
-    i += extra + 1;
-  }
-  return true;
-}
-
 struct ParseState {
   CsvFile* file = nullptr;
   std::vector<std::string> fields;
@@ -57,7 +33,7 @@ void OnRecord(int, void* context) {
   state->fields.clear();
   state->in_record = false;
   for (size_t i = 0; i < row.fields.size(); ++i) {
-    if (!ValidUtf8(row.fields[i])) {
+    if (FirstInvalidUtf8(row.fields[i]).has_value()) {
       state->file->errors.push_back(
           absl::StrCat(state->file->path, ":", row.line, ": column ", i + 1, ": not valid UTF-8"));
     }
@@ -135,6 +111,50 @@ int Column(const CsvFile& file, const std::string& name) {
     if (file.header[i] == name) return static_cast<int>(i);
   }
   return -1;
+}
+
+std::optional<size_t> FirstInvalidUtf8(absl::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[i + k]); };
+    const unsigned char c = byte(0);
+    size_t length = 0;
+    // The range the second byte must be in: narrower than 0x80-0xbf after
+    // the lead bytes that could otherwise encode overlong forms, surrogates
+    // or code points past U+10FFFF.
+    unsigned char low = 0x80;
+    unsigned char high = 0xbf;
+    if (c < 0x80) {
+      length = 1;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      length = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      length = 3;
+      if (c == 0xe0) low = 0xa0;
+      if (c == 0xed) high = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      length = 4;
+      if (c == 0xf0) low = 0x90;
+      if (c == 0xf4) high = 0x8f;
+    } else {
+      return i;
+    }
+    if (i + length > text.size()) return i;
+    for (size_t k = 1; k < length; ++k) {
+      const unsigned char lo = k == 1 ? low : 0x80;
+      const unsigned char hi = k == 1 ? high : 0xbf;
+      if (byte(k) < lo || byte(k) > hi) return i;
+    }
+    i += length;
+  }
+  return std::nullopt;
+}
+
+std::string Utf8Problem(absl::string_view text) {
+  const std::optional<size_t> at = FirstInvalidUtf8(text);
+  if (!at.has_value()) return "";
+  return absl::StrCat("not valid UTF-8 (byte 0x",
+                      absl::Hex(static_cast<unsigned char>(text[*at]), absl::kZeroPad2),
+                      " at offset ", *at, ")");
 }
 
 }  // namespace auditledger::ledgerctl

@@ -1,9 +1,13 @@
 #ifndef AUDITLEDGER_CLIENTS_LEDGERCTL_CSV_READER_H_
 #define AUDITLEDGER_CLIENTS_LEDGERCTL_CSV_READER_H_
 
+#include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace auditledger::ledgerctl {
 
@@ -28,6 +32,14 @@ CsvFile ReadCsv(const std::string& path);
 
 // Column index by header name, or -1.
 int Column(const CsvFile& file, const std::string& name);
+
+// The offset of the first byte of `text` that is not well-formed UTF-8
+// (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF);
+// none when it all is. Every text a ledger stores is UTF-8 (a protobuf
+// string must be).
+std::optional<size_t> FirstInvalidUtf8(absl::string_view text);
+// "not valid UTF-8 (byte 0xa3 at offset 10)", or "" when `text` is.
+std::string Utf8Problem(absl::string_view text);
 
 }  // namespace auditledger::ledgerctl
 

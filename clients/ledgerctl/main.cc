@@ -24,6 +24,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "clients/ledgerctl/client.h"
+#include "clients/ledgerctl/csv_reader.h"
 #include "clients/ledgerctl/output.h"
 #include "clients/ledgerctl/plan_import.h"
 #include "clients/ledgerctl/principals.h"
@@ -323,12 +324,47 @@ Table ActionsTable(const google::protobuf::RepeatedPtrField<v1::ActionView>& act
 
 // A --note's narrative: the text, or stdin for '-', without the newline
 // that ends a here-document; empty is a usage error.
+// The read models' states; digests as the first 16 hex digits (JSON gives
+// them whole, in base64 as protobuf's JSON does for bytes).
+Table ProjectionsTable(const v1::ListProjectionsResponse& response) {
+  Table t{{"NAME", "POSITION", "STATE", "DIGEST", "FAILURE"}, {}};
+  for (const v1::ProjectionStatus& p : response.projections()) {
+    t.rows.push_back({p.name(), absl::StrCat(p.position()),
+                      v1::ProjectionStatus::State_Name(p.state()),
+                      store::ToHex(p.digest()).substr(0, 16), p.failure()});
+  }
+  return t;
+}
+
+// Every value given on the command line is text the ledger keeps or the
+// name of something: it must be UTF-8, as a protobuf string must be, and a
+// value that is not is refused here, naming its flag, rather than by the
+// client's serializer.
+void CheckUtf8(const CLI::App& app) {
+  for (const CLI::Option* option : app.get_options()) {
+    for (const std::string& value : option->results()) {
+      if (std::string problem = Utf8Problem(value); !problem.empty()) {
+        Fail(kInvalid, absl::StrCat(option->get_name(), ": ", problem));
+      }
+    }
+  }
+  for (const CLI::App* sub : app.get_subcommands()) CheckUtf8(*sub);
+}
+
+// Text read from a file or stdin for `flag`.
+void CheckUtf8Text(const std::string& flag, const std::string& text) {
+  if (std::string problem = Utf8Problem(text); !problem.empty()) {
+    Fail(kInvalid, absl::StrCat(flag, ": ", problem));
+  }
+}
+
 std::string Narrative(const std::string& note) {
   std::string text = note;
   if (note == "-") {
     std::stringstream in;
     in << std::cin.rdbuf();
     text = in.str();
+    CheckUtf8Text("--note -", text);
   }
   absl::StripTrailingAsciiWhitespace(&text);
   if (absl::StripAsciiWhitespace(text).empty()) {
@@ -727,8 +763,10 @@ int Main(int argc, char** argv) {
                             "revise a target or amend)");
   action_update->add_option("--effective", effective,
                             "when it happened, if earlier (YYYY-MM-DD or RFC 3339)");
-  action_update->add_option("--expected-version", expected_version,
-                            "fail if the action changed since this version");
+  action_update
+      ->add_option("--expected-version", expected_version,
+                   "fail if the action changed since this version")
+      ->check(CLI::NonNegativeNumber);
   action_update->add_option("--request-id", rid, "idempotency key (default: generated)");
   action_update->callback([&] {
     run = [&] {
@@ -744,6 +782,7 @@ int Main(int argc, char** argv) {
         std::stringstream text;
         text << in.rdbuf();
         note = text.str();
+        CheckUtf8Text("--note-file", note);
         absl::StripTrailingAsciiWhitespace(&note);
         if (absl::StripAsciiWhitespace(note).empty()) {
           Fail(kUsage, absl::StrCat("--note-file: ", note_file, " is empty"));
@@ -1083,6 +1122,25 @@ int Main(int argc, char** argv) {
     run = [&] {
       auto [c, f] = connect();
       Client client(c);
+      // -o means the output format everywhere else: a report asked for so
+      // would otherwise come out as Markdown, or go to a file named "json".
+      if (app.count("--output") > 0) {
+        Fail(kUsage,
+             "-o before report sets how listings are printed; give the report's format "
+             "with --format (md, html or csv), and report -o FILE to write it to a file");
+      }
+      for (const char* format : {"json", "csv", "table", "md", "html", "markdown"}) {
+        if (report_file == format) {
+          Fail(kUsage,
+               absl::StrCat("-o: writes the report to a file, here one named \"", report_file,
+                            "\"; give the format with --format (md, html "
+                            "or csv) and a file name such as update.",
+                            format));
+        }
+      }
+      if (!report_period.empty() && report_cmd->count("--clock") > 0) {
+        Fail(kUsage, "--clock: only with --as-of; a period's report is its own");
+      }
       v1::RenderReportRequest request;
       request.set_name(PlanName(c));
       if (!report_period.empty()) {
@@ -1201,15 +1259,7 @@ int Main(int argc, char** argv) {
       Client client(c);
       v1::ListProjectionsResponse response;
       Check(client.query().ListProjections(client.Context().get(), {}, &response), c);
-      Emit(f, response, [&] {
-        Table t{{"NAME", "POSITION", "STATE", "DIGEST", "FAILURE"}, {}};
-        for (const v1::ProjectionStatus& p : response.projections()) {
-          t.rows.push_back({p.name(), absl::StrCat(p.position()),
-                            v1::ProjectionStatus::State_Name(p.state()),
-                            store::ToHex(p.digest()).substr(0, 16), p.failure()});
-        }
-        return t;
-      });
+      Emit(f, response, [&] { return ProjectionsTable(response); });
       return kOk;
     };
   });
@@ -1222,7 +1272,7 @@ int Main(int argc, char** argv) {
       "up and prints its digest.\nExample: ledgerctl rebuild changes");
   rebuild->add_option("NAME", rebuild_name, "current, changes, temporal, merkle, or all")
       ->required();
-  rebuild->add_flag("--no_wait", rebuild_no_wait, "return once the rebuild has started");
+  rebuild->add_flag("--no-wait,--no_wait", rebuild_no_wait, "return once the rebuild has started");
   rebuild->callback([&] {
     run = [&] {
       auto [c, f] = connect();
@@ -1232,6 +1282,13 @@ int Main(int argc, char** argv) {
       request.set_wait(!rebuild_no_wait);
       v1::ProjectionStatus status;
       Check(client.query().RebuildProjection(client.Context().get(), request, &status), c);
+      if (rebuild_name == "all" && !rebuild_no_wait) {
+        // Each model, with its digest.
+        v1::ListProjectionsResponse response;
+        Check(client.query().ListProjections(client.Context().get(), {}, &response), c);
+        Emit(f, response, [&] { return ProjectionsTable(response); });
+        return kOk;
+      }
       Emit(f, status, [&] {
         return Table{{"NAME", "POSITION", "STATE", "DIGEST"},
                      {{status.name(), absl::StrCat(status.position()),
@@ -1510,6 +1567,7 @@ int Main(int argc, char** argv) {
     return e.code;
   }
   try {
+    CheckUtf8(app);
     if (run) result = run();
   } catch (const Exit& e) {
     std::cerr << "ledgerctl: " << e.message << "\n";
