@@ -435,6 +435,24 @@ TEST_F(QueriesTest, ListActionsFilters) {
   red.set_overdue_on("2025-04-01");
   red.set_rag(v1::RED);
   EXPECT_EQ(ListNames(red), (std::vector<std::string>{kA1}));
+  // Completed since: on a day gone by, a1 was overdue all the same, as it
+  // stood then; on a day to come it is complete, as it stands now.
+  head_ = Do(kOfficerToken, testing::ChangeStatus(kA1, v1::COMPLETE));
+  EXPECT_EQ(ListNames(overdue), (std::vector<std::string>{}));  // 2025-03-31
+  overdue.set_overdue_on("2025-04-01");
+  EXPECT_EQ(ListNames(overdue), (std::vector<std::string>{kA1}));
+  EXPECT_EQ(ListNames(red), (std::vector<std::string>{kA1}));
+  v1::ListActionsRequest ongoing_then = red;
+  ongoing_then.set_rag(v1::RAG_UNSPECIFIED);
+  ongoing_then.set_status(v1::ONGOING);
+  EXPECT_EQ(ListNames(ongoing_then), (std::vector<std::string>{kA1}));
+  EXPECT_EQ(ListNames(ongoing_then, 1), (std::vector<std::string>{kA1}));  // paged
+  overdue.set_overdue_on(absl::FormatCivilTime(
+      absl::ToCivilDay(absl::Now() + absl::Hours(24 * 30), absl::UTCTimeZone())));
+  EXPECT_EQ(ListNames(overdue), (std::vector<std::string>{}));
+  // Before the plan was adopted it had no actions to be overdue.
+  overdue.set_overdue_on("2023-01-01");
+  EXPECT_EQ(ListNames(overdue), (std::vector<std::string>{}));
   v1::ListActionsRequest bad;
   bad.set_parent(kPlan);
   bad.set_overdue_on("April 2025");

@@ -632,7 +632,8 @@ int Main(int argc, char** argv) {
   action_list->add_option("--rag", filter_rag, "red, amber or green");
   action_list->add_option(
       "--overdue-on", filter_overdue,
-      "YYYY-MM-DD: due by that day and not complete now (the state then: asof --clock effective)");
+      "YYYY-MM-DD: overdue on that day; for a day gone by, as the actions stood at its end "
+      "(effective clock, as asof and that day's report give them), else as they stand now");
   action_list->add_option("--slipped", filter_slipped, "target date revised at least N times");
   action_list->callback([&] {
     run = [&] {

@@ -223,7 +223,8 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
         domain::Kind::kRecommendation, "recommendation", request->recommendation());
     if (!rec.ok()) return ToGrpc(rec.status());
   }
-  absl::CivilDay day = Today();
+  const absl::CivilDay today = Today();
+  absl::CivilDay day = today;
   if (!request->overdue_on().empty()) {
     absl::StatusOr<absl::CivilDay> parsed = ParseDay("overdue_on", request->overdue_on());
     if (!parsed.ok()) return ToGrpc(parsed.status());
@@ -237,33 +238,62 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
   if (!plan.ok()) return ToGrpc(plan.status());
   const std::string prefix = projections::ActionKey(request->parent() + "/");
   // The cursor is the last key of the previous page.
-  const bool skip_first = !page->cursor.empty();
-  const std::string start = skip_first ? page->cursor : prefix;
-  auto it = reader.Iterator(projections::kCurrent);
+  const std::string& cursor = page->cursor;
   int scanned = 0;
   std::string last_key;
-  for (it->Seek(start); it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
-    if (skip_first && View(it->key()) == start) continue;
+  // Each action in key order, assessed as of `day`; whether to go on.
+  auto take = [&](std::string key, v1::ActionView view) {
     if (response->actions_size() == page->size || ++scanned > kMaxScanPerPage) {
       response->set_next_page_token(MakeToken(page->filters, last_key));
-      break;
+      return false;
     }
-    last_key = std::string(View(it->key()));
+    last_key = std::move(key);
+    if (!request->recommendation().empty() && view.recommendation() != request->recommendation())
+      return true;
+    if (request->status() != v1::ACTION_STATUS_UNSPECIFIED && view.status() != request->status())
+      return true;
+    if (!request->owner().empty() && view.owner() != request->owner()) return true;
+    if (request->rag() != v1::RAG_UNSPECIFIED && view.rag() != request->rag()) return true;
+    if (!request->overdue_on().empty() && !view.overdue()) return true;
+    if (view.target_revisions() < request->min_target_revisions()) return true;
+    FillPeriodTitles(*plan, &view);
+    *response->add_actions() = std::move(view);
+    return true;
+  };
+  if (day < today) {
+    // A day gone by: each action as it stood at that day's end, on the
+    // effective clock (what was true then, knowing all we know now), as a
+    // report of that day judges it. A day to come has no state of its own
+    // yet: the actions as they stand now are judged on it.
+    const uint64_t end_of_day =
+        static_cast<uint64_t>(absl::ToUnixMicros(absl::FromCivil(day + 1, absl::UTCTimeZone()))) -
+        1;
+    absl::StatusOr<v1::PlanSnapshot> snapshot =
+        SnapshotOf(reader, request->parent(), end_of_day, v1::EFFECTIVE);
+    if (absl::IsNotFound(snapshot.status())) return grpc::Status::OK;  // no plan yet
+    if (!snapshot.ok()) return ToGrpc(snapshot.status());
+    std::vector<std::pair<std::string, v1::ActionView*>> actions;
+    for (v1::ActionView& view : *snapshot->mutable_actions()) {
+      actions.emplace_back(projections::ActionKey(view.name()), &view);
+    }
+    std::sort(actions.begin(), actions.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [key, view] : actions) {
+      if (!cursor.empty() && key <= cursor) continue;
+      if (!take(key, std::move(*view))) break;
+    }
+    return grpc::Status::OK;
+  }
+  auto it = reader.Iterator(projections::kCurrent);
+  for (it->Seek(cursor.empty() ? prefix : cursor);
+       it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
+    if (!cursor.empty() && View(it->key()) == cursor) continue;
     v1::ActionView view;
     if (!view.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return ToGrpc(absl::DataLossError("action view does not decode"));
     }
     projections::Assess(&view, day);
-    if (!request->recommendation().empty() && view.recommendation() != request->recommendation())
-      continue;
-    if (request->status() != v1::ACTION_STATUS_UNSPECIFIED && view.status() != request->status())
-      continue;
-    if (!request->owner().empty() && view.owner() != request->owner()) continue;
-    if (request->rag() != v1::RAG_UNSPECIFIED && view.rag() != request->rag()) continue;
-    if (!request->overdue_on().empty() && !view.overdue()) continue;
-    if (view.target_revisions() < request->min_target_revisions()) continue;
-    FillPeriodTitles(*plan, &view);
-    *response->add_actions() = std::move(view);
+    if (!take(std::string(View(it->key())), std::move(view))) break;
   }
   if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
   return grpc::Status::OK;
