@@ -322,6 +322,34 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
   EXPECT_NE(clock.err.find("--clock: only with --as-of"), std::string::npos) << clock.err;
   EXPECT_EQ(Head(), after_good);
 
+  // A list that matches nothing is an empty list, in JSON too.
+  nlohmann::json none = Json(Ctl({"-o", "json", "action", "list", "--owner", "nobody"}));
+  ASSERT_TRUE(none.contains("actions")) << none.dump();
+  EXPECT_TRUE(none["actions"].is_array() && none["actions"].empty()) << none.dump();
+  RunResult no_rec = Ctl({"action", "list", "--recommendation", "r99"}, kScrutinyToken);
+  EXPECT_EQ(no_rec.exit_code, 4) << no_rec.err;
+
+  // A manifest key misspelt is refused, not ignored; a dry run says what
+  // it did not do.
+  const std::string dir = BrokenCopy([](std::string&) {});
+  {
+    std::ifstream in(dir + "/plan.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    nlohmann::json manifest = nlohmann::json::parse(text.str());
+    manifest["councl"] = "Oxford";
+    std::ofstream(dir + "/plan.json", std::ios::trunc) << manifest.dump(2);
+  }
+  RunResult misspelt = Ctl({"plan", "import", "--dry-run", dir});
+  EXPECT_EQ(misspelt.exit_code, 7) << misspelt.err;
+  EXPECT_NE(misspelt.err.find("plan.json: \"councl\": not a key of a plan manifest"),
+            std::string::npos)
+      << misspelt.err;
+  RunResult dry = Ctl({"plan", "import", "--dry-run", kOxford});
+  EXPECT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.err.find("nothing was recorded"), std::string::npos) << dry.err;
+  EXPECT_EQ(Head(), after_good);
+
   // A rebuild of all the models gives each one's digest.
   nlohmann::json before = Json(Ctl({"-o", "json", "projections"}, kScrutinyToken));
   nlohmann::json rebuilt = Json(Ctl({"-o", "json", "rebuild", "all"}));

@@ -453,6 +453,14 @@ TEST_F(QueriesTest, ListActionsFilters) {
   // Before the plan was adopted it had no actions to be overdue.
   overdue.set_overdue_on("2023-01-01");
   EXPECT_EQ(ListNames(overdue), (std::vector<std::string>{}));
+  // A recommendation the plan does not have is not an empty list.
+  v1::ListActionsRequest no_such;
+  no_such.set_parent(kPlan);
+  no_such.set_recommendation("plans/oxford/recommendations/r9");
+  v1::ListActionsResponse none;
+  grpc::Status missing = query_->ListActions(Context(kScrutinyToken).get(), no_such, &none);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(missing.error_message(), "recommendation: plans/oxford/recommendations/r9 not found");
   v1::ListActionsRequest bad;
   bad.set_parent(kPlan);
   bad.set_overdue_on("April 2025");
@@ -774,6 +782,21 @@ TEST_F(QueriesTest, AMomentOutOfRangeIsRefusedNamingTheField) {
   // The last moment there is: the plan as it stands.
   v1::PlanSnapshot last = AsOf(moment(kMax, 999'999'999), v1::RECORDED);
   EXPECT_EQ(Find(last, kA2)->status(), v1::COMPLETE);
+  // A report is of a moment that has come: today's end, not tomorrow.
+  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+  v1::RenderReportRequest render;
+  render.set_name(kPlan);
+  render.set_clock(v1::EFFECTIVE);
+  v1::Report rendered;
+  *render.mutable_as_of() =
+      moment(absl::ToUnixSeconds(absl::FromCivil(today + 1, absl::UTCTimeZone())) - 1, 0);
+  grpc::Status s = report->RenderReport(Context(kScrutinyToken).get(), render, &rendered);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  *render.mutable_as_of() =
+      moment(absl::ToUnixSeconds(absl::FromCivil(today + 1, absl::UTCTimeZone())), 0);
+  s = report->RenderReport(Context(kScrutinyToken).get(), render, &rendered);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("is after today"), std::string::npos) << s.error_message();
 }
 
 TEST_F(QueriesTest, NothingTakesEffectBeforeWhatItChangesExisted) {

@@ -427,7 +427,12 @@ int PlanImportCommand(Client& client, const std::string& directory, bool dry_run
   std::cerr << absl::StrFormat(
       "ledgerctl: %s: %d recommendations, %d actions, %d updates (%d commands)\n", plan.plan_name,
       plan.recommendations, plan.actions, plan.updates, plan.commands.size());
-  if (dry_run) return kOk;
+  if (dry_run) {
+    // The files alone were checked: the ledger's own rules (a plan that
+    // already exists, for one) are applied only when it is recorded.
+    std::cerr << "ledgerctl: dry run: the files are well formed; nothing was recorded\n";
+    return kOk;
+  }
   // One atomic request when it fits; request ids come from the content, so
   // importing the same files again appends nothing.
   constexpr size_t kBatch = 1000;

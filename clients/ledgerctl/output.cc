@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 #include "report/report_model.h"
 
 namespace auditledger::ledgerctl {
@@ -186,7 +187,19 @@ std::string ToJson(const google::protobuf::Message& message) {
   options.preserve_proto_field_names = true;
   auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
   if (!status.ok()) return "{}";
-  return out;
+  // protobuf's mapping leaves out an empty list; a script reading
+  // `.actions[]` wants one there, empty.
+  const google::protobuf::Descriptor* d = message.GetDescriptor();
+  const google::protobuf::Reflection* r = message.GetReflection();
+  nlohmann::ordered_json j;  // in the order protobuf gave
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = d->field(i);
+    if (!field->is_repeated() || field->is_map() || r->FieldSize(message, field) > 0) continue;
+    if (j.is_null()) j = nlohmann::ordered_json::parse(out, nullptr, false);
+    if (!j.is_object()) return out;
+    j[field->name()] = nlohmann::ordered_json::array();
+  }
+  return j.is_null() ? out : j.dump(2) + "\n";
 }
 
 }  // namespace auditledger::ledgerctl

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -103,6 +104,15 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
   if (m.is_discarded() || !m.is_object()) {
     error(absl::StrCat(manifest_path, ": not a JSON object"));
     return out;
+  }
+  // A key misspelt would otherwise leave out what it was meant to give.
+  static const char* const kKeys[] = {"plan_id", "title",   "council", "description",
+                                      "adopted", "periods", "actions", "recommendations"};
+  for (const auto& [key, value] : m.items()) {
+    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
+      error(absl::StrCat(manifest_path, ": \"", key, "\": not a key of a plan manifest (",
+                         absl::StrJoin(kKeys, ", "), ")"));
+    }
   }
   auto str = [&](const char* key, bool required) -> std::string {
     if (!m.contains(key) || !m[key].is_string()) {

@@ -236,6 +236,14 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
   ModelReader reader(runner_);
   absl::StatusOr<v1::PlanView> plan = LoadPlan(reader, request->parent());
   if (!plan.ok()) return ToGrpc(plan.status());
+  if (!request->recommendation().empty() &&
+      std::none_of(
+          plan->recommendations().begin(), plan->recommendations().end(),
+          [&](const v1::RecommendationView& r) { return r.name() == request->recommendation(); })) {
+    // As for a list of an unknown action's changes: not an empty list.
+    return ToGrpc(absl::NotFoundError(
+        absl::StrCat("recommendation: ", request->recommendation(), " not found")));
+  }
   const std::string prefix = projections::ActionKey(request->parent() + "/");
   // The cursor is the last key of the previous page.
   const std::string& cursor = page->cursor;

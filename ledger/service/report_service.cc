@@ -46,6 +46,18 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
   if (request.has_as_of()) {
     if (absl::Status s = CheckTimestamp("as_of", request.as_of()); !s.ok()) return s;
     moment = Micros(request.as_of());
+    // A report is of a moment that has come: one of a later day would judge
+    // RAG on a day not yet reached and call the plan's state then what it
+    // is now. The end of today (UTC) is allowed, as "as of today".
+    const absl::Time end_of_today = absl::FromCivil(
+        absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()) + 1, absl::UTCTimeZone());
+    if (moment >= static_cast<uint64_t>(absl::ToUnixMicros(end_of_today))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "as_of: ",
+          absl::FormatTime("%Y-%m-%d", absl::FromUnixMicros(static_cast<int64_t>(moment)),
+                           absl::UTCTimeZone()),
+          " is after today; a report is of a moment that has come"));
+    }
     clock = request.clock() == v1::EFFECTIVE ? v1::EFFECTIVE : v1::RECORDED;
     const bool effective = clock == v1::EFFECTIVE;
     model.heading = absl::StrCat("Position as of ", Trimmed(LongDay(moment)));
