@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "auditledger/v1/query_service.grpc.pb.h"
 #include "auditledger/v1/report_service.grpc.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "ledger/service/model_reader.h"
 #include "ledger/store/event_log.h"
@@ -797,6 +798,69 @@ TEST_F(QueriesTest, AMomentOutOfRangeIsRefusedNamingTheField) {
   s = report->RenderReport(Context(kScrutinyToken).get(), render, &rendered);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("is after today"), std::string::npos) << s.error_message();
+}
+
+// A status back-dated behind a later one is history on the effective
+// clock, where the later one still holds now: the answer says so, naming
+// the event to correct instead.
+TEST_F(QueriesTest, AChangeBackDatedBehindALaterOneComesWithAWarning) {
+  Script();  // b1's owner back-filled to March 2024, after it was set: no warning
+  auto execute = [&](v1::Command command) {
+    v1::ExecuteCommandsRequest request;
+    *request.add_commands() = std::move(command);
+    v1::CommandResponse response;
+    grpc::Status s = ledger_->ExecuteCommands(Context(kOfficerToken).get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    head_ = response.position();
+    return response;
+  };
+  // a1 went ongoing on 2024-04-09: a later-dated change has nothing after it.
+  v1::CommandResponse later = execute([] {
+    v1::Command c = testing::ChangeStatus(kA1, v1::PAUSED, "Awaiting the board");
+    Effective(c, 2024, 6, 1);
+    return c;
+  }());
+  EXPECT_EQ(later.warnings_size(), 0);
+  const uint64_t paused = head_;
+  // One dated before it: the state now shows it, the effective clock not.
+  v1::CommandResponse behind = execute([] {
+    v1::Command c = testing::ChangeStatus(kA1, v1::ONGOING, "Resumed");
+    Effective(c, 2024, 5, 1);
+    return c;
+  }());
+  ASSERT_EQ(behind.warnings_size(), 1);
+  EXPECT_EQ(behind.warnings(0),
+            absl::StrCat(kA1,
+                         ": this status change takes effect 2024-05-01 00:00:00 UTC, before "
+                         "events/",
+                         paused,
+                         " (2024-06-01 00:00:00 UTC), whose status (PAUSED) so still holds now "
+                         "on the effective clock (asof --clock effective, reports), though the "
+                         "state now shows this one; to change what reports say, correct events/",
+                         paused, " instead, or record this change without a back-date"));
+  EXPECT_EQ(GetAction(kA1).status(), v1::ONGOING);
+  v1::PlanSnapshot now = AsOf(google::protobuf::util::TimeUtil::GetCurrentTime(), v1::EFFECTIVE);
+  EXPECT_EQ(Find(now, kA1)->status(), v1::PAUSED);
+  // In a batch, the warning names its command; a target revised undated
+  // has none.
+  v1::ExecuteCommandsRequest batch;
+  *batch.add_commands() = testing::ReviseTarget(kA1, "June 2026", "Board delay");
+  v1::Command owner = testing::AssignOwner(kA1, "akhan");
+  Effective(owner, 2023, 12, 2);  // a1's owner was set when it was added, on 2023-12-01
+  *batch.add_commands() = owner;
+  v1::CommandResponse response;
+  ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), batch, &response).ok());
+  EXPECT_EQ(response.warnings_size(), 0);
+  v1::Command back = testing::AssignOwner(kA1, "jsmith");
+  Effective(back, 2023, 12, 1);
+  v1::ExecuteCommandsRequest again;
+  *again.add_commands() = testing::RecordUpdate(kA1, kOct, "Owner put back");
+  *again.add_commands() = back;
+  ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), again, &response).ok());
+  ASSERT_EQ(response.warnings_size(), 1);
+  EXPECT_TRUE(absl::StartsWith(response.warnings(0),
+                               absl::StrCat("commands[1]: ", kA1, ": this owner change")))
+      << response.warnings(0);
 }
 
 TEST_F(QueriesTest, NothingTakesEffectBeforeWhatItChangesExisted) {

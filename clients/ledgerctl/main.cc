@@ -415,6 +415,9 @@ void RunExecute(Client& client, std::vector<v1::Command> commands, const std::st
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
   }
   Check(status, client.connection(), flags, command_flags);
+  for (const std::string& warning : response->warnings()) {
+    std::cerr << "ledgerctl: warning: " << warning << "\n";
+  }
 }
 
 int PlanImportCommand(Client& client, const std::string& directory, bool dry_run) {

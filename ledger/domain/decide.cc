@@ -695,6 +695,58 @@ absl::Status CheckClosesAfterItsUpdates(const StateTxn& txn, const v1::Event& ev
                    "); the period cannot close before it, or its report would leave it out"));
 }
 
+}  // namespace
+
+std::optional<std::string> BehindALaterChange(const StateTxn& txn, const v1::Event& event) {
+  if (!event.has_effective_at() || event.has_event_corrected()) return std::nullopt;
+  const ActionEntity* action = txn.actions.Find(event.stream());
+  if (action == nullptr) return std::nullopt;
+  const uint64_t effective = Micros(event.effective_at());
+  // The field, the event that set its value now, when that took effect,
+  // and the value.
+  std::string field;
+  uint64_t position = 0;
+  uint64_t set_us = 0;
+  std::string value;
+  switch (event.payload_case()) {
+    case v1::Event::kStatusChanged:
+      field = "status";
+      position = action->status_position;
+      set_us = action->status_us;
+      value = std::string(StatusName(action->status));
+      break;
+    case v1::Event::kTargetDateRevised:
+      field = "target date";
+      position = action->target_date_position;
+      set_us = action->target_date_us;
+      value = FormatTargetDate(action->target_date);
+      break;
+    case v1::Event::kOwnerAssigned:
+      field = "owner";
+      position = action->owner_position;
+      set_us = action->owner_us;
+      value = action->owner;
+      break;
+    case v1::Event::kDescriptionAmended:
+      field = "description";
+      position = action->description_position;
+      set_us = action->description_us;
+      value = "the description it set";
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (position == 0 || effective >= set_us) return std::nullopt;
+  return absl::StrCat(
+      event.stream(), ": this ", field, " change takes effect ", UtcText(effective), ", before ",
+      EventName(position), " (", UtcText(set_us), "), whose ", field, " (", value,
+      ") so still holds now on the effective clock (asof --clock effective, reports), though the "
+      "state now shows this one; to change what reports say, correct ",
+      EventName(position), " instead, or record this change without a back-date");
+}
+
+namespace {
+
 absl::StatusOr<v1::Event> DecideKind(const StateTxn& txn, const v1::Command& command,
                                      const DecideContext& ctx) {
   switch (command.kind_case()) {

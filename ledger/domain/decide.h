@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -40,6 +42,13 @@ struct DecideContext {
 // the event to `txn` once it accepts it.
 absl::StatusOr<v1::Event> Decide(const StateTxn& txn, const v1::Command& command,
                                  const DecideContext& ctx);
+
+// Advice on an event Decide gave, before it is applied: when it takes
+// effect before the event that set the same field's value now (a change
+// back-dated behind a later one), the state now shows it, but on the
+// effective clock (as-of answers, reports) the later one's value still
+// holds. None otherwise, and for an event not back-dated.
+std::optional<std::string> BehindALaterChange(const StateTxn& txn, const v1::Event& event);
 
 // The checks on a request that need no state (field formats and limits).
 // Decide runs them too; exposed for the batch check of ExecuteCommands.

@@ -48,6 +48,11 @@ void StateTxn::Apply(const v1::Event& event) {
       action.description_position = position;
       action.target_date_position = position;
       action.status_position = position;
+      action.owner_position = position;
+      action.description_us = action.since_us;
+      action.target_date_us = action.since_us;
+      action.status_us = action.since_us;
+      action.owner_us = action.since_us;
       action.version = event.version();
       break;
     }
@@ -55,6 +60,7 @@ void StateTxn::Apply(const v1::Event& event) {
       ActionEntity& action = actions.Mutable(stream);
       action.status = event.status_changed().to();
       action.status_position = position;
+      action.status_us = Micros(event.effective_at());
       action.version = event.version();
       break;
     }
@@ -76,12 +82,15 @@ void StateTxn::Apply(const v1::Event& event) {
       ActionEntity& action = actions.Mutable(stream);
       action.target_date = event.target_date_revised().to();
       action.target_date_position = position;
+      action.target_date_us = Micros(event.effective_at());
       action.version = event.version();
       break;
     }
     case v1::Event::kOwnerAssigned: {
       ActionEntity& action = actions.Mutable(stream);
       action.owner = event.owner_assigned().to();
+      action.owner_position = position;
+      action.owner_us = Micros(event.effective_at());
       action.version = event.version();
       break;
     }
@@ -89,6 +98,7 @@ void StateTxn::Apply(const v1::Event& event) {
       ActionEntity& action = actions.Mutable(stream);
       action.description = event.description_amended().to();
       action.description_position = position;
+      action.description_us = Micros(event.effective_at());
       action.version = event.version();
       break;
     }

@@ -37,6 +37,14 @@ struct ActionEntity {
   uint64_t description_position = 0;
   uint64_t target_date_position = 0;
   uint64_t status_position = 0;
+  uint64_t owner_position = 0;
+  // When each of those events took effect (a correction keeps the time of
+  // the event it corrects): on the effective clock a change back-dated
+  // before one of them is history, and that one's value still holds now.
+  uint64_t description_us = 0;
+  uint64_t target_date_us = 0;
+  uint64_t status_us = 0;
+  uint64_t owner_us = 0;
   uint64_t since_us = 0;  // effective time of the event that created it
 };
 

@@ -299,6 +299,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     return logged->event();
   };
   domain::DecideContext ctx{p.actor, now, lookup, options_.owners ? &options_.owners : nullptr};
+  std::vector<std::string> warnings;
   for (size_t i = 0; i < p.commands.size(); ++i) {
     const v1::Command& command = p.commands[i];
     absl::StatusOr<v1::Event> event = domain::Decide(txn, command, ctx);
@@ -310,6 +311,10 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
         p.result = event.status();
       }
       return;
+    }
+    if (std::optional<std::string> warning = domain::BehindALaterChange(txn, *event)) {
+      warnings.push_back(p.commands.size() > 1 ? absl::StrCat("commands[", i, "]: ", *warning)
+                                               : *std::move(warning));
     }
     // Commands of a batch carry the batch's request id.
     if (event->request_id().empty()) event->set_request_id(p.request_id);
@@ -334,6 +339,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     SetAppended(event, response.add_events());
   }
   response.set_position(batch.next_position() - 1);
+  for (std::string& warning : warnings) response.add_warnings(std::move(warning));
   if (!p.request_key.empty()) {
     assert(!events.empty());
     std::string record = RequestRecord(p.fingerprint, events.front().position(), events.size());
