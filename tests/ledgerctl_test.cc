@@ -271,7 +271,20 @@ TEST_F(LedgerctlTest, ProjectionsAreListedAndOneRebuiltComesBackTheSame) {
 // is sent; the ledger is unchanged.
 TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
   Import();
+  RunResult no_period = Ctl({"action", "update", "r1/a7", "--note", "x"});
+  EXPECT_EQ(no_period.exit_code, 2) << no_period.err;
+  EXPECT_NE(no_period.err.find("no open period: an admin opens one"), std::string::npos)
+      << no_period.err;
+  ASSERT_EQ(Ctl({"period", "open", "dec-2024", "--title", "December 2024"}).exit_code, 0);
   ASSERT_EQ(Ctl({"period", "open", "jan-2025", "--title", "January 2025"}).exit_code, 0);
+  RunResult two = Ctl({"action", "update", "r1/a7", "--note", "x"});
+  EXPECT_NE(two.err.find("2 open periods: dec-2024, jan-2025"), std::string::npos) << two.err;
+  RunResult early = Ctl({"period", "close", "dec-2024", "--effective", "2020-01-01"});
+  EXPECT_EQ(early.exit_code, 7) << early.err;
+  EXPECT_NE(early.err.find("--effective (effective_time)"), std::string::npos) << early.err;
+  ASSERT_EQ(Ctl({"period", "close", "dec-2024"}).exit_code, 0);
+  RunResult slipped = Ctl({"action", "list", "--slipped", "-1"}, kScrutinyToken);
+  EXPECT_EQ(slipped.exit_code, 2) << slipped.err;
   const uint64_t head = Head();
   const std::string cp1252 =
       "Saving of \xa3"

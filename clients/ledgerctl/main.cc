@@ -642,7 +642,9 @@ int Main(int argc, char** argv) {
       "--overdue-on", filter_overdue,
       "YYYY-MM-DD: overdue on that day; for a day gone by, as the actions stood at its end "
       "(effective clock, as asof and that day's report give them), else as they stand now");
-  action_list->add_option("--slipped", filter_slipped, "target date revised at least N times");
+  action_list
+      ->add_option("--slipped", filter_slipped, "target date revised at least N times")
+      ->check(CLI::NonNegativeNumber);
   action_list->callback([&] {
     run = [&] {
       auto [c, f] = connect();
@@ -847,9 +849,16 @@ int Main(int argc, char** argv) {
           for (const auto& p : plan.periods()) {
             if (p.open()) open.push_back(p.name());
           }
-          if (open.size() != 1) {
+          if (open.empty()) {
             Fail(kUsage,
-                 absl::StrCat("--period: required (the plan has ", open.size(), " open periods)"));
+                 "--period: required, and the plan has no open period: an admin opens one "
+                 "(ledgerctl period open ID --title TITLE)");
+          }
+          if (open.size() > 1) {
+            std::vector<std::string> ids;
+            for (const std::string& name : open) ids.push_back(name.substr(name.rfind('/') + 1));
+            Fail(kUsage, absl::StrCat("--period: required, as the plan has ", open.size(),
+                                      " open periods: ", absl::StrJoin(ids, ", ")));
           }
           period_name = open[0];
         }
@@ -1476,7 +1485,8 @@ int Main(int argc, char** argv) {
       if (!effective.empty())
         *r->mutable_effective_time() = ParseMoment("--effective", effective, false);
       v1::CommandResponse response;
-      RunExecute(client, {cmd}, NewRequestId(), &response);
+      RunExecute(client, {cmd}, NewRequestId(), &response,
+                 {{"effective_time", "--effective"}, {"title", "--title"}});
       Emit(f, response, [&] {
         return Table{{"EVENT", "PERIOD"},
                      {{response.events(0).name(), response.events(0).stream()}}};
@@ -1505,7 +1515,8 @@ int Main(int argc, char** argv) {
                                            : ParseMoment("--effective", effective, false);
       }
       v1::CommandResponse response;
-      RunExecute(client, {cmd}, NewRequestId(), &response);
+      RunExecute(client, {cmd}, NewRequestId(), &response,
+                 {{"effective_time", "--effective"}, {"title", "--title"}});
       Emit(f, response, [&] {
         return Table{{"EVENT", "PERIOD"},
                      {{response.events(0).name(), response.events(0).stream()}}};
