@@ -52,22 +52,24 @@ struct Exit {
 using FlagNames = std::map<std::string, std::string, std::less<>>;
 
 // A server message names the request field it is about ("start_time: …",
-// or in a batch "commands[1].reason: …"); the user typed a flag. Names the
-// flag, keeping the field: "--since (start_time): …", and for a batch the
-// flag that asked for that command: "--reason (with --target): …".
+// or in a batch "commands[1].reason: …", or only the command,
+// "commands[1]: …"); the user typed a flag. Names the flag, keeping the
+// field: "--since (start_time): …", and for a batch the flag that asked for
+// that command: "--reason (with --target): …", "--status: …".
 std::string NameFlags(const std::string& message, const FlagNames& flags,
                       const std::vector<std::string>& command_flags) {
   absl::string_view rest = message;
   std::string with;
   if (absl::ConsumePrefix(&rest, "commands[")) {
-    const size_t close = rest.find("].");
+    const size_t close = rest.find(']');
     size_t index = 0;
     if (close == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(0, close), &index) ||
         index >= command_flags.size()) {
       return message;
     }
     with = command_flags[index];
-    rest.remove_prefix(close + 2);
+    rest.remove_prefix(close + 1);
+    if (!absl::ConsumePrefix(&rest, ".") && !absl::ConsumePrefix(&rest, ": ")) return message;
   }
   const size_t colon = rest.find(": ");
   const absl::string_view field = colon == absl::string_view::npos ? "" : rest.substr(0, colon);
@@ -642,8 +644,7 @@ int Main(int argc, char** argv) {
       "--overdue-on", filter_overdue,
       "YYYY-MM-DD: overdue on that day; for a day gone by, as the actions stood at its end "
       "(effective clock, as asof and that day's report give them), else as they stand now");
-  action_list
-      ->add_option("--slipped", filter_slipped, "target date revised at least N times")
+  action_list->add_option("--slipped", filter_slipped, "target date revised at least N times")
       ->check(CLI::NonNegativeNumber);
   action_list->callback([&] {
     run = [&] {

@@ -2,11 +2,13 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstdio>
 
 #include "absl/random/random.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
@@ -248,6 +250,25 @@ void Ledger::ProcessGroup(std::vector<Pending*>& group) {
   }
 }
 
+namespace {
+
+// A refusal of the command at `index` of a batch: a field path ("name: not
+// found") becomes that command's ("commands[2].name: not found"), any other
+// message is prefixed ("commands[2]: jsmith (officer) may not ...").
+std::string InCommand(size_t index, absl::string_view message) {
+  const size_t colon = message.find(':');
+  const bool field_path =
+      colon != absl::string_view::npos && colon > 0 &&
+      std::all_of(message.begin(), message.begin() + static_cast<std::ptrdiff_t>(colon),
+                  [](char c) {
+                    return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' ||
+                           c == '.' || c == '[' || c == ']';
+                  });
+  return absl::StrCat("commands[", index, "]", field_path ? "." : ": ", message);
+}
+
+}  // namespace
+
 void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
                     absl::flat_hash_map<std::string, std::string>& group_requests) {
   // A retry: answer as the first time.
@@ -305,8 +326,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     absl::StatusOr<v1::Event> event = domain::Decide(txn, command, ctx);
     if (!event.ok()) {
       if (p.commands.size() > 1) {
-        p.result = absl::Status(event.status().code(),
-                                absl::StrCat("commands[", i, "].", event.status().message()));
+        p.result = absl::Status(event.status().code(), InCommand(i, event.status().message()));
       } else {
         p.result = event.status();
       }

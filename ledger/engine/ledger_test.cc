@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ledger/store/sha256.h"
@@ -388,6 +389,12 @@ TEST_F(LedgerTest, BatchIsAtomic) {
   EXPECT_NE(result.status().message().find("commands[2].reason"), std::string::npos)
       << result.status();
   EXPECT_EQ(log_->head_position(), head);
+  // A refusal that names no field names the command alone.
+  auto refused = ledger_->Execute(
+      kOfficer, {ChangeStatus(kAction, v1::ONGOING), AddAction(kRec, "a3", "", "jsmith")}, "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StartsWith(refused.status().message(), "commands[1]: jsmith (officer)"))
+      << refused.status();
   // The write model was not touched by the failed batch either.
   batch.pop_back();
   auto ok = ledger_->Execute(kAdmin, batch, "");
