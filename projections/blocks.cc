@@ -199,7 +199,8 @@ void AppendRecord(const v1::Change& record, std::string* value) {
 }
 
 absl::Status Malformed(uint64_t first) {
-  return absl::DataLossError(absl::StrCat("the change block at position ", first, " is malformed"));
+  return absl::DataLossError(
+      absl::StrCat("changes model: the block of records at position ", first, " is malformed"));
 }
 
 }  // namespace
@@ -249,8 +250,28 @@ absl::Status ChangeBlocks::Prepare(ProjectionTxn& txn, uint64_t position) {
   const uint64_t first = FirstOfBlock(position);
   if (first_ == first && first_ + count_ == position) return absl::OkStatus();
   if (first_ != first && position == first) {
-    // A new block; the one before it, full, is staged first.
-    assert(!dirty_ || count_ == kChangesPerBlock);
+    // A new block, after the full one before it: the one in memory, or for
+    // a writer that has none, the one the model holds.
+    if (first_ != 0 && first_ + count_ != position) {
+      return absl::DataLossError(absl::StrCat("changes model: position ", position,
+                                              " does not follow the records it holds"));
+    }
+    if (first_ == 0 && position > 1) {
+      absl::StatusOr<std::optional<std::string>> before = txn.Get(ChangeBlockKey(position - 1));
+      if (!before.ok()) return before.status();
+      std::vector<v1::Change> records;
+      if (before->has_value()) {
+        if (absl::Status s = DecodeChangeBlock(position - kChangesPerBlock, **before, &records);
+            !s.ok()) {
+          return s;
+        }
+      }
+      if (records.size() != kChangesPerBlock) {
+        return absl::DataLossError(absl::StrCat("changes model: the block before position ",
+                                                position, " holds ", records.size(), " of ",
+                                                kChangesPerBlock, " records"));
+      }
+    }
     Flush(txn);
     first_ = first;
     count_ = 0;

@@ -205,7 +205,9 @@ TEST_F(BlocksTest, ChangeRecordsReadBackAcrossStepsRestartsAndCorrections) {
   auto records = std::make_unique<ChangeBlocks>();
   uint64_t position = 0;
   for (int step = 0; step < 40; ++step) {
-    if (step == 13 || step == 29) records = std::make_unique<ChangeBlocks>();
+    // Afresh before a correction of the record just before (its block not
+    // read back yet) and before one far back.
+    if (step == 11 || step == 31) records = std::make_unique<ChangeBlocks>();
     rocksdb::WriteBatch batch;
     ProjectionTxn txn(db_.get(), db_->DefaultColumnFamily(), &batch);
     // A correction is alone in its step; its first event in the step.
@@ -275,10 +277,12 @@ TEST_F(BlocksTest, AChangeRecordOutOfPlaceIsRefused) {
   ProjectionTxn txn(db_.get(), db_->DefaultColumnFamily(), &batch);
   EXPECT_EQ(records.Prepare(txn, 5).code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(records.Prepare(txn, 7).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(records.Prepare(txn, 1 + kChangesPerBlock).code(), absl::StatusCode::kDataLoss);
   // A writer that reads the block back from the model.
   ChangeBlocks fresh;
   EXPECT_EQ(fresh.Prepare(txn, 4).code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(fresh.Prepare(txn, 8).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(fresh.Prepare(txn, 1 + kChangesPerBlock).code(), absl::StatusCode::kDataLoss);
   EXPECT_TRUE(fresh.Prepare(txn, 6).ok());
   v1::Change found;
   absl::StatusOr<bool> got = fresh.Get(txn, 9, &found);

@@ -69,7 +69,9 @@ std::string NameFlags(const std::string& message, const FlagNames& flags,
     }
     with = command_flags[index];
     rest.remove_prefix(close + 1);
-    if (!absl::ConsumePrefix(&rest, ".") && !absl::ConsumePrefix(&rest, ": ")) return message;
+    // The command alone: what follows names no field, whatever colons it has.
+    if (absl::ConsumePrefix(&rest, ": ")) return absl::StrCat(with, ": ", rest);
+    if (!absl::ConsumePrefix(&rest, ".")) return message;
   }
   const size_t colon = rest.find(": ");
   const absl::string_view field = colon == absl::string_view::npos ? "" : rest.substr(0, colon);
@@ -418,7 +420,7 @@ void RunExecute(Client& client, std::vector<v1::Command> commands, const std::st
   }
   Check(status, client.connection(), flags, command_flags);
   for (const std::string& warning : response->warnings()) {
-    std::cerr << "ledgerctl: warning: " << warning << "\n";
+    std::cerr << "ledgerctl: warning: " << NameFlags(warning, flags, command_flags) << "\n";
   }
 }
 

@@ -188,18 +188,21 @@ std::string ToJson(const google::protobuf::Message& message) {
   auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
   if (!status.ok()) return "{}";
   // protobuf's mapping leaves out an empty list; a script reading
-  // `.actions[]` wants one there, empty.
+  // `.actions[]` wants one there, empty. The top level's fields in their
+  // order, each empty list as []; within them, as protobuf gives them.
+  const nlohmann::ordered_json given = nlohmann::ordered_json::parse(out, nullptr, false);
+  if (!given.is_object()) return out;
   const google::protobuf::Descriptor* d = message.GetDescriptor();
-  const google::protobuf::Reflection* r = message.GetReflection();
-  nlohmann::ordered_json j;  // in the order protobuf gave
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (int i = 0; i < d->field_count(); ++i) {
     const google::protobuf::FieldDescriptor* field = d->field(i);
-    if (!field->is_repeated() || field->is_map() || r->FieldSize(message, field) > 0) continue;
-    if (j.is_null()) j = nlohmann::ordered_json::parse(out, nullptr, false);
-    if (!j.is_object()) return out;
-    j[field->name()] = nlohmann::ordered_json::array();
+    if (auto it = given.find(field->name()); it != given.end()) {
+      j[field->name()] = *it;
+    } else if (field->is_repeated() && !field->is_map()) {
+      j[field->name()] = nlohmann::ordered_json::array();
+    }
   }
-  return j.is_null() ? out : j.dump(2) + "\n";
+  return j.dump(2) + "\n";
 }
 
 }  // namespace auditledger::ledgerctl

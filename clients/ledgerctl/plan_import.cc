@@ -143,6 +143,16 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
     for (const auto& p : m["periods"]) {
       const std::string where = absl::StrCat(manifest_path, ": periods[", i++, "]");
       Period period;
+      if (p.is_object()) {
+        static const char* const kPeriodKeys[] = {"id", "title", "opened", "closed"};
+        for (const auto& [key, value] : p.items()) {
+          if (std::find(std::begin(kPeriodKeys), std::end(kPeriodKeys), key) ==
+              std::end(kPeriodKeys)) {
+            error(absl::StrCat(where, ": \"", key, "\": not a key of a period (",
+                               absl::StrJoin(kPeriodKeys, ", "), ")"));
+          }
+        }
+      }
       if (!p.is_object() || !p.contains("id") || !p["id"].is_string() || !p.contains("title") ||
           !p["title"].is_string() || !p.contains("opened") || !p["opened"].is_string()) {
         error(absl::StrCat(where, ": needs string fields id, title, opened"));

@@ -365,6 +365,23 @@ absl::StatusOr<v1::Event> DecideRecordUpdate(const StateTxn& txn,
                      ") is closed; updates go into an open period"));
   }
   if (absl::Status s = RejectIfStopped(req.name(), **action, "record an update"); !s.ok()) return s;
+  // The narrative the period has now, again: an event that changes nothing,
+  // as a status set to what it is would be. Equal hashes are confirmed
+  // against the text in the log.
+  for (const NarrativeMark& mark : (*action)->narratives) {
+    if (mark.period != req.period() || mark.text_hash != NarrativeHash(req.narrative())) continue;
+    const uint64_t set_by = mark.corrected_by != 0 ? mark.corrected_by : mark.position;
+    absl::StatusOr<v1::Event> setting = ctx.lookup(set_by);
+    if (!setting.ok()) return setting.status();
+    const std::string& text = setting->has_event_corrected()
+                                  ? setting->event_corrected().narrative()
+                                  : setting->update_recorded().narrative();
+    if (text == req.narrative()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("narrative: ", req.name(), " already has this narrative for ", req.period(),
+                       " (", EventName(set_by), "); nothing to record"));
+    }
+  }
   event.set_stream(req.name());
   event.set_version((*action)->version + 1);
   event.mutable_update_recorded()->set_period(req.period());
@@ -701,48 +718,45 @@ std::optional<std::string> BehindALaterChange(const StateTxn& txn, const v1::Eve
   if (!event.has_effective_at() || event.has_event_corrected()) return std::nullopt;
   const ActionEntity* action = txn.actions.Find(event.stream());
   if (action == nullptr) return std::nullopt;
-  const uint64_t effective = Micros(event.effective_at());
-  // The field, the event that set its value now, when that took effect,
-  // and the value.
+  // The field, the event whose value holds now on the effective clock, and
+  // that value (none for a description, which may be long).
   std::string field;
-  uint64_t position = 0;
-  uint64_t set_us = 0;
+  const ActionEntity::EffectiveSetter* setter = nullptr;
   std::string value;
   switch (event.payload_case()) {
     case v1::Event::kStatusChanged:
       field = "status";
-      position = action->status_position;
-      set_us = action->status_us;
-      value = std::string(StatusName(action->status));
+      setter = &action->status_setter;
+      value = std::string(StatusName(action->effective_status));
       break;
     case v1::Event::kTargetDateRevised:
       field = "target date";
-      position = action->target_date_position;
-      set_us = action->target_date_us;
-      value = FormatTargetDate(action->target_date);
+      setter = &action->target_date_setter;
+      value = FormatTargetDate(action->effective_target_date);
       break;
     case v1::Event::kOwnerAssigned:
       field = "owner";
-      position = action->owner_position;
-      set_us = action->owner_us;
-      value = action->owner;
+      setter = &action->owner_setter;
+      value = action->effective_owner;
       break;
     case v1::Event::kDescriptionAmended:
       field = "description";
-      position = action->description_position;
-      set_us = action->description_us;
-      value = "the description it set";
+      setter = &action->description_setter;
       break;
     default:
       return std::nullopt;
   }
-  if (position == 0 || effective >= set_us) return std::nullopt;
-  return absl::StrCat(
-      event.stream(), ": this ", field, " change takes effect ", UtcText(effective), ", before ",
-      EventName(position), " (", UtcText(set_us), "), whose ", field, " (", value,
-      ") so still holds now on the effective clock (asof --clock effective, reports), though the "
-      "state now shows this one; to change what reports say, correct ",
-      EventName(position), " instead, or record this change without a back-date");
+  const uint64_t effective = Micros(event.effective_at());
+  // The event's position is not assigned yet; it comes after every other.
+  if (setter->position == 0 || setter->YieldsTo(effective, UINT64_MAX)) return std::nullopt;
+  return absl::StrCat(event.stream(), ": this ", field, " change takes effect ", UtcText(effective),
+                      ", before ", EventName(setter->position), " (", UtcText(setter->us),
+                      "), whose ", field, value.empty() ? "" : absl::StrCat(" (", value, ")"),
+                      " so still holds now on the effective clock (asof --clock effective, "
+                      "reports), though the state now shows this one; to change what reports "
+                      "say, correct ",
+                      EventName(setter->position),
+                      " instead, or record this change without a back-date");
 }
 
 namespace {

@@ -1,5 +1,8 @@
 #include "ledger/domain/plan_state.h"
 
+#include <algorithm>
+
+#include "absl/hash/hash.h"
 #include "ledger/domain/names.h"
 
 namespace auditledger::domain {
@@ -12,6 +15,8 @@ uint64_t StateTxn::StreamVersion(const std::string& stream) const {
   return 0;
 }
 
+size_t NarrativeHash(absl::string_view text) { return absl::HashOf(text); }
+
 uint64_t Micros(const google::protobuf::Timestamp& ts) {
   return static_cast<uint64_t>(ts.seconds()) * 1'000'000 + static_cast<uint64_t>(ts.nanos() / 1000);
 }
@@ -19,6 +24,7 @@ uint64_t Micros(const google::protobuf::Timestamp& ts) {
 void StateTxn::Apply(const v1::Event& event) {
   const std::string& stream = event.stream();
   const uint64_t position = event.position();
+  const uint64_t effective = Micros(event.effective_at());
   switch (event.payload_case()) {
     case v1::Event::kPlanCreated: {
       PlanEntity& plan = plans.Mutable(stream);
@@ -48,11 +54,12 @@ void StateTxn::Apply(const v1::Event& event) {
       action.description_position = position;
       action.target_date_position = position;
       action.status_position = position;
-      action.owner_position = position;
-      action.description_us = action.since_us;
-      action.target_date_us = action.since_us;
-      action.status_us = action.since_us;
-      action.owner_us = action.since_us;
+      const ActionEntity::EffectiveSetter created{position, action.since_us};
+      action.status_setter = action.target_date_setter = action.owner_setter =
+          action.description_setter = created;
+      action.effective_status = action.status;
+      action.effective_target_date = action.target_date;
+      action.effective_owner = action.owner;
       action.version = event.version();
       break;
     }
@@ -60,16 +67,28 @@ void StateTxn::Apply(const v1::Event& event) {
       ActionEntity& action = actions.Mutable(stream);
       action.status = event.status_changed().to();
       action.status_position = position;
-      action.status_us = Micros(event.effective_at());
+      if (action.status_setter.YieldsTo(effective, position)) {
+        action.status_setter = {position, effective};
+        action.effective_status = action.status;
+      }
       action.version = event.version();
       break;
     }
     case v1::Event::kUpdateRecorded: {
-      actions.Mutable(stream).version = event.version();
+      ActionEntity& action = actions.Mutable(stream);
+      action.version = event.version();
+      const std::string& period = event.update_recorded().period();
+      auto mark = std::find_if(action.narratives.begin(), action.narratives.end(),
+                               [&](const NarrativeMark& m) { return m.period == period; });
+      if (mark == action.narratives.end()) {
+        mark = action.narratives.insert(action.narratives.end(), NarrativeMark{period});
+      }
+      mark->text_hash = NarrativeHash(event.update_recorded().narrative());
+      mark->position = position;
+      mark->corrected_by = 0;
       // Stored events come from disk: a period the log never opened is not
       // made up here.
       const std::string& period_name = event.update_recorded().period();
-      const uint64_t effective = Micros(event.effective_at());
       const PeriodEntity* found = periods.Find(period_name);
       if (found != nullptr && effective >= found->last_update_us) {
         PeriodEntity& period = periods.Mutable(period_name);
@@ -82,15 +101,20 @@ void StateTxn::Apply(const v1::Event& event) {
       ActionEntity& action = actions.Mutable(stream);
       action.target_date = event.target_date_revised().to();
       action.target_date_position = position;
-      action.target_date_us = Micros(event.effective_at());
+      if (action.target_date_setter.YieldsTo(effective, position)) {
+        action.target_date_setter = {position, effective};
+        action.effective_target_date = action.target_date;
+      }
       action.version = event.version();
       break;
     }
     case v1::Event::kOwnerAssigned: {
       ActionEntity& action = actions.Mutable(stream);
       action.owner = event.owner_assigned().to();
-      action.owner_position = position;
-      action.owner_us = Micros(event.effective_at());
+      if (action.owner_setter.YieldsTo(effective, position)) {
+        action.owner_setter = {position, effective};
+        action.effective_owner = action.owner;
+      }
       action.version = event.version();
       break;
     }
@@ -98,7 +122,9 @@ void StateTxn::Apply(const v1::Event& event) {
       ActionEntity& action = actions.Mutable(stream);
       action.description = event.description_amended().to();
       action.description_position = position;
-      action.description_us = Micros(event.effective_at());
+      if (action.description_setter.YieldsTo(effective, position)) {
+        action.description_setter = {position, effective};
+      }
       action.version = event.version();
       break;
     }
@@ -124,14 +150,27 @@ void StateTxn::Apply(const v1::Event& event) {
       switch (c.replacement_case()) {
         case v1::EventCorrected::kTargetDate:
           if (action.target_date_position == target) action.target_date = c.target_date();
+          if (action.target_date_setter.position == target) {
+            action.effective_target_date = c.target_date();
+          }
           break;
         case v1::EventCorrected::kDescription:
           if (action.description_position == target) action.description = c.description();
           break;
         case v1::EventCorrected::kStatus:
           if (action.status_position == target) action.status = c.status();
+          if (action.status_setter.position == target) action.effective_status = c.status();
           break;
         case v1::EventCorrected::kNarrative:
+          // Only a correction of the update that set a period's narrative
+          // changes what the state now shows.
+          for (NarrativeMark& mark : action.narratives) {
+            if (mark.position == target) {
+              mark.text_hash = NarrativeHash(c.narrative());
+              mark.corrected_by = position;
+            }
+          }
+          break;
         case v1::EventCorrected::REPLACEMENT_NOT_SET:
           break;
       }

@@ -3,8 +3,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "auditledger/v1/event.pb.h"
 
 // The write model: just enough current state to validate a command. It is
@@ -25,6 +27,16 @@ struct RecommendationEntity {
   uint64_t since_us = 0;  // effective time of the event that created it
 };
 
+// An action's narrative for one period as the state now shows it (the
+// latest recorded update's, or its correction's), kept as a hash of its
+// text: equal hashes are confirmed against the log (see DecideRecordUpdate).
+struct NarrativeMark {
+  std::string period;
+  size_t text_hash = 0;
+  uint64_t position = 0;      // the update that set it
+  uint64_t corrected_by = 0;  // the correction whose text it is, if any
+};
+
 struct ActionEntity {
   uint64_t version = 0;
   std::string description;
@@ -37,16 +49,27 @@ struct ActionEntity {
   uint64_t description_position = 0;
   uint64_t target_date_position = 0;
   uint64_t status_position = 0;
-  uint64_t owner_position = 0;
-  // When each of those events took effect (a correction keeps the time of
-  // the event it corrects): on the effective clock a change back-dated
-  // before one of them is history, and that one's value still holds now.
-  uint64_t description_us = 0;
-  uint64_t target_date_us = 0;
-  uint64_t status_us = 0;
-  uint64_t owner_us = 0;
-  uint64_t since_us = 0;  // effective time of the event that created it
+  // Of each field, the event whose value holds now on the effective clock
+  // (the latest by effective time, then position), its time and its value:
+  // a change back-dated before it is history there, which is worth a
+  // warning (BehindALaterChange).
+  struct EffectiveSetter {
+    uint64_t position = 0;
+    uint64_t us = 0;
+    // Whether an event at (other_us, other_position) would hold instead.
+    bool YieldsTo(uint64_t other_us, uint64_t other_position) const {
+      return other_us > us || (other_us == us && other_position >= position);
+    }
+  };
+  EffectiveSetter status_setter, target_date_setter, owner_setter, description_setter;
+  v1::ActionStatus effective_status = v1::NOT_STARTED;
+  v1::TargetDate effective_target_date;
+  std::string effective_owner;
+  uint64_t since_us = 0;                  // effective time of the event that created it
+  std::vector<NarrativeMark> narratives;  // one a period it has an update in
 };
+
+size_t NarrativeHash(absl::string_view text);
 
 struct PeriodEntity {
   uint64_t version = 0;

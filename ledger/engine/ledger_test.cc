@@ -120,6 +120,29 @@ TEST_F(LedgerTest, HashChainLinksEveryEventToTheStoredBytesOfThePrevious) {
   EXPECT_EQ(log_->head_hash(), events.back().hash());
 }
 
+// A narrative a period already has, recorded again, changes nothing and is
+// refused, as a status set to what it is; so is the text of a correction
+// that set it. Known again after a restart.
+TEST_F(LedgerTest, ANarrativeThePeriodHasAlreadyIsRefused) {
+  Seed();
+  MustRun(kOfficer, RecordUpdate(kAction, kPeriod, "Work has started."));  // 5
+  ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, "Work has started."),
+                 absl::StatusCode::kFailedPrecondition,
+                 "narrative: plans/p/recommendations/r1/actions/a1 already has this narrative "
+                 "for plans/p/periods/oct-2024 (events/5); nothing to record");
+  MustRun(kOfficer, RecordUpdate(kAction, kPeriod, "Work has started!"));  // 6
+  MustRun(kOfficer, CorrectNarrative(5, "Work began.", "typo"));  // an older one: no change now
+  MustRun(kOfficer, RecordUpdate(kAction, kPeriod, "Work has started."));  // 8
+  MustRun(kOfficer, CorrectNarrative(8, "Work began in May.", "date"));    // 9
+  Reopen();
+  ExpectRejected(kOfficer, RecordUpdate(kAction, kPeriod, "Work began in May."),
+                 absl::StatusCode::kFailedPrecondition, "(events/9); nothing to record");
+  MustRun(kOfficer, RecordUpdate(kAction, kPeriod, "Work has started."));
+  // Another period may say the same.
+  MustRun(kAdmin, OpenPeriod("p", "jan-2025", "January 2025"));
+  MustRun(kOfficer, RecordUpdate(kAction, "plans/p/periods/jan-2025", "Work has started."));
+}
+
 TEST_F(LedgerTest, ReasonRequiredToPauseStopReopenReviseAndAmend) {
   Seed();
   ExpectRejected(kOfficer, ChangeStatus(kAction, v1::PAUSED), absl::StatusCode::kInvalidArgument,

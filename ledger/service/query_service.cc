@@ -229,6 +229,10 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
     absl::StatusOr<absl::CivilDay> parsed = ParseDay("overdue_on", request->overdue_on());
     if (!parsed.ok()) return ToGrpc(parsed.status());
     day = *parsed;
+    if (day < absl::CivilDay(1970, 1, 1)) {
+      return ToGrpc(absl::InvalidArgumentError(
+          "overdue_on: before 1970-01-01, which the ledger's times start at"));
+    }
   }
   if (request->min_target_revisions() < 0) {
     return ToGrpc(absl::InvalidArgumentError("min_target_revisions: must not be negative"));
@@ -249,7 +253,8 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
   const std::string& cursor = page->cursor;
   int scanned = 0;
   std::string last_key;
-  // Each action in key order, assessed as of `day`; whether to go on.
+  // Each action in key order, assessed as of `day` (and its periods'
+  // titles filled in); whether to go on.
   auto take = [&](std::string key, v1::ActionView view) {
     if (response->actions_size() == page->size || ++scanned > kMaxScanPerPage) {
       response->set_next_page_token(MakeToken(page->filters, last_key));
@@ -264,7 +269,6 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
     if (request->rag() != v1::RAG_UNSPECIFIED && view.rag() != request->rag()) return true;
     if (!request->overdue_on().empty() && !view.overdue()) return true;
     if (view.target_revisions() < request->min_target_revisions()) return true;
-    FillPeriodTitles(*plan, &view);
     *response->add_actions() = std::move(view);
     return true;
   };
@@ -301,6 +305,7 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
       return ToGrpc(absl::DataLossError("action view does not decode"));
     }
     projections::Assess(&view, day);
+    FillPeriodTitles(*plan, &view);
     if (!take(std::string(View(it->key())), std::move(view))) break;
   }
   if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
@@ -477,7 +482,8 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   }
   std::vector<v1::Change> block;
   bool more = true;
-  for (it->Seek(projections::ChangeBlockKey(from)); more && it->Valid(); it->Next()) {
+  // Each pass reads one block; a full page ends the scan before the next.
+  for (it->Seek(projections::ChangeBlockKey(from)); it->Valid();) {
     const std::optional<uint64_t> first = projections::ChangeBlockFirst(View(it->key()));
     if (!first.has_value()) break;  // past the records
     block.clear();
@@ -495,6 +501,8 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
         break;
       }
     }
+    if (!more) break;
+    it->Next();
   }
   if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
   return grpc::Status::OK;
