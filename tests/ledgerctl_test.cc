@@ -315,10 +315,25 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
   RunResult from_file = Ctl({"action", "update", "r1/a7", "--note-file", file});
   EXPECT_EQ(from_file.exit_code, 7) << from_file.err;
   EXPECT_NE(from_file.err.find("--note-file: not valid UTF-8"), std::string::npos) << from_file.err;
+  // A byte order mark (as Windows editors write) is not part of the text.
+  const std::string bom_file = tmp_.path() + "/bom.txt";
+  std::ofstream(bom_file) << "\xef\xbb\xbf"
+                             "Written on Windows\r\n";
+  ASSERT_EQ(Ctl({"action", "update", "r1/a11", "--note-file", bom_file}).exit_code, 0);
+  nlohmann::json a11 = Json(Ctl({"-o", "json", "action", "show", "r1/a11"}, kScrutinyToken));
+  bool plain = false;
+  for (const auto& n : a11["narratives"]) plain |= n["text"] == "Written on Windows";
+  EXPECT_TRUE(plain) << a11["narratives"].dump();
   RunResult from_stdin = Ctl({"action", "update", "r1/a7", "--note", "-"}, kAdminToken, cp1252);
   EXPECT_EQ(from_stdin.exit_code, 7) << from_stdin.err;
   EXPECT_NE(from_stdin.err.find("--note -: not valid UTF-8"), std::string::npos) << from_stdin.err;
-  for (const RunResult* r : {&note, &reason, &from_file, &from_stdin}) {
+  // In an option group (a correction's replacement) too.
+  RunResult correction = Ctl({"correct", "events/100", "--note", cp1252, "--reason", "typo"});
+  EXPECT_EQ(correction.exit_code, 7) << correction.err;
+  EXPECT_NE(correction.err.find("--note: not valid UTF-8 (byte 0xa3 at offset 10)"),
+            std::string::npos)
+      << correction.err;
+  for (const RunResult* r : {&note, &reason, &from_file, &from_stdin, &correction}) {
     EXPECT_EQ(r->err.find("libprotobuf"), std::string::npos) << r->err;
   }
   // UTF-8 that is well formed goes through.
@@ -328,7 +343,7 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
                 .exit_code,
             0);
   const uint64_t after_good = Head();
-  EXPECT_EQ(after_good, head + 1);
+  EXPECT_EQ(after_good, head + 2);  // the narrative from a file with a BOM, and this one
 
   RunResult negative =
       Ctl({"action", "update", "r1/a7", "--note", "x", "--expected-version", "-1"});
@@ -338,6 +353,26 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
   RunResult global_o = Ctl({"-o", "json", "report", "--period", "oct-2024"}, kScrutinyToken);
   EXPECT_EQ(global_o.exit_code, 2) << global_o.err;
   EXPECT_NE(global_o.err.find("--format (md, html or csv)"), std::string::npos) << global_o.err;
+  // A file's name gives the report's format, and must not contradict one
+  // given; '-' is stdout.
+  const std::string html = tmp_.path() + "/update.html";
+  ASSERT_EQ(Ctl({"report", "--period", "oct-2024", "-o", html}, kScrutinyToken).exit_code, 0);
+  {
+    std::ifstream in(html);
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_NE(text.str().find("<html"), std::string::npos) << text.str().substr(0, 200);
+  }
+  RunResult contradicts =
+      Ctl({"report", "--period", "oct-2024", "--format", "csv", "-o", tmp_.path() + "/x.md"},
+          kScrutinyToken);
+  EXPECT_EQ(contradicts.exit_code, 2) << contradicts.err;
+  EXPECT_NE(contradicts.err.find("names a md file, but --format is csv"), std::string::npos)
+      << contradicts.err;
+  RunResult to_stdout = Ctl({"report", "--period", "oct-2024", "-o", "-"}, kScrutinyToken);
+  EXPECT_EQ(to_stdout.exit_code, 0) << to_stdout.err;
+  EXPECT_NE(to_stdout.out.find("October 2024"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists("-"));
   const bool csv_existed = std::filesystem::exists("csv");
   RunResult file_o = Ctl({"report", "--period", "oct-2024", "-o", "csv"}, kScrutinyToken);
   EXPECT_EQ(file_o.exit_code, 2) << file_o.err;

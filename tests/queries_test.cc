@@ -842,7 +842,7 @@ TEST_F(QueriesTest, AChangeBackDatedBehindALaterOneComesWithAWarning) {
                          ": this status change takes effect 2024-05-01 00:00:00 UTC, before "
                          "events/",
                          paused,
-                         " (2024-06-01 00:00:00 UTC), whose status (PAUSED) so still holds now "
+                         " (2024-06-01 00:00:00 UTC), whose status (PAUSED) still holds now "
                          "on the effective clock (asof --clock effective, reports), though the "
                          "state now shows this one; to change what reports say, correct events/",
                          paused, " instead, or record this change without a back-date"));
@@ -859,7 +859,7 @@ TEST_F(QueriesTest, AChangeBackDatedBehindALaterOneComesWithAWarning) {
   ASSERT_EQ(still.warnings_size(), 1);
   EXPECT_NE(still.warnings(0).find(absl::StrCat("before events/", paused,
                                                 " (2024-06-01 00:00:00 UTC), whose status "
-                                                "(PAUSED) so still holds")),
+                                                "(PAUSED) still holds")),
             std::string::npos)
       << still.warnings(0);
   // In a batch, the warning names its command; a target revised undated
@@ -871,17 +871,39 @@ TEST_F(QueriesTest, AChangeBackDatedBehindALaterOneComesWithAWarning) {
   *batch.add_commands() = owner;
   v1::CommandResponse response;
   ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), batch, &response).ok());
-  EXPECT_EQ(response.warnings_size(), 0);
+  // Not behind a later owner change; but before apr-2024 closed, whose
+  // report, produced again, now shows it.
+  ASSERT_EQ(response.warnings_size(), 1);
+  EXPECT_EQ(response.warnings(0),
+            absl::StrCat("commands[1]: ", kA1,
+                         ": this change takes effect 2023-12-02 00:00:00 UTC, before a period of "
+                         "the plan closed, so the report of ",
+                         kApr,
+                         " (closed 2024-04-30 00:00:00 UTC; as published: --position 10) produced "
+                         "again now shows it; a report as published is had again at the position "
+                         "its footer gives"));
   v1::Command back = testing::AssignOwner(kA1, "jsmith");
   Effective(back, 2023, 12, 1);
   v1::ExecuteCommandsRequest again;
   *again.add_commands() = testing::RecordUpdate(kA1, kOct, "Owner put back");
   *again.add_commands() = back;
   ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), again, &response).ok());
-  ASSERT_EQ(response.warnings_size(), 1);
+  ASSERT_EQ(response.warnings_size(), 2);
   EXPECT_TRUE(absl::StartsWith(response.warnings(0),
                                absl::StrCat("commands[1]: ", kA1, ": this owner change")))
       << response.warnings(0);
+  EXPECT_NE(response.warnings(1).find("before a period of the plan closed"), std::string::npos)
+      << response.warnings(1);
+  // A correction takes effect when the event it corrects did: one of an
+  // event of a closed period says so too; one of an open period's does not.
+  v1::CommandResponse in_open = execute(testing::CorrectNarrative(14, "Board forming", "Wording"));
+  EXPECT_EQ(in_open.warnings_size(), 0);
+  v1::CommandResponse in_closed =
+      execute(testing::CorrectNarrative(9, "Board being formed", "Wording"));
+  ASSERT_EQ(in_closed.warnings_size(), 1);
+  EXPECT_NE(in_closed.warnings(0).find(absl::StrCat("the report of ", kApr, " (closed")),
+            std::string::npos)
+      << in_closed.warnings(0);
 }
 
 TEST_F(QueriesTest, NothingTakesEffectBeforeWhatItChangesExisted) {

@@ -352,7 +352,12 @@ void CheckUtf8(const CLI::App& app) {
       }
     }
   }
-  for (const CLI::App* sub : app.get_subcommands()) CheckUtf8(*sub);
+  // Every subcommand, option groups too (get_subcommands() alone gives only
+  // those named on the command line, and no group); one not used has no
+  // values.
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    CheckUtf8(*sub);
+  }
 }
 
 // Text read from a file or stdin for `flag`.
@@ -369,6 +374,7 @@ std::string Narrative(const std::string& note) {
     in << std::cin.rdbuf();
     text = in.str();
     CheckUtf8Text("--note -", text);
+    if (absl::StartsWith(text, "\xef\xbb\xbf")) text.erase(0, 3);  // a byte order mark
   }
   absl::StripTrailingAsciiWhitespace(&text);
   if (absl::StripAsciiWhitespace(text).empty()) {
@@ -797,6 +803,8 @@ int Main(int argc, char** argv) {
         text << in.rdbuf();
         note = text.str();
         CheckUtf8Text("--note-file", note);
+        // A byte order mark, as editors on Windows write, is not text.
+        if (absl::StartsWith(note, "\xef\xbb\xbf")) note.erase(0, 3);
         absl::StripTrailingAsciiWhitespace(&note);
         if (absl::StripAsciiWhitespace(note).empty()) {
           Fail(kUsage, absl::StrCat("--note-file: ", note_file, " is empty"));
@@ -1136,7 +1144,9 @@ int Main(int argc, char** argv) {
   report_cmd->add_option("--position", ledger_position,
                          "as the ledger stood at position N, which a report's footer gives: "
                          "later entries, even back-dated corrections, are left out");
-  report_cmd->add_option("-o,--file", report_file, "write to FILE instead of stdout");
+  report_cmd->add_option("-o,--file", report_file,
+                         "write to FILE instead of stdout ('-': stdout); a .md, .html or .csv "
+                         "name gives the format unless --format does");
   report_cmd->add_flag("--generated-at", generated_at,
                        "add a 'generated at' line (the bytes then differ run to run)");
   report_cmd->callback([&] {
@@ -1152,13 +1162,32 @@ int Main(int argc, char** argv) {
       }
       for (const char* format : {"json", "csv", "table", "md", "html", "markdown"}) {
         if (report_file == format) {
+          const std::string example =
+              std::string(format) == "json" || std::string(format) == "table" ? "md" : format;
           Fail(kUsage,
                absl::StrCat("-o: writes the report to a file, here one named \"", report_file,
-                            "\"; give the format with --format (md, html "
-                            "or csv) and a file name such as update.",
-                            format));
+                            "\"; give the format with --format (md, html or csv) and a file "
+                            "name such as update.",
+                            example));
         }
       }
+      // A file named for a format is written in it; a format given that
+      // its name contradicts is a mistake, not a file to mislabel.
+      const size_t dot = report_file.rfind('.');
+      const std::string extension =
+          dot == std::string::npos ? "" : absl::AsciiStrToLower(report_file.substr(dot + 1));
+      const std::map<std::string, std::string> by_extension = {
+          {"md", "md"}, {"markdown", "md"}, {"html", "html"}, {"htm", "html"}, {"csv", "csv"}};
+      if (auto known = by_extension.find(extension); known != by_extension.end()) {
+        const std::string given = report_format == "markdown" ? "md" : report_format;
+        if (report_cmd->count("--format") == 0) {
+          report_format = known->second;
+        } else if (given != known->second) {
+          Fail(kUsage, absl::StrCat("-o: ", report_file, " names a ", known->second,
+                                    " file, but --format is ", report_format));
+        }
+      }
+      if (report_file == "-") report_file.clear();  // stdout
       if (!report_period.empty() && report_cmd->count("--clock") > 0) {
         Fail(kUsage, "--clock: only with --as-of; a period's report is its own");
       }

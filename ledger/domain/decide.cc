@@ -1,10 +1,12 @@
 #include "ledger/domain/decide.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "ledger/domain/limits.h"
 #include "ledger/domain/names.h"
 #include "ledger/domain/target_date.h"
@@ -517,6 +519,77 @@ absl::StatusOr<v1::Event> DecideClosePeriod(const StateTxn& txn, const v1::Close
   return event;
 }
 
+// A correction must change what its event says: not to what the event
+// says already (as first recorded, or as last corrected when it is the one
+// that set the value now), and a status change not into one from a status
+// to itself.
+absl::Status CheckCorrectionChangesSomething(const ActionEntity& action, const v1::Event& original,
+                                             const v1::EventCorrected& correction,
+                                             const DecideContext& ctx) {
+  const uint64_t target = correction.corrected_position();
+  // `as`: how it says it ("" as first recorded).
+  auto already = [&](absl::string_view field, absl::string_view as) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        field, ": ", EventName(target), " already says this", as, "; nothing to correct"));
+  };
+  switch (correction.replacement_case()) {
+    case v1::EventCorrected::kNarrative: {
+      if (original.update_recorded().narrative() == correction.narrative()) {
+        return already("narrative", "");
+      }
+      for (const NarrativeMark& mark : action.narratives) {
+        if (mark.position != target || mark.corrected_by == 0 ||
+            mark.text_hash != NarrativeHash(correction.narrative())) {
+          continue;
+        }
+        absl::StatusOr<v1::Event> by = ctx.lookup(mark.corrected_by);
+        if (!by.ok()) return by.status();
+        if (by->event_corrected().narrative() == correction.narrative()) {
+          return already("narrative",
+                         absl::StrCat(" (as corrected by ", EventName(mark.corrected_by), ")"));
+        }
+      }
+      break;
+    }
+    case v1::EventCorrected::kTargetDate: {
+      const v1::TargetDate& was = original.has_action_added()
+                                      ? original.action_added().target_date()
+                                      : original.target_date_revised().to();
+      if (SameTargetDate(was, correction.target_date())) return already("target_date", "");
+      if (action.target_date_position == target &&
+          SameTargetDate(action.target_date, correction.target_date())) {
+        return already("target_date", " (as corrected)");
+      }
+      break;
+    }
+    case v1::EventCorrected::kDescription: {
+      const std::string& was = original.has_action_added() ? original.action_added().description()
+                                                           : original.description_amended().to();
+      if (was == correction.description()) return already("description", "");
+      if (action.description_position == target && action.description == correction.description()) {
+        return already("description", " (as corrected)");
+      }
+      break;
+    }
+    case v1::EventCorrected::kStatus: {
+      const v1::ActionStatusChanged& change = original.status_changed();
+      if (change.to() == correction.status()) return already("status", "");
+      if (action.status_position == target && action.status == correction.status()) {
+        return already("status", " (as corrected)");
+      }
+      if (change.from() == correction.status()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "status: ", EventName(target), " changed the status from ", StatusName(change.from()),
+            "; corrected to ", StatusName(correction.status()), " it would change nothing"));
+      }
+      break;
+    }
+    case v1::EventCorrected::REPLACEMENT_NOT_SET:
+      break;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn, const v1::CorrectEventRequest& req,
                                         const DecideContext& ctx) {
   v1::Event event;
@@ -602,6 +675,10 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn, const v1::CorrectEv
   const std::string& stream = original->stream();
   absl::StatusOr<const ActionEntity*> action = FindWritableAction(txn, ctx, "event", stream);
   if (!action.ok()) return action.status();
+  if (absl::Status s = CheckCorrectionChangesSomething(**action, *original, *corrected, ctx);
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = CheckVersion(req, stream, (*action)->version); !s.ok()) return s;
   if (absl::Status s = RejectIfStopped(stream, **action, "correct its events"); !s.ok()) return s;
   event.set_stream(stream);
@@ -714,6 +791,28 @@ absl::Status CheckClosesAfterItsUpdates(const StateTxn& txn, const v1::Event& ev
 
 }  // namespace
 
+std::optional<std::string> InClosedPeriods(const StateTxn& txn, const v1::Event& event) {
+  if (!event.has_effective_at() || txn.actions.Find(event.stream()) == nullptr) return std::nullopt;
+  absl::StatusOr<ResourceName> name = ParseName("stream", event.stream());
+  if (!name.ok()) return std::nullopt;
+  const PlanEntity* plan = txn.plans.Find(name->PlanName());
+  if (plan == nullptr) return std::nullopt;
+  const uint64_t effective = Micros(event.effective_at());
+  std::vector<std::string> periods;
+  for (const PlanEntity::Closed& closed : plan->closed) {
+    if (effective < closed.closed_us) {
+      periods.push_back(absl::StrCat(closed.period, " (closed ", UtcText(closed.closed_us),
+                                     "; as published: --position ", closed.position, ")"));
+    }
+  }
+  if (periods.empty()) return std::nullopt;
+  return absl::StrCat(event.stream(), ": this change takes effect ", UtcText(effective),
+                      ", before ", periods.size() == 1 ? "a period" : "periods",
+                      " of the plan closed, so the report of ", absl::StrJoin(periods, ", "),
+                      " produced again now shows it; a report as published is had again at "
+                      "the position its footer gives");
+}
+
 std::optional<std::string> BehindALaterChange(const StateTxn& txn, const v1::Event& event) {
   if (!event.has_effective_at() || event.has_event_corrected()) return std::nullopt;
   const ActionEntity* action = txn.actions.Find(event.stream());
@@ -752,7 +851,7 @@ std::optional<std::string> BehindALaterChange(const StateTxn& txn, const v1::Eve
   return absl::StrCat(event.stream(), ": this ", field, " change takes effect ", UtcText(effective),
                       ", before ", EventName(setter->position), " (", UtcText(setter->us),
                       "), whose ", field, value.empty() ? "" : absl::StrCat(" (", value, ")"),
-                      " so still holds now on the effective clock (asof --clock effective, "
+                      " still holds now on the effective clock (asof --clock effective, "
                       "reports), though the state now shows this one; to change what reports "
                       "say, correct ",
                       EventName(setter->position),

@@ -49,6 +49,11 @@ absl::StatusOr<v1::Event> Decide(const StateTxn& txn, const v1::Command& command
 // effective clock (as-of answers, reports) the later one's value still
 // holds. None otherwise, and for an event not back-dated.
 std::optional<std::string> BehindALaterChange(const StateTxn& txn, const v1::Event& event);
+// Advice on an action's event (a back-dated change, a correction) that
+// takes effect before one or more of its plan's periods closed: their
+// reports, produced again, show it; as published they are had again at the
+// position of their close. None otherwise.
+std::optional<std::string> InClosedPeriods(const StateTxn& txn, const v1::Event& event);
 
 // The checks on a request that need no state (field formats and limits).
 // Decide runs them too; exposed for the batch check of ExecuteCommands.

@@ -140,6 +140,10 @@ void StateTxn::Apply(const v1::Event& event) {
       PeriodEntity& period = periods.Mutable(stream);
       period.open = false;
       period.version = event.version();
+      auto parsed = ParseName("stream", stream);
+      if (parsed.ok()) {
+        plans.Mutable(parsed->PlanName()).closed.push_back({stream, effective, position});
+      }
       break;
     }
     case v1::Event::kEventCorrected: {

@@ -19,6 +19,14 @@ struct PlanEntity {
   std::string title;
   int recommendations = 0;
   uint64_t since_us = 0;  // effective time of the event that created it
+  // Its closed periods: a change taking effect before one closed alters
+  // what that period's report says when produced again (InClosedPeriods).
+  struct Closed {
+    std::string period;
+    uint64_t closed_us = 0;
+    uint64_t position = 0;  // of the close
+  };
+  std::vector<Closed> closed;
 };
 
 struct RecommendationEntity {

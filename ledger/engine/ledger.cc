@@ -332,7 +332,9 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
       }
       return;
     }
-    if (std::optional<std::string> warning = domain::BehindALaterChange(txn, *event)) {
+    for (std::optional<std::string> warning :
+         {domain::BehindALaterChange(txn, *event), domain::InClosedPeriods(txn, *event)}) {
+      if (!warning.has_value()) continue;
       warnings.push_back(p.commands.size() > 1 ? absl::StrCat("commands[", i, "]: ", *warning)
                                                : *std::move(warning));
     }

@@ -447,6 +447,44 @@ TEST_F(LedgerTest, CorrectionNamesTheCorrectedEvent) {
   EXPECT_EQ(original->event().update_recorded().narrative(), "Wrong text");
 }
 
+// A correction must change what its event says.
+TEST_F(LedgerTest, ACorrectionThatChangesNothingIsRefused) {
+  Seed();
+  MustRun(kOfficer, RecordUpdate(kAction, kPeriod, "Board met"));           // 5
+  MustRun(kOfficer, ChangeStatus(kAction, v1::ONGOING));                    // 6
+  MustRun(kOfficer, ReviseTarget(kAction, "March 2025", "Partner delay"));  // 7
+  auto correct = [](uint64_t position, auto set) {
+    v1::Command c;
+    c.mutable_correct_event()->set_event("events/" + std::to_string(position));
+    c.mutable_correct_event()->set_reason("fix");
+    set(*c.mutable_correct_event());
+    return c;
+  };
+  ExpectRejected(kOfficer, CorrectNarrative(5, "Board met", "fix"),
+                 absl::StatusCode::kFailedPrecondition,
+                 "narrative: events/5 already says this; nothing to correct");
+  MustRun(kOfficer, CorrectNarrative(5, "The board met", "fix"));  // 8
+  ExpectRejected(kOfficer, CorrectNarrative(5, "The board met", "again"),
+                 absl::StatusCode::kFailedPrecondition,
+                 "events/5 already says this (as corrected by events/8)");
+  ExpectRejected(kOfficer,
+                 correct(6, [](v1::CorrectEventRequest& r) { r.set_status(v1::ONGOING); }),
+                 absl::StatusCode::kFailedPrecondition, "status: events/6 already says this");
+  ExpectRejected(kOfficer,
+                 correct(6, [](v1::CorrectEventRequest& r) { r.set_status(v1::NOT_STARTED); }),
+                 absl::StatusCode::kFailedPrecondition,
+                 "events/6 changed the status from NOT_STARTED; corrected to NOT_STARTED it "
+                 "would change nothing");
+  ExpectRejected(kOfficer,
+                 correct(7, [](v1::CorrectEventRequest& r) { r.set_target_date("March 2025"); }),
+                 absl::StatusCode::kFailedPrecondition, "target_date: events/7 already says this");
+  MustRun(kOfficer,
+          correct(7, [](v1::CorrectEventRequest& r) { r.set_target_date("April 2025"); }));
+  ExpectRejected(kOfficer,
+                 correct(7, [](v1::CorrectEventRequest& r) { r.set_target_date("April 2025"); }),
+                 absl::StatusCode::kFailedPrecondition, "already says this (as corrected)");
+}
+
 TEST_F(LedgerTest, StateAndChainSurviveRestart) {
   Seed();
   MustRun(kOfficer, ChangeStatus(kAction, v1::COMPLETE));
