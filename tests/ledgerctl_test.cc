@@ -297,6 +297,11 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
                              "actions/a13 is STOPPED: cannot revise its target date"),
             std::string::npos)
       << stopped.err;
+  RunResult not_admin =
+      Ctl({"action", "update", "r1/a7", "--owner", "akhan", "--note", "z"}, kOfficerToken);
+  EXPECT_EQ(not_admin.exit_code, 3) << not_admin.err;
+  EXPECT_NE(not_admin.err.find("ledgerctl: not allowed: --owner: "), std::string::npos)
+      << not_admin.err;
   const uint64_t head = Head();
   const std::string cp1252 =
       "Saving of \xa3"

@@ -801,6 +801,15 @@ TEST_F(QueriesTest, AMomentOutOfRangeIsRefusedNamingTheField) {
         report->RenderReport(Context(kScrutinyToken).get(), render, &rendered);
     if (utc_today() != today) continue;
     EXPECT_TRUE(end_of_today.ok()) << end_of_today.error_message();
+    // On the recorded clock, not past now: what the ledger said then is not
+    // known yet.
+    render.set_clock(v1::RECORDED);
+    *render.mutable_as_of() = moment(absl::ToUnixSeconds(absl::Now()) + 3600, 0);
+    const grpc::Status later_today =
+        report->RenderReport(Context(kScrutinyToken).get(), render, &rendered);
+    EXPECT_EQ(later_today.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(later_today.error_message().find("as_of: after now"), std::string::npos)
+        << later_today.error_message();
     EXPECT_EQ(tomorrow_refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_NE(tomorrow_refused.error_message().find("is after today"), std::string::npos)
         << tomorrow_refused.error_message();
@@ -1063,6 +1072,22 @@ TEST_F(QueriesTest, TheSecurityLogPagesThroughEveryEntryOnce) {
 
 TEST_F(QueriesTest, PlanAsOfOnBothClocks) {
   Script();
+  // Before the plan was recorded, on the recorded clock: the answer says
+  // when it was, and which clock tells what was true then.
+  {
+    v1::GetPlanAsOfRequest request;
+    request.set_name(kPlan);
+    *request.mutable_time() = Day(2024, 6, 1);
+    request.set_clock(v1::RECORDED);
+    v1::PlanSnapshot snapshot;
+    grpc::Status s = query_->GetPlanAsOf(Context(kScrutinyToken).get(), request, &snapshot);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_NE(s.error_message().find("did not exist yet at that moment on the recorded clock "
+                                     "(the ledger recorded it from "),
+              std::string::npos)
+        << s.error_message();
+    EXPECT_NE(s.error_message().find("ask on the effective clock"), std::string::npos);
+  }
   // What was true on 1 June 2024 (effective clock), knowing all we know now.
   v1::PlanSnapshot june = AsOf(Day(2024, 6, 1), v1::EFFECTIVE);
   ASSERT_EQ(june.actions_size(), 3);

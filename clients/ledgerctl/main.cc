@@ -89,8 +89,12 @@ std::string NameFlags(const std::string& message, const FlagNames& flags,
 void Check(const grpc::Status& status, const Connection& connection, const FlagNames& flags = {},
            const std::vector<std::string>& command_flags = {}) {
   if (status.ok()) return;
-  Failure f = FromGrpc(status, connection);
-  Fail(f.code, NameFlags(f.message, flags, command_flags));
+  // The flags are named in the server's message, before any words of ours
+  // go in front of it ("not allowed: ").
+  const grpc::Status named(status.error_code(),
+                           NameFlags(status.error_message(), flags, command_flags));
+  Failure f = FromGrpc(named, connection);
+  Fail(f.code, f.message);
 }
 
 struct Globals {

@@ -227,8 +227,19 @@ absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::stri
     // Distinguish "never existed" from "did not exist yet".
     absl::StatusOr<v1::PlanView> now = LoadPlan(reader, plan_name);
     if (!now.ok()) return now.status();
+    // Most who ask about a past moment mean what was true then; a plan
+    // entered afterwards is not in the ledger then on the recorded clock.
+    const std::string hint =
+        clock == v1::EFFECTIVE
+            ? ""
+            : absl::StrCat(" on the recorded clock (the ledger recorded it from ",
+                           absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                                            absl::FromUnixMicros(static_cast<int64_t>(
+                                                projections::Micros(now->created_at()))),
+                                            absl::UTCTimeZone()),
+                           "; for what was true then, ask on the effective clock)");
     return absl::NotFoundError(
-        absl::StrCat("plan ", plan_name, " did not exist yet at that moment",
+        absl::StrCat("plan ", plan_name, " did not exist yet at that moment", hint,
                      known_at == projections::kWholeLedger
                          ? ""
                          : absl::StrCat(" as the ledger stood at position ", known_at)));

@@ -51,6 +51,15 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
     // is now. The end of today (UTC) is allowed, as "as of today".
     const absl::Time end_of_today = absl::FromCivil(
         absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()) + 1, absl::UTCTimeZone());
+    // On the recorded clock the moment must have come too: what the ledger
+    // said at a later one is not known yet (a few seconds allowed for a
+    // client's clock ahead of ours).
+    if (request.clock() != v1::EFFECTIVE &&
+        moment > static_cast<uint64_t>(absl::ToUnixMicros(absl::Now() + absl::Seconds(5)))) {
+      return absl::InvalidArgumentError(
+          "as_of: after now; on the recorded clock a report says what the ledger said at a "
+          "moment that has come");
+    }
     if (moment >= static_cast<uint64_t>(absl::ToUnixMicros(end_of_today))) {
       return absl::InvalidArgumentError(absl::StrCat(
           "as_of: ",
