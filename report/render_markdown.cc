@@ -8,10 +8,19 @@
 namespace auditledger::report {
 namespace {
 
-// Running text: no raw HTML reaches a Markdown renderer. A lone '&' cannot
-// start a tag, so it stays readable.
+// Running text: no raw HTML reaches a Markdown renderer, and no text an
+// officer typed becomes a link, an image, code or emphasis in a published
+// report (CommonMark's backslash escapes). A lone '&' cannot start a tag,
+// so it stays readable.
 std::string Text(const std::string& text) {
-  return absl::StrReplaceAll(text, {{"<", "&lt;"}, {">", "&gt;"}});
+  return absl::StrReplaceAll(text, {{"<", "&lt;"},
+                                    {">", "&gt;"},
+                                    {"\\", "\\\\"},
+                                    {"`", "\\`"},
+                                    {"*", "\\*"},
+                                    {"_", "\\_"},
+                                    {"[", "\\["},
+                                    {"]", "\\]"}});
 }
 
 // A table cell: as Text, and no column or row breaks.

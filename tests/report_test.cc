@@ -442,7 +442,9 @@ TEST_F(ReportTest, HostileTextIsEscapedInHtmlAndNeutralisedInCsv) {
   run(action);
   run(testing::OpenPeriod("oxford-cpc-2023", "oct-2024", "<b>October</b>"));
   run(testing::RecordUpdate("plans/oxford-cpc-2023/recommendations/r1/actions/a1", kOct,
-                            "+44 7700 900000 @channel -1 " + hostile));
+                            "+44 7700 900000 @channel -1 " + hostile +
+                                " [click](http://evil) ![x](http://evil/x.png) *bold* _em_ "
+                                "`code` back\\slash"));
   run(testing::ClosePeriod(kOct));
 
   const std::string html = Render(v1::HTML).content();
@@ -461,6 +463,12 @@ TEST_F(ReportTest, HostileTextIsEscapedInHtmlAndNeutralisedInCsv) {
 
   const std::string md = Render(v1::MARKDOWN).content();
   EXPECT_EQ(md.find("<script"), std::string::npos);
+  // No link, image, emphasis or code from an officer's text.
+  EXPECT_NE(md.find("\\[click\\](http://evil) !\\[x\\](http://evil/x.png) \\*bold\\* "
+                    "\\_em\\_ \\`code\\` back\\\\slash"),
+            std::string::npos)
+      << md;
+  EXPECT_EQ(md.find("[click]("), std::string::npos);
 }
 
 TEST_F(ReportTest, HtmlRendersInARealBrowser) {
