@@ -418,6 +418,7 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
   RunResult dry = Ctl({"plan", "import", "--dry-run", kOxford});
   EXPECT_EQ(dry.exit_code, 0) << dry.err;
   EXPECT_NE(dry.err.find("nothing was recorded"), std::string::npos) << dry.err;
+  EXPECT_NE(dry.err.find("is already in the ledger"), std::string::npos) << dry.err;
   EXPECT_EQ(Head(), after_good);
 
   // A rebuild of all the models gives each one's digest.
@@ -425,6 +426,14 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
   nlohmann::json rebuilt = Json(Ctl({"-o", "json", "rebuild", "all"}));
   ASSERT_EQ(rebuilt["projections"].size(), 4u) << rebuilt.dump();
   EXPECT_EQ(rebuilt, before);
+  RunResult started = Ctl({"rebuild", "all", "--no-wait"});
+  EXPECT_EQ(started.exit_code, 0) << started.err;
+  EXPECT_NE(started.err.find("the rebuild of every model has started"), std::string::npos)
+      << started.err;
+  EXPECT_EQ(started.out, "");
+  // Queries wait for it, and find the same models.
+  EXPECT_EQ(Json(Ctl({"-o", "json", "plan", "show"}, kScrutinyToken))["name"],
+            "plans/oxford-cpc-2023");
 }
 
 TEST_F(LedgerctlTest, FailureClassesHaveTheirExitCodes) {

@@ -445,8 +445,17 @@ int PlanImportCommand(Client& client, const std::string& directory, bool dry_run
       "ledgerctl: %s: %d recommendations, %d actions, %d updates (%d commands)\n", plan.plan_name,
       plan.recommendations, plan.actions, plan.updates, plan.commands.size());
   if (dry_run) {
-    // The files alone were checked: the ledger's own rules (a plan that
-    // already exists, for one) are applied only when it is recorded.
+    // The files alone were checked: the ledger's own rules are applied only
+    // when it is recorded. One is cheap to foresee: a plan that exists.
+    v1::GetPlanRequest get;
+    get.set_name(plan.plan_name);
+    v1::PlanView existing;
+    const grpc::Status found = client.query().GetPlan(client.Context().get(), get, &existing);
+    if (found.ok()) {
+      std::cerr << "ledgerctl: dry run: " << plan.plan_name
+                << " is already in the ledger: importing the files it came from again appends "
+                   "nothing, and other files are refused\n";
+    }
     std::cerr << "ledgerctl: dry run: the files are well formed; nothing was recorded\n";
     return kOk;
   }
@@ -1336,6 +1345,15 @@ int Main(int argc, char** argv) {
       request.set_wait(!rebuild_no_wait);
       v1::ProjectionStatus status;
       Check(client.query().RebuildProjection(client.Context().get(), request, &status), c);
+      if (rebuild_name == "all" && rebuild_no_wait) {
+        if (f == Format::kJson) {
+          std::cout << ToJson(status);
+        } else {
+          std::cerr << "ledgerctl: the rebuild of every model has started; "
+                       "`ledgerctl projections` shows how far each has got\n";
+        }
+        return kOk;
+      }
       if (rebuild_name == "all" && !rebuild_no_wait) {
         // Each model, with its digest.
         v1::ListProjectionsResponse response;
