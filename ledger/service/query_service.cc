@@ -120,6 +120,18 @@ absl::StatusOr<projections::BlockEntry> ListCursor(const std::string& cursor) {
   return *entry;
 }
 
+// The records of the changes model's block that `it` is at, into `block`;
+// false once `it` is past the records.
+absl::StatusOr<bool> ChangeBlockAt(const rocksdb::Iterator& it, std::vector<v1::Change>* block) {
+  const std::optional<uint64_t> first = projections::ChangeBlockFirst(View(it.key()));
+  if (!first.has_value()) return false;
+  block->clear();
+  if (absl::Status s = projections::DecodeChangeBlock(*first, View(it.value()), block); !s.ok()) {
+    return s;
+  }
+  return true;
+}
+
 // The first position recorded at or after `micros`, or one past the last
 // when there is none. The recorded clock never goes back along the log and
 // every event has a record in the changes model, so a binary search over
@@ -135,15 +147,13 @@ absl::StatusOr<uint64_t> FirstRecordedAtOrAfter(ModelReader& reader, uint64_t mi
     it->SeekToLast();
   }
   if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
-  const std::optional<uint64_t> first =
-      it->Valid() ? projections::ChangeBlockFirst(View(it->key())) : std::nullopt;
-  if (!first.has_value()) return 1;  // no change yet
+  if (!it->Valid()) return 1;  // no change yet
   std::vector<v1::Change> block;
-  if (absl::Status s = projections::DecodeChangeBlock(*first, View(it->value()), &block); !s.ok()) {
-    return s;
-  }
+  absl::StatusOr<bool> read = ChangeBlockAt(*it, &block);
+  if (!read.ok()) return read.status();
+  if (!*read || block.empty()) return 1;
   uint64_t lo = 1;
-  uint64_t hi = *first + block.size();
+  uint64_t hi = block.back().position() + 1;
   // Each turn halves [lo, hi): at most 64 of them.
   for (int turns = 0; lo < hi; ++turns) {
     assert(turns < 64);
@@ -484,13 +494,9 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   bool more = true;
   // Each pass reads one block; a full page ends the scan before the next.
   for (it->Seek(projections::ChangeBlockKey(from)); it->Valid();) {
-    const std::optional<uint64_t> first = projections::ChangeBlockFirst(View(it->key()));
-    if (!first.has_value()) break;  // past the records
-    block.clear();
-    if (absl::Status s = projections::DecodeChangeBlock(*first, View(it->value()), &block);
-        !s.ok()) {
-      return ToGrpc(s);
-    }
+    absl::StatusOr<bool> read = ChangeBlockAt(*it, &block);
+    if (!read.ok()) return ToGrpc(read.status());
+    if (!*read) break;
     for (v1::Change& change : block) {
       if (change.position() < from) continue;
       const uint64_t position = change.position();
@@ -634,13 +640,9 @@ grpc::Status QueryServiceImpl::WatchChanges(grpc::ServerContext* context,
       std::vector<v1::Change> block;
       for (it->Seek(projections::ChangeBlockKey(next)); it->Valid() && batch.size() < 256;
            it->Next()) {
-        const std::optional<uint64_t> first = projections::ChangeBlockFirst(View(it->key()));
-        if (!first.has_value()) break;  // past the records
-        block.clear();
-        if (absl::Status s = projections::DecodeChangeBlock(*first, View(it->value()), &block);
-            !s.ok()) {
-          return ToGrpc(s);
-        }
+        absl::StatusOr<bool> read = ChangeBlockAt(*it, &block);
+        if (!read.ok()) return ToGrpc(read.status());
+        if (!*read) break;
         for (v1::Change& change : block) {
           if (change.position() < next) continue;
           next = change.position() + 1;
