@@ -63,7 +63,7 @@ void AppendTable(std::string* out, const std::vector<std::string>& header,
 }
 
 void AppendSection(std::string* out, const TableData& t) {
-  absl::StrAppend(out, "<h3>", E(t.title), "</h3>\n");
+  absl::StrAppend(out, "<h3>", E(t.title + t.note), "</h3>\n");
   if (t.rows.empty()) {
     absl::StrAppend(out, "<p>None.</p>\n");
     return;

@@ -48,7 +48,7 @@ void AppendTable(std::string* out, const std::vector<std::string>& header,
 }
 
 void AppendSection(std::string* out, const TableData& t) {
-  absl::StrAppend(out, "### ", Text(t.title), "\n\n");
+  absl::StrAppend(out, "### ", Text(t.title), t.note, "\n\n");
   if (t.rows.empty()) {
     absl::StrAppend(out, "None.\n\n");
     return;

@@ -78,11 +78,11 @@ std::string Short(const std::string& action_name) {
 }
 
 std::vector<TableData> ChangeTables(const ReportModel& m) {
-  TableData status{"Status changes", {"Action", "From", "To", "Reason"}, {}};
-  TableData targets{"Revised target dates", {"Action", "From", "To", "Reason"}, {}};
-  TableData amended{"Amended descriptions", {"Action", "Was", "Now"}, {}};
-  TableData added{"New actions", {"Action", "Description"}, {}};
-  TableData held{"Paused and stopped actions", {"Action", "Status", "Reason"}, {}};
+  TableData status{"Status changes", {"Action", "From", "To", "Reason"}, {}, {}};
+  TableData targets{"Revised target dates", {"Action", "From", "To", "Reason"}, {}, {}};
+  TableData amended{"Amended descriptions", {"Action", "Was", "Now"}, {}, {}};
+  TableData added{"New actions", {"Action", "Description"}, {}, {}};
+  TableData held{"Paused and stopped actions", {"Action", "Status", "Reason"}, {}, {}};
   for (const v1::ActionView& a : m.actions) {
     const std::string id = Short(a.name());
     auto before = m.previous.find(a.name());
@@ -121,9 +121,12 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
 std::vector<TableData> OverdueTables(const ReportModel& m) {
   TableData overdue{absl::StrCat("Overdue on ", absl::FormatCivilTime(m.day)),
                     {"Action", "Description", "Target date", "Status"},
+                    {},
                     {}};
-  TableData slipped{
-      "Slipped (target date revised)", {"Action", "Description", "Target date", "Revisions"}, {}};
+  TableData slipped{"Slipped (target date revised)",
+                    {"Action", "Description", "Target date", "Revisions"},
+                    {},
+                    {}};
   for (const v1::ActionView& a : m.actions) {
     if (a.overdue()) {
       overdue.rows.push_back(
@@ -140,13 +143,14 @@ std::vector<TableData> OverdueTables(const ReportModel& m) {
 TableData AuditTable(const ReportModel& m, const v1::ActionView& a,
                      const std::vector<v1::Change>& changes) {
   std::string title = absl::StrCat(Short(a.name()), ": ", a.description());
+  std::string note;
   if (auto left = m.audit_left_out.find(a.name()); left != m.audit_left_out.end()) {
-    absl::StrAppend(&title, " (the latest ", changes.size(), " changes; ", left->second,
-                    " earlier ones in this period are in `ledgerctl action timeline ",
-                    Short(a.name()), "`)");
+    note = absl::StrCat(" (the latest ", changes.size(), " changes; ", left->second,
+                        " earlier ones in this period are in `ledgerctl action timeline ",
+                        Short(a.name()), "`)");
   }
   TableData t{
-      title, {"Event", "Recorded (UTC)", "Effective", "Who", "What", "Change", "Reason"}, {}};
+      title, {"Event", "Recorded (UTC)", "Effective", "Who", "What", "Change", "Reason"}, {}, note};
   for (const v1::Change& c : changes) {
     std::string what = c.field();
     if (c.corrects() != 0) what = absl::StrCat("correction of event ", c.corrects(), ": ", what);

@@ -60,6 +60,9 @@ struct TableData {
   std::string title;
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
+  // Ours, after the title: Markdown as it stands (a command in backticks),
+  // where the title is text from the ledger and escaped.
+  std::string note;
 };
 
 // Status changes, revised targets, amended descriptions (when there are

@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 #include "clients/ledgerctl/csv_reader.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -374,6 +376,11 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
   EXPECT_EQ(contradicts.exit_code, 2) << contradicts.err;
   EXPECT_NE(contradicts.err.find("names a md file, but --format is csv"), std::string::npos)
       << contradicts.err;
+  // As of today on the recorded clock: as of now.
+  const std::string today =
+      absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()));
+  RunResult as_of_today = Ctl({"report", "--as-of", today, "--clock", "recorded"}, kScrutinyToken);
+  EXPECT_EQ(as_of_today.exit_code, 0) << as_of_today.err;
   RunResult to_stdout = Ctl({"report", "--period", "oct-2024", "-o", "-"}, kScrutinyToken);
   EXPECT_EQ(to_stdout.exit_code, 0) << to_stdout.err;
   EXPECT_NE(to_stdout.out.find("October 2024"), std::string::npos);

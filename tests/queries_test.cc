@@ -916,6 +916,16 @@ TEST_F(QueriesTest, AChangeBackDatedBehindALaterOneComesWithAWarning) {
   EXPECT_NE(in_closed.warnings(0).find(absl::StrCat("the report of ", kApr, " (closed")),
             std::string::npos)
       << in_closed.warnings(0);
+  // An action added as of the very moment a period closed is in its report.
+  v1::Command added = testing::AddAction("plans/oxford/recommendations/r2", "a2", "", "");
+  Effective(added, 2024, 4, 30);
+  v1::ExecuteCommandsRequest add;
+  *add.add_commands() = added;
+  ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), add, &response).ok());
+  ASSERT_EQ(response.warnings_size(), 1);
+  EXPECT_NE(response.warnings(0).find(absl::StrCat("the report of ", kApr, " (closed")),
+            std::string::npos)
+      << response.warnings(0);
 }
 
 TEST_F(QueriesTest, NothingTakesEffectBeforeWhatItChangesExisted) {

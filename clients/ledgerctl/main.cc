@@ -1211,6 +1211,15 @@ int Main(int argc, char** argv) {
       } else {
         *request.mutable_as_of() = ParseMoment("--as-of", report_as_of, true);
         request.set_clock(parse_clock());
+        // Today, on the recorded clock, is as far as the ledger has got: now,
+        // not the end of the day, which has not come.
+        absl::CivilDay day;
+        const int64_t now_s = absl::ToUnixSeconds(absl::Now());
+        if (request.clock() == v1::RECORDED && absl::ParseCivilTime(report_as_of, &day) &&
+            request.as_of().seconds() > now_s) {
+          request.mutable_as_of()->set_seconds(now_s);
+          request.mutable_as_of()->set_nanos(0);
+        }
       }
       if (report_format == "md" || report_format == "markdown") {
         request.set_format(v1::MARKDOWN);

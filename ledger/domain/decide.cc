@@ -519,71 +519,50 @@ absl::StatusOr<v1::Event> DecideClosePeriod(const StateTxn& txn, const v1::Close
   return event;
 }
 
-// A correction must change what its event says: not to what the event
-// says already (as first recorded, or as last corrected when it is the one
-// that set the value now), and a status change not into one from a status
-// to itself.
-absl::Status CheckCorrectionChangesSomething(const ActionEntity& action, const v1::Event& original,
+// A correction must change what its event says now. That is known for the
+// event that set a field's value now (its value, as corrected if it was);
+// an older event's own corrections are not kept, so one of those is let
+// through. Correcting back to what an event first said is a change when it
+// was corrected since.
+absl::Status CheckCorrectionChangesSomething(const ActionEntity& action,
                                              const v1::EventCorrected& correction,
                                              const DecideContext& ctx) {
   const uint64_t target = correction.corrected_position();
-  // `as`: how it says it ("" as first recorded).
-  auto already = [&](absl::string_view field, absl::string_view as) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        field, ": ", EventName(target), " already says this", as, "; nothing to correct"));
+  auto already = [&](absl::string_view field) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(field, ": ", EventName(target), " already says this; nothing to correct"));
   };
   switch (correction.replacement_case()) {
-    case v1::EventCorrected::kNarrative: {
-      if (original.update_recorded().narrative() == correction.narrative()) {
-        return already("narrative", "");
-      }
+    case v1::EventCorrected::kNarrative:
       for (const NarrativeMark& mark : action.narratives) {
-        if (mark.position != target || mark.corrected_by == 0 ||
-            mark.text_hash != NarrativeHash(correction.narrative())) {
+        if (mark.position != target || mark.text_hash != NarrativeHash(correction.narrative())) {
           continue;
         }
-        absl::StatusOr<v1::Event> by = ctx.lookup(mark.corrected_by);
+        // Equal hashes, confirmed against the text it says now.
+        const uint64_t says = mark.corrected_by != 0 ? mark.corrected_by : mark.position;
+        absl::StatusOr<v1::Event> by = ctx.lookup(says);
         if (!by.ok()) return by.status();
-        if (by->event_corrected().narrative() == correction.narrative()) {
-          return already("narrative",
-                         absl::StrCat(" (as corrected by ", EventName(mark.corrected_by), ")"));
-        }
+        const std::string& text = by->has_event_corrected() ? by->event_corrected().narrative()
+                                                            : by->update_recorded().narrative();
+        if (text == correction.narrative()) return already("narrative");
       }
       break;
-    }
-    case v1::EventCorrected::kTargetDate: {
-      const v1::TargetDate& was = original.has_action_added()
-                                      ? original.action_added().target_date()
-                                      : original.target_date_revised().to();
-      if (SameTargetDate(was, correction.target_date())) return already("target_date", "");
+    case v1::EventCorrected::kTargetDate:
       if (action.target_date_position == target &&
           SameTargetDate(action.target_date, correction.target_date())) {
-        return already("target_date", " (as corrected)");
+        return already("target_date");
       }
       break;
-    }
-    case v1::EventCorrected::kDescription: {
-      const std::string& was = original.has_action_added() ? original.action_added().description()
-                                                           : original.description_amended().to();
-      if (was == correction.description()) return already("description", "");
+    case v1::EventCorrected::kDescription:
       if (action.description_position == target && action.description == correction.description()) {
-        return already("description", " (as corrected)");
+        return already("description");
       }
       break;
-    }
-    case v1::EventCorrected::kStatus: {
-      const v1::ActionStatusChanged& change = original.status_changed();
-      if (change.to() == correction.status()) return already("status", "");
+    case v1::EventCorrected::kStatus:
       if (action.status_position == target && action.status == correction.status()) {
-        return already("status", " (as corrected)");
-      }
-      if (change.from() == correction.status()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "status: ", EventName(target), " changed the status from ", StatusName(change.from()),
-            "; corrected to ", StatusName(correction.status()), " it would change nothing"));
+        return already("status");
       }
       break;
-    }
     case v1::EventCorrected::REPLACEMENT_NOT_SET:
       break;
   }
@@ -675,12 +654,11 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn, const v1::CorrectEv
   const std::string& stream = original->stream();
   absl::StatusOr<const ActionEntity*> action = FindWritableAction(txn, ctx, "event", stream);
   if (!action.ok()) return action.status();
-  if (absl::Status s = CheckCorrectionChangesSomething(**action, *original, *corrected, ctx);
-      !s.ok()) {
-    return s;
-  }
   if (absl::Status s = CheckVersion(req, stream, (*action)->version); !s.ok()) return s;
   if (absl::Status s = RejectIfStopped(stream, **action, "correct its events"); !s.ok()) return s;
+  if (absl::Status s = CheckCorrectionChangesSomething(**action, *corrected, ctx); !s.ok()) {
+    return s;
+  }
   event.set_stream(stream);
   event.set_version((*action)->version + 1);
   return event;
@@ -792,15 +770,20 @@ absl::Status CheckClosesAfterItsUpdates(const StateTxn& txn, const v1::Event& ev
 }  // namespace
 
 std::optional<std::string> InClosedPeriods(const StateTxn& txn, const v1::Event& event) {
-  if (!event.has_effective_at() || txn.actions.Find(event.stream()) == nullptr) return std::nullopt;
+  if (!event.has_effective_at()) return std::nullopt;
+  // What a period's report shows: its actions (a new one too) and their
+  // recommendations.
   absl::StatusOr<ResourceName> name = ParseName("stream", event.stream());
-  if (!name.ok()) return std::nullopt;
+  if (!name.ok() || (name->kind != Kind::kAction && name->kind != Kind::kRecommendation)) {
+    return std::nullopt;
+  }
   const PlanEntity* plan = txn.plans.Find(name->PlanName());
   if (plan == nullptr) return std::nullopt;
   const uint64_t effective = Micros(event.effective_at());
   std::vector<std::string> periods;
   for (const PlanEntity::Closed& closed : plan->closed) {
-    if (effective < closed.closed_us) {
+    // A report as of its period's close holds what took effect at the close.
+    if (effective <= closed.closed_us) {
       periods.push_back(absl::StrCat(closed.period, " (closed ", UtcText(closed.closed_us),
                                      "; as published: --position ", closed.position, ")"));
     }

@@ -229,8 +229,10 @@ absl::StatusOr<v1::PlanSnapshot> SnapshotOf(ModelReader& reader, const std::stri
     if (!now.ok()) return now.status();
     // Most who ask about a past moment mean what was true then; a plan
     // entered afterwards is not in the ledger then on the recorded clock.
+    const bool recorded_later = projections::Micros(now->created_at()) > micros &&
+                                projections::Micros(now->created_effective()) <= micros;
     const std::string hint =
-        clock == v1::EFFECTIVE
+        clock == v1::EFFECTIVE || !recorded_later
             ? ""
             : absl::StrCat(" on the recorded clock (the ledger recorded it from ",
                            absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
