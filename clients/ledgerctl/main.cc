@@ -1213,12 +1213,15 @@ int Main(int argc, char** argv) {
         request.set_clock(parse_clock());
         // Today, on the recorded clock, is as far as the ledger has got: now,
         // not the end of the day, which has not come.
+        // To the microsecond: a plan recorded within this second is there.
         absl::CivilDay day;
-        const int64_t now_s = absl::ToUnixSeconds(absl::Now());
+        const absl::Time now = absl::Now();
+        const int64_t now_s = absl::ToUnixSeconds(now);
         if (request.clock() == v1::RECORDED && absl::ParseCivilTime(report_as_of, &day) &&
             request.as_of().seconds() > now_s) {
           request.mutable_as_of()->set_seconds(now_s);
-          request.mutable_as_of()->set_nanos(0);
+          request.mutable_as_of()->set_nanos(static_cast<int32_t>(
+              absl::ToInt64Microseconds(now - absl::FromUnixSeconds(now_s)) * 1000));
         }
       }
       if (report_format == "md" || report_format == "markdown") {
