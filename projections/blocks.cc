@@ -248,14 +248,15 @@ absl::StatusOr<bool> FindInChangeBlock(absl::string_view value, uint64_t positio
 
 absl::Status ChangeBlocks::Prepare(ProjectionTxn& txn, uint64_t position) {
   const uint64_t first = FirstOfBlock(position);
+  auto out_of_place = [position] {
+    return absl::DataLossError(absl::StrCat("changes model: position ", position,
+                                            " does not follow the records it holds"));
+  };
   if (first_ == first && first_ + count_ == position) return absl::OkStatus();
   if (first_ != first && position == first) {
     // A new block, after the full one before it: the one in memory, or for
     // a writer that has none, the one the model holds.
-    if (first_ != 0 && first_ + count_ != position) {
-      return absl::DataLossError(absl::StrCat("changes model: position ", position,
-                                              " does not follow the records it holds"));
-    }
+    if (first_ != 0 && first_ + count_ != position) return out_of_place();
     if (first_ == 0 && position > 1) {
       absl::StatusOr<std::optional<std::string>> before = txn.Get(ChangeBlockKey(position - 1));
       if (!before.ok()) return before.status();
@@ -279,10 +280,7 @@ absl::Status ChangeBlocks::Prepare(ProjectionTxn& txn, uint64_t position) {
     dirty_ = false;
     return absl::OkStatus();
   }
-  if (first_ == first || dirty_) {
-    return absl::DataLossError(absl::StrCat("changes model: position ", position,
-                                            " does not follow the records it holds"));
-  }
+  if (first_ == first || dirty_) return out_of_place();
   absl::StatusOr<std::optional<std::string>> stored = txn.Get(ChangeBlockKey(position));
   if (!stored.ok()) return stored.status();
   std::vector<v1::Change> records;
@@ -353,7 +351,7 @@ absl::Status ChangeBlocks::Replace(ProjectionTxn& txn, uint64_t position,
 
 void ChangeBlocks::Flush(ProjectionTxn& txn) {
   if (!dirty_) return;
-  txn.Put(absl::StrCat("p", BigEndian64(first_)), value_);
+  txn.Put(ChangeBlockKey(first_), value_);
   dirty_ = false;
 }
 

@@ -330,8 +330,6 @@ Table ActionsTable(const google::protobuf::RepeatedPtrField<v1::ActionView>& act
   return t;
 }
 
-// A --note's narrative: the text, or stdin for '-', without the newline
-// that ends a here-document; empty is a usage error.
 // The read models' states; digests as the first 16 hex digits (JSON gives
 // them whole, in base64 as protobuf's JSON does for bytes).
 Table ProjectionsTable(const v1::ListProjectionsResponse& response) {
@@ -364,21 +362,24 @@ void CheckUtf8(const CLI::App& app) {
   }
 }
 
-// Text read from a file or stdin for `flag`.
-void CheckUtf8Text(const std::string& flag, const std::string& text) {
+// Text read from a file or stdin for `flag`: UTF-8, and without a byte
+// order mark (as editors on Windows write), which is not text.
+std::string ReadText(const std::string& flag, std::string text) {
   if (std::string problem = Utf8Problem(text); !problem.empty()) {
     Fail(kInvalid, absl::StrCat(flag, ": ", problem));
   }
+  if (absl::StartsWith(text, "\xef\xbb\xbf")) text.erase(0, 3);
+  return text;
 }
 
+// A --note's narrative: the text, or stdin for '-', without the newline
+// that ends a here-document; empty is a usage error.
 std::string Narrative(const std::string& note) {
   std::string text = note;
   if (note == "-") {
     std::stringstream in;
     in << std::cin.rdbuf();
-    text = in.str();
-    CheckUtf8Text("--note -", text);
-    if (absl::StartsWith(text, "\xef\xbb\xbf")) text.erase(0, 3);  // a byte order mark
+    text = ReadText("--note -", in.str());
   }
   absl::StripTrailingAsciiWhitespace(&text);
   if (absl::StripAsciiWhitespace(text).empty()) {
@@ -814,10 +815,7 @@ int Main(int argc, char** argv) {
         if (!in) Fail(kUsage, absl::StrCat("--note-file: ", note_file, " cannot be read"));
         std::stringstream text;
         text << in.rdbuf();
-        note = text.str();
-        CheckUtf8Text("--note-file", note);
-        // A byte order mark, as editors on Windows write, is not text.
-        if (absl::StartsWith(note, "\xef\xbb\xbf")) note.erase(0, 3);
+        note = ReadText("--note-file", text.str());
         absl::StripTrailingAsciiWhitespace(&note);
         if (absl::StripAsciiWhitespace(note).empty()) {
           Fail(kUsage, absl::StrCat("--note-file: ", note_file, " is empty"));

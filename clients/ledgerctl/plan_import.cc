@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -106,14 +107,19 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
     return out;
   }
   // A key misspelt would otherwise leave out what it was meant to give.
-  static const char* const kKeys[] = {"plan_id", "title",   "council", "description",
-                                      "adopted", "periods", "actions", "recommendations"};
-  for (const auto& [key, value] : m.items()) {
-    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
-      error(absl::StrCat(manifest_path, ": \"", key, "\": not a key of a plan manifest (",
-                         absl::StrJoin(kKeys, ", "), ")"));
+  auto known_keys = [&](const nlohmann::json& object, const std::vector<std::string>& keys,
+                        const std::string& where, const char* what) {
+    for (const auto& [key, value] : object.items()) {
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        error(absl::StrCat(where, ": \"", key, "\": not a key of ", what, " (",
+                           absl::StrJoin(keys, ", "), ")"));
+      }
     }
-  }
+  };
+  known_keys(m,
+             {"plan_id", "title", "council", "description", "adopted", "periods", "actions",
+              "recommendations"},
+             manifest_path, "a plan manifest");
   auto str = [&](const char* key, bool required) -> std::string {
     if (!m.contains(key) || !m[key].is_string()) {
       if (required) error(absl::StrCat(manifest_path, ": \"", key, "\": required string"));
@@ -143,16 +149,7 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
     for (const auto& p : m["periods"]) {
       const std::string where = absl::StrCat(manifest_path, ": periods[", i++, "]");
       Period period;
-      if (p.is_object()) {
-        static const char* const kPeriodKeys[] = {"id", "title", "opened", "closed"};
-        for (const auto& [key, value] : p.items()) {
-          if (std::find(std::begin(kPeriodKeys), std::end(kPeriodKeys), key) ==
-              std::end(kPeriodKeys)) {
-            error(absl::StrCat(where, ": \"", key, "\": not a key of a period (",
-                               absl::StrJoin(kPeriodKeys, ", "), ")"));
-          }
-        }
-      }
+      if (p.is_object()) known_keys(p, {"id", "title", "opened", "closed"}, where, "a period");
       if (!p.is_object() || !p.contains("id") || !p["id"].is_string() || !p.contains("title") ||
           !p["title"].is_string() || !p.contains("opened") || !p["opened"].is_string()) {
         error(absl::StrCat(where, ": needs string fields id, title, opened"));

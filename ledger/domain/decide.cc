@@ -339,6 +339,18 @@ absl::StatusOr<v1::Event> DecideChangeStatus(const StateTxn& txn,
   return event;
 }
 
+// Whether the narrative `mark` stands for is `text` now: equal hashes are
+// confirmed against the text in the log, the update's or its correction's.
+absl::StatusOr<bool> SaysNow(const NarrativeMark& mark, const std::string& text,
+                             const DecideContext& ctx) {
+  if (mark.text_hash != NarrativeHash(text)) return false;
+  absl::StatusOr<v1::Event> setting =
+      ctx.lookup(mark.corrected_by != 0 ? mark.corrected_by : mark.position);
+  if (!setting.ok()) return setting.status();
+  return (setting->has_event_corrected() ? setting->event_corrected().narrative()
+                                         : setting->update_recorded().narrative()) == text;
+}
+
 absl::StatusOr<v1::Event> DecideRecordUpdate(const StateTxn& txn,
                                              const v1::RecordUpdateRequest& req,
                                              const DecideContext& ctx) {
@@ -371,17 +383,14 @@ absl::StatusOr<v1::Event> DecideRecordUpdate(const StateTxn& txn,
   // as a status set to what it is would be. Equal hashes are confirmed
   // against the text in the log.
   for (const NarrativeMark& mark : (*action)->narratives) {
-    if (mark.period != req.period() || mark.text_hash != NarrativeHash(req.narrative())) continue;
-    const uint64_t set_by = mark.corrected_by != 0 ? mark.corrected_by : mark.position;
-    absl::StatusOr<v1::Event> setting = ctx.lookup(set_by);
-    if (!setting.ok()) return setting.status();
-    const std::string& text = setting->has_event_corrected()
-                                  ? setting->event_corrected().narrative()
-                                  : setting->update_recorded().narrative();
-    if (text == req.narrative()) {
+    if (mark.period != req.period()) continue;
+    absl::StatusOr<bool> same = SaysNow(mark, req.narrative(), ctx);
+    if (!same.ok()) return same.status();
+    if (*same) {
       return absl::FailedPreconditionError(
           absl::StrCat("narrative: ", req.name(), " already has this narrative for ", req.period(),
-                       " (", EventName(set_by), "); nothing to record"));
+                       " (", EventName(mark.corrected_by != 0 ? mark.corrected_by : mark.position),
+                       "); nothing to record"));
     }
   }
   event.set_stream(req.name());
@@ -535,16 +544,10 @@ absl::Status CheckCorrectionChangesSomething(const ActionEntity& action,
   switch (correction.replacement_case()) {
     case v1::EventCorrected::kNarrative:
       for (const NarrativeMark& mark : action.narratives) {
-        if (mark.position != target || mark.text_hash != NarrativeHash(correction.narrative())) {
-          continue;
-        }
-        // Equal hashes, confirmed against the text it says now.
-        const uint64_t says = mark.corrected_by != 0 ? mark.corrected_by : mark.position;
-        absl::StatusOr<v1::Event> by = ctx.lookup(says);
-        if (!by.ok()) return by.status();
-        const std::string& text = by->has_event_corrected() ? by->event_corrected().narrative()
-                                                            : by->update_recorded().narrative();
-        if (text == correction.narrative()) return already("narrative");
+        if (mark.position != target) continue;
+        absl::StatusOr<bool> same = SaysNow(mark, correction.narrative(), ctx);
+        if (!same.ok()) return same.status();
+        if (*same) return already("narrative");
       }
       break;
     case v1::EventCorrected::kTargetDate:

@@ -88,12 +88,11 @@ void StateTxn::Apply(const v1::Event& event) {
       mark->corrected_by = 0;
       // Stored events come from disk: a period the log never opened is not
       // made up here.
-      const std::string& period_name = event.update_recorded().period();
-      const PeriodEntity* found = periods.Find(period_name);
+      const PeriodEntity* found = periods.Find(period);
       if (found != nullptr && effective >= found->last_update_us) {
-        PeriodEntity& period = periods.Mutable(period_name);
-        period.last_update_us = effective;
-        period.last_update_position = position;
+        PeriodEntity& entity = periods.Mutable(period);
+        entity.last_update_us = effective;
+        entity.last_update_position = position;
       }
       break;
     }

@@ -335,8 +335,7 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     for (std::optional<std::string> warning :
          {domain::BehindALaterChange(txn, *event), domain::InClosedPeriods(txn, *event)}) {
       if (!warning.has_value()) continue;
-      warnings.push_back(p.commands.size() > 1 ? absl::StrCat("commands[", i, "]: ", *warning)
-                                               : *std::move(warning));
+      warnings.push_back(p.commands.size() > 1 ? InCommand(i, *warning) : *std::move(warning));
     }
     // Commands of a batch carry the batch's request id.
     if (event->request_id().empty()) event->set_request_id(p.request_id);

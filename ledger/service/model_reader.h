@@ -62,12 +62,12 @@ class ModelReader {
   rocksdb::ReadOptions options_;
   // Released before the snapshot.
   absl::flat_hash_map<std::string, std::unique_ptr<rocksdb::Iterator>> reused_;
-  // ReadStored's: the log at `events_at_` (0: not at an event it read), and
-  // the position last read well (0: none, or the iterator's read failed).
   // GetStoredChange's: the block it read last (lists often name the changes
   // of one block in turn), keyed by its first position (0: none).
   uint64_t change_block_ = 0;
   std::optional<std::string> change_block_value_;
+  // ReadStored's: the log at `events_at_` (0: not at an event it read), and
+  // the position last read well (0: none, or the iterator's read failed).
   std::unique_ptr<rocksdb::Iterator> events_;
   uint64_t events_at_ = 0;
   uint64_t last_read_ = 0;
