@@ -134,6 +134,8 @@ void ProjectionRunner::StartThread(Thread& thread) {
 
 void ProjectionRunner::StopThread(Thread& thread) {
   thread.stop = true;
+  // Not left to its wait's timeout: a rebuild stops the threads one by one.
+  log_->WakeWaiters();
   if (thread.thread.joinable()) thread.thread.join();
 }
 
@@ -186,10 +188,10 @@ void ProjectionRunner::Run(Thread* thread) {
           lane.batch = std::make_unique<rocksdb::WriteBatch>();
         }
       }
-      // Woken by the next append, also while the server shuts down; the
-      // timeout bounds how long a stop request waits.
+      // Woken by the next append, also while the server shuts down, and by
+      // a stop request (StopThread); the timeout bounds the wait anyway.
       log_->WaitForPosition(next, absl::Now() + absl::Milliseconds(200),
-                            /*wake_on_close=*/false);
+                            /*wake_on_close=*/false, &thread->stop);
       continue;
     }
     Step(lanes, low, read, logged);

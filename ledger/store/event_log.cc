@@ -461,13 +461,20 @@ absl::StatusOr<std::optional<std::string>> EventLog::GetRequest(absl::string_vie
   return value;
 }
 
-bool EventLog::WaitForPosition(uint64_t position, absl::Time deadline, bool wake_on_close) const {
+bool EventLog::WaitForPosition(uint64_t position, absl::Time deadline, bool wake_on_close,
+                               const std::atomic<bool>* cancel) const {
   absl::MutexLock lock(&mu_);
-  auto reached = [this, position, wake_on_close]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return head_position_.load() >= position || (wake_on_close && closing_);
+  auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return head_position_.load() >= position || (wake_on_close && closing_) ||
+           (cancel != nullptr && cancel->load());
   };
   mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
   return head_position_.load() >= position;
+}
+
+void EventLog::WakeWaiters() const {
+  // Releasing the mutex has every waiter evaluate its condition again.
+  absl::MutexLock lock(&mu_);
 }
 
 void EventLog::BeginClose() {

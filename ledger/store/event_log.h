@@ -146,11 +146,15 @@ class EventLog {
   // The stored value for an idempotency key, if any.
   absl::StatusOr<std::optional<std::string>> GetRequest(absl::string_view key) const;
 
-  // Blocks until head_position() >= position, the deadline passes or (with
-  // `wake_on_close`) the log is closing. Returns whether the position was
-  // reached. The read models pass false: commands in flight still complete
-  // while the server shuts down, and the models follow them.
-  bool WaitForPosition(uint64_t position, absl::Time deadline, bool wake_on_close = true) const;
+  // Blocks until head_position() >= position, the deadline passes, (with
+  // `wake_on_close`) the log is closing, or `*cancel` is true when a
+  // WakeWaiters() call comes. Returns whether the position was reached. The
+  // read models pass false: commands in flight still complete while the
+  // server shuts down, and the models follow them.
+  bool WaitForPosition(uint64_t position, absl::Time deadline, bool wake_on_close = true,
+                       const std::atomic<bool>* cancel = nullptr) const;
+  // Has every waiter look at its `cancel` again (set it first).
+  void WakeWaiters() const;
   // Wakes every waiter; later waits return at once.
   void BeginClose();
   bool closing() const;
