@@ -200,16 +200,12 @@ void ProjectionRunner::Run(Thread* thread) {
 
 void ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t low, ReadAhead& read,
                             v1::LoggedEvent& logged) {
-  bool with_hash = false;
-  bool with_event = false;
   for (Lane& lane : lanes) {
     if (lane.failed) continue;
     lane.batch->Clear();  // keeps its capacity
     lane.txn.emplace(log_->db(), lane.worker->cf, lane.batch.get());
     lane.position = lane.worker->position;
     lane.used = 0;
-    with_hash = with_hash || lane.worker->projection->NeedsHash();
-    with_event = with_event || lane.worker->projection->NeedsEvent();
   }
   // What was read ahead follows the lowest lane, unless that one failed.
   if (read.next < read.events.size() && read.events[read.next].position != low + 1) {
@@ -262,8 +258,16 @@ void ProjectionRunner::Step(std::vector<Lane>& lanes, uint64_t low, ReadAhead& r
       }
     }
     const store::EventLog::StoredEvent& stored = read.events[read.next];
-    // Decoding the whole event is most of the work of a projection that
-    // only hashes it.
+    // Only what the lanes that apply it need: decoding the whole event is
+    // most of the work of a projection that only hashes it, and a lane
+    // already past it (while another of its thread is rebuilt) needs nothing.
+    bool with_hash = false;
+    bool with_event = false;
+    for (const Lane& lane : lanes) {
+      if (!applies(lane, position + 1)) continue;
+      with_hash = with_hash || lane.worker->projection->NeedsHash();
+      with_event = with_event || lane.worker->projection->NeedsEvent();
+    }
     absl::Status decoded = with_event ? log_->DecodeInto(stored, with_hash, &logged)
                                       : log_->DecodeHeaderInto(stored, with_hash, &logged);
     if (!decoded.ok()) {
