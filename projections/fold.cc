@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "ledger/domain/decide.h"
 #include "ledger/domain/target_date.h"
 
@@ -308,7 +309,14 @@ void DescribeChangeInto(const v1::Event& event, const v1::ActionView* before,
     case v1::Event::kActionAdded: {
       const auto& added = event.action_added();
       change.set_field("action");
-      change.set_after(added.description());
+      // What it was adopted with, as each later change says before and after.
+      std::vector<std::string> details;
+      if (domain::IsSet(added.target_date())) {
+        details.push_back(absl::StrCat("target ", domain::FormatTargetDate(added.target_date())));
+      }
+      if (!added.owner().empty()) details.push_back(absl::StrCat("owner ", added.owner()));
+      details.push_back(StatusText(added.status()));
+      change.set_after(absl::StrCat(added.description(), " (", absl::StrJoin(details, ", "), ")"));
       break;
     }
     case v1::Event::kStatusChanged:

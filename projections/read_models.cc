@@ -75,8 +75,9 @@ class ChangesProjection final : public Projection {
   // 'a', 'y' and 't' in blocks of entries (projections/blocks.h). 7: a full
   // block keyed by its last entry. 8: 'v' holds narrative marks alone. 9: a
   // narrative update holds only what its event does not say.
-  // 10: records in blocks of kChangesPerBlock.
-  uint64_t layout() const override { return 10; }
+  // 10: records in blocks of kChangesPerBlock. 11: an action's creation
+  // says the target, owner and status it was added with.
+  uint64_t layout() const override { return 11; }
 
   // A correction rewrites the change it corrects, which its step reads back
   // from the model: that change must be committed, not one of the step's

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -210,6 +211,13 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
   EXPECT_EQ(changes[changes.size() - 1]["type"], "update_recorded");
   EXPECT_EQ(changes[changes.size() - 1]["actor"], "jsmith");
   EXPECT_EQ(changes[changes.size() - 2]["after"], "COMPLETE");
+  // The creation says what the action was adopted with.
+  nlohmann::json a10 = Json(Ctl({"-o", "json", "action", "timeline", "r1/a10"}, kScrutinyToken));
+  ASSERT_FALSE(a10["changes"].empty());
+  EXPECT_EQ(a10["changes"][0]["type"], "action_added");
+  EXPECT_TRUE(absl::EndsWith(a10["changes"][0]["after"].get<std::string>(),
+                             "(target March 2025, Not started)"))
+      << a10["changes"][0]["after"];
 
   nlohmann::json by_officer =
       Json(Ctl({"-o", "json", "changes", "--actor", "jsmith"}, kScrutinyToken));
