@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "auditledger/v1/query_service.grpc.pb.h"
@@ -955,6 +956,44 @@ TEST_F(QueriesTest, NothingTakesEffectBeforeWhatItChangesExisted) {
   // The day it was created is allowed.
   head_ = DoAt(kOfficerToken, testing::ChangeStatus(kA1, v1::COMPLETE), 2023, 12, 1);
   EXPECT_EQ(Head().position(), head_);
+}
+
+// A target date before the plan began (2023-12-01 in Script), an added
+// action's, a revision's or a correction's, is recorded with a warning; the
+// plan's first month is not, for a month target holds to its end.
+TEST_F(QueriesTest, ATargetDateBeforeThePlanBeganIsWarnedOf) {
+  Script();
+  auto warned = [&](v1::Command command) {
+    v1::ExecuteCommandsRequest request;
+    *request.add_commands() = std::move(command);
+    v1::CommandResponse response;
+    grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> warnings(response.warnings().begin(), response.warnings().end());
+    return warnings;
+  };
+  const std::string said =
+      ": target date November 2023 is before plans/oxford began (2023-12-01), so the action "
+      "is overdue from its start";
+  // (A correction of an event from before a period closed is warned of as
+  // well.)
+  auto one = [&](const std::vector<std::string>& warnings, const std::string& stream) {
+    EXPECT_EQ(
+        std::count_if(warnings.begin(), warnings.end(),
+                      [&](const std::string& w) { return absl::StartsWith(w, stream + said); }),
+        1)
+        << absl::StrJoin(warnings, "\n");
+  };
+  one(warned(testing::AddAction("plans/oxford/recommendations/r2", "a9", "November 2023")),
+      "plans/oxford/recommendations/r2/actions/a9");
+  one(warned(testing::ReviseTarget(kA1, "2023-11", "Typed the wrong year")), kA1);
+  v1::Command correct;
+  correct.mutable_correct_event()->set_event("events/5");
+  correct.mutable_correct_event()->set_target_date("November 2023");
+  correct.mutable_correct_event()->set_reason("Wrong year");
+  one(warned(correct), "plans/oxford/recommendations/r1/actions/a2");
+  EXPECT_TRUE(warned(testing::AddAction("plans/oxford/recommendations/r2", "a10", "December 2023"))
+                  .empty());
 }
 
 // A period closed as of a day cannot leave out an update filed in it that

@@ -7,6 +7,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "ledger/domain/limits.h"
 #include "ledger/domain/names.h"
 #include "ledger/domain/target_date.h"
@@ -842,6 +844,28 @@ std::optional<std::string> BehindALaterChange(const StateTxn& txn, const v1::Eve
                       "say, correct ",
                       EventName(setter->position),
                       " instead, or record this change without a back-date");
+}
+
+std::optional<std::string> TargetBeforePlanBegan(const StateTxn& txn, const v1::Event& event) {
+  const v1::TargetDate* date = nullptr;
+  if (event.has_action_added()) date = &event.action_added().target_date();
+  if (event.has_target_date_revised()) date = &event.target_date_revised().to();
+  if (event.has_event_corrected() && event.event_corrected().has_target_date()) {
+    date = &event.event_corrected().target_date();
+  }
+  if (date == nullptr || !IsSet(*date)) return std::nullopt;
+  absl::StatusOr<ResourceName> name = ParseName("stream", event.stream());
+  if (!name.ok()) return std::nullopt;
+  const std::string plan = name->PlanName();
+  const PlanEntity* entity = txn.plans.Find(plan);
+  if (entity == nullptr) return std::nullopt;
+  const absl::CivilDay began = absl::ToCivilDay(
+      absl::FromUnixMicros(static_cast<int64_t>(entity->since_us)), absl::UTCTimeZone());
+  if (DueDay(*date) >= began) return std::nullopt;
+  return absl::StrCat(event.stream(), ": target date ", FormatTargetDate(*date), " is before ",
+                      plan, " began (", absl::FormatCivilTime(began),
+                      "), so the action is overdue from its start; if the year is mistyped, "
+                      "revise the target date or correct this event");
 }
 
 namespace {

@@ -54,6 +54,10 @@ std::optional<std::string> BehindALaterChange(const StateTxn& txn, const v1::Eve
 // reports, produced again, show it; as published they are had again at the
 // position of their close. None otherwise.
 std::optional<std::string> InClosedPeriods(const StateTxn& txn, const v1::Event& event);
+// Advice on a target date (an added action's, a revision's, a correction's)
+// that falls before its plan began on the effective clock: most likely a
+// mistyped year, or a plan recorded without the date it was adopted.
+std::optional<std::string> TargetBeforePlanBegan(const StateTxn& txn, const v1::Event& event);
 
 // The checks on a request that need no state (field formats and limits).
 // Decide runs them too; exposed for the batch check of ExecuteCommands.

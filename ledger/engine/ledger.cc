@@ -333,7 +333,8 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
       return;
     }
     for (std::optional<std::string> warning :
-         {domain::BehindALaterChange(txn, *event), domain::InClosedPeriods(txn, *event)}) {
+         {domain::BehindALaterChange(txn, *event), domain::InClosedPeriods(txn, *event),
+          domain::TargetBeforePlanBegan(txn, *event)}) {
       if (!warning.has_value()) continue;
       warnings.push_back(p.commands.size() > 1 ? InCommand(i, *warning) : *std::move(warning));
     }
