@@ -205,7 +205,10 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
           }
           break;
         case v1::EventCorrected::kStatus:
-          if (view->status_position() == target) view->set_status(c.status());
+          if (view->status_position() == target) {
+            view->set_status(c.status());
+            view->set_status_reason(event.reason());
+          }
           break;
         case v1::EventCorrected::REPLACEMENT_NOT_SET:
           break;

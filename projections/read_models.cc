@@ -34,6 +34,8 @@ constexpr size_t kMaxCachedViews = 100'000;
 class CurrentProjection final : public Projection {
  public:
   std::string name() const override { return kCurrent; }
+  // 2: a corrected status takes the correction's reason.
+  uint64_t layout() const override { return 2; }
 
   absl::Status Open(const ProjectionContext&) override {
     plans_.Clear();
@@ -76,7 +78,8 @@ class ChangesProjection final : public Projection {
   // block keyed by its last entry. 8: 'v' holds narrative marks alone. 9: a
   // narrative update holds only what its event does not say.
   // 10: records in blocks of kChangesPerBlock. 11: an action's creation
-  // says the target, owner and status it was added with.
+  // says the target, owner and status it was added with; a correction of a
+  // corrected event has what the last correction said as its before-value.
   uint64_t layout() const override { return 11; }
 
   // A correction rewrites the change it corrects, which its step reads back
@@ -124,6 +127,17 @@ class ChangesProjection final : public Projection {
     }
     v1::Change& change = change_;  // each event's, in the same memory
     DescribeChangeInto(event, before, corrected, &change);
+    if (corrected != nullptr && corrected->corrected_by() != 0) {
+      // Corrected before: what it said until now is the last correction's.
+      absl::StatusOr<v1::Change*> last = Find(txn, corrected->corrected_by(), &last_correction_);
+      if (!last.ok()) return last.status();
+      if (*last == nullptr) {
+        return absl::DataLossError(absl::StrCat("changes model: change ", corrected->position(),
+                                                " is corrected by ", corrected->corrected_by(),
+                                                ", which the model does not hold"));
+      }
+      change.set_before((*last)->after());
+    }
     if (corrected != nullptr) {
       // The corrected entry now links to its correction.
       corrected->set_corrected_by(position);
@@ -181,7 +195,8 @@ class ChangesProjection final : public Projection {
   ViewCache<v1::ActionView> views_{kMaxCachedViews};
   ChangeBlocks records_;
   v1::Change change_;
-  v1::Change slim_;  // a narrative update's stored form
+  v1::Change slim_;             // a narrative update's stored form
+  v1::Change last_correction_;  // of an event corrected again
 };
 
 // Complete subtrees of the Merkle tree over the log (see ledger/merkle):

@@ -312,8 +312,9 @@ class TemporalProjection final : public Projection {
   // 1: a copy of each view after every event; 2: every checkpoint whole;
   // 3: an 'e' entry for every event. 4: 'e' holds dated events only. 5:
   // 'x' in blocks. 6: 'x' in the blocks of projections/blocks.h. 7: a full
-  // block keyed by its last entry.
-  uint64_t layout() const override { return 7; }
+  // block keyed by its last entry. 8: a corrected status takes the
+  // correction's reason.
+  uint64_t layout() const override { return 8; }
   // A back-dated event refolds from the model as committed, so it comes in
   // a step of its own, whose only index entries are its own.
   bool NeedsOwnStep(const v1::Event& event) const override {

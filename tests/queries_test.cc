@@ -515,6 +515,57 @@ TEST_F(QueriesTest, TimelineShowsEveryChangeAndLinksCorrections) {
   EXPECT_EQ(timeline[5].reason(), "Typo in the published text");
 }
 
+// A correction of a corrected event shows what the last correction said as
+// its before-value; a correction itself is corrected by correcting its event
+// again; a corrected status change follows the status rules from what it
+// changed, and the action's status takes the correction's reason.
+TEST_F(QueriesTest, CorrectionsAgainFollowTheLastOneAndTheStatusRules) {
+  using namespace testing;
+  Script();
+  auto refused = [&](v1::Command command) {
+    v1::ExecuteCommandsRequest request;
+    *request.add_commands() = std::move(command);
+    v1::CommandResponse response;
+    grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    return s.error_message();
+  };
+  const uint64_t again =
+      Do(kOfficerToken, CorrectNarrative(14, "Delivery board forming", "Undo the rewording"));
+  EXPECT_EQ(refused(CorrectNarrative(17, "Something else", "Wrong event")),
+            "event: events/17 is a correction of events/14; correct events/14 again (the latest "
+            "correction holds, and each stays in the history)");
+  EXPECT_EQ(refused(CorrectNarrative(14, "Delivery board forming", "Again")),
+            "narrative: events/14 already says this (as " + absl::StrCat("events/", again) +
+                " corrected it); nothing to correct");
+  v1::Command unstart;
+  unstart.mutable_correct_event()->set_event("events/16");  // kB1: Not started -> Paused
+  unstart.mutable_correct_event()->set_status(v1::NOT_STARTED);
+  unstart.mutable_correct_event()->set_reason("It never changed");
+  EXPECT_EQ(refused(unstart),
+            "status: correcting events/16 (a change from NOT_STARTED): cannot change from "
+            "NOT_STARTED to NOT_STARTED: it is already so");
+  v1::Command ongoing = unstart;
+  ongoing.mutable_correct_event()->set_status(v1::ONGOING);
+  ongoing.mutable_correct_event()->set_reason("It was started, not paused");
+  head_ = Do(kAdminToken, ongoing);
+
+  const v1::ActionView b1 = GetAction(kB1);
+  EXPECT_EQ(b1.status(), v1::ONGOING);
+  EXPECT_EQ(b1.status_reason(), "It was started, not paused");
+  v1::GetActionTimelineRequest request;
+  request.set_name(kA1);
+  request.set_min_position(head_);
+  v1::GetActionTimelineResponse response;
+  ASSERT_TRUE(query_->GetActionTimeline(Context(kScrutinyToken).get(), request, &response).ok());
+  ASSERT_GE(response.changes_size(), 1);
+  const v1::Change& last = response.changes(response.changes_size() - 1);
+  EXPECT_EQ(last.position(), again);
+  EXPECT_EQ(last.corrects(), 14u);
+  EXPECT_EQ(last.before(), "A cross-sector delivery board is being established.");
+  EXPECT_EQ(last.after(), "Delivery board forming");
+}
+
 // A narrative update shows the text it replaced and the event that set it:
 // the update before it, or the correction of that update. The changes model
 // leaves both texts to the log; every query that lists changes reads them

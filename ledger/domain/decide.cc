@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "ledger/domain/limits.h"
@@ -539,9 +540,11 @@ absl::Status CheckCorrectionChangesSomething(const ActionEntity& action,
                                              const v1::EventCorrected& correction,
                                              const DecideContext& ctx) {
   const uint64_t target = correction.corrected_position();
-  auto already = [&](absl::string_view field) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(field, ": ", EventName(target), " already says this; nothing to correct"));
+  auto already = [&](absl::string_view field, uint64_t corrected_by = 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        field, ": ", EventName(target), " already says this",
+        corrected_by != 0 ? absl::StrCat(" (as ", EventName(corrected_by), " corrected it)") : "",
+        "; nothing to correct"));
   };
   switch (correction.replacement_case()) {
     case v1::EventCorrected::kNarrative:
@@ -549,7 +552,7 @@ absl::Status CheckCorrectionChangesSomething(const ActionEntity& action,
         if (mark.position != target) continue;
         absl::StatusOr<bool> same = SaysNow(mark, correction.narrative(), ctx);
         if (!same.ok()) return same.status();
-        if (*same) return already("narrative");
+        if (*same) return already("narrative", mark.corrected_by);
       }
       break;
     case v1::EventCorrected::kTargetDate:
@@ -638,6 +641,13 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn, const v1::CorrectEv
     case v1::Event::kStatusChanged:
       fits = req.has_status();
       break;
+    case v1::Event::kEventCorrected:
+      // What a correction says is put right by correcting its event again.
+      return absl::FailedPreconditionError(
+          absl::StrCat("event: ", req.event(), " is a correction of ",
+                       EventName(original->event_corrected().corrected_position()), "; correct ",
+                       EventName(original->event_corrected().corrected_position()),
+                       " again (the latest correction holds, and each stays in the history)"));
     default:
       return absl::FailedPreconditionError(
           absl::StrCat("event: ", req.event(),
@@ -661,6 +671,17 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn, const v1::CorrectEv
   if (!action.ok()) return action.status();
   if (absl::Status s = CheckVersion(req, stream, (*action)->version); !s.ok()) return s;
   if (absl::Status s = RejectIfStopped(stream, **action, "correct its events"); !s.ok()) return s;
+  if (original->has_status_changed()) {
+    // Corrected, the change still follows the status rules from what it
+    // changed: it cannot un-start an action, or change nothing.
+    if (absl::Status s = CheckTransition(original->status_changed().from(), req.status(), event);
+        !s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat("status: correcting ", req.event(), " (a change from ",
+                                       StatusName(original->status_changed().from()),
+                                       "): ", absl::StripPrefix(s.message(), "status: ")));
+    }
+  }
   if (absl::Status s = CheckCorrectionChangesSomething(**action, *corrected, ctx); !s.ok()) {
     return s;
   }
