@@ -1,3 +1,4 @@
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -10,17 +11,45 @@ namespace {
 
 // Running text: no raw HTML reaches a Markdown renderer, and no text an
 // officer typed becomes a link, an image, code or emphasis in a published
-// report (CommonMark's backslash escapes). A lone '&' cannot start a tag,
-// so it stays readable.
+// report (CommonMark's backslash escapes): nor strikethrough (GFM's '~'),
+// nor an entity ("&amp;" stays those five characters). A lone '&', as in
+// "October 2024 & final update", cannot start one, so it stays as typed.
 std::string Text(const std::string& text) {
-  return absl::StrReplaceAll(text, {{"<", "&lt;"},
-                                    {">", "&gt;"},
-                                    {"\\", "\\\\"},
-                                    {"`", "\\`"},
-                                    {"*", "\\*"},
-                                    {"_", "\\_"},
-                                    {"[", "\\["},
-                                    {"]", "\\]"}});
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        continue;
+      case '>':
+        out += "&gt;";
+        continue;
+      case '\\':
+      case '`':
+      case '*':
+      case '_':
+      case '~':
+      case '[':
+      case ']':
+        out.push_back('\\');
+        break;
+      case '&': {
+        // Followed by an entity's name and ';': "&#42;", "&amp;".
+        size_t j = i + 1;
+        if (j < text.size() && text[j] == '#') ++j;
+        const size_t name = j;
+        while (j < text.size() && j - name < 32 && absl::ascii_isalnum(text[j])) ++j;
+        if (j > name && j < text.size() && text[j] == ';') out.push_back('\\');
+        break;
+      }
+      default:
+        break;
+    }
+    out.push_back(c);
+  }
+  return out;
 }
 
 // A table cell: as Text, and no column or row breaks.

@@ -231,6 +231,10 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
       << nobody.err;
   EXPECT_EQ(Ctl({"changes", "--actor", "jsmith"}, kScrutinyToken).err.find("no changes"),
             std::string::npos);
+  // A mistyped plan is not found, not a plan without changes.
+  RunResult no_plan = Ctl({"--plan", "oxford", "changes"}, kScrutinyToken);
+  EXPECT_EQ(no_plan.exit_code, 4) << no_plan.err;
+  EXPECT_NE(no_plan.err.find("plan plans/oxford not found"), std::string::npos) << no_plan.err;
   nlohmann::json slipped =
       Json(Ctl({"-o", "json", "action", "list", "--slipped", "1"}, kScrutinyToken));
   ASSERT_EQ(slipped["actions"].size(), 1u);
@@ -292,6 +296,10 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
   RunResult early = Ctl({"period", "close", "dec-2024", "--effective", "2020-01-01"});
   EXPECT_EQ(early.exit_code, 7) << early.err;
   EXPECT_NE(early.err.find("--effective (effective_time)"), std::string::npos) << early.err;
+  // A day to come is refused as in the future, not quietly made now.
+  RunResult later = Ctl({"period", "close", "dec-2024", "--effective", "2099-01-01"});
+  EXPECT_EQ(later.exit_code, 7) << later.err;
+  EXPECT_NE(later.err.find("is in the future"), std::string::npos) << later.err;
   ASSERT_EQ(Ctl({"period", "close", "dec-2024"}).exit_code, 0);
   RunResult slipped = Ctl({"action", "list", "--slipped", "-1"}, kScrutinyToken);
   EXPECT_EQ(slipped.exit_code, 2) << slipped.err;
@@ -384,6 +392,16 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
   EXPECT_EQ(contradicts.exit_code, 2) << contradicts.err;
   EXPECT_NE(contradicts.err.find("names a md file, but --format is csv"), std::string::npos)
       << contradicts.err;
+  // A name no format goes by is refused, unless the format is given.
+  RunResult pdf =
+      Ctl({"report", "--period", "oct-2024", "-o", tmp_.path() + "/x.pdf"}, kScrutinyToken);
+  EXPECT_EQ(pdf.exit_code, 2) << pdf.err;
+  EXPECT_NE(pdf.err.find("a report is Markdown, HTML or CSV"), std::string::npos) << pdf.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() + "/x.pdf"));
+  EXPECT_EQ(Ctl({"report", "--period", "oct-2024", "--format", "md", "-o", tmp_.path() + "/x.txt"},
+                kScrutinyToken)
+                .exit_code,
+            0);
   // As of today on the recorded clock: as of now.
   const std::string today =
       absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()));

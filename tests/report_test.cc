@@ -444,7 +444,8 @@ TEST_F(ReportTest, HostileTextIsEscapedInHtmlAndNeutralisedInCsv) {
   run(testing::RecordUpdate("plans/oxford-cpc-2023/recommendations/r1/actions/a1", kOct,
                             "+44 7700 900000 @channel -1 " + hostile +
                                 " [click](http://evil) ![x](http://evil/x.png) *bold* _em_ "
-                                "`code` back\\slash"));
+                                "`code` back\\slash ~~struck~~ R&amp;D &#42;star&#42; &lt;b&gt; "
+                                "Q&A"));
   run(testing::ClosePeriod(kOct));
 
   const std::string html = Render(v1::HTML).content();
@@ -469,6 +470,10 @@ TEST_F(ReportTest, HostileTextIsEscapedInHtmlAndNeutralisedInCsv) {
             std::string::npos)
       << md;
   EXPECT_EQ(md.find("[click]("), std::string::npos);
+  // Nor strikethrough or an entity; a lone '&' stays as typed.
+  EXPECT_NE(md.find("\\~\\~struck\\~\\~ R\\&amp;D \\&#42;star\\&#42; \\&lt;b\\&gt; Q&A"),
+            std::string::npos)
+      << md;
 }
 
 TEST_F(ReportTest, HtmlRendersInARealBrowser) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -610,6 +611,11 @@ int Main(int argc, char** argv) {
   app.add_option("--timeout", g.timeout_seconds, "deadline of each call, seconds")
       ->capture_default_str();
   app.add_option("-o,--output", g.output, "table, json or csv")->capture_default_str();
+  // Given twice (an alias that sets --plan, then --plan again), the last
+  // one holds, as in most tools.
+  for (CLI::Option* o : app.get_options()) {
+    if (o->get_expected_max() == 1) o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
 
   int result = kOk;
   std::function<int()> run;
@@ -1184,9 +1190,9 @@ int Main(int argc, char** argv) {
       }
       // A file named for a format is written in it; a format given that
       // its name contradicts is a mistake, not a file to mislabel.
-      const size_t dot = report_file.rfind('.');
-      const std::string extension =
-          dot == std::string::npos ? "" : absl::AsciiStrToLower(report_file.substr(dot + 1));
+      std::string extension =
+          absl::AsciiStrToLower(std::filesystem::path(report_file).extension().string());
+      if (!extension.empty()) extension.erase(0, 1);  // the dot
       const std::map<std::string, std::string> by_extension = {
           {"md", "md"}, {"markdown", "md"}, {"html", "html"}, {"htm", "html"}, {"csv", "csv"}};
       if (auto known = by_extension.find(extension); known != by_extension.end()) {
@@ -1197,6 +1203,10 @@ int Main(int argc, char** argv) {
           Fail(kUsage, absl::StrCat("-o: ", report_file, " names a ", known->second,
                                     " file, but --format is ", report_format));
         }
+      } else if (!extension.empty() && report_cmd->count("--format") == 0) {
+        // update.pdf would hold Markdown under a name that promises else.
+        Fail(kUsage, absl::StrCat("-o: ", report_file, ": a report is Markdown, HTML or CSV; ",
+                                  "name the file .md, .html or .csv, or give --format"));
       }
       if (report_file == "-") report_file.clear();  // stdout
       if (!report_period.empty() && report_cmd->count("--clock") > 0) {

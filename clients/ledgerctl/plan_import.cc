@@ -77,9 +77,13 @@ void Stamp(Request* r, const google::protobuf::Timestamp& when, const std::strin
 }  // namespace
 
 google::protobuf::Timestamp PeriodCloseOn(absl::CivilDay day) {
-  const int64_t end =
-      std::min(absl::ToUnixMicros(absl::FromCivil(day + 1, absl::UTCTimeZone())) - 1,
-               absl::ToUnixMicros(absl::Now()));
+  // Today's end is now; a later day's is left for ledgerd to refuse as in
+  // the future, not quietly made today.
+  const absl::Time now = absl::Now();
+  int64_t end = absl::ToUnixMicros(absl::FromCivil(day + 1, absl::UTCTimeZone())) - 1;
+  if (day <= absl::ToCivilDay(now, absl::UTCTimeZone())) {
+    end = std::min(end, absl::ToUnixMicros(now));
+  }
   google::protobuf::Timestamp ts;
   ts.set_seconds(end / 1000000);
   ts.set_nanos(static_cast<int>(end % 1000000) * 1000);

@@ -413,6 +413,12 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   }
   const std::string plan_prefix = request->parent() + "/";
   ModelReader reader(runner_);
+  // A plan that does not exist has no changes to list: not an empty list,
+  // which would read as nothing having changed.
+  if (absl::StatusOr<v1::PlanView> plan = LoadPlan(reader, request->parent()); !plan.ok()) {
+    return ToGrpc(
+        absl::Status(plan.status().code(), absl::StrCat("parent: ", plan.status().message())));
+  }
   if (!request->action().empty()) {
     v1::ActionView exists;
     absl::StatusOr<bool> got =
