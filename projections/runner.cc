@@ -488,6 +488,14 @@ uint64_t ProjectionRunner::position() const {
   return workers_.empty() ? 0 : lowest;
 }
 
+std::vector<std::pair<std::string, uint64_t>> ProjectionRunner::positions() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& worker : workers_) {
+    out.emplace_back(worker->projection->name(), worker->position.load());
+  }
+  return out;
+}
+
 std::vector<std::string> ProjectionRunner::names() const {
   std::vector<std::string> out;
   for (const auto& p : projections_) out.push_back(p->name());

@@ -94,6 +94,10 @@ class ProjectionRunner {
 
   // The lowest position every projection has applied.
   uint64_t position() const;
+  // Each projection's name and the position it has applied (its checkpoint
+  // until it steps): none can be past the log's head, unless the log lost
+  // events from its end.
+  std::vector<std::pair<std::string, uint64_t>> positions() const;
 
   absl::StatusOr<ProjectionState> State(const std::string& name) const;
   std::vector<std::string> names() const;

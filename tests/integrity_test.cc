@@ -2,7 +2,11 @@
 // (one byte of one event changed, or one event deleted, through RocksDB's
 // own API) must say so, naming the first bad position; published
 // checkpoints stop verifying; Merkle proofs hold for honest logs only.
+#include <fstream>
+#include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -283,6 +287,81 @@ TEST_F(IntegrityTest, DeletedEventIsFound) {
   EXPECT_EQ(bad.first_bad_position(), 11u);
   EXPECT_NE(bad.problem().find("position 11 is missing"), std::string::npos) << bad.problem();
   EXPECT_EQ(Ctl({"verify", "--against", published}).exit_code, 8);
+}
+
+// Events lost from the end of the log (with their stream index) leave no
+// gap, but the read models applied them: verification says so, and writes,
+// which would reuse their positions, are refused.
+TEST_F(IntegrityTest, EventsLostFromTheEndAreFoundAndRefuseWrites) {
+  Seed();
+  ASSERT_FALSE(absl::StripAsciiWhitespace(Ctl({"digest"}).out).empty());  // the models reach 20
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  testing::EditDataDir(data(), [](rocksdb::DB* db,
+                                  const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
+    // Events 18 to 20: the action's versions 15 to 17.
+    for (uint64_t position = 18; position <= 20; ++position) {
+      ASSERT_TRUE(
+          db->Delete(rocksdb::WriteOptions(), cfs.at("events"), store::EncodePosition(position))
+              .ok());
+      const std::string index = std::string(kAction) + '\0' + store::EncodePosition(position - 3);
+      ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), cfs.at("streams"), index).ok());
+    }
+  });
+  Start();
+  v1::VerifyLedgerResponse bad = Verify();
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.first_bad_position(), 18u);
+  EXPECT_NE(bad.problem().find("has applied events up to position 20, but the log ends at 17"),
+            std::string::npos)
+      << bad.problem();
+  EXPECT_EQ(Ctl({"verify"}).exit_code, 8);
+  v1::ExecuteCommandsRequest request;
+  *request.add_commands() = testing::RecordUpdate(kAction, "plans/p/periods/q1", "After the loss");
+  v1::CommandResponse response;
+  grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS) << s.error_message();
+  EXPECT_NE(s.error_message().find("integrity check at position 18"), std::string::npos)
+      << s.error_message();
+}
+
+// A stored block that fails its checksum (a byte of the file changed, not
+// through RocksDB) does not keep ledgerd from starting: it serves what it
+// can read, verification names the damage, and writes are refused.
+TEST_F(IntegrityTest, AnUnreadableBlockOpensDamagedAndVerifyNamesIt) {
+  Seed();
+  ASSERT_EQ(ledgerd_->Stop(), 0);
+  std::string file;
+  testing::EditDataDir(
+      data(), [&](rocksdb::DB* db, const std::map<std::string, rocksdb::ColumnFamilyHandle*>& cfs) {
+        ASSERT_TRUE(db->Flush(rocksdb::FlushOptions(), cfs.at("events")).ok());
+        std::vector<rocksdb::LiveFileMetaData> files;
+        db->GetLiveFilesMetaData(&files);
+        for (const auto& f : files) {
+          if (f.column_family_name == "events") file = f.db_path + f.name;
+        }
+      });
+  ASSERT_FALSE(file.empty());
+  {
+    // A byte of the first data block, which holds the first events.
+    std::fstream sst(file, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(sst.good()) << file;
+    sst.seekg(40);
+    char byte = 0;
+    sst.get(byte);
+    sst.seekp(40);
+    sst.put(static_cast<char>(byte ^ 0x5a));
+  }
+  Start();
+  v1::VerifyLedgerResponse bad = Verify();
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.first_bad_position(), 1u);
+  EXPECT_NE(bad.problem().find("cannot be read"), std::string::npos) << bad.problem();
+  EXPECT_EQ(Ctl({"verify"}).exit_code, 8);
+  v1::ExecuteCommandsRequest request;
+  *request.add_commands() = testing::RecordUpdate(kAction, "plans/p/periods/q1", "After it");
+  v1::CommandResponse response;
+  grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS) << s.error_message();
 }
 
 TEST_F(IntegrityTest, ForgedDigestIsRefused) {

@@ -113,6 +113,8 @@ absl::Status Ledger::Replay() {
   };
   // A damaged log still opens, so that it can be verified and read; the
   // damage refuses every write (see Execute).
+  const bool open_damaged = !log_->damage_at_open().ok();
+  const uint64_t head = log_->head_position();
   absl::Status read = log_->ForEachStored(1, [&](uint64_t key_position, absl::string_view bytes) {
     v1::Event event;
     if (key_position != expected) damaged(expected);
@@ -128,8 +130,15 @@ absl::Status Ledger::Replay() {
     }
     previous = store::EventLog::HashOf(bytes);
     expected = key_position + 1;
-    return true;
+    // The head the log opened with is as far as it reads; past it, a
+    // damaged block.
+    return !open_damaged || key_position < head;
   });
+  if (absl::IsDataLoss(read) || open_damaged) {
+    // Unreadable from `expected` on: opened damaged all the same.
+    damaged(expected);
+    return absl::OkStatus();
+  }
   if (!read.ok()) return read;
   if (expected - 1 != log_->head_position()) damaged(expected);
   return absl::OkStatus();
@@ -166,7 +175,7 @@ void Ledger::ExecuteAsync(domain::Principal actor, std::vector<v1::Command> comm
   }
   if (chain_break_ != 0) {
     return refuse(absl::DataLossError(
-        absl::StrCat("the ledger failed its integrity check at position ", chain_break_,
+        absl::StrCat("the ledger failed its integrity check at position ", chain_break_.load(),
                      " when it was opened; it refuses writes until it is restored from a backup "
                      "(run `ledgerctl verify` for details)")));
   }

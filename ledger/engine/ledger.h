@@ -1,6 +1,7 @@
 #ifndef AUDITLEDGER_LEDGER_ENGINE_LEDGER_H_
 #define AUDITLEDGER_LEDGER_ENGINE_LEDGER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -67,6 +68,13 @@ class Ledger {
   // hash chain broke, an event was missing or did not decode), or 0. A
   // damaged ledger refuses writes.
   uint64_t chain_break_at_open() const { return chain_break_; }
+  // Damage found when the ledger opened by what is not the log itself (a
+  // read model past the log's head: events lost from its end); from then on
+  // as a break in the chain at `position`. Before serving.
+  void NoteDamageAtOpen(uint64_t position) {
+    uint64_t none = 0;
+    chain_break_.compare_exchange_strong(none, position);
+  }
 
  private:
   struct Pending;
@@ -88,7 +96,7 @@ class Ledger {
   LedgerOptions options_;
   domain::PlanState state_;  // touched only by the writer thread (and Replay)
   uint64_t last_recorded_us_ = 0;
-  uint64_t chain_break_ = 0;
+  std::atomic<uint64_t> chain_break_{0};
 
   absl::Mutex mu_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);

@@ -7,7 +7,9 @@
 
 namespace auditledger::integrity {
 
-absl::StatusOr<v1::VerifyLedgerResponse> VerifyLog(const store::EventLog& log, uint64_t tree_size) {
+absl::StatusOr<v1::VerifyLedgerResponse> VerifyLog(
+    const store::EventLog& log, uint64_t tree_size,
+    const std::vector<std::pair<std::string, uint64_t>>& models) {
   v1::VerifyLedgerResponse out;
   const store::EventLog::Head head = log.head();
   out.set_head_position(head.position);
@@ -69,11 +71,27 @@ absl::StatusOr<v1::VerifyLedgerResponse> VerifyLog(const store::EventLog& log, u
     ++expected;
     return true;
   });
-  if (!read.ok()) return read;
+  if (absl::IsDataLoss(read) && out.first_bad_position() == 0) {
+    // Unreadable from here (a block fails its checksum): damage to report,
+    // not a failure to verify.
+    fail(expected, absl::StrCat("position ", expected, " cannot be read: ", read.message()));
+  } else if (!read.ok()) {
+    return read;
+  }
+  if (out.first_bad_position() == 0 && !log.damage_at_open().ok()) {
+    fail(expected, std::string(log.damage_at_open().message()));
+  }
   if (out.first_bad_position() == 0 && expected - 1 != head.position) {
     out.set_first_bad_position(expected);
     out.set_problem(
         absl::StrCat("the log ends at ", expected - 1, " but its head was ", head.position));
+  }
+  for (const auto& [name, position] : models) {
+    if (out.first_bad_position() != 0 || position <= out.events_checked()) continue;
+    fail(out.events_checked() + 1,
+         absl::StrCat("the read model ", name, " has applied events up to position ", position,
+                      ", but the log ends at ", out.events_checked(),
+                      ": events after it are missing from the log"));
   }
   if (out.first_bad_position() == 0) {
     absl::StatusOr<uint64_t> indexed = log.CountIndexed();

@@ -1,5 +1,6 @@
 #include "ledger/service/server.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -110,6 +111,20 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(const ServerOp
       s->log_.get(), projections::DefaultProjections(), options.projection_threads);
   if (absl::Status started = s->projections_->Start(); !started.ok()) {
     return started;
+  }
+  // A read model that applied events the log no longer holds: the log lost
+  // its end. It is damage like a broken chain, and refuses writes, which
+  // would otherwise reuse those positions.
+  for (const auto& [name, position] : s->projections_->positions()) {
+    const uint64_t head = s->log_->head_position();
+    // (A log unreadable past its head says so itself.)
+    if (position <= head || !s->log_->damage_at_open().ok()) continue;
+    std::fprintf(stderr,
+                 "ledgerd: the read model %s has applied events up to position %llu, but the log "
+                 "ends at %llu: events were lost from its end; writes are refused\n",
+                 name.c_str(), static_cast<unsigned long long>(position),
+                 static_cast<unsigned long long>(head));
+    s->ledger_->NoteDamageAtOpen(head + 1);
   }
   if (!options.rebuild.empty()) {
     if (absl::Status rebuilt = s->projections_->Rebuild(options.rebuild); !rebuilt.ok()) {

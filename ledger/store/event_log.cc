@@ -169,6 +169,14 @@ absl::StatusOr<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir,
                        " is in use by another ledgerd (its RocksDB LOCK is held); stop it "
                        "first or choose another --data_dir"));
     }
+    if (s.IsCorruption()) {
+      // A file RocksDB lists is missing or fails its checks: nothing can be
+      // opened to read or verify, and nothing is changed.
+      return absl::DataLossError(absl::StrCat(
+          "data dir ", dir, " is damaged: ", s.ToString(),
+          "; nothing was changed. Restore it from a backup (ledgerd --restore) and verify it "
+          "(ledgerctl verify); keep the damaged copy for inspection"));
+    }
     return FromRocks(s, absl::StrCat("opening data dir ", dir));
   }
   log->db_.reset(raw);
@@ -222,6 +230,25 @@ EventLog::~EventLog() {
 absl::Status EventLog::LoadHead() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_));
   it->SeekToLast();
+  if (it->status().IsCorruption()) {
+    // Damaged where the head is stored (a block fails its checksum): the
+    // head is the last event readable from the start, and the log opens
+    // damaged, so that it can still be read and verified (writes refuse).
+    uint64_t last = 0;
+    std::string last_hash = ZeroHash();
+    std::unique_ptr<rocksdb::Iterator> scan(db_->NewIterator(ScanOptions(), events_));
+    for (scan->SeekToFirst(); scan->Valid(); scan->Next()) {
+      if (scan->key().size() != 8) break;
+      last = DecodePosition(View(scan->key()));
+      last_hash = HashOf(View(scan->value()));
+    }
+    absl::MutexLock lock(&mu_);
+    head_position_ = last;
+    head_hash_ = last_hash;
+    open_damage_ = FromRocks(scan->status().ok() ? it->status() : scan->status(),
+                             absl::StrCat("the log cannot be read after position ", last));
+    return absl::OkStatus();
+  }
   if (!it->status().ok()) return FromRocks(it->status(), "reading log head");
   absl::MutexLock lock(&mu_);
   if (!it->Valid()) {
@@ -480,6 +507,11 @@ void EventLog::WakeWaiters() const {
 void EventLog::BeginClose() {
   absl::MutexLock lock(&mu_);
   closing_ = true;
+}
+
+absl::Status EventLog::damage_at_open() const {
+  absl::MutexLock lock(&mu_);
+  return open_damage_;
 }
 
 bool EventLog::closing() const {

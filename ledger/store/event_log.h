@@ -158,6 +158,10 @@ class EventLog {
   // Wakes every waiter; later waits return at once.
   void BeginClose();
   bool closing() const;
+  // Why the log could not be read to its end when opened (a damaged block
+  // where its head is stored): its head is then the last event readable
+  // from the start. OK when nothing stopped it.
+  absl::Status damage_at_open() const;
 
   // For projections: their own column families in the same database.
   absl::StatusOr<rocksdb::ColumnFamilyHandle*> ColumnFamily(const std::string& name);
@@ -173,6 +177,7 @@ class EventLog {
  private:
   EventLog() = default;
   absl::Status LoadHead();
+  absl::Status open_damage_ ABSL_GUARDED_BY(mu_);
   static absl::Status FinishDecode(const StoredEvent& stored, bool decoded, bool with_hash,
                                    LoggedEvent* out);
 
