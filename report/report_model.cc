@@ -33,6 +33,23 @@ std::string TargetText(const v1::ActionView& action) {
   return text;
 }
 
+// How far the target moved from the one adopted: "3 months later", "12
+// days earlier"; "back to the adopted date" when revised and then restored.
+std::string MovedText(const v1::ActionView& action) {
+  if (!domain::IsSet(action.original_target_date())) return "set after adoption";
+  if (!domain::IsSet(action.target_date())) return "removed";
+  const v1::TargetDate& was = action.original_target_date();
+  const v1::TargetDate& now = action.target_date();
+  const int months = (now.year() * 12 + now.month()) - (was.year() * 12 + was.month());
+  auto text = [](int64_t n, absl::string_view unit, bool later) {
+    return absl::StrCat(n, " ", unit, n == 1 ? "" : "s", later ? " later" : " earlier");
+  };
+  if (months != 0) return text(months > 0 ? months : -months, "month", months > 0);
+  const int64_t days = domain::DueDay(now) - domain::DueDay(was);
+  if (days != 0) return text(days > 0 ? days : -days, "day", days > 0);
+  return "back to the adopted date";
+}
+
 std::map<std::string, Counts> CountActions(const ReportModel& model) {
   std::map<std::string, Counts> out;
   for (const v1::ActionView& a : model.actions) {
@@ -123,8 +140,9 @@ std::vector<TableData> OverdueTables(const ReportModel& m) {
                     {"Action", "Description", "Target date", "Status"},
                     {},
                     {}};
-  TableData slipped{"Slipped (target date revised)",
-                    {"Action", "Description", "Target date", "Revisions"},
+  // Moved later (slipped) or brought forward: each says which, and how far.
+  TableData slipped{"Target dates revised (slipped or brought forward)",
+                    {"Action", "Description", "Target date", "Revisions", "Moved"},
                     {},
                     {}};
   for (const v1::ActionView& a : m.actions) {
@@ -133,8 +151,8 @@ std::vector<TableData> OverdueTables(const ReportModel& m) {
           {Short(a.name()), a.description(), TargetText(a), projections::StatusText(a.status())});
     }
     if (a.target_revisions() > 0) {
-      slipped.rows.push_back(
-          {Short(a.name()), a.description(), TargetText(a), absl::StrCat(a.target_revisions())});
+      slipped.rows.push_back({Short(a.name()), a.description(), TargetText(a),
+                              absl::StrCat(a.target_revisions()), MovedText(a)});
     }
   }
   return {overdue, slipped};

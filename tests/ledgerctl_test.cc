@@ -239,6 +239,16 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
       Json(Ctl({"-o", "json", "action", "list", "--slipped", "1"}, kScrutinyToken));
   ASSERT_EQ(slipped["actions"].size(), 1u);
   EXPECT_EQ(slipped["actions"][0]["target_revisions"], 1);
+  // The report says which way and how far a revised target moved.
+  RunResult draft = Ctl({"report", "--as-of",
+                         absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone())),
+                         "--clock", "recorded"},
+                        kScrutinyToken);
+  ASSERT_EQ(draft.exit_code, 0) << draft.err;
+  EXPECT_NE(draft.out.find("| r1/a10 | Develop a Place and Movement Framework for City Centre and "
+                           "Northern Quarter | June 2025 (was March 2025) | 1 | 3 months later |"),
+            std::string::npos)
+      << draft.out;
 
   nlohmann::json diff = Json(Ctl(
       {"-o", "json", "diff", "2024-01-01", "2024-10-31", "--clock", "effective"}, kScrutinyToken));
