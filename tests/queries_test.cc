@@ -1009,6 +1009,34 @@ TEST_F(QueriesTest, NothingTakesEffectBeforeWhatItChangesExisted) {
   EXPECT_EQ(Head().position(), head_);
 }
 
+// A period opens after those closed before it (April 2024 closed on 30
+// April in Script): one opened inside it would share its events.
+TEST_F(QueriesTest, APeriodOpensAfterThoseClosedBeforeIt) {
+  Script();
+  const uint64_t head = Head().position();
+  v1::Command inside = testing::OpenPeriod("oxford", "may-2024", "May 2024");
+  Effective(inside, 2024, 4, 15);
+  v1::ExecuteCommandsRequest request;
+  *request.add_commands() = inside;
+  v1::CommandResponse response;
+  grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_TRUE(absl::StartsWith(s.error_message(), "effective_time: 2024-04-15 "))
+      << s.error_message();
+  EXPECT_NE(s.error_message().find(absl::StrCat("is before ", kApr, " closed (2024-04-30")),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(Head().position(), head);
+  DoAt(kAdminToken, testing::OpenPeriod("oxford", "may-2024", "May 2024"), 2024, 5, 1);
+  // Opening it again says it is open, not that it was closed.
+  request.clear_commands();
+  *request.add_commands() = testing::OpenPeriod("oxford", "may-2024", "May 2024");
+  s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_NE(s.error_message().find("already exists and is open"), std::string::npos)
+      << s.error_message();
+}
+
 // A target date before the plan began (2023-12-01 in Script), an added
 // action's, a revision's or a correction's, is recorded with a warning; the
 // plan's first month is not, for a month target holds to its end.

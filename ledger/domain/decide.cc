@@ -48,6 +48,11 @@ absl::string_view StatusName(v1::ActionStatus status) {
 
 namespace {
 
+std::string UtcText(uint64_t micros) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                          absl::FromUnixMicros(static_cast<int64_t>(micros)), absl::UTCTimeZone());
+}
+
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
@@ -493,15 +498,28 @@ absl::StatusOr<v1::Event> DecideOpenPeriod(const StateTxn& txn, const v1::OpenPe
   if (absl::Status s = CheckText("title", req.title(), kMaxTitleBytes, true, false); !s.ok())
     return s;
   if (absl::Status s = RequireAdmin(ctx, "open a reporting period"); !s.ok()) return s;
-  if (txn.plans.Find(req.parent()) == nullptr) {
+  const PlanEntity* plan = txn.plans.Find(req.parent());
+  if (plan == nullptr) {
     return absl::NotFoundError(absl::StrCat("parent: plan ", req.parent(), " not found"));
   }
   const std::string name = PeriodName(parent->plan, req.period_id());
   if (absl::Status s = CheckVersion(req, name, txn.StreamVersion(name)); !s.ok()) return s;
-  if (txn.periods.Find(name) != nullptr) {
+  if (const PeriodEntity* existing = txn.periods.Find(name); existing != nullptr) {
     return absl::AlreadyExistsError(
-        absl::StrCat("period_id: reporting period ", name,
-                     " already exists (a closed period is never reopened)"));
+        absl::StrCat("period_id: reporting period ", name, " already exists",
+                     existing->open ? " and is open" : " (a closed period is never reopened)"));
+  }
+  // A period opens once those closed before it have: each report's "what
+  // changed" runs from the close before, and one opened earlier would
+  // share events with it.
+  if (event.has_effective_at()) {
+    const uint64_t opens_us = Micros(event.effective_at());
+    for (const PlanEntity::Closed& closed : plan->closed) {
+      if (opens_us >= closed.closed_us) continue;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "effective_time: ", UtcText(opens_us), " is before ", closed.period, " closed (",
+          UtcText(closed.closed_us), "); a period opens after the periods before it closed"));
+    }
   }
   event.set_stream(name);
   event.set_version(1);
@@ -736,11 +754,6 @@ const std::string& CommandRequestId(const v1::Command& command) {
 }
 
 namespace {
-
-std::string UtcText(uint64_t micros) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
-                          absl::FromUnixMicros(static_cast<int64_t>(micros)), absl::UTCTimeZone());
-}
 
 // A back-dated event cannot take effect before what it changes existed:
 // the plan, recommendation or action it is about (and their parents), or

@@ -70,7 +70,8 @@ absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field, absl::st
     if (words.size() == 2) {
       month = MonthFromName(words[0]);
       if (month == 0) return bad("unknown month");
-      if (!ParseYear(words[1], &year)) return bad("year must have four digits");
+      if (!ParseYear(words[1], &year))
+        return bad("the year must be four digits, from 1900 to 2999");
     } else if (words.size() == 3) {
       absl::string_view d = words[0];
       absl::ConsumeSuffix(&d, "st") || absl::ConsumeSuffix(&d, "nd") ||
@@ -78,7 +79,8 @@ absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field, absl::st
       if (!absl::SimpleAtoi(d, &day)) return bad("day must be a number");
       month = MonthFromName(words[1]);
       if (month == 0) return bad("unknown month");
-      if (!ParseYear(words[2], &year)) return bad("year must have four digits");
+      if (!ParseYear(words[2], &year))
+        return bad("the year must be four digits, from 1900 to 2999");
     } else {
       return bad("unrecognised format");
     }
