@@ -163,7 +163,10 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
     case v1::Event::kTargetDateRevised: {
       const auto& revised = event.target_date_revised();
       v1::TargetRevision* r = view->add_revisions();
-      *r->mutable_from() = revised.from();
+      // What it revised is the target the view holds: the event's own
+      // `from` in log order, and in effective order (a revision back-dated
+      // behind a later one) the target in force at its effective time.
+      *r->mutable_from() = view->target_date();
       *r->mutable_to() = revised.to();
       r->set_reason(event.reason());
       r->set_position(position);

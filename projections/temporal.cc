@@ -313,7 +313,8 @@ class TemporalProjection final : public Projection {
   // 3: an 'e' entry for every event. 4: 'e' holds dated events only. 5:
   // 'x' in blocks. 6: 'x' in the blocks of projections/blocks.h. 7: a full
   // block keyed by its last entry. 8: a corrected status takes the
-  // correction's reason.
+  // correction's reason; a target revision's from is the target in force
+  // at its effective time.
   uint64_t layout() const override { return 8; }
   // A back-dated event refolds from the model as committed, so it comes in
   // a step of its own, whose only index entries are its own.

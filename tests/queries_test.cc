@@ -18,6 +18,7 @@
 #include "auditledger/v1/report_service.grpc.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "ledger/domain/target_date.h"
 #include "ledger/service/model_reader.h"
 #include "ledger/store/event_log.h"
 #include "projections/blocks.h"
@@ -1007,6 +1008,39 @@ TEST_F(QueriesTest, NothingTakesEffectBeforeWhatItChangesExisted) {
   // The day it was created is allowed.
   head_ = DoAt(kOfficerToken, testing::ChangeStatus(kA1, v1::COMPLETE), 2023, 12, 1);
   EXPECT_EQ(Head().position(), head_);
+}
+
+// A target revision back-dated behind a later one (January 2025 from 5
+// October, before Script's March 2025 from 15 October) revised what was in
+// force at its time: so say the effective clock's revisions and the
+// period report's appendix, whatever its event recorded as its "from".
+TEST_F(QueriesTest, ABackDatedRevisionRevisedWhatWasInForceThen) {
+  Script();
+  head_ =
+      DoAt(kOfficerToken, testing::ReviseTarget(kA1, "January 2025", "Board first"), 2024, 10, 5);
+  const v1::ActionView* a1 = nullptr;
+  v1::PlanSnapshot october = AsOf(Day(2024, 10, 31), v1::EFFECTIVE);
+  a1 = Find(october, kA1);
+  ASSERT_NE(a1, nullptr);
+  ASSERT_EQ(a1->revisions_size(), 2);
+  EXPECT_EQ(domain::FormatTargetDate(a1->revisions(0).from()), "December 2024");
+  EXPECT_EQ(domain::FormatTargetDate(a1->revisions(0).to()), "January 2025");
+  EXPECT_EQ(domain::FormatTargetDate(a1->revisions(1).from()), "January 2025");
+  EXPECT_EQ(domain::FormatTargetDate(a1->revisions(1).to()), "March 2025");
+
+  auto report = v1::ReportService::NewStub(ledgerd_->Channel());
+  v1::RenderReportRequest render;
+  render.set_name(kPlan);
+  render.set_period(kOct);
+  render.set_format(v1::MARKDOWN);
+  render.set_min_position(head_);
+  v1::Report rendered;
+  ASSERT_TRUE(report->RenderReport(Context(kScrutinyToken).get(), render, &rendered).ok());
+  const std::string& md = rendered.content();
+  EXPECT_NE(md.find("| December 2024 \u2192 January 2025 | Board first |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| January 2025 \u2192 March 2025 | Partner delays |"), std::string::npos)
+      << md;
 }
 
 // A period opens after those closed before it (April 2024 closed on 30

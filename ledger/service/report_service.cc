@@ -1,12 +1,17 @@
 #include "ledger/service/report_service.h"
 
 #include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
+#include "ledger/domain/decide.h"
 #include "ledger/domain/names.h"
+#include "ledger/domain/target_date.h"
 #include "ledger/service/grpc_status.h"
 #include "ledger/service/model_reader.h"
 #include "ledger/store/sha256.h"
@@ -23,6 +28,35 @@ std::string LongDay(uint64_t micros) {
 std::string Trimmed(std::string s) {
   while (!s.empty() && s.front() == ' ') s.erase(s.begin());
   return s;
+}
+
+// Sets the before-value of each status and target change of an action (in
+// effective order) to the value in force then, from `start`, the action as
+// it stood before the first of them; a correction of the change that set
+// the value in force changes it too.
+void InForceBefore(const v1::ActionView& start, std::vector<v1::Change>* changes) {
+  struct Field {
+    std::string value;
+    uint64_t setter = 0;  // the position of the change that set it
+  };
+  Field status{std::string(domain::StatusName(start.status())), start.status_position()};
+  Field target{domain::FormatTargetDate(start.target_date()), start.target_date_position()};
+  for (v1::Change& c : *changes) {
+    Field* field = nullptr;
+    if (c.type() == "status_changed") {
+      field = &status;
+    } else if (c.type() == "target_date_revised") {
+      field = &target;
+    } else if (c.corrects() != 0 && (c.field() == "status" || c.field() == "target_date")) {
+      Field& corrected = c.field() == "status" ? status : target;
+      // Only the correction of what is in force changes it.
+      if (c.corrects() == corrected.setter) field = &corrected;
+    }
+    if (field == nullptr) continue;
+    c.set_before(field->value);
+    field->value = c.after();
+    if (c.corrects() == 0) field->setter = c.position();
+  }
 }
 
 }  // namespace
@@ -197,6 +231,33 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
     if (!changes.ok()) return changes.status();
     if (!changes->empty()) model.audit[a.name()] = *std::move(changes);
     if (left_out > 0) model.audit_left_out[a.name()] = left_out;
+  }
+  if (clock == v1::EFFECTIVE && !model.audit.empty()) {
+    // In effective order a change back-dated behind a later one changed
+    // what was in force at its time, not what its event says it changed
+    // (the value when it was recorded): each status and target change's
+    // before-value is the one in force, from the action as it stood when
+    // the appendix's window opened.
+    std::map<std::string, v1::ActionView> start;
+    if (!model.previous_heading.empty() && after == previous) {
+      start = model.previous;
+    } else {
+      absl::StatusOr<v1::PlanSnapshot> opened =
+          SnapshotOf(reader, request.name(), after, clock, known_at);
+      if (opened.ok()) {
+        for (v1::ActionView& a : *opened->mutable_actions()) {
+          std::string name = a.name();
+          start[std::move(name)] = std::move(a);
+        }
+      } else if (!absl::IsNotFound(opened.status())) {
+        return opened.status();
+      }
+    }
+    for (auto& [name, changes] : model.audit) {
+      auto at = start.find(name);
+      if (at == start.end()) continue;  // added within the window: as recorded
+      InForceBefore(at->second, &changes);
+    }
   }
   if (model.position > 0) {
     absl::StatusOr<store::LoggedEvent> head = log_->Read(model.position);
