@@ -145,8 +145,11 @@ std::string RenderHtml(const ReportModel& m) {
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
                   "<title>", E(m.plan.council()), ": ", E(m.heading), "</title>\n<style>", kStyle,
                   "</style>\n</head>\n<body>\n");
-  absl::StrAppend(&out, "<header>\n<h1>", E(m.plan.council()), ": ", E(m.plan.title()),
-                  "</h1>\n<p><strong>", E(m.heading), "</strong>",
+  absl::StrAppend(&out, "<header>\n<h1>", E(m.plan.council()), ": ", E(m.plan.title()), "</h1>\n");
+  if (!m.damage.empty()) {
+    absl::StrAppend(&out, "<p class=\"draft\" role=\"alert\">WARNING: ", E(m.damage), "</p>\n");
+  }
+  absl::StrAppend(&out, "<p><strong>", E(m.heading), "</strong>",
                   m.draft ? " <span class=\"draft\">(draft: the period is still open)</span>" : "",
                   "</p>\n<p>This report reflects the ledger as of ", E(m.moment), ".</p>\n");
   if (m.generated_at) absl::StrAppend(&out, "<p>Generated at ", E(*m.generated_at), ".</p>\n");

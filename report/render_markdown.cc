@@ -95,6 +95,10 @@ std::string RenderMarkdown(const ReportModel& m) {
 
   line(absl::StrCat("# ", Text(m.plan.council()), ": ", Text(m.plan.title())));
   line();
+  if (!m.damage.empty()) {
+    line(absl::StrCat("**WARNING: ", Text(m.damage), "**"));
+    line();
+  }
   line(absl::StrCat("## ", Text(m.heading), m.draft ? " (draft: the period is still open)" : ""));
   line();
   line(absl::StrCat("This report reflects the ledger as of ", Text(m.moment), "."));

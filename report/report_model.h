@@ -31,6 +31,8 @@ struct ReportModel {
   uint64_t position = 0;      // the highest position reflected
   std::string head_hash_hex;  // hash-chain head at `position`
   std::optional<std::string> generated_at;
+  // Set when the ledger is known to be damaged: shown first, in full.
+  std::string damage;
   // The ledgerctl command that gives these bytes again, whatever the ledger
   // records later; empty for a draft or with a "generated at" line.
   std::string again;

@@ -214,6 +214,15 @@ TEST_F(IntegrityTest, ChangedByteIsFoundAndCheckpointsStopVerifying) {
   grpc::Status refused = ledger_->ExecuteCommands(Context(kAdminToken).get(), more, &response);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::DATA_LOSS);
   EXPECT_NE(refused.error_message().find("integrity check at position 8"), std::string::npos);
+  // A report of it says so first, promises no same bytes again, and
+  // ledgerctl exits as for failed verification.
+  RunResult report = Ctl({"--plan", "p", "report", "--period", "q1"});
+  EXPECT_EQ(report.exit_code, 8) << report.err;
+  EXPECT_NE(report.out.find("**WARNING: This ledger failed its integrity check at position 8"),
+            std::string::npos)
+      << report.out.substr(0, 400);
+  EXPECT_NE(report.err.find("WARNING: This ledger failed its integrity check"), std::string::npos)
+      << report.err;
 }
 
 TEST_F(IntegrityTest, ProofsHoldAcrossBlocksAndARestartWithinOne) {

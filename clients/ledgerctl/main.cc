@@ -1266,6 +1266,11 @@ int Main(int argc, char** argv) {
         std::cerr << "ledgerctl: wrote " << report_file << " (ledger position " << report.position()
                   << ", chain head " << store::ToHex(report.head_hash()).substr(0, 16) << "...)\n";
       }
+      if (!report.integrity_warning().empty()) {
+        // Written, for whoever investigates; not to be published as it is.
+        std::cerr << "ledgerctl: WARNING: " << report.integrity_warning() << "\n";
+        return kTampered;
+      }
       return kOk;
     };
   });

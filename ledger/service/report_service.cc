@@ -264,7 +264,14 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
     if (!head.ok()) return head.status();
     model.head_hash_hex = store::ToHex(head->hash());
   }
-  if (request.include_generated_at()) {
+  if (damaged_at_ != 0) {
+    // What it reads may not be what was recorded: no promise of the same
+    // bytes again, and a warning before anything else.
+    model.damage = absl::StrCat(
+        "This ledger failed its integrity check at position ", damaged_at_,
+        " when ledgerd opened it: what this report shows may not be what was recorded. Restore "
+        "the ledger from a backup and verify it (ledgerctl verify) before relying on it.");
+  } else if (request.include_generated_at()) {
     model.generated_at =
         absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::Now(), absl::UTCTimeZone());
   } else if (!model.draft && model.position > 0) {
@@ -324,6 +331,7 @@ grpc::Status ReportServiceImpl::RenderReport(grpc::ServerContext* context,
   }
   response->set_position(model->position);
   response->set_head_hash(absl::HexStringToBytes(model->head_hash_hex));
+  response->set_integrity_warning(model->damage);
   return grpc::Status::OK;
 }
 

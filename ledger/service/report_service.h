@@ -14,9 +14,11 @@ namespace auditledger::service {
 // the log) and renders it. Every role may ask for a report.
 class ReportServiceImpl final : public v1::ReportService::Service {
  public:
+  // `damaged_at`: where the ledger failed its integrity check when opened
+  // (0: it did not); every report then says so.
   ReportServiceImpl(projections::ProjectionRunner* runner, store::EventLog* log,
-                    const Authenticator* auth)
-      : runner_(runner), log_(log), auth_(auth) {}
+                    const Authenticator* auth, uint64_t damaged_at = 0)
+      : runner_(runner), log_(log), auth_(auth), damaged_at_(damaged_at) {}
 
   grpc::Status RenderReport(grpc::ServerContext* context, const v1::RenderReportRequest* request,
                             v1::Report* response) override;
@@ -29,6 +31,7 @@ class ReportServiceImpl final : public v1::ReportService::Service {
   projections::ProjectionRunner* runner_;
   store::EventLog* log_;
   const Authenticator* auth_;
+  const uint64_t damaged_at_;
 };
 
 }  // namespace auditledger::service

@@ -139,8 +139,8 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(const ServerOp
   s->security_log_ = *std::move(security);
   s->query_service_ = std::make_unique<QueryServiceImpl>(s->projections_.get(), s->log_.get(),
                                                          s->auth_.get(), s->security_log_.get());
-  s->report_service_ =
-      std::make_unique<ReportServiceImpl>(s->projections_.get(), s->log_.get(), s->auth_.get());
+  s->report_service_ = std::make_unique<ReportServiceImpl>(
+      s->projections_.get(), s->log_.get(), s->auth_.get(), s->ledger_->chain_break_at_open());
   absl::StatusOr<std::unique_ptr<integrity::Signer>> signer =
       integrity::Signer::LoadOrCreate(key_path);
   if (!signer.ok()) return signer.status();
