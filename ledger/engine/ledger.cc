@@ -360,20 +360,24 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
 
   static thread_local absl::BitGen gen;
   v1::CommandResponse response;
+  assert(!events.empty());  // one event a command, and at least one command
+  const uint64_t first_position = events.front().position();
+  const size_t count = events.size();
   for (v1::Event& event : events) {
     event.set_format(v1::EVENT_FORMAT_V1);
     event.set_event_id(NewEventId(gen));
     const uint64_t expected_position = event.position();
-    batch.Add(&event);
-    assert(event.position() == expected_position);
+    // Moved: the batch holds it until the commit.
+    const v1::Event& added = batch.Add(std::move(event));
+    assert(added.position() == expected_position);
     (void)expected_position;
-    SetAppended(event, response.add_events());
+    SetAppended(added, response.add_events());
   }
   response.set_position(batch.next_position() - 1);
   for (std::string& warning : warnings) response.add_warnings(std::move(warning));
   if (!p.request_key.empty()) {
     assert(!events.empty());
-    std::string record = RequestRecord(p.fingerprint, events.front().position(), events.size());
+    std::string record = RequestRecord(p.fingerprint, first_position, count);
     batch.PutRequest(p.request_key, record);
     group_requests[p.request_key] = std::move(record);
   }

@@ -512,7 +512,7 @@ TEST_F(LedgerTest, StoredEventWithoutPayloadIsDamageAtOpen) {
   v1::Event empty;
   empty.set_stream(kAction);
   empty.set_version(3);
-  batch.Add(&empty);
+  batch.Add(std::move(empty));
   ASSERT_TRUE(log_->Commit(batch).ok());
   Reopen();
   EXPECT_EQ(ledger_->chain_break_at_open(), 5u);

@@ -270,29 +270,31 @@ EventLog::Head EventLog::head() const {
 }
 
 EventLog::Batch::Batch(EventLog* log, uint64_t next_position, std::string previous_hash)
-    : log_(log), next_position_(next_position), previous_hash_(std::move(previous_hash)) {}
+    : log_(log),
+      next_position_(next_position),
+      previous_hash_(std::move(previous_hash)),
+      first_position_(next_position) {}
 
 EventLog::Batch EventLog::NewBatch() {
   absl::MutexLock lock(&mu_);
   return Batch(this, head_position_.load() + 1, head_hash_);
 }
 
-std::string EventLog::Batch::Add(v1::Event* event) {
-  assert(event->version() >= 1);
-  event->set_position(next_position_);
-  event->set_previous_hash(previous_hash_);
+const v1::Event& EventLog::Batch::Add(v1::Event event) {
+  assert(event.version() >= 1);
+  assert(next_position_ == first_position_ + events_.size());
+  event.set_position(next_position_);
+  event.set_previous_hash(previous_hash_);
   std::string bytes;
-  bool serialized = event->SerializeToString(&bytes);
+  bool serialized = event.SerializeToString(&bytes);
   assert(serialized);
   (void)serialized;
-  std::string hash = HashOf(bytes);
+  previous_hash_ = HashOf(bytes);
   write_batch_.Put(log_->events_, EncodePosition(next_position_), bytes);
-  write_batch_.Put(log_->streams_, StreamKey(event->stream(), event->version()),
+  write_batch_.Put(log_->streams_, StreamKey(event.stream(), event.version()),
                    EncodePosition(next_position_));
-  events_.emplace(next_position_, *event);
-  previous_hash_ = hash;
   ++next_position_;
-  return hash;
+  return events_.emplace_back(std::move(event));
 }
 
 void EventLog::Batch::PutRequest(absl::string_view key, absl::string_view value) {
@@ -301,8 +303,8 @@ void EventLog::Batch::PutRequest(absl::string_view key, absl::string_view value)
 }
 
 const v1::Event* EventLog::Batch::Find(uint64_t position) const {
-  auto it = events_.find(position);
-  return it == events_.end() ? nullptr : &it->second;
+  if (position < first_position_ || position - first_position_ >= events_.size()) return nullptr;
+  return &events_[position - first_position_];
 }
 
 absl::Status EventLog::Commit(Batch& batch) {

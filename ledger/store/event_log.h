@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -66,9 +67,10 @@ class EventLog {
   // Writes staged by the single writer and committed atomically.
   class Batch {
    public:
-    // Assigns the event its position and previous hash, stores it and returns
-    // the hash of its stored bytes.
-    std::string Add(v1::Event* event);
+    // Assigns the event its position and previous hash and stores it (the
+    // batch keeps it, moved rather than copied, until it is committed);
+    // returns it as stored.
+    const v1::Event& Add(v1::Event event);
     void PutRequest(absl::string_view key, absl::string_view value);
     // The position the next added event will get.
     uint64_t next_position() const { return next_position_; }
@@ -83,7 +85,9 @@ class EventLog {
     rocksdb::WriteBatch write_batch_;
     uint64_t next_position_;
     std::string previous_hash_;
-    std::map<uint64_t, v1::Event> events_;
+    // Its events in order, from first_position_ (positions are gapless).
+    uint64_t first_position_;
+    std::deque<v1::Event> events_;
   };
 
   // Only one batch may be open at a time (one writer).
