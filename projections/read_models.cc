@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "ledger/domain/target_date.h"
 #include "ledger/merkle/merkle.h"
 #include "ledger/store/event_log.h"
 #include "projections/blocks.h"
@@ -127,16 +128,8 @@ class ChangesProjection final : public Projection {
     }
     v1::Change& change = change_;  // each event's, in the same memory
     DescribeChangeInto(event, before, corrected, &change);
-    if (corrected != nullptr && corrected->corrected_by() != 0) {
-      // Corrected before: what it said until now is the last correction's.
-      absl::StatusOr<v1::Change*> last = Find(txn, corrected->corrected_by(), &last_correction_);
-      if (!last.ok()) return last.status();
-      if (*last == nullptr) {
-        return absl::DataLossError(absl::StrCat("changes model: change ", corrected->position(),
-                                                " is corrected by ", corrected->corrected_by(),
-                                                ", which the model does not hold"));
-      }
-      change.set_before((*last)->after());
+    if (corrected != nullptr) {
+      if (absl::Status s = BeforeCorrection(txn, *corrected, &change); !s.ok()) return s;
     }
     if (corrected != nullptr) {
       // The corrected entry now links to its correction.
@@ -172,6 +165,40 @@ class ChangesProjection final : public Projection {
   }
 
  private:
+  // What the field a correction replaces said until it: the last
+  // correction's of that field, if the event was corrected before, else its
+  // own (for an action's creation, which says more than one field, that
+  // field's value in its event).
+  absl::Status BeforeCorrection(ProjectionTxn& txn, const v1::Change& corrected,
+                                v1::Change* change) {
+    if (corrected.corrected_by() != 0) {
+      absl::StatusOr<v1::Change*> last = Find(txn, corrected.corrected_by(), &last_correction_);
+      if (!last.ok()) return last.status();
+      if (*last == nullptr) {
+        return absl::DataLossError(absl::StrCat("changes model: change ", corrected.position(),
+                                                " is corrected by ", corrected.corrected_by(),
+                                                ", which the model does not hold"));
+      }
+      // (Only the latest correction is linked: an earlier one of the other
+      // field of a creation is passed over.)
+      if ((*last)->field() == change->field()) {
+        change->set_before((*last)->after());
+        return absl::OkStatus();
+      }
+    }
+    if (corrected.type() != "action_added") return absl::OkStatus();
+    absl::StatusOr<v1::LoggedEvent> added = log_->Read(corrected.position());
+    if (!added.ok()) return added.status();
+    if (!added->event().has_action_added()) {
+      return absl::DataLossError(absl::StrCat("changes model: event ", corrected.position(),
+                                              " is not the action's creation its change says"));
+    }
+    const v1::ActionAdded& a = added->event().action_added();
+    change->set_before(change->field() == "target_date" ? domain::FormatTargetDate(a.target_date())
+                                                        : a.description());
+    return absl::OkStatus();
+  }
+
   // The change at `position`, read into `committed` from the model as
   // committed or the block being filled (a correction is alone in its step,
   // so no block it reads has writes of its own step); null when there is

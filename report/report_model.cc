@@ -40,11 +40,15 @@ std::string MovedText(const v1::ActionView& action) {
   if (!domain::IsSet(action.target_date())) return "removed";
   const v1::TargetDate& was = action.original_target_date();
   const v1::TargetDate& now = action.target_date();
-  const int months = (now.year() * 12 + now.month()) - (was.year() * 12 + was.month());
   auto text = [](int64_t n, absl::string_view unit, bool later) {
     return absl::StrCat(n, " ", unit, n == 1 ? "" : "s", later ? " later" : " earlier");
   };
-  if (months != 0) return text(months > 0 ? months : -months, "month", months > 0);
+  // Months between month targets; days once either gives a day ("March
+  // 2025" holds to its last day, so to "1 April 2025" is 1 day later).
+  if (was.day() == 0 && now.day() == 0) {
+    const int months = (now.year() * 12 + now.month()) - (was.year() * 12 + was.month());
+    if (months != 0) return text(months > 0 ? months : -months, "month", months > 0);
+  }
   const int64_t days = domain::DueDay(now) - domain::DueDay(was);
   if (days != 0) return text(days > 0 ? days : -days, "day", days > 0);
   return "back to the adopted date";

@@ -565,6 +565,29 @@ TEST_F(QueriesTest, CorrectionsAgainFollowTheLastOneAndTheStatusRules) {
   EXPECT_EQ(last.corrects(), 14u);
   EXPECT_EQ(last.before(), "A cross-sector delivery board is being established.");
   EXPECT_EQ(last.after(), "Delivery board forming");
+
+  // A creation's correction has the corrected field's value before it, not
+  // all the creation says; and a second one of the other field, that field's.
+  v1::Command target;
+  target.mutable_correct_event()->set_event("events/5");  // kA2, added with March 2025
+  target.mutable_correct_event()->set_target_date("April 2025");
+  target.mutable_correct_event()->set_reason("Misread the plan");
+  Do(kAdminToken, target);
+  v1::Command description = target;
+  description.mutable_correct_event()->clear_target_date();
+  description.mutable_correct_event()->set_description("Action a2, as adopted");
+  head_ = Do(kAdminToken, description);
+  request.set_name(kA2);
+  request.set_min_position(head_);
+  v1::GetActionTimelineResponse a2;
+  ASSERT_TRUE(query_->GetActionTimeline(Context(kScrutinyToken).get(), request, &a2).ok());
+  ASSERT_GE(a2.changes_size(), 2);
+  const v1::Change& on_target = a2.changes(a2.changes_size() - 2);
+  const v1::Change& on_description = a2.changes(a2.changes_size() - 1);
+  EXPECT_EQ(on_target.before(), "March 2025");
+  EXPECT_EQ(on_target.after(), "April 2025");
+  EXPECT_EQ(on_description.before(), "Action a2");
+  EXPECT_EQ(on_description.after(), "Action a2, as adopted");
 }
 
 // A narrative update shows the text it replaced and the event that set it:
@@ -1061,7 +1084,8 @@ TEST_F(QueriesTest, APeriodOpensAfterThoseClosedBeforeIt) {
             std::string::npos)
       << s.error_message();
   EXPECT_EQ(Head().position(), head);
-  DoAt(kAdminToken, testing::OpenPeriod("oxford", "may-2024", "May 2024"), 2024, 5, 1);
+  // The day it closed will do.
+  DoAt(kAdminToken, testing::OpenPeriod("oxford", "may-2024", "May 2024"), 2024, 4, 30);
   // Opening it again says it is open, not that it was closed.
   request.clear_commands();
   *request.add_commands() = testing::OpenPeriod("oxford", "may-2024", "May 2024");

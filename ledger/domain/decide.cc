@@ -511,14 +511,20 @@ absl::StatusOr<v1::Event> DecideOpenPeriod(const StateTxn& txn, const v1::OpenPe
   }
   // A period opens once those closed before it have: each report's "what
   // changed" runs from the close before, and one opened earlier would
-  // share events with it.
+  // share events with it. The day of a close will do (a close "on 30
+  // April" is its last moment, an opening on it the first).
   if (event.has_effective_at()) {
     const uint64_t opens_us = Micros(event.effective_at());
+    auto day = [](uint64_t us) {
+      return absl::ToCivilDay(absl::FromUnixMicros(static_cast<int64_t>(us)), absl::UTCTimeZone());
+    };
     for (const PlanEntity::Closed& closed : plan->closed) {
-      if (opens_us >= closed.closed_us) continue;
-      return absl::FailedPreconditionError(absl::StrCat(
-          "effective_time: ", UtcText(opens_us), " is before ", closed.period, " closed (",
-          UtcText(closed.closed_us), "); a period opens after the periods before it closed"));
+      if (day(opens_us) >= day(closed.closed_us)) continue;
+      return absl::FailedPreconditionError(
+          absl::StrCat("effective_time: ", UtcText(opens_us), " is before ", closed.period,
+                       " closed (", UtcText(closed.closed_us), "); a period opens on or after ",
+                       absl::FormatCivilTime(day(closed.closed_us)),
+                       ", when the periods before it have closed"));
     }
   }
   event.set_stream(name);

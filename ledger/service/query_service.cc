@@ -416,8 +416,8 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
   // A plan that does not exist has no changes to list: not an empty list,
   // which would read as nothing having changed.
   if (absl::StatusOr<v1::PlanView> plan = LoadPlan(reader, request->parent()); !plan.ok()) {
-    return ToGrpc(
-        absl::Status(plan.status().code(), absl::StrCat("parent: ", plan.status().message())));
+    if (!absl::IsNotFound(plan.status())) return ToGrpc(plan.status());
+    return ToGrpc(absl::NotFoundError(absl::StrCat("parent: ", plan.status().message())));
   }
   if (!request->action().empty()) {
     v1::ActionView exists;

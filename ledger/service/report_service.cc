@@ -256,6 +256,9 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
     for (auto& [name, changes] : model.audit) {
       auto at = start.find(name);
       if (at == start.end()) continue;  // added within the window: as recorded
+      // The earliest changes left out of the appendix would set what the
+      // first listed ones changed: those keep what their events say.
+      if (model.audit_left_out.count(name) > 0) continue;
       InForceBefore(at->second, &changes);
     }
   }
@@ -271,10 +274,11 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
         "This ledger failed its integrity check at position ", damaged_at_,
         " when ledgerd opened it: what this report shows may not be what was recorded. Restore "
         "the ledger from a backup and verify it (ledgerctl verify) before relying on it.");
-  } else if (request.include_generated_at()) {
+  }
+  if (request.include_generated_at()) {
     model.generated_at =
         absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::Now(), absl::UTCTimeZone());
-  } else if (!model.draft && model.position > 0) {
+  } else if (!model.draft && model.position > 0 && model.damage.empty()) {
     // How to have these bytes again: a draft's moment is "now", and a
     // "generated at" line differs run to run, so they have none.
     model.again = "ledgerctl report ";

@@ -264,6 +264,13 @@ absl::Status EventLog::LoadHead() {
   return absl::OkStatus();
 }
 
+std::pair<const rocksdb::Snapshot*, EventLog::Head> EventLog::SnapshotWithHead() const {
+  // The head moves under the mutex once its commit is readable: a snapshot
+  // taken under it holds at least the head.
+  absl::MutexLock lock(&mu_);
+  return {db_->GetSnapshot(), Head{head_position_.load(), head_hash_}};
+}
+
 EventLog::Head EventLog::head() const {
   absl::MutexLock lock(&mu_);
   return Head{head_position_.load(), head_hash_};
@@ -453,9 +460,11 @@ absl::Status EventLog::ReadStream(const std::string& stream, uint64_t from_versi
 }
 
 absl::Status EventLog::ForEachStored(
-    uint64_t from,
-    const std::function<bool(uint64_t key_position, absl::string_view bytes)>& fn) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), events_));
+    uint64_t from, const std::function<bool(uint64_t key_position, absl::string_view bytes)>& fn,
+    const rocksdb::Snapshot* at) const {
+  rocksdb::ReadOptions options = ScanOptions();
+  options.snapshot = at;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, events_));
   for (it->Seek(EncodePosition(std::max<uint64_t>(from, 1))); it->Valid(); it->Next()) {
     const uint64_t position = it->key().size() == 8 ? DecodePosition(View(it->key())) : 0;
     if (!fn(position, View(it->value()))) break;
@@ -463,18 +472,21 @@ absl::Status EventLog::ForEachStored(
   return FromRocks(it->status(), "reading the log");
 }
 
-absl::StatusOr<uint64_t> EventLog::IndexedPosition(const std::string& stream,
-                                                   uint64_t version) const {
+absl::StatusOr<uint64_t> EventLog::IndexedPosition(const std::string& stream, uint64_t version,
+                                                   const rocksdb::Snapshot* at) const {
   std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), streams_, StreamKey(stream, version), &value);
+  rocksdb::ReadOptions options;
+  options.snapshot = at;
+  rocksdb::Status s = db_->Get(options, streams_, StreamKey(stream, version), &value);
   if (!s.ok()) return FromRocks(s, "reading the stream index");
   if (value.size() != 8) return absl::DataLossError("stream index entry is malformed");
   return DecodePosition(value);
 }
 
-absl::StatusOr<uint64_t> EventLog::CountIndexed() const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+absl::StatusOr<uint64_t> EventLog::CountIndexed(const rocksdb::Snapshot* at) const {
+  rocksdb::ReadOptions options;
+  options.snapshot = at;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, streams_));
   uint64_t n = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
   if (!it->status().ok()) return FromRocks(it->status(), "reading the stream index");

@@ -139,14 +139,21 @@ class EventLog {
   // Calls `fn` with the position in each event's key and its stored bytes,
   // in key order from `from`, until it returns false. Meant for scans: it
   // reads ahead.
+  // With `at`, as of that snapshot (as the two below).
   absl::Status ForEachStored(
-      uint64_t from,
-      const std::function<bool(uint64_t key_position, absl::string_view bytes)>& fn) const;
+      uint64_t from, const std::function<bool(uint64_t key_position, absl::string_view bytes)>& fn,
+      const rocksdb::Snapshot* at = nullptr) const;
   // The position the stream index holds for (stream, version); NOT_FOUND if
   // none.
-  absl::StatusOr<uint64_t> IndexedPosition(const std::string& stream, uint64_t version) const;
+  absl::StatusOr<uint64_t> IndexedPosition(const std::string& stream, uint64_t version,
+                                           const rocksdb::Snapshot* at = nullptr) const;
   // How many entries the stream index holds.
-  absl::StatusOr<uint64_t> CountIndexed() const;
+  absl::StatusOr<uint64_t> CountIndexed(const rocksdb::Snapshot* at = nullptr) const;
+  // A snapshot of the database and the head as of it, taken together: the
+  // snapshot holds every event up to the head (and perhaps a few appended
+  // since, whose commit had not moved the head yet). Release it with
+  // db()->ReleaseSnapshot.
+  std::pair<const rocksdb::Snapshot*, Head> SnapshotWithHead() const;
   // The stored value for an idempotency key, if any.
   absl::StatusOr<std::optional<std::string>> GetRequest(absl::string_view key) const;
 
