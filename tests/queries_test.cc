@@ -166,14 +166,27 @@ class QueriesTest : public ::testing::Test {
     return response.events(0).event().recorded_at();
   }
 
-  v1::ActionView GetAction(const std::string& name) {
-    v1::GetActionRequest request;
+  // Asks `method` about the resource `name` as of head_, as scrutiny.
+  template <typename Request, typename Response>
+  Response AskAbout(grpc::Status (v1::QueryService::Stub::*method)(grpc::ClientContext*,
+                                                                   const Request&, Response*),
+                    const std::string& name) {
+    Request request;
     request.set_name(name);
     request.set_min_position(head_);
-    v1::ActionView view;
-    grpc::Status s = query_->GetAction(Context(kScrutinyToken).get(), request, &view);
+    Response response;
+    grpc::Status s = (query_.get()->*method)(Context(kScrutinyToken).get(), request, &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    return view;
+    return response;
+  }
+
+  // An action's timeline, first page.
+  v1::GetActionTimelineResponse Timeline(const std::string& name) {
+    return AskAbout(&v1::QueryService::Stub::GetActionTimeline, name);
+  }
+
+  v1::ActionView GetAction(const std::string& name) {
+    return AskAbout(&v1::QueryService::Stub::GetAction, name);
   }
 
   std::vector<std::string> ListNames(v1::ListActionsRequest request, int page_size = 0) {
@@ -554,13 +567,9 @@ TEST_F(QueriesTest, CorrectionsAgainFollowTheLastOneAndTheStatusRules) {
   const v1::ActionView b1 = GetAction(kB1);
   EXPECT_EQ(b1.status(), v1::ONGOING);
   EXPECT_EQ(b1.status_reason(), "It was started, not paused");
-  v1::GetActionTimelineRequest request;
-  request.set_name(kA1);
-  request.set_min_position(head_);
-  v1::GetActionTimelineResponse response;
-  ASSERT_TRUE(query_->GetActionTimeline(Context(kScrutinyToken).get(), request, &response).ok());
-  ASSERT_GE(response.changes_size(), 1);
-  const v1::Change& last = response.changes(response.changes_size() - 1);
+  const v1::GetActionTimelineResponse a1 = Timeline(kA1);
+  ASSERT_GE(a1.changes_size(), 1);
+  const v1::Change& last = a1.changes(a1.changes_size() - 1);
   EXPECT_EQ(last.position(), again);
   EXPECT_EQ(last.corrects(), 14u);
   EXPECT_EQ(last.before(), "A cross-sector delivery board is being established.");
@@ -577,10 +586,7 @@ TEST_F(QueriesTest, CorrectionsAgainFollowTheLastOneAndTheStatusRules) {
   description.mutable_correct_event()->clear_target_date();
   description.mutable_correct_event()->set_description("Action a2, as adopted");
   head_ = Do(kAdminToken, description);
-  request.set_name(kA2);
-  request.set_min_position(head_);
-  v1::GetActionTimelineResponse a2;
-  ASSERT_TRUE(query_->GetActionTimeline(Context(kScrutinyToken).get(), request, &a2).ok());
+  const v1::GetActionTimelineResponse a2 = Timeline(kA2);
   ASSERT_GE(a2.changes_size(), 2);
   const v1::Change& on_target = a2.changes(a2.changes_size() - 2);
   const v1::Change& on_description = a2.changes(a2.changes_size() - 1);
