@@ -53,6 +53,10 @@ std::string UtcText(uint64_t micros) {
                           absl::FromUnixMicros(static_cast<int64_t>(micros)), absl::UTCTimeZone());
 }
 
+absl::CivilDay UtcDay(uint64_t micros) {
+  return absl::ToCivilDay(absl::FromUnixMicros(static_cast<int64_t>(micros)), absl::UTCTimeZone());
+}
+
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
@@ -515,15 +519,12 @@ absl::StatusOr<v1::Event> DecideOpenPeriod(const StateTxn& txn, const v1::OpenPe
   // April" is its last moment, an opening on it the first).
   if (event.has_effective_at()) {
     const uint64_t opens_us = Micros(event.effective_at());
-    auto day = [](uint64_t us) {
-      return absl::ToCivilDay(absl::FromUnixMicros(static_cast<int64_t>(us)), absl::UTCTimeZone());
-    };
     for (const PlanEntity::Closed& closed : plan->closed) {
-      if (day(opens_us) >= day(closed.closed_us)) continue;
+      if (UtcDay(opens_us) >= UtcDay(closed.closed_us)) continue;
       return absl::FailedPreconditionError(
           absl::StrCat("effective_time: ", UtcText(opens_us), " is before ", closed.period,
                        " closed (", UtcText(closed.closed_us), "); a period opens on or after ",
-                       absl::FormatCivilTime(day(closed.closed_us)),
+                       absl::FormatCivilTime(UtcDay(closed.closed_us)),
                        ", when the periods before it have closed"));
     }
   }
@@ -899,8 +900,7 @@ std::optional<std::string> TargetBeforePlanBegan(const StateTxn& txn, const v1::
   const std::string plan = name->PlanName();
   const PlanEntity* entity = txn.plans.Find(plan);
   if (entity == nullptr) return std::nullopt;
-  const absl::CivilDay began = absl::ToCivilDay(
-      absl::FromUnixMicros(static_cast<int64_t>(entity->since_us)), absl::UTCTimeZone());
+  const absl::CivilDay began = UtcDay(entity->since_us);
   if (DueDay(*date) >= began) return std::nullopt;
   return absl::StrCat(event.stream(), ": target date ", FormatTargetDate(*date), " is before ",
                       plan, " began (", absl::FormatCivilTime(began),

@@ -232,7 +232,15 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
     if (!changes->empty()) model.audit[a.name()] = *std::move(changes);
     if (left_out > 0) model.audit_left_out[a.name()] = left_out;
   }
-  if (clock == v1::EFFECTIVE && !model.audit.empty()) {
+  // Only status and target changes (and their corrections) have a value in
+  // force to give them.
+  const bool has_field_changes =
+      std::any_of(model.audit.begin(), model.audit.end(), [](const auto& entry) {
+        return std::any_of(entry.second.begin(), entry.second.end(), [](const v1::Change& c) {
+          return c.field() == "status" || c.field() == "target_date";
+        });
+      });
+  if (clock == v1::EFFECTIVE && has_field_changes) {
     // In effective order a change back-dated behind a later one changed
     // what was in force at its time, not what its event says it changed
     // (the value when it was recorded): each status and target change's

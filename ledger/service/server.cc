@@ -115,9 +115,9 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(const ServerOp
   // A read model that applied events the log no longer holds: the log lost
   // its end. It is damage like a broken chain, and refuses writes, which
   // would otherwise reuse those positions.
+  // (A log unreadable past its head says so itself.)
+  const uint64_t head = s->log_->head_position();
   for (const auto& [name, position] : s->projections_->positions()) {
-    const uint64_t head = s->log_->head_position();
-    // (A log unreadable past its head says so itself.)
     if (position <= head || !s->log_->damage_at_open().ok()) continue;
     std::fprintf(stderr,
                  "ledgerd: the read model %s has applied events up to position %llu, but the log "
