@@ -2,9 +2,14 @@
 
 #include <csv.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "ledger/domain/names.h"
 #include "ledger/domain/target_date.h"
@@ -116,14 +121,20 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
                                projections::StatusText(a.status()), a.status_reason()});
       }
       if (!domain::SameTargetDate(was.target_date(), a.target_date())) {
-        std::string reasons;
+        // The reasons of the period's revisions, each once: a target moved
+        // twice for the same reason reads as one reason.
+        std::vector<std::string> reasons;
         for (const v1::TargetRevision& r : a.revisions()) {
           bool known = false;
           for (const v1::TargetRevision& k : was.revisions()) known |= k.position() == r.position();
-          if (!known) absl::StrAppend(&reasons, reasons.empty() ? "" : "; ", r.reason());
+          if (known || r.reason().empty()) continue;
+          if (std::find(reasons.begin(), reasons.end(), r.reason()) == reasons.end()) {
+            reasons.push_back(r.reason());
+          }
         }
         targets.rows.push_back({id, domain::FormatTargetDate(was.target_date()),
-                                domain::FormatTargetDate(a.target_date()), reasons});
+                                domain::FormatTargetDate(a.target_date()),
+                                absl::StrJoin(reasons, "; ")});
       }
       if (was.description() != a.description()) {
         amended.rows.push_back({id, was.description(), a.description()});

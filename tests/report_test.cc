@@ -387,6 +387,28 @@ TEST_F(ReportTest, AmendedDescriptionsAreAmongWhatChanged) {
   EXPECT_EQ(Render(v1::MARKDOWN).content().find("Amended descriptions"), std::string::npos);
 }
 
+TEST_F(ReportTest, ATargetRevisedTwiceForOneReasonGivesItOnce) {
+  ImportOxford();
+  const std::string a7 = "plans/oxford-cpc-2023/recommendations/r1/actions/a7";
+  v1::ExecuteCommandsRequest request;
+  *request.add_commands() = testing::OpenPeriod("oxford-cpc-2023", "jan-2025", "January 2025");
+  *request.add_commands() = testing::ReviseTarget(a7, "2025-06", "board not yet formed");
+  *request.add_commands() = testing::ReviseTarget(a7, "2025-09", "board not yet formed");
+  *request.add_commands() = testing::ReviseTarget(a7, "2025-12", "chair stood down");
+  *request.add_commands() = testing::ClosePeriod("plans/oxford-cpc-2023/periods/jan-2025");
+  v1::CommandResponse response;
+  grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const std::string md = Render(v1::MARKDOWN, "plans/oxford-cpc-2023/periods/jan-2025").content();
+  const size_t table = md.find("### Revised target dates");
+  ASSERT_NE(table, std::string::npos) << md;
+  const size_t row = md.find("| r1/a7 |", table);
+  ASSERT_NE(row, std::string::npos) << md;
+  EXPECT_EQ(md.substr(row, md.find('\n', row) - row),
+            "| r1/a7 | December 2024 | December 2025 | board not yet formed; chair stood down |")
+      << md;
+}
+
 TEST_F(ReportTest, AReportAtAPositionItCannotBeTrueToIsRefused) {
   ImportOxford();
   const uint64_t head = Head();
