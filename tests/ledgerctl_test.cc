@@ -489,6 +489,12 @@ TEST_F(LedgerctlTest, FailureClassesHaveTheirExitCodes) {
   RunResult bad_id = Ctl({"action", "show", "a7"});
   EXPECT_EQ(bad_id.exit_code, 2);
   EXPECT_NE(bad_id.err.find("RECOMMENDATION/ACTION"), std::string::npos) << bad_id.err;
+  RunResult capitals = Ctl({"action", "show", "R1/A7"});
+  EXPECT_EQ(capitals.exit_code, 2);
+  EXPECT_NE(capitals.err.find("ACTION \"R1/A7\": \"R1\" is not a valid id (a-z, 0-9 and '-'); "
+                              "ids are lower case: r1/a7"),
+            std::string::npos)
+      << capitals.err;
   RunResult auth = Ctl({"action", "list"}, "wrong-token");
   EXPECT_EQ(auth.exit_code, 3);
   EXPECT_NE(auth.err.find("not signed in"), std::string::npos) << auth.err;

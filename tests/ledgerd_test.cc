@@ -186,6 +186,19 @@ TEST(LedgerdTest, BadInputGetsTheRightCodeAndAppendsNothing) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(s.error_message().find("from NOT_STARTED to NOT_STARTED"), std::string::npos);
 
+  // An id typed in capitals is named, with what it would be in lower case.
+  v1::ChangeActionStatusRequest capitals;
+  capitals.set_name("plans/oxford/recommendations/R1/actions/a1");
+  capitals.set_status(v1::ONGOING);
+  s = stub->ChangeActionStatus(Context(kAdminToken).get(), capitals, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("name: \"plans/oxford/recommendations/R1/actions/a1\" has "
+                                   "\"R1\", which is not a valid id"),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_NE(s.error_message().find("; ids are lower case: r1"), std::string::npos)
+      << s.error_message();
+
   v1::RecordUpdateRequest empty;
   empty.set_name(kAction);
   empty.set_period(kPeriod);

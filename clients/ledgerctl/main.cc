@@ -212,7 +212,17 @@ std::string ActionName(const Connection& c, const std::string& id) {
                               "\": give RECOMMENDATION/ACTION, e.g. r1/a3, or a full "
                               "resource name"));
   }
-  std::string name = domain::ActionName(PlanId(c), id.substr(0, slash), id.substr(slash + 1));
+  const std::string rec = id.substr(0, slash), action = id.substr(slash + 1);
+  for (const std::string& part : {rec, action}) {
+    if (domain::IsValidId(part)) continue;
+    const std::string lower = absl::AsciiStrToLower(id);
+    Fail(kUsage,
+         absl::StrCat("ACTION \"", id, "\": \"", part, "\" is not a valid id (a-z, 0-9 and '-')",
+                      lower != id && domain::IsValidId(absl::AsciiStrToLower(part))
+                          ? absl::StrCat("; ids are lower case: ", lower)
+                          : ""));
+  }
+  std::string name = domain::ActionName(PlanId(c), rec, action);
   auto parsed = domain::ParseNameOf(domain::Kind::kAction, "ACTION", name);
   if (!parsed.ok()) Fail(kUsage, std::string(parsed.status().message()));
   return name;

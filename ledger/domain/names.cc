@@ -26,10 +26,11 @@ absl::Status CheckId(absl::string_view field, absl::string_view id) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
   }
   if (!IsValidId(id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": \"", id.substr(0, 80),
-                     "\" is not a valid id (1-63 of a-z, 0-9 and '-', not starting or "
-                     "ending with '-')"));
+    const std::string lower = absl::AsciiStrToLower(id);
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": \"", id.substr(0, 80),
+        "\" is not a valid id (1-63 of a-z, 0-9 and '-', not starting or ending with '-')",
+        lower != id && IsValidId(lower) ? absl::StrCat("; ids are lower case: ", lower) : ""));
   }
   return absl::OkStatus();
 }
@@ -56,35 +57,48 @@ absl::StatusOr<ResourceName> ParseName(absl::string_view field, absl::string_vie
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": \"", name.substr(0, 200), "\" ", why));
   };
+  // A name of the right shape with an id that is not one: say which, and
+  // what it would be in lower case when that is all that is wrong.
+  auto bad_id = [&](absl::string_view id) {
+    const std::string lower = absl::AsciiStrToLower(id);
+    return bad(absl::StrCat(
+        "has \"", id.substr(0, 80),
+        "\", which is not a valid id (1-63 of a-z, 0-9 and '-', not starting "
+        "or ending with '-')",
+        lower != id && IsValidId(lower) ? absl::StrCat("; ids are lower case: ", lower) : ""));
+  };
   if (name.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
   }
   std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
   ResourceName out;
-  if (parts.size() < 2 || parts[0] != "plans" || !IsValidId(parts[1])) {
+  if (parts.size() < 2 || parts[0] != "plans") {
     return bad("is not a resource name (expected plans/{plan}/...)");
   }
+  if (!IsValidId(parts[1])) return bad_id(parts[1]);
   out.plan = std::string(parts[1]);
   if (parts.size() == 2) {
     out.kind = Kind::kPlan;
     return out;
   }
-  if (parts.size() == 4 && parts[2] == "periods" && IsValidId(parts[3])) {
+  if (parts.size() == 4 && parts[2] == "periods") {
+    if (!IsValidId(parts[3])) return bad_id(parts[3]);
     out.kind = Kind::kPeriod;
     out.period = std::string(parts[3]);
     return out;
   }
-  if (parts.size() >= 4 && parts[2] == "recommendations" && IsValidId(parts[3])) {
+  if ((parts.size() == 4 || (parts.size() == 6 && parts[4] == "actions")) &&
+      parts[2] == "recommendations") {
+    if (!IsValidId(parts[3])) return bad_id(parts[3]);
     out.recommendation = std::string(parts[3]);
     if (parts.size() == 4) {
       out.kind = Kind::kRecommendation;
       return out;
     }
-    if (parts.size() == 6 && parts[4] == "actions" && IsValidId(parts[5])) {
-      out.kind = Kind::kAction;
-      out.action = std::string(parts[5]);
-      return out;
-    }
+    if (!IsValidId(parts[5])) return bad_id(parts[5]);
+    out.kind = Kind::kAction;
+    out.action = std::string(parts[5]);
+    return out;
   }
   return bad(
       "is not a resource name (expected plans/{plan}, "
