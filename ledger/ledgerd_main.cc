@@ -35,8 +35,7 @@ int main(int argc, char** argv) {
   app.add_option("--listen", options.listen, "HOST:PORT to serve gRPC on")->capture_default_str();
   app.add_option("--principals", options.principals_path,
                  "JSON file of principals (id, name, role, token_sha256); "
-                 "reloaded on SIGHUP")
-      ->required();
+                 "reloaded on SIGHUP (required)");
   app.add_option("--tls_cert", options.tls_cert, "server certificate chain (PEM)");
   app.add_option("--tls_key", options.tls_key, "server private key (PEM)");
   app.add_option("--client_ca", options.client_ca,
@@ -57,7 +56,16 @@ int main(int argc, char** argv) {
                  "threads the read models share, each reading the log once for its models "
                  "(default 0: one a core)")
       ->check(CLI::Range(0, 64));
-  CLI11_PARSE(app, argc, argv);
+  // Exit 2 for a mistaken command line (CLI11's own codes are 100 and up),
+  // as ledgerctl does; 1 for a start that fails.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
 
   // Signals are taken by one thread with sigwait, so they are blocked in
   // every thread created from here on.

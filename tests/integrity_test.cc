@@ -161,6 +161,18 @@ TEST_F(IntegrityTest, HonestLedgerVerifiesAndProvesItsEvents) {
       EXPECT_EQ(proof.old_root(), checkpoint->root_hash());
     }
   }
+
+  // The same events under another signing key (as a restore without its
+  // key gives): the digest's root still holds, and the key is what is said.
+  ledgerd_->Stop();
+  ledgerd_ = std::make_unique<LedgerdProcess>(
+      data(), std::vector<std::string>{"--signing_key", dir_.path() + "/other-key.pem"});
+  RunResult rekeyed = Ctl({"verify", "--against", published});
+  EXPECT_EQ(rekeyed.exit_code, 8);
+  EXPECT_NE(rekeyed.err.find("the ledger's first 20 events have the digest's Merkle root, but "
+                             "ledgerd now signs with another key"),
+            std::string::npos)
+      << rekeyed.err;
 }
 
 TEST_F(IntegrityTest, ChangedByteIsFoundAndCheckpointsStopVerifying) {

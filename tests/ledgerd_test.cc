@@ -2,6 +2,7 @@
 // RocksDB data dir, driven over real gRPC.
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -398,6 +399,43 @@ TEST(LedgerdTest, SecondLedgerdOnTheSameDataDirFailsAtOnce) {
       {"--data_dir", first.data_dir(), "--listen", "127.0.0.1:0", "--principals", principals});
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("in use by another ledgerd"), std::string::npos) << second.err;
+}
+
+// A second ledgerd on a port in use is refused (not served beside the
+// first, as SO_REUSEPORT would), as are a port out of range and an unknown
+// read model; none of them leaves a data dir or a signing key behind.
+TEST(LedgerdTest, MistakenStartsAreNamedAndLeaveNothingBehind) {
+  LedgerdProcess first;
+  testing::TempDir dir;
+  const std::string data = dir.path() + "/new";
+  auto start = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--data_dir", data, "--principals", first.principals_path()});
+    testing::RunResult r = testing::RunCommand(LEDGERD_PATH, args);
+    EXPECT_FALSE(std::filesystem::exists(data)) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(data + ".signing-key.pem")) << r.err;
+    return r;
+  };
+  testing::RunResult same_port = start({"--listen", first.address()});
+  EXPECT_EQ(same_port.exit_code, 1);
+  EXPECT_NE(same_port.err.find(absl::StrCat("--listen: ", first.address(), " is in use")),
+            std::string::npos)
+      << same_port.err;
+  testing::RunResult range = start({"--listen", "127.0.0.1:99999"});
+  EXPECT_EQ(range.exit_code, 1);
+  EXPECT_NE(range.err.find("has port 99999, which is not from 0 to 65535"), std::string::npos)
+      << range.err;
+  testing::RunResult no_port = start({"--listen", "localhost"});
+  EXPECT_EQ(no_port.exit_code, 1);
+  EXPECT_NE(no_port.err.find("is not HOST:PORT"), std::string::npos) << no_port.err;
+  testing::RunResult model = start({"--listen", "127.0.0.1:0", "--rebuild", "currnet"});
+  EXPECT_EQ(model.exit_code, 1);
+  EXPECT_NE(model.err.find("--rebuild: no read model \"currnet\""), std::string::npos) << model.err;
+  // A mistaken command line exits 2, naming the flag.
+  testing::RunResult flag = start({"--bogus"});
+  EXPECT_EQ(flag.exit_code, 2);
+  EXPECT_NE(flag.err.find("--bogus"), std::string::npos) << flag.err;
+  // The first is still the only one serving its port.
+  EXPECT_EQ(Head(*first.LedgerStub()).position(), 0u);
 }
 
 TEST(LedgerdTest, MissingPrincipalsFileIsAClearError) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
@@ -297,10 +298,24 @@ TEST(ReliabilityTest, OnlineBackupRestoresToTheSameLedger) {
       admin->CreateBackup(Context(testing::kOfficerToken).get(), again, &officer).error_code(),
       grpc::StatusCode::PERMISSION_DENIED);
 
+  // The backup holds the signing key: a copy of it taken elsewhere is
+  // restored signing as the original did.
+  ASSERT_TRUE(std::filesystem::exists(backup.path() + "/signing-key.pem"));
+  const std::string offsite = dir.path() + "/offsite";
+  std::filesystem::copy(backup.path(), offsite, std::filesystem::copy_options::recursive);
   // Restore into a new data dir and compare with the original up to the
   // backup's position.
   Cluster restored(dir.path() + "/restored");
-  restored.Start({"--restore", backup.path()});
+  restored.Start({"--restore", offsite});
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/restored/signing-key.pem"));
+  auto signed_by = [](std::shared_ptr<grpc::Channel> channel) {
+    v1::SignedCheckpoint checkpoint;
+    EXPECT_TRUE(v1::IntegrityService::NewStub(channel)
+                    ->GetCheckpoint(Context(kScrutinyToken).get(), {}, &checkpoint)
+                    .ok());
+    return checkpoint.public_key();
+  };
+  EXPECT_EQ(signed_by(restored.channel()), signed_by(cluster.channel()));
   auto restored_stub = v1::LedgerService::NewStub(restored.channel());
   v1::LogHead head;
   ASSERT_TRUE(restored_stub->GetLogHead(Context(kScrutinyToken).get(), {}, &head).ok());
@@ -342,6 +357,15 @@ TEST(ReliabilityTest, OnlineBackupRestoresToTheSameLedger) {
                      cluster.ledgerd().principals_path()});
   EXPECT_EQ(over.exit_code, 1);
   EXPECT_NE(over.err.find("refusing to overwrite"), std::string::npos) << over.err;
+  // So is the data dir of a running ledgerd, which would be copied
+  // mid-write; nothing is left of the attempt.
+  testing::RunResult live =
+      testing::RunCommand(LEDGERD_PATH, {"--data_dir", dir.path() + "/from-live", "--restore",
+                                         dir.path() + "/data", "--listen", "127.0.0.1:0",
+                                         "--principals", cluster.ledgerd().principals_path()});
+  EXPECT_EQ(live.exit_code, 1);
+  EXPECT_NE(live.err.find("is the data dir of a running ledgerd"), std::string::npos) << live.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/from-live"));
 }
 
 }  // namespace

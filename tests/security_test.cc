@@ -4,6 +4,7 @@
 // log, principals disabled on SIGHUP.
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -102,6 +103,35 @@ TEST(SecurityTest, TlsServesTlsClientsOnly) {
       LEDGERCTL_PATH, {"--addr", ledgerd.address(), "--ca", certs.path("ca.pem"), "verify"},
       {std::string("LEDGER_TOKEN=") + kScrutinyToken, "HOME=/nonexistent"});
   EXPECT_EQ(ctl.exit_code, 0) << ctl.err;
+}
+
+// A key that is not the certificate's, or a file that is not what its flag
+// asks for, is named before anything starts (gRPC would only fail to
+// listen).
+TEST(SecurityTest, AMismatchedTlsKeyIsNamed) {
+  Certificates certs;
+  LedgerdProcess other;
+  testing::TempDir dir;
+  auto start = [&](const std::string& cert, const std::string& key) {
+    return testing::RunCommand(
+        LEDGERD_PATH,
+        {"--data_dir", dir.path() + "/d", "--listen", "127.0.0.1:0", "--principals",
+         other.principals_path(), "--tls_cert", certs.path(cert), "--tls_key", certs.path(key)});
+  };
+  RunResult mismatched = start("server.pem", "client.key");
+  EXPECT_EQ(mismatched.exit_code, 1);
+  EXPECT_NE(mismatched.err.find(absl::StrCat("--tls_key: ", certs.path("client.key"),
+                                             " is not the key of the certificate in ",
+                                             certs.path("server.pem"))),
+            std::string::npos)
+      << mismatched.err;
+  RunResult swapped = start("server.key", "server.pem");
+  EXPECT_EQ(swapped.exit_code, 1);
+  EXPECT_NE(
+      swapped.err.find("--tls_cert: " + certs.path("server.key") + " holds no PEM certificate"),
+      std::string::npos)
+      << swapped.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/d"));
 }
 
 TEST(SecurityTest, MutualTlsRequiresAClientCertificate) {

@@ -1484,12 +1484,26 @@ int Main(int argc, char** argv) {
         Check(client.integrity().GetConsistencyProof(client.Context().get(), proof_request, &proof),
               c);
         std::vector<std::string> path(proof.path().begin(), proof.path().end());
-        if (!integrity::VerifySignature(now) || now.public_key() != published->public_key() ||
+        if (!integrity::VerifySignature(now) ||
             !merkle::VerifyConsistency(published->tree_size(), now.tree_size(),
                                        published->root_hash(), now.root_hash(), path)) {
           Fail(kTampered,
                "the consistency proof from the digest to today's checkpoint "
                "does not verify");
+        }
+        // The events still say what the digest was taken of (above), but
+        // another key signs for the ledger now: it was replaced, or this is
+        // a restore without it, and today's checkpoints are not the
+        // digest's signer's word.
+        if (now.public_key() != published->public_key()) {
+          Fail(kTampered,
+               absl::StrCat("the ledger's first ", published->tree_size(),
+                            " events have the digest's Merkle root, but ledgerd now signs with "
+                            "another key (",
+                            store::ToHex(now.public_key()).substr(0, 16), "..., the digest's ",
+                            store::ToHex(published->public_key()).substr(0, 16),
+                            "...): its signing key was replaced, or it was restored without "
+                            "the key (a backup holds it as signing-key.pem)"));
         }
         if (f != Format::kJson) {
           std::cout << "the ledger extends the digest of " << published->tree_size()

@@ -29,8 +29,12 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   std::string signing_key_;
 };
 
-// Copies a backup into a new data dir (which must not exist) and its signing
-// key beside it, for `ledgerd --restore`.
+// The file in a backup that holds the signing key of the ledger it is of.
+inline constexpr char kBackupSigningKey[] = "signing-key.pem";
+
+// Copies a backup into a new data dir (which must not exist or be empty)
+// and its signing key to `signing_key` (unless there is one), for `ledgerd
+// --restore`. A data dir a ledgerd has open is refused.
 absl::Status RestoreBackup(const std::string& from, const std::string& data_dir,
                            const std::string& signing_key);
 

@@ -1,11 +1,22 @@
 #include "ledger/service/server.h"
 
+#include <netdb.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -36,6 +47,49 @@ absl::StatusOr<std::string> ReadPem(const char* flag, const std::string& path) {
   return text.str();
 }
 
+// The first certificate of a PEM file, or why there is none.
+absl::StatusOr<std::unique_ptr<X509, decltype(&X509_free)>> ParseCertificate(
+    const char* flag, const std::string& path, const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), pem.size()), &BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      bio == nullptr ? nullptr : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
+      &X509_free);
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": ", path, " holds no PEM certificate (\"BEGIN CERTIFICATE\")"));
+  }
+  return cert;
+}
+
+// What gRPC would find only when it starts serving, and then report as a
+// port it cannot listen on: a certificate or key that does not parse, or a
+// key that is not the certificate's.
+absl::Status CheckKeyPair(const ServerOptions& options, const std::string& cert_pem,
+                          const std::string& key_pem) {
+  absl::StatusOr<std::unique_ptr<X509, decltype(&X509_free)>> cert =
+      ParseCertificate("--tls_cert", options.tls_cert, cert_pem);
+  if (!cert.ok()) return cert.status();
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(key_pem.data(), key_pem.size()),
+                                                &BIO_free);
+  // No passphrase callback: an encrypted key is refused, not prompted for.
+  auto no_passphrase = [](char*, int, int, void*) { return 0; };
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      bio == nullptr ? nullptr
+                     : PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr),
+      &EVP_PKEY_free);
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tls_key: ", options.tls_key,
+                     " holds no unencrypted PEM private key (\"BEGIN PRIVATE KEY\")"));
+  }
+  if (X509_check_private_key(cert->get(), key.get()) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--tls_key: ", options.tls_key,
+                                                   " is not the key of the certificate in ",
+                                                   options.tls_cert, " (--tls_cert)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& options) {
   const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
   if (!tls) {
@@ -58,42 +112,156 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
   if (!cert.ok()) return cert.status();
   absl::StatusOr<std::string> key = ReadPem("--tls_key", options.tls_key);
   if (!key.ok()) return key.status();
+  if (absl::Status pair = CheckKeyPair(options, *cert, *key); !pair.ok()) return pair;
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
   if (!options.client_ca.empty()) {
     absl::StatusOr<std::string> ca = ReadPem("--client_ca", options.client_ca);
     if (!ca.ok()) return ca.status();
+    if (absl::StatusOr<std::unique_ptr<X509, decltype(&X509_free)>> parsed =
+            ParseCertificate("--client_ca", options.client_ca, *ca);
+        !parsed.ok()) {
+      return parsed.status();
+    }
     ssl.pem_root_certs = *ca;
     ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(ssl);
 }
 
+// HOST:PORT, the host a name or an address ([...] for IPv6), the port
+// 0 to 65535 (0: any free one).
+absl::StatusOr<std::pair<std::string, std::string>> SplitListen(const std::string& listen) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen: \"", listen, "\" ", why));
+  };
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return bad("is not HOST:PORT (e.g. 127.0.0.1:50051)");
+  }
+  std::string host = listen.substr(0, colon);
+  const std::string port = listen.substr(colon + 1);
+  uint64_t number = 0;
+  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
+    return bad("has no port after its last ':' (HOST:PORT, e.g. 127.0.0.1:50051)");
+  }
+  if (port.size() > 5 || !absl::SimpleAtoi(port, &number) || number > 65535) {
+    return bad(absl::StrCat("has port ", port.substr(0, 20),
+                            ", which is not from 0 to 65535 (0: any free port)"));
+  }
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 3) return bad("has an unclosed [ in its host");
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return bad("has an IPv6 host without [ ] (e.g. [::1]:50051)");
+  }
+  return std::make_pair(host, port);
+}
+
+// Binds the address once, before anything is opened or created, so that a
+// port in use (another ledgerd) or an address not of this machine is said
+// plainly and leaves nothing behind. gRPC binds it again to serve, and
+// does not share it (GRPC_ARG_ALLOW_REUSEPORT off below).
+absl::Status ProbeListen(const std::string& listen) {
+  absl::StatusOr<std::pair<std::string, std::string>> split = SplitListen(listen);
+  if (!split.ok()) return split.status();
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (int e = getaddrinfo(split->first.c_str(), split->second.c_str(), &hints, &found); e != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen: ", listen, ": host ", split->first, ": ", gai_strerror(e)));
+  }
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, &freeaddrinfo);
+  absl::Status result = absl::OkStatus();
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (fd < 0) continue;  // a family this machine lacks (IPv6 off)
+    const int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    const int bound = bind(fd, a->ai_addr, a->ai_addrlen);
+    const int error = errno;
+    close(fd);
+    if (bound == 0) return absl::OkStatus();
+    if (error == EADDRINUSE) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--listen: ", listen, " is in use (another ledgerd?); stop it or choose another port"));
+    }
+    result = absl::InvalidArgumentError(
+        absl::StrCat("--listen: cannot bind ", listen, ": ", std::strerror(error),
+                     error == EADDRNOTAVAIL ? " (not an address of this machine)"
+                     : error == EACCES      ? " (a port below 1024 needs privileges)"
+                                            : ""));
+  }
+  return result;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(const ServerOptions& options) {
+  // What can be checked without touching the data dir is, so that a
+  // mistaken flag leaves nothing behind: no data dir, key or restored copy.
+  if (options.principals_path.empty()) {
+    return absl::InvalidArgumentError(
+        "--principals: required (a JSON file of principals and token hashes)");
+  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(options);
   if (!credentials.ok()) return credentials.status();
+  if (absl::Status probed = ProbeListen(options.listen); !probed.ok()) return probed;
+  if (!options.rebuild.empty() && options.rebuild != "all") {
+    std::vector<std::string> names;
+    for (const auto& p : projections::DefaultProjections()) names.push_back(p->name());
+    if (std::find(names.begin(), names.end(), options.rebuild) == names.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("--rebuild: no read model \"", options.rebuild,
+                                                     "\" (one of ", absl::StrJoin(names, ", "),
+                                                     ", or all)"));
+    }
+  }
   std::string base = options.data_dir;
   while (base.size() > 1 && base.back() == '/') base.pop_back();
   const std::string key_path =
       options.signing_key.empty() ? base + ".signing-key.pem" : options.signing_key;
+  // A start that fails on a data dir it was to create (or restore into)
+  // takes away what it made of it: the dir and a key it created.
+  std::error_code error;
+  const bool new_dir = !std::filesystem::exists(options.data_dir, error);
+  const bool new_key = !std::filesystem::exists(key_path, error);
+  absl::StatusOr<std::unique_ptr<LedgerServer>> started = StartOn(options, key_path, *credentials);
+  if (!started.ok() && new_dir) {
+    std::filesystem::remove_all(options.data_dir, error);
+    if (new_key) std::filesystem::remove(key_path, error);
+  }
+  return started;
+}
+
+absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::StartOn(
+    const ServerOptions& options, const std::string& key_path,
+    std::shared_ptr<grpc::ServerCredentials> credentials) {
+  std::unique_ptr<LedgerServer> s(new LedgerServer());
+  s->options_ = options;
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+      Authenticator::Load(options.principals_path);
+  if (!auth.ok()) return auth.status();
+  s->auth_ = *std::move(auth);
+  std::string base = options.data_dir;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  // A key given is read now; one that is absent is created once the data
+  // dir has opened.
+  std::error_code error;
+  if (std::filesystem::exists(key_path, error)) {
+    absl::StatusOr<std::unique_ptr<integrity::Signer>> signer =
+        integrity::Signer::LoadOrCreate(key_path);
+    if (!signer.ok()) return signer.status();
+    s->signer_ = *std::move(signer);
+  }
   if (!options.restore_from.empty()) {
     if (absl::Status restored = RestoreBackup(options.restore_from, options.data_dir, key_path);
         !restored.ok()) {
       return restored;
     }
   }
-  std::unique_ptr<LedgerServer> s(new LedgerServer());
-  s->options_ = options;
-  if (options.principals_path.empty()) {
-    return absl::InvalidArgumentError(
-        "--principals: required (a JSON file of principals and token hashes)");
-  }
-  absl::StatusOr<std::unique_ptr<Authenticator>> auth =
-      Authenticator::Load(options.principals_path);
-  if (!auth.ok()) return auth.status();
-  s->auth_ = *std::move(auth);
 
   absl::StatusOr<std::unique_ptr<store::EventLog>> log =
       store::EventLog::Open(options.data_dir, store::LogOptions{});
@@ -141,10 +309,12 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(const ServerOp
                                                          s->auth_.get(), s->security_log_.get());
   s->report_service_ = std::make_unique<ReportServiceImpl>(
       s->projections_.get(), s->log_.get(), s->auth_.get(), s->ledger_->chain_break_at_open());
-  absl::StatusOr<std::unique_ptr<integrity::Signer>> signer =
-      integrity::Signer::LoadOrCreate(key_path);
-  if (!signer.ok()) return signer.status();
-  s->signer_ = *std::move(signer);
+  if (s->signer_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<integrity::Signer>> signer =
+        integrity::Signer::LoadOrCreate(key_path);
+    if (!signer.ok()) return signer.status();
+    s->signer_ = *std::move(signer);
+  }
   s->integrity_service_ =
       std::make_unique<IntegrityServiceImpl>(s->projections_.get(), s->log_.get(), s->auth_.get(),
                                              s->signer_.get(), s->ledger_->chain_break_at_open());
@@ -155,8 +325,11 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(const ServerOp
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // Not SO_REUSEPORT: a second ledgerd on this port would otherwise serve
+  // beside this one, and clients would be dealt to either ledger.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
-  builder.AddListeningPort(options.listen, *credentials, &port);
+  builder.AddListeningPort(options.listen, credentials, &port);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(
       std::make_unique<SecurityLogInterceptorFactory>(s->security_log_.get(), s->auth_.get()));

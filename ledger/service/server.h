@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "ledger/engine/ledger.h"
 #include "ledger/service/admin_service.h"
@@ -62,6 +63,11 @@ class LedgerServer {
   void Shutdown();
 
  private:
+  // Start, but for its removal of what a failed start of a new data dir
+  // created.
+  static absl::StatusOr<std::unique_ptr<LedgerServer>> StartOn(
+      const ServerOptions& options, const std::string& key_path,
+      std::shared_ptr<grpc::ServerCredentials> credentials);
   LedgerServer() = default;
   ServerOptions options_;
   std::string address_;
