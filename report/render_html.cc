@@ -224,9 +224,13 @@ std::string RenderHtml(const ReportModel& m) {
   for (const TableData& t : OverdueTables(m)) AppendSection(&out, t);
   absl::StrAppend(&out,
                   "</section>\n<section id=\"audit-appendix\"><h2>Audit appendix</h2>\n"
-                  "<p>Every change in this period to each action: who made it, when the "
-                  "ledger recorded it (server clock, UTC) and when it took effect.</p>\n");
-  if (m.audit.empty()) absl::StrAppend(&out, "<p>No action changed in this period.</p>\n");
+                  "<p>Every change to each action ",
+                  E(AuditScope(m)),
+                  ": who made it, when the ledger recorded it (server clock, UTC) and when it "
+                  "took effect.</p>\n");
+  if (m.audit.empty()) {
+    absl::StrAppend(&out, "<p>No action changed ", E(AuditScope(m)), ".</p>\n");
+  }
   for (const v1::ActionView& a : m.actions) {
     auto changes = m.audit.find(a.name());
     if (changes != m.audit.end()) AppendSection(&out, AuditTable(m, a, changes->second));

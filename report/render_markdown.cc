@@ -178,12 +178,12 @@ std::string RenderMarkdown(const ReportModel& m) {
   line();
   line("## Audit appendix");
   line();
-  line(
-      "Every change in this period to each action: who made it, when the ledger recorded "
-      "it (server clock, UTC) and when it took effect.");
+  line(Text(absl::StrCat("Every change to each action ", AuditScope(m),
+                         ": who made it, when the ledger recorded it (server clock, UTC) and "
+                         "when it took effect.")));
   line();
   if (m.audit.empty()) {
-    line("No action changed in this period.");
+    line(Text(absl::StrCat("No action changed ", AuditScope(m), ".")));
     line();
   }
   for (const v1::ActionView& a : m.actions) {

@@ -151,7 +151,7 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
 }
 
 std::vector<TableData> OverdueTables(const ReportModel& m) {
-  TableData overdue{absl::StrCat("Overdue on ", absl::FormatCivilTime(m.day)),
+  TableData overdue{absl::StrCat("Overdue on ", LongDate(m.day)),
                     {"Action", "Description", "Target date", "Status"},
                     {},
                     {}};
@@ -210,9 +210,19 @@ std::vector<std::string> ActionRow(const ReportModel& m, const v1::ActionView& a
           projections::StatusText(a.status()), update};
 }
 
+std::string LongDate(absl::CivilDay day) {
+  return std::string(absl::StripLeadingAsciiWhitespace(absl::FormatTime(
+      "%e %B %Y", absl::FromCivil(day, absl::UTCTimeZone()), absl::UTCTimeZone())));
+}
+
+std::string AuditScope(const ReportModel& m) {
+  if (!m.previous_heading.empty()) return "since the previous period closed";
+  return m.period.empty() ? "since the plan began" : "in this period";
+}
+
 std::string SummaryNote(const ReportModel& m) {
   return absl::StrCat(
-      "RAG is judged on ", absl::FormatCivilTime(m.day),
+      "RAG is judged on ", LongDate(m.day),
       ": red = not complete and overdue or stopped; amber = not complete and target "
       "revised, paused, or due within 30 days; green = complete or on track.");
 }

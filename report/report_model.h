@@ -78,6 +78,12 @@ TableData AuditTable(const ReportModel& model, const v1::ActionView& action,
 // The cells of one action's row in its recommendation's table.
 std::vector<std::string> ActionRow(const ReportModel& model, const v1::ActionView& action);
 std::string SummaryNote(const ReportModel& model);
+// A day as a report writes it: "31 October 2024".
+std::string LongDate(absl::CivilDay day);
+// What the audit appendix covers, as its text says it: "since the previous
+// period closed", the window of "what changed"; "in this period" for a
+// first period; "since the plan began" for a moment before any closed.
+std::string AuditScope(const ReportModel& model);
 
 std::string RenderMarkdown(const ReportModel& model);
 std::string RenderHtml(const ReportModel& model);

@@ -200,11 +200,12 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
   // The audit appendix lists at most the latest kAuditPerAction changes of
   // an action in the window, and says how many it left out.
   constexpr size_t kAuditPerAction = 50;
-  // A period's appendix covers the period itself: what took effect from its
-  // opening to the moment reported (an as-of report: since the previous
-  // period closed).
+  // The appendix covers what "what changed" compares: what took effect
+  // after the previous period closed, to the moment reported (a change
+  // dated between that close and this period's opening too). Without a
+  // previous period, a period's is what took effect from its opening.
   uint64_t after = model.previous_heading.empty() ? 0 : previous;
-  if (!model.period.empty()) {
+  if (!model.period.empty() && model.previous_heading.empty()) {
     for (const v1::PeriodView& p : now->periods()) {
       if (p.name() == model.period) {
         const uint64_t opened = Micros(p.opened_effective());
