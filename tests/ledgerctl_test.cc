@@ -310,7 +310,15 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
   RunResult later = Ctl({"period", "close", "dec-2024", "--effective", "2099-01-01"});
   EXPECT_EQ(later.exit_code, 7) << later.err;
   EXPECT_NE(later.err.find("is in the future"), std::string::npos) << later.err;
-  ASSERT_EQ(Ctl({"period", "close", "dec-2024"}).exit_code, 0);
+  // Closed today and opened today, both given as today's date: the close
+  // is now, and so is the opening after it.
+  const std::string today =
+      absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()));
+  ASSERT_EQ(Ctl({"period", "close", "dec-2024", "--effective", today}).exit_code, 0);
+  RunResult opened =
+      Ctl({"period", "open", "feb-2025", "--title", "February 2025", "--effective", today});
+  EXPECT_EQ(opened.exit_code, 0) << opened.err;
+  ASSERT_EQ(Ctl({"period", "close", "feb-2025"}).exit_code, 0);
   RunResult slipped = Ctl({"action", "list", "--slipped", "-1"}, kScrutinyToken);
   EXPECT_EQ(slipped.exit_code, 2) << slipped.err;
   // A refusal of one command of several that names no field names the
@@ -413,8 +421,6 @@ TEST_F(LedgerctlTest, InputTheLedgerCannotTakeIsRefusedNamingItsFlag) {
                 .exit_code,
             0);
   // As of today on the recorded clock: as of now.
-  const std::string today =
-      absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()));
   RunResult as_of_today = Ctl({"report", "--as-of", today, "--clock", "recorded"}, kScrutinyToken);
   EXPECT_EQ(as_of_today.exit_code, 0) << as_of_today.err;
   RunResult to_stdout = Ctl({"report", "--period", "oct-2024", "-o", "-"}, kScrutinyToken);

@@ -1086,12 +1086,20 @@ TEST_F(QueriesTest, APeriodOpensAfterThoseClosedBeforeIt) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_TRUE(absl::StartsWith(s.error_message(), "effective_time: 2024-04-15 "))
       << s.error_message();
-  EXPECT_NE(s.error_message().find(absl::StrCat("is before ", kApr, " closed (2024-04-30")),
+  EXPECT_NE(s.error_message().find(absl::StrCat("is not after ", kApr, " closed (2024-04-30")),
             std::string::npos)
       << s.error_message();
+  EXPECT_NE(s.error_message().find("e.g. on 2024-05-01"), std::string::npos) << s.error_message();
+  // Nor at the moment it closed: a change taking effect then would be in
+  // both periods' reports.
+  Effective(inside, 2024, 4, 30);
+  request.clear_commands();
+  *request.add_commands() = inside;
+  s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_EQ(Head().position(), head);
-  // The day it closed will do.
-  DoAt(kAdminToken, testing::OpenPeriod("oxford", "may-2024", "May 2024"), 2024, 4, 30);
+  // The day after will do.
+  DoAt(kAdminToken, testing::OpenPeriod("oxford", "may-2024", "May 2024"), 2024, 5, 1);
   // Opening it again says it is open, not that it was closed.
   request.clear_commands();
   *request.add_commands() = testing::OpenPeriod("oxford", "may-2024", "May 2024");

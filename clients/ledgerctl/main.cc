@@ -1585,7 +1585,12 @@ int Main(int argc, char** argv) {
       r->set_parent(PlanName(c));
       r->set_period_id(period_id);
       r->set_title(period_title);
-      if (!effective.empty())
+      // Today is now (a period closed earlier today was closed before it),
+      // another day its start.
+      absl::CivilDay day;
+      const bool today = absl::ParseCivilTime(effective, &day) &&
+                         day == absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+      if (!effective.empty() && !today)
         *r->mutable_effective_time() = ParseMoment("--effective", effective, false);
       v1::CommandResponse response;
       RunExecute(client, {cmd}, NewRequestId(), &response,

@@ -513,19 +513,21 @@ absl::StatusOr<v1::Event> DecideOpenPeriod(const StateTxn& txn, const v1::OpenPe
         absl::StrCat("period_id: reporting period ", name, " already exists",
                      existing->open ? " and is open" : " (a closed period is never reopened)"));
   }
-  // A period opens once those closed before it have: each report's "what
+  // A period opens after those closed before it have: each report's "what
   // changed" runs from the close before, and one opened earlier would
-  // share events with it. The day of a close will do (a close "on 30
-  // April" is its last moment, an opening on it the first).
+  // share events with it. A close "on 31 October" is that day's last
+  // moment, so a period opening on the day a close was dated to would
+  // share that day; it opens on the next.
   if (event.has_effective_at()) {
     const uint64_t opens_us = Micros(event.effective_at());
     for (const PlanEntity::Closed& closed : plan->closed) {
-      if (UtcDay(opens_us) >= UtcDay(closed.closed_us)) continue;
+      if (opens_us > closed.closed_us) continue;
       return absl::FailedPreconditionError(
-          absl::StrCat("effective_time: ", UtcText(opens_us), " is before ", closed.period,
-                       " closed (", UtcText(closed.closed_us), "); a period opens on or after ",
-                       absl::FormatCivilTime(UtcDay(closed.closed_us)),
-                       ", when the periods before it have closed"));
+          absl::StrCat("effective_time: ", UtcText(opens_us), " is not after ", closed.period,
+                       " closed (", UtcText(closed.closed_us),
+                       "); a period opens after the periods before it have "
+                       "closed, e.g. on ",
+                       absl::FormatCivilTime(UtcDay(closed.closed_us) + 1)));
     }
   }
   event.set_stream(name);
