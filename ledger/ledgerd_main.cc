@@ -6,6 +6,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "ledger/service/server.h"
 
@@ -98,7 +99,10 @@ int main(int argc, char** argv) {
     if (signal_number == SIGHUP) {
       absl::Status reloaded = (*server)->ReloadPrincipals();
       std::fprintf(stderr, "ledgerd: SIGHUP: %s\n",
-                   reloaded.ok() ? "principals reloaded" : std::string(reloaded.message()).c_str());
+                   reloaded.ok() ? "principals reloaded"
+                                 : absl::StrCat(reloaded.message(),
+                                                "; the principals loaded before stay in force")
+                                       .c_str());
       continue;
     }
     std::fprintf(stderr, "ledgerd: %s: shutting down\n",

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "auditledger/v1/integrity_service.grpc.pb.h"
 #include "auditledger/v1/query_service.grpc.pb.h"
@@ -507,6 +508,76 @@ TEST(SecurityTest, DisabledPrincipalIsRefusedAfterSighup) {
     if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(refused);
+  // The security log names whom the refused token is of.
+  auto query = v1::QueryService::NewStub(ledgerd.Channel());
+  v1::ListSecurityEventsResponse log;
+  ASSERT_TRUE(query->ListSecurityEvents(Context(kAdminToken).get(), {}, &log).ok());
+  ASSERT_GE(log.events_size(), 1);
+  EXPECT_EQ(log.events(log.events_size() - 1).principal(), "cllr");
+  EXPECT_EQ(log.events(log.events_size() - 1).role(), v1::SCRUTINY);
+  // ledgerctl says what would help: an admin, not another token.
+  RunResult ctl =
+      testing::RunCommand(LEDGERCTL_PATH, {"--addr", ledgerd.address(), "verify"},
+                          {std::string("LEDGER_TOKEN=") + kScrutinyToken, "HOME=/nonexistent"});
+  EXPECT_EQ(ctl.exit_code, 3);
+  EXPECT_NE(ctl.err.find("principal cllr is disabled: its token is refused until an admin "
+                         "enables it again (ledgerctl principal enable"),
+            std::string::npos)
+      << ctl.err;
+
+  // Waits for the reload of the principals file that the count-th SIGHUP
+  // asked for, by the line ledgerd writes when it has.
+  int reloads = 1;
+  auto reload = [&] {
+    ledgerd.Signal(SIGHUP);
+    ++reloads;
+    for (int i = 0; i < 100; ++i) {
+      const std::string err = ledgerd.Stderr();
+      int seen = 0;
+      for (size_t at = err.find("principals reloaded"); at != std::string::npos;
+           at = err.find("principals reloaded", at + 1)) {
+        ++seen;
+      }
+      if (seen >= reloads) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "no reload: " << ledgerd.Stderr();
+  };
+  auto principal = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"principal"};
+    all.insert(all.end(), args.begin(), args.end());
+    all.insert(all.end(), {"--file", ledgerd.principals_path()});
+    return testing::RunCommand(LEDGERCTL_PATH, all);
+  };
+  // Enabled again, then given a new token: the old one is refused.
+  ASSERT_EQ(principal({"enable", "--id", "cllr"}).exit_code, 0);
+  EXPECT_EQ(principal({"enable", "--id", "cllr"}).exit_code, 5);
+  reload();
+  EXPECT_TRUE(HeadWorks(ledgerd.Channel()));
+  RunResult rotated = principal({"rotate", "--id", "cllr"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  const std::string token(absl::StripAsciiWhitespace(rotated.out));
+  reload();
+  v1::LogHead head;
+  EXPECT_EQ(ledger->GetLogHead(Context(kScrutinyToken).get(), {}, &head).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(ledger->GetLogHead(Context(token).get(), {}, &head).ok());
+  EXPECT_EQ(principal({"rotate", "--id", "nobody"}).exit_code, 4);
+  // The list names each principal and its state, never a token or its hash.
+  ASSERT_EQ(principal({"disable", "--id", "jsmith"}).exit_code, 0);
+  RunResult listed = principal({"list", "-o", "csv"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("\"cllr\",\"cllr\",\"scrutiny\",\"enabled\""), std::string::npos)
+      << listed.out;
+  EXPECT_NE(listed.out.find("\"jsmith\",\"jsmith\",\"officer\",\"disabled\""), std::string::npos)
+      << listed.out;
+  EXPECT_EQ(listed.out.find(testing::Sha256Hex(token)), std::string::npos) << listed.out;
+  // A file that cannot be written is exit 1, as any other failure.
+  RunResult unwritable = testing::RunCommand(
+      LEDGERCTL_PATH, {"principal", "add", "--file", "/nonexistent-dir/principals.json", "--id",
+                       "x", "--role", "officer"});
+  EXPECT_EQ(unwritable.exit_code, 1) << unwritable.err;
+  EXPECT_NE(unwritable.err.find("cannot be written"), std::string::npos) << unwritable.err;
 }
 
 }  // namespace

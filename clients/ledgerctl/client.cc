@@ -92,9 +92,15 @@ Failure FromGrpc(const grpc::Status& status, const Connection& connection) {
           detail.empty() ? "" : absl::StrCat(" (", detail, ")"), "; retry, or raise --timeout");
       break;
     case grpc::StatusCode::UNAUTHENTICATED:
-      f.message =
-          absl::StrCat("not signed in: ", detail,
-                       " (pass --token, set LEDGER_TOKEN, or put a token in the config file)");
+      // A disabled principal's token is known: another token would not
+      // help, an admin would.
+      f.message = detail.find(" is disabled") != std::string::npos
+                      ? absl::StrCat("not signed in: ", detail,
+                                     " (ledgerctl principal enable, where ledgerd's principals "
+                                     "file is)")
+                      : absl::StrCat("not signed in: ", detail,
+                                     " (pass --token, set LEDGER_TOKEN, or put a token in the "
+                                     "config file)");
       break;
     case grpc::StatusCode::PERMISSION_DENIED:
       f.message = absl::StrCat("not allowed: ", detail);

@@ -1677,6 +1677,78 @@ int Main(int argc, char** argv) {
       return kOk;
     };
   });
+  auto* principal_enable = principal->add_subcommand(
+      "enable",
+      "accept a disabled principal's token again (send ledgerd SIGHUP to load it).\n"
+      "Example: ledgerctl principal enable --file principals.json --id jsmith");
+  principal_enable->add_option("--file", pfile, "principals JSON file")->required();
+  principal_enable->add_option("--id", pid, "principal id")->required();
+  principal_enable->callback([&] {
+    run = [&] {
+      absl::Status s = EnablePrincipal(pfile, pid);
+      if (!s.ok()) Fail(ExitCodeFor(s.code()), std::string(s.message()));
+      std::cerr << "ledgerctl: enabled " << pid << "; send SIGHUP to ledgerd to apply\n";
+      return kOk;
+    };
+  });
+  auto* principal_rotate = principal->add_subcommand(
+      "rotate",
+      "give a principal a new token; prints it once, and the old one is refused once ledgerd "
+      "has the file (SIGHUP).\nExample: ledgerctl principal rotate --file principals.json "
+      "--id jsmith");
+  principal_rotate->add_option("--file", pfile, "principals JSON file")->required();
+  principal_rotate->add_option("--id", pid, "principal id")->required();
+  principal_rotate->callback([&] {
+    run = [&] {
+      absl::StatusOr<std::string> token = RotatePrincipal(pfile, pid);
+      if (!token.ok()) {
+        Fail(ExitCodeFor(token.status().code()), std::string(token.status().message()));
+      }
+      std::cout << *token << "\n";
+      std::cerr << "ledgerctl: new token for " << pid << " in " << pfile
+                << ". It is shown only once; send SIGHUP to ledgerd, and the old one is "
+                   "refused from then on.\n";
+      return kOk;
+    };
+  });
+  auto* principal_list = principal->add_subcommand(
+      "list",
+      "the principals of a file: id, name, role and whether disabled (never tokens).\n"
+      "Example: ledgerctl principal list --file principals.json");
+  principal_list->add_option("--file", pfile, "principals JSON file")->required();
+  principal_list->callback([&] {
+    run = [&] {
+      auto format = ParseFormat(g.output);
+      if (!format.ok()) Fail(kUsage, std::string(format.status().message()));
+      absl::StatusOr<std::vector<service::PrincipalRecord>> records = ListPrincipals(pfile);
+      if (!records.ok()) {
+        Fail(ExitCodeFor(records.status().code()), std::string(records.status().message()));
+      }
+      Table t{{"ID", "NAME", "ROLE", "STATE"}, {}};
+      nlohmann::json json = nlohmann::json::array();
+      for (const service::PrincipalRecord& r : *records) {
+        const std::string role(domain::RoleName(r.principal.role));
+        t.rows.push_back(
+            {r.principal.id, r.principal.name, role, r.disabled ? "disabled" : "enabled"});
+        json.push_back({{"id", r.principal.id},
+                        {"name", r.principal.name},
+                        {"role", role},
+                        {"disabled", r.disabled}});
+      }
+      switch (*format) {
+        case Format::kJson:
+          std::cout << json.dump(2) << "\n";
+          break;
+        case Format::kCsv:
+          std::cout << ToCsv(t);
+          break;
+        case Format::kTable:
+          PrintTable(t, TerminalWidth(), std::cout);
+          break;
+      }
+      return kOk;
+    };
+  });
 
   try {
     app.parse(argc, argv);

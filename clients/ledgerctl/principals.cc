@@ -41,15 +41,36 @@ absl::Status Save(const std::string& path, const nlohmann::json& doc) {
   const std::string temp = path + ".tmp";
   {
     std::ofstream out(temp, std::ios::trunc);
-    if (!out) return absl::PermissionDeniedError(absl::StrCat(temp, " cannot be written"));
+    if (!out) return absl::UnknownError(absl::StrCat("--file: ", temp, " cannot be written"));
     out << text;
-    if (!out.flush()) return absl::UnavailableError(absl::StrCat(temp, ": write failed"));
+    if (!out.flush()) return absl::UnknownError(absl::StrCat("--file: ", temp, ": write failed"));
   }
   chmod(temp.c_str(), 0600);
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot replace ", path));
+    return absl::UnknownError(absl::StrCat("--file: cannot replace ", path));
   }
   return absl::OkStatus();
+}
+
+// 32 random bytes, web-safe base64, with a prefix that says what it is.
+absl::StatusOr<std::string> NewToken() {
+  unsigned char random[32];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    return absl::InternalError("no randomness available for a token");
+  }
+  return absl::StrCat("alt_", absl::WebSafeBase64Escape(absl::string_view(
+                                  reinterpret_cast<const char*>(random), sizeof(random))));
+}
+
+nlohmann::json* Find(nlohmann::json& doc, const std::string& id) {
+  for (auto& p : doc["principals"]) {
+    if (p.value("id", "") == id) return &p;
+  }
+  return nullptr;
+}
+
+absl::Status NoSuch(const std::string& path, const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("--id: no principal ", id, " in ", path));
 }
 
 }  // namespace
@@ -68,31 +89,60 @@ absl::StatusOr<std::string> AddPrincipal(const std::string& path, const std::str
       return absl::AlreadyExistsError(absl::StrCat("--id: ", id, " is already in ", path));
     }
   }
-  unsigned char random[32];
-  if (RAND_bytes(random, sizeof(random)) != 1) {
-    return absl::InternalError("no randomness available for a token");
-  }
-  const std::string token =
-      absl::StrCat("alt_", absl::WebSafeBase64Escape(absl::string_view(
-                               reinterpret_cast<const char*>(random), sizeof(random))));
+  absl::StatusOr<std::string> token = NewToken();
+  if (!token.ok()) return token.status();
   (*doc)["principals"].push_back({{"id", id},
                                   {"name", name.empty() ? id : name},
                                   {"role", role},
-                                  {"token_sha256", store::ToHex(store::Sha256(token))}});
+                                  {"token_sha256", store::ToHex(store::Sha256(*token))}});
   if (absl::Status s = Save(path, *doc); !s.ok()) return s;
   return token;
+}
+
+absl::StatusOr<std::string> RotatePrincipal(const std::string& path, const std::string& id) {
+  absl::StatusOr<nlohmann::json> doc = Load(path, false);
+  if (!doc.ok()) return doc.status();
+  nlohmann::json* entry = Find(*doc, id);
+  if (entry == nullptr) return NoSuch(path, id);
+  absl::StatusOr<std::string> token = NewToken();
+  if (!token.ok()) return token.status();
+  (*entry)["token_sha256"] = store::ToHex(store::Sha256(*token));
+  if (absl::Status s = Save(path, *doc); !s.ok()) return s;
+  return token;
+}
+
+absl::Status EnablePrincipal(const std::string& path, const std::string& id) {
+  absl::StatusOr<nlohmann::json> doc = Load(path, false);
+  if (!doc.ok()) return doc.status();
+  nlohmann::json* entry = Find(*doc, id);
+  if (entry == nullptr) return NoSuch(path, id);
+  if (!entry->value("disabled", false)) {
+    return absl::FailedPreconditionError(absl::StrCat("--id: ", id, " is not disabled"));
+  }
+  entry->erase("disabled");
+  return Save(path, *doc);
+}
+
+absl::StatusOr<std::vector<service::PrincipalRecord>> ListPrincipals(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("--file: ", path, " cannot be read"));
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<std::vector<service::PrincipalRecord>> records =
+      service::ParsePrincipals(text.str());
+  if (!records.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", records.status().message()));
+  }
+  return records;
 }
 
 absl::Status DisablePrincipal(const std::string& path, const std::string& id) {
   absl::StatusOr<nlohmann::json> doc = Load(path, false);
   if (!doc.ok()) return doc.status();
-  for (auto& p : (*doc)["principals"]) {
-    if (p.value("id", "") == id) {
-      p["disabled"] = true;
-      return Save(path, *doc);
-    }
-  }
-  return absl::NotFoundError(absl::StrCat("--id: no principal ", id, " in ", path));
+  nlohmann::json* entry = Find(*doc, id);
+  if (entry == nullptr) return NoSuch(path, id);
+  (*entry)["disabled"] = true;
+  return Save(path, *doc);
 }
 
 }  // namespace auditledger::ledgerctl

@@ -2,8 +2,10 @@
 #define AUDITLEDGER_CLIENTS_LEDGERCTL_PRINCIPALS_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "ledger/service/auth.h"
 
 namespace auditledger::ledgerctl {
 
@@ -13,7 +15,17 @@ namespace auditledger::ledgerctl {
 absl::StatusOr<std::string> AddPrincipal(const std::string& path, const std::string& id,
                                          const std::string& name, const std::string& role);
 
+// Refuses, or no longer refuses, a principal's token (NOT_FOUND for an id
+// the file lacks).
 absl::Status DisablePrincipal(const std::string& path, const std::string& id);
+absl::Status EnablePrincipal(const std::string& path, const std::string& id);
+
+// Gives a principal a new random token in place of its old one, and returns
+// it; whether it is disabled stays as it was.
+absl::StatusOr<std::string> RotatePrincipal(const std::string& path, const std::string& id);
+
+// The principals of a file, as ledgerd reads them.
+absl::StatusOr<std::vector<service::PrincipalRecord>> ListPrincipals(const std::string& path);
 
 }  // namespace auditledger::ledgerctl
 

@@ -139,7 +139,7 @@ absl::Status Authenticator::CheckOfficer(absl::string_view id) const {
       "\"", id, "\" is not a principal of this ledger; add the officer first (principal add)"));
 }
 
-absl::StatusOr<domain::Principal> Authenticator::AuthenticateToken(absl::string_view token) const {
+std::optional<PrincipalRecord> Authenticator::Match(absl::string_view token) const {
   const std::string presented = store::Sha256(token);
   absl::MutexLock lock(&mu_);
   // Every record is compared, so the time taken does not depend on which
@@ -148,13 +148,26 @@ absl::StatusOr<domain::Principal> Authenticator::AuthenticateToken(absl::string_
   for (const PrincipalRecord& record : records_) {
     if (store::ConstantTimeEquals(record.token_sha256, presented)) match = &record;
   }
-  if (match == nullptr) {
+  if (match == nullptr) return std::nullopt;
+  return *match;
+}
+
+absl::StatusOr<domain::Principal> Authenticator::AuthenticateToken(absl::string_view token) const {
+  std::optional<PrincipalRecord> match = Match(token);
+  if (!match.has_value()) {
     return absl::UnauthenticatedError("the bearer token is not recognised");
   }
   if (match->disabled) {
     return absl::UnauthenticatedError(
-        absl::StrCat("principal ", match->principal.id, " is disabled"));
+        absl::StrCat("principal ", match->principal.id,
+                     " is disabled: its token is refused until an admin enables it again"));
   }
+  return match->principal;
+}
+
+std::optional<domain::Principal> Authenticator::IdentifyToken(absl::string_view token) const {
+  std::optional<PrincipalRecord> match = Match(token);
+  if (!match.has_value()) return std::nullopt;
   return match->principal;
 }
 

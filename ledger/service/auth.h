@@ -2,6 +2,7 @@
 #define AUDITLEDGER_LEDGER_SERVICE_AUTH_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ class Authenticator {
   // metadata; UNAUTHENTICATED when missing, malformed, unknown or disabled.
   absl::StatusOr<domain::Principal> Authenticate(const grpc::ServerContextBase& context) const;
   absl::StatusOr<domain::Principal> AuthenticateToken(absl::string_view token) const;
+  // Whom a token names, disabled or not (the security log's "who" of a
+  // refused call); nullopt for a token no principal has.
+  std::optional<domain::Principal> IdentifyToken(absl::string_view token) const;
 
   size_t size() const;
 
@@ -47,6 +51,9 @@ class Authenticator {
 
  private:
   explicit Authenticator(std::string path) : path_(std::move(path)) {}
+  // The record whose token this is, compared with every record in constant
+  // time.
+  std::optional<PrincipalRecord> Match(absl::string_view token) const;
   std::string path_;
   mutable absl::Mutex mu_;
   std::vector<PrincipalRecord> records_ ABSL_GUARDED_BY(mu_);

@@ -44,9 +44,9 @@ class Interceptor final : public grpc::experimental::Interceptor {
         absl::string_view value(it->second.data(), it->second.size());
         if (absl::ConsumePrefix(&value, "Bearer ") || absl::ConsumePrefix(&value, "bearer ")) {
           // The token itself is never logged; only whom it names.
-          absl::StatusOr<domain::Principal> who =
-              auth_->AuthenticateToken(absl::StripAsciiWhitespace(value));
-          if (who.ok()) {
+          std::optional<domain::Principal> who =
+              auth_->IdentifyToken(absl::StripAsciiWhitespace(value));
+          if (who.has_value()) {
             event.set_principal(who->id);
             event.set_role(who->role);
           }
