@@ -1,6 +1,7 @@
 // ledgerd: the audit ledger server.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <string>
@@ -67,6 +68,11 @@ int main(int argc, char** argv) {
     app.exit(e);
     return 2;
   }
+
+  // What ledgerd writes (the log, its backups, the key) is its user's
+  // alone: the security log holds callers' addresses, and a backup the
+  // whole ledger.
+  umask(077);
 
   // Signals are taken by one thread with sigwait, so they are blocked in
   // every thread created from here on.

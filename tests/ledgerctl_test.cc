@@ -86,6 +86,11 @@ TEST_F(LedgerctlTest, ImportsTheOxfordPlanAsInTheSeeds) {
   EXPECT_EQ(plan["council"], "Oxford City Council");
   ASSERT_EQ(plan["periods"].size(), 2u);
   EXPECT_EQ(plan["periods"][1]["title"], "October 2024 & final update");
+  RunResult table = Ctl({"plan", "show"}, kScrutinyToken);
+  EXPECT_NE(table.out.find("oct-2024  October 2024 & final update  (closed; 2024-10-01 to "
+                           "2024-10-31)"),
+            std::string::npos)
+      << table.out;
 
   nlohmann::json list = Json(Ctl({"-o", "json", "action", "list"}, kScrutinyToken));
   ASSERT_EQ(list["actions"].size(), 55u);
@@ -578,6 +583,22 @@ TEST_F(LedgerctlTest, GlobalOptionsAfterTheSubcommandAndMistakesNamed) {
                                           {"LEDGER_TOKEN=t", "HOME=/nonexistent"});
   EXPECT_EQ(bad_key.exit_code, 2);
   EXPECT_NE(bad_key.err.find("unknown key \"adr\""), std::string::npos) << bad_key.err;
+  // A token in a config file others can read is warned of.
+  const std::string with_token = tmp_.path() + "/with-token.json";
+  std::ofstream(with_token) << "{\"addr\": \"" << ledgerd_.address() << "\", \"token\": \""
+                            << kScrutinyToken << "\", \"plan\": \"oxford-cpc-2023\"}";
+  std::filesystem::permissions(with_token, std::filesystem::perms(0644));
+  RunResult readable = testing::RunCommand(LEDGERCTL_PATH, {"--config", with_token, "plan", "show"},
+                                           {"HOME=/nonexistent"});
+  EXPECT_EQ(readable.exit_code, 0) << readable.err;
+  EXPECT_NE(readable.err.find("holds a token and can be read by others; chmod 600"),
+            std::string::npos)
+      << readable.err;
+  std::filesystem::permissions(with_token, std::filesystem::perms(0600));
+  RunResult own = testing::RunCommand(LEDGERCTL_PATH, {"--config", with_token, "plan", "show"},
+                                      {"HOME=/nonexistent"});
+  EXPECT_EQ(own.exit_code, 0) << own.err;
+  EXPECT_EQ(own.err.find("warning"), std::string::npos) << own.err;
   // A report that cannot be written says why.
   RunResult unwritable = Ctl(
       {"report", "--period", "oct-2024", "-o", tmp_.path() + "/missing/report.md"}, kScrutinyToken);

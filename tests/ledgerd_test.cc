@@ -436,6 +436,11 @@ TEST(LedgerdTest, MistakenStartsAreNamedAndLeaveNothingBehind) {
   EXPECT_NE(flag.err.find("--bogus"), std::string::npos) << flag.err;
   // The first is still the only one serving its port.
   EXPECT_EQ(Head(*first.LedgerStub()).position(), 0u);
+  // And what it wrote is its user's alone.
+  namespace fs = std::filesystem;
+  EXPECT_EQ(fs::status(first.data_dir()).permissions() & fs::perms::all, fs::perms::owner_all);
+  EXPECT_EQ(fs::status(first.data_dir() + "/CURRENT").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
 }
 
 TEST(LedgerdTest, MissingPrincipalsFileIsAClearError) {

@@ -104,6 +104,20 @@ TEST(SecurityTest, TlsServesTlsClientsOnly) {
       LEDGERCTL_PATH, {"--addr", ledgerd.address(), "--ca", certs.path("ca.pem"), "verify"},
       {std::string("LEDGER_TOKEN=") + kScrutinyToken, "HOME=/nonexistent"});
   EXPECT_EQ(ctl.exit_code, 0) << ctl.err;
+  // Without --ca, ledgerctl says TLS may be what is missing; with a CA file
+  // that holds no certificate, it names it.
+  RunResult plain =
+      testing::RunCommand(LEDGERCTL_PATH, {"--addr", ledgerd.address(), "--timeout", "5", "verify"},
+                          {std::string("LEDGER_TOKEN=") + kScrutinyToken, "HOME=/nonexistent"});
+  EXPECT_EQ(plain.exit_code, 6) << plain.err;
+  EXPECT_NE(plain.err.find("one that serves TLS needs --ca"), std::string::npos) << plain.err;
+  RunResult bad_ca = testing::RunCommand(
+      LEDGERCTL_PATH, {"--addr", ledgerd.address(), "--ca", certs.path("server.key"), "verify"},
+      {std::string("LEDGER_TOKEN=") + kScrutinyToken, "HOME=/nonexistent"});
+  EXPECT_EQ(bad_ca.exit_code, 2) << bad_ca.err;
+  EXPECT_NE(bad_ca.err.find("--ca: " + certs.path("server.key") + " holds no PEM certificate"),
+            std::string::npos)
+      << bad_ca.err;
 }
 
 // A key that is not the certificate's, or a file that is not what its flag

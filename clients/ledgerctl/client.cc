@@ -80,8 +80,10 @@ Failure FromGrpc(const grpc::Status& status, const Connection& connection) {
       if (detail.find("failed to connect") != std::string::npos ||
           detail.find("Connection refused") != std::string::npos ||
           detail.find("connect") != std::string::npos) {
-        f.message = absl::StrCat("cannot reach ledgerd at ", connection.addr,
-                                 ": is it running? (set --addr or LEDGER_ADDR)");
+        f.message = absl::StrCat(
+            "cannot reach ledgerd at ", connection.addr,
+            ": is it running? (set --addr or LEDGER_ADDR",
+            connection.ca.empty() ? "; one that serves TLS needs --ca or LEDGER_CA" : "", ")");
       } else {
         f.message = absl::StrCat("ledgerd is unavailable: ", detail);
       }

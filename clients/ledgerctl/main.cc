@@ -1,5 +1,8 @@
 // ledgerctl: the command-line client officers, scrutiny and the policy team
 // use to record and question an action plan kept in ledgerd.
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -162,6 +165,12 @@ Connection ResolveConnection(const Globals& g) {
       }
       *field->second = value.get<std::string>();
     }
+    // A token in a file others can read is anyone's on this machine.
+    struct stat info {};
+    if (j.contains("token") && stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
+      std::cerr << "ledgerctl: warning: config file " << path
+                << " holds a token and can be read by others; chmod 600 " << path << "\n";
+    }
   }
   auto pick = [](std::string* field, const std::string& flag, const char* env) {
     if (!flag.empty()) {
@@ -181,6 +190,32 @@ Connection ResolveConnection(const Globals& g) {
       Fail(kUsage, absl::StrCat(*path, " cannot be read"));
     }
   }
+  // PEM that does not parse is said here, naming its flag; gRPC would only
+  // fail to connect.
+  auto pem = [](const char* flag, const std::string& path, bool key) {
+    if (path.empty()) return;
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(path.c_str(), "r"), &BIO_free);
+    bool ok = false;
+    if (bio != nullptr && key) {
+      auto no_passphrase = [](char*, int, int, void*) { return 0; };
+      EVP_PKEY* k = PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr);
+      ok = k != nullptr;
+      EVP_PKEY_free(k);
+    } else if (bio != nullptr) {
+      X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+      ok = x != nullptr;
+      X509_free(x);
+    }
+    ERR_clear_error();
+    if (!ok) {
+      Fail(kUsage, absl::StrCat(flag, ": ", path,
+                                key ? " holds no unencrypted PEM private key"
+                                    : " holds no PEM certificate (\"BEGIN CERTIFICATE\")"));
+    }
+  };
+  pem("--ca", c.ca, false);
+  pem("--client_cert", c.client_cert, false);
+  pem("--client_key", c.client_key, true);
   if (c.client_cert.empty() != c.client_key.empty()) {
     Fail(kUsage, "--client_cert and --client_key: give both");
   }
@@ -546,7 +581,9 @@ int PlanShowCommand(Client& client, Format format) {
   std::cout << "\nReporting periods:\n";
   for (const auto& p : plan.periods()) {
     std::cout << "  " << p.name().substr(p.name().rfind('/') + 1) << "  " << p.title() << "  ("
-              << (p.open() ? "open" : "closed") << ", from " << FormatDay(p.opened_effective())
+              << (p.open() ? absl::StrCat("open since ", FormatDay(p.opened_effective()))
+                           : absl::StrCat("closed; ", FormatDay(p.opened_effective()), " to ",
+                                          FormatDay(p.closed_effective())))
               << ")\n";
   }
   return kOk;
@@ -800,7 +837,9 @@ int Main(int argc, char** argv) {
       "  ledgerctl action update r1/a10 --target 'June 2025' --reason 'Partner delay'\n"
       "  ledgerctl action update r1/a13 --note - < narrative.txt");
   action_update->add_option("ACTION", action_id, "REC/ACTION")->required();
-  action_update->add_option("--status", new_status, "new status");
+  action_update->add_option("--status", new_status,
+                            "new status: ongoing, complete, paused, stopped (pausing, stopping "
+                            "and reopening need --reason)");
   action_update->add_option("--note", note, "narrative for the period ('-' reads stdin)");
   action_update->add_option("--note-file", note_file, "narrative from a file");
   action_update->add_option("--period", period,
