@@ -143,9 +143,9 @@ std::string RenderHtml(const ReportModel& m) {
   absl::StrAppend(&out,
                   "<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n",
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
-                  "<title>", E(m.plan.council()), ": ", E(m.heading), "</title>\n<style>", kStyle,
+                  "<title>", E(m.plan.council()), " — ", E(m.heading), "</title>\n<style>", kStyle,
                   "</style>\n</head>\n<body>\n");
-  absl::StrAppend(&out, "<header>\n<h1>", E(m.plan.council()), ": ", E(m.plan.title()), "</h1>\n");
+  absl::StrAppend(&out, "<header>\n<h1>", E(m.plan.council()), " — ", E(m.plan.title()), "</h1>\n");
   if (!m.damage.empty()) {
     absl::StrAppend(&out, "<p class=\"draft\" role=\"alert\">WARNING: ", E(m.damage), "</p>\n");
   }
@@ -199,7 +199,7 @@ std::string RenderHtml(const ReportModel& m) {
                     "</ul>\n<table class=\"actions\"><thead><tr><th scope=\"col\">#</th>"
                     "<th scope=\"col\">Action</th><th scope=\"col\">Target date</th>"
                     "<th scope=\"col\">Status</th><th scope=\"col\">",
-                    E(m.heading), "</th></tr></thead><tbody>\n");
+                    E(UpdateColumn(m)), "</th></tr></thead><tbody>\n");
     for (const v1::ActionView& a : m.actions) {
       if (a.recommendation() != r.name()) continue;
       std::vector<std::string> cells = ActionRow(m, a);

@@ -93,7 +93,7 @@ std::string RenderMarkdown(const ReportModel& m) {
   auto line = [&](const std::string& s = "") { absl::StrAppend(&out, s, "\n"); };
   std::map<std::string, Counts> counts = CountActions(m);
 
-  line(absl::StrCat("# ", Text(m.plan.council()), ": ", Text(m.plan.title())));
+  line(absl::StrCat("# ", Text(m.plan.council()), " — ", Text(m.plan.title())));
   line();
   if (!m.damage.empty()) {
     line(absl::StrCat("**WARNING: ", Text(m.damage), "**"));
@@ -154,7 +154,7 @@ std::string RenderMarkdown(const ReportModel& m) {
     for (const v1::ActionView& a : m.actions) {
       if (a.recommendation() == r.name()) rows.push_back(ActionRow(m, a));
     }
-    AppendTable(&out, {"#", "Action", "Target date", "Status", m.heading}, rows);
+    AppendTable(&out, {"#", "Action", "Target date", "Status", UpdateColumn(m)}, rows);
     line();
   }
 

@@ -185,8 +185,11 @@ TableData AuditTable(const ReportModel& m, const v1::ActionView& a,
   TableData t{
       title, {"Event", "Recorded (UTC)", "Effective", "Who", "What", "Change", "Reason"}, {}, note};
   for (const v1::Change& c : changes) {
-    std::string what = c.field();
-    if (c.corrects() != 0) what = absl::StrCat("correction of event ", c.corrects(), ": ", what);
+    std::string what = FieldLabel(c.field());
+    if (c.corrects() != 0) {
+      what = absl::StrCat("Correction of event ", c.corrects(), " (", absl::AsciiStrToLower(what),
+                          ")");
+    }
     std::string change = projections::ChangeText(c);
     t.rows.push_back(
         {absl::StrCat(c.position()),
@@ -202,12 +205,35 @@ TableData AuditTable(const ReportModel& m, const v1::ActionView& a,
 std::vector<std::string> ActionRow(const ReportModel& m, const v1::ActionView& a) {
   const v1::Narrative* n = ShownNarrative(m, a);
   std::string update = n ? n->text() : "";
+  // A report of a moment shows each action's latest update, which may be
+  // of any period: it says which.
+  if (n && m.period.empty() && !n->period_title().empty()) {
+    absl::StrAppend(&update, " (", n->period_title(), ")");
+  }
   if (n && n->corrected_by() != 0) {
     absl::StrAppend(&update, " (corrected: event ", n->corrected_by(), ")");
   }
   const std::string id = Short(a.name());
   return {id.substr(id.find('/') + 1), a.description(), TargetText(a),
           projections::StatusText(a.status()), update};
+}
+
+std::string UpdateColumn(const ReportModel& m) {
+  return m.period.empty() ? "Latest update" : m.heading;
+}
+
+std::string FieldLabel(const std::string& field) {
+  static const auto* const kLabels =
+      new std::map<std::string, std::string>{{"action", "Action added"},
+                                             {"status", "Status"},
+                                             {"target_date", "Target date"},
+                                             {"narrative", "Update"},
+                                             {"description", "Description"},
+                                             {"owner", "Owner"},
+                                             {"recommendation", "Recommendation added"},
+                                             {"plan", "Plan created"}};
+  auto it = kLabels->find(field);
+  return it == kLabels->end() ? field : it->second;
 }
 
 std::string LongDate(absl::CivilDay day) {

@@ -78,6 +78,11 @@ TableData AuditTable(const ReportModel& model, const v1::ActionView& action,
 // The cells of one action's row in its recommendation's table.
 std::vector<std::string> ActionRow(const ReportModel& model, const v1::ActionView& action);
 std::string SummaryNote(const ReportModel& model);
+// The heading of the actions' update column: the period's title, or for a
+// report of a moment "Latest update".
+std::string UpdateColumn(const ReportModel& model);
+// What a change's field is called in a report's audit appendix.
+std::string FieldLabel(const std::string& field);
 // A day as a report writes it: "31 October 2024".
 std::string LongDate(absl::CivilDay day);
 // What the audit appendix covers, as its text says it: "since the previous

@@ -254,6 +254,14 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
                            "Northern Quarter | June 2025 (was March 2025) | 1 | 3 months later |"),
             std::string::npos)
       << draft.out;
+  // A report of a moment shows each action's latest update, saying which
+  // period it is of.
+  EXPECT_NE(draft.out.find("| # | Action | Target date | Status | Latest update |"),
+            std::string::npos)
+      << draft.out;
+  EXPECT_NE(draft.out.find("Home - Oxford West End. (October 2024 & final update) |"),
+            std::string::npos)
+      << draft.out;
 
   nlohmann::json diff = Json(Ctl(
       {"-o", "json", "diff", "2024-01-01", "2024-10-31", "--clock", "effective"}, kScrutinyToken));

@@ -277,10 +277,10 @@ TEST_F(ReportTest, APublishedReportComesBackByItsPositionAfterBackDatedCorrectio
   EXPECT_NE(
       Render(v1::MARKDOWN)
           .content()
-          .find("| 2024-10-15 | admin | status | Ongoing → Complete | completed in October |"),
+          .find("| 2024-10-15 | admin | Status | Ongoing → Complete | completed in October |"),
       std::string::npos);
   EXPECT_NE(Render(v1::MARKDOWN).content().find("wording agreed in June"), std::string::npos);
-  EXPECT_NE(Render(v1::MARKDOWN).content().find("| 2024-10-20 | admin | description |"),
+  EXPECT_NE(Render(v1::MARKDOWN).content().find("| 2024-10-20 | admin | Description |"),
             std::string::npos);
   EXPECT_NE(Render(v1::MARKDOWN).content().find("| agreed in October |"), std::string::npos);
   EXPECT_EQ(Render(v1::MARKDOWN).content().find("agreed in November"), std::string::npos);

@@ -107,8 +107,8 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
     model.moment = absl::StrCat(
         absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
                          absl::FromUnixMicros(static_cast<int64_t>(moment)), absl::UTCTimeZone()),
-        effective ? " (effective clock: what was true then)"
-                  : " (recorded clock: what the ledger said then)");
+        effective ? " (what was true then: each change as of the date it took effect)"
+                  : " (what the ledger had recorded by then)");
     // The previous period: the latest one closed by then.
     for (const v1::PeriodView& p : now->periods()) {
       if (!closed_by(p)) continue;
@@ -149,7 +149,7 @@ absl::StatusOr<report::ReportModel> ReportServiceImpl::BuildModel(
                   : Micros(period->closed_effective());
     model.moment = absl::StrCat(
         open ? "now" : absl::StrCat("the close of the period, ", Trimmed(LongDay(moment))),
-        " (effective clock)");
+        " (each change as of the date it took effect)");
     // The previous period: the latest opened before it that was closed when
     // it was (for a draft, by now), and took effect by its close; its
     // events are then all reflected in the report's position.
