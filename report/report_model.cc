@@ -204,7 +204,10 @@ TableData AuditTable(const ReportModel& m, const v1::ActionView& a,
 
 std::vector<std::string> ActionRow(const ReportModel& m, const v1::ActionView& a) {
   const v1::Narrative* n = ShownNarrative(m, a);
-  std::string update = n ? n->text() : "";
+  // An empty cell would read as something missing from the report.
+  std::string update = n                  ? n->text()
+                       : m.period.empty() ? "No update yet."
+                                          : "No update this period.";
   // A report of a moment shows each action's latest update, which may be
   // of any period: it says which.
   if (n && m.period.empty() && !n->period_title().empty()) {

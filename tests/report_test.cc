@@ -388,6 +388,33 @@ TEST_F(ReportTest, AmendedDescriptionsAreAmongWhatChanged) {
   EXPECT_EQ(Render(v1::MARKDOWN).content().find("Amended descriptions"), std::string::npos);
 }
 
+TEST_F(ReportTest, AnActionWithoutAnUpdateThisPeriodSaysSo) {
+  ImportOxford();
+  const std::string a7 = "plans/oxford-cpc-2023/recommendations/r1/actions/a7";
+  const std::string jan = "plans/oxford-cpc-2023/periods/jan-2025";
+  v1::ExecuteCommandsRequest request;
+  *request.add_commands() = testing::OpenPeriod("oxford-cpc-2023", "jan-2025", "January 2025");
+  *request.add_commands() = testing::RecordUpdate(a7, jan, "Board met twice.");
+  *request.add_commands() = testing::ClosePeriod(jan);
+  v1::CommandResponse response;
+  grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const std::string md = Render(v1::MARKDOWN, jan).content();
+  const size_t a7_row = md.find("\n| a7 |");
+  ASSERT_NE(a7_row, std::string::npos) << md;
+  EXPECT_TRUE(
+      absl::EndsWith(md.substr(a7_row, md.find('\n', a7_row + 1) - a7_row), "| Board met twice. |"))
+      << md;
+  const size_t a8_row = md.find("\n| a8 |");
+  ASSERT_NE(a8_row, std::string::npos) << md;
+  EXPECT_TRUE(absl::EndsWith(md.substr(a8_row, md.find('\n', a8_row + 1) - a8_row),
+                             "| No update this period. |"))
+      << md;
+  EXPECT_NE(Render(v1::HTML, jan).content().find("No update this period."), std::string::npos);
+  // The CSV is data: its update cell is empty, for a spreadsheet to filter.
+  EXPECT_EQ(Render(v1::CSV, jan).content().find("No update this period."), std::string::npos);
+}
+
 TEST_F(ReportTest, ATargetRevisedTwiceForOneReasonGivesItOnce) {
   ImportOxford();
   const std::string a7 = "plans/oxford-cpc-2023/recommendations/r1/actions/a7";
