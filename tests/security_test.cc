@@ -592,6 +592,13 @@ TEST(SecurityTest, DisabledPrincipalIsRefusedAfterSighup) {
                        "x", "--role", "officer"});
   EXPECT_EQ(unwritable.exit_code, 1) << unwritable.err;
   EXPECT_NE(unwritable.err.find("cannot be written"), std::string::npos) << unwritable.err;
+  // Their help says they work on the file alone, not how to connect.
+  for (const char* sub : {"add", "rotate", "list"}) {
+    RunResult help = testing::RunCommand(LEDGERCTL_PATH, {"principal", sub, "--help"});
+    EXPECT_EQ(help.exit_code, 0) << sub;
+    EXPECT_NE(help.out.find("never connect to ledgerd"), std::string::npos) << help.out;
+    EXPECT_EQ(help.out.find("Connection:"), std::string::npos) << help.out;
+  }
 }
 
 }  // namespace

@@ -1678,6 +1678,15 @@ int Main(int argc, char** argv) {
                                        "ledgerd's file lives; ledgerd reloads it "
                                        "on SIGHUP)")
                         ->require_subcommand(1);
+  // Set before its subcommands are added, which take it: these work on the
+  // file alone and never connect.
+  principal->footer(
+      "These work on the principals file alone and never connect to ledgerd; send "
+      "ledgerd SIGHUP (or restart it) for a change to take effect.\n"
+      "Exit codes: 0 ok, 2 usage, 4 no such file or principal, 5 an id already taken or a "
+      "principal already in that state, "
+      "7 invalid data, "
+      "1 other (such as a file that cannot be written).");
   std::string pfile, pid, pname, prole;
   auto* principal_add = principal->add_subcommand(
       "add",
