@@ -204,6 +204,13 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
   RunResult slip = Ctl({"action", "update", "r1/a10", "--target", "June 2025"});
   EXPECT_EQ(slip.exit_code, 7) << "a target revision without a reason";
   EXPECT_NE(slip.err.find("reason"), std::string::npos) << slip.err;
+  // A date it cannot read is a usage error, as a moment's is, and names the flag.
+  RunResult day_first =
+      Ctl({"action", "update", "r1/a10", "--target", "30/06/2025", "--reason", "x"});
+  EXPECT_EQ(day_first.exit_code, 2) << day_first.err;
+  EXPECT_NE(day_first.err.find("--target: \"30/06/2025\" is not a target date"), std::string::npos)
+      << day_first.err;
+  EXPECT_EQ(Ctl({"asof", "30/06/2025"}).exit_code, 2);
   ASSERT_EQ(Ctl({"action", "update", "r1/a10", "--target", "June 2025", "--reason",
                  "Consultation extended"})
                 .exit_code,

@@ -294,6 +294,14 @@ google::protobuf::Timestamp ParseMoment(const std::string& flag, const std::stri
   return ts;
 }
 
+// A target date as the ledger reads it ("March 2025", "31 March 2025",
+// "2025-03"), checked here so that one it cannot read is a usage error, as a
+// moment that is no date is, rather than the ledger's invalid data.
+void CheckTargetFlag(const std::string& flag, const std::string& text) {
+  absl::StatusOr<v1::TargetDate> parsed = domain::ParseTargetDate(flag, text);
+  if (!parsed.ok()) Fail(kUsage, std::string(parsed.status().message()));
+}
+
 std::string FormatTime(const google::protobuf::Timestamp& ts) {
   absl::Time t = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", t, absl::UTCTimeZone());
@@ -901,6 +909,7 @@ int Main(int argc, char** argv) {
             [&](auto& r) { r.set_description(new_description); });
       }
       if (!target.empty()) {
+        CheckTargetFlag("--target", target);
         command_flags.push_back("--target");
         add(&v1::Command::mutable_revise_target_date, [&](auto& r) { r.set_target_date(target); });
       }
@@ -999,6 +1008,7 @@ int Main(int argc, char** argv) {
       if (correct->count("--note") > 0) {
         r->set_narrative(Narrative(fix_note));
       } else if (!fix_target.empty()) {
+        CheckTargetFlag("--target", fix_target);
         r->set_target_date(fix_target);
       } else if (!fix_description.empty()) {
         r->set_description(fix_description);
