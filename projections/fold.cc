@@ -60,6 +60,11 @@ std::string EventType(const v1::Event& event) {
   return "unknown";
 }
 
+std::string ActorText(const v1::Change& change) {
+  if (change.actor_name().empty()) return change.actor();
+  return absl::StrCat(change.actor_name(), " (", change.actor(), ")");
+}
+
 std::string ChangeText(const v1::Change& change) {
   std::string before = change.before(), after = change.after();
   if (change.field() == "status") {
@@ -299,6 +304,7 @@ void DescribeChangeInto(const v1::Event& event, const v1::ActionView* before,
   change.set_type(EventType(event));
   change.set_actor(event.actor().id());
   change.set_actor_role(event.actor().role());
+  change.set_actor_name(event.actor().name());
   *change.mutable_recorded_at() = event.recorded_at();
   *change.mutable_effective_at() = event.effective_at();
   change.set_reason(event.reason());

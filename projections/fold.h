@@ -76,6 +76,10 @@ std::string StatusText(v1::ActionStatus status);  // "Complete", "Not started"
 // "September 2024 → December 2024", or the new value alone.
 std::string ChangeText(const v1::Change& change);
 
+// Who made a change, as a reader says it: "J Smith (jsmith)", or the
+// principal id alone when the event recorded no other name.
+std::string ActorText(const v1::Change& change);
+
 }  // namespace auditledger::projections
 
 #endif  // AUDITLEDGER_PROJECTIONS_FOLD_H_

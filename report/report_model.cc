@@ -197,7 +197,7 @@ TableData AuditTable(const ReportModel& m, const v1::ActionView& a,
                           absl::UTCTimeZone()),
          absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(c.effective_at().seconds()),
                           absl::UTCTimeZone()),
-         c.actor(), what, change, c.reason()});
+         projections::ActorText(c), what, change, c.reason()});
   }
   return t;
 }

@@ -1,11 +1,13 @@
 // The update report from a real ledger: golden files for the Oxford plan's
 // October 2024 period, reproducibility, escaping, and the HTML rendered in a
 // real browser.
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -413,6 +415,46 @@ TEST_F(ReportTest, AnActionWithoutAnUpdateThisPeriodSaysSo) {
   EXPECT_NE(Render(v1::HTML, jan).content().find("No update this period."), std::string::npos);
   // The CSV is data: its update cell is empty, for a spreadsheet to filter.
   EXPECT_EQ(Render(v1::CSV, jan).content().find("No update this period."), std::string::npos);
+}
+
+TEST_F(ReportTest, TheAuditAppendixNamesPeopleAsTheEventsRecordedThem) {
+  ImportOxford();
+  const std::string a7 = "plans/oxford-cpc-2023/recommendations/r1/actions/a7";
+  const std::string jan = "plans/oxford-cpc-2023/periods/jan-2025";
+  v1::CommandResponse response;
+  v1::ExecuteCommandsRequest open;
+  *open.add_commands() = testing::OpenPeriod("oxford-cpc-2023", "jan-2025", "January 2025");
+  *open.add_commands() = testing::AssignOwner(a7, "jsmith");
+  ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), open, &response).ok());
+  v1::ExecuteCommandsRequest update;
+  *update.add_commands() = testing::RecordUpdate(a7, jan, "Board met twice.");
+  grpc::Status s =
+      ledger_->ExecuteCommands(Context(testing::kOfficerToken).get(), update, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::ExecuteCommandsRequest close;
+  *close.add_commands() = testing::ClosePeriod(jan);
+  ASSERT_TRUE(ledger_->ExecuteCommands(Context(kAdminToken).get(), close, &response).ok());
+  const std::string md = Render(v1::MARKDOWN, jan).content();
+  // The officer by name and id; the admin, whose name is its id, once.
+  EXPECT_NE(md.find("| J Smith (jsmith) | Update | Board met twice. |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| admin | Owner |"), std::string::npos) << md;
+  const std::string html = Render(v1::HTML, jan).content();
+  EXPECT_NE(html.find("J Smith (jsmith)"), std::string::npos);
+
+  // The name is the event's: renaming the principal later changes no report.
+  std::string principals = ReadFile(ledgerd_->principals_path());
+  const size_t at = principals.find("J Smith");
+  ASSERT_NE(at, std::string::npos);
+  principals.replace(at, 7, "Jo Smith-Jones");
+  std::ofstream(ledgerd_->principals_path(), std::ios::trunc) << principals;
+  ledgerd_->Signal(SIGHUP);
+  bool reloaded = false;
+  for (int i = 0; i < 100 && !reloaded; ++i) {
+    reloaded = absl::StrContains(ledgerd_->Stderr(), "principals reloaded");
+    if (!reloaded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(reloaded) << ledgerd_->Stderr();
+  EXPECT_EQ(Render(v1::MARKDOWN, jan).content(), md);
 }
 
 TEST_F(ReportTest, ATargetRevisedTwiceForOneReasonGivesItOnce) {

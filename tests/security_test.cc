@@ -583,7 +583,7 @@ TEST(SecurityTest, DisabledPrincipalIsRefusedAfterSighup) {
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_NE(listed.out.find("\"cllr\",\"cllr\",\"scrutiny\",\"enabled\""), std::string::npos)
       << listed.out;
-  EXPECT_NE(listed.out.find("\"jsmith\",\"jsmith\",\"officer\",\"disabled\""), std::string::npos)
+  EXPECT_NE(listed.out.find("\"jsmith\",\"J Smith\",\"officer\",\"disabled\""), std::string::npos)
       << listed.out;
   EXPECT_EQ(listed.out.find(testing::Sha256Hex(token)), std::string::npos) << listed.out;
   // A file that cannot be written is exit 1, as any other failure.
@@ -592,6 +592,12 @@ TEST(SecurityTest, DisabledPrincipalIsRefusedAfterSighup) {
                        "x", "--role", "officer"});
   EXPECT_EQ(unwritable.exit_code, 1) << unwritable.err;
   EXPECT_NE(unwritable.err.find("cannot be written"), std::string::npos) << unwritable.err;
+  // A name is one line: events keep it and reports print it.
+  RunResult two_lines =
+      principal({"add", "--id", "pjones", "--name", "P Jones\nadmin", "--role", "officer"});
+  EXPECT_EQ(two_lines.exit_code, 7) << two_lines.err;
+  EXPECT_NE(two_lines.err.find("--name: holds a control character"), std::string::npos)
+      << two_lines.err;
   // Their help says they work on the file alone, not how to connect.
   for (const char* sub : {"add", "rotate", "list"}) {
     RunResult help = testing::RunCommand(LEDGERCTL_PATH, {"principal", sub, "--help"});

@@ -462,7 +462,7 @@ Table ChangesTable(const google::protobuf::RepeatedPtrField<v1::Change>& changes
       absl::StrAppend(&change, " [corrected by events/", c.corrected_by(), "]");
     }
     t.rows.push_back({absl::StrCat(c.position()), FormatTime(c.recorded_at()),
-                      FormatDay(c.effective_at()), c.actor(),
+                      FormatDay(c.effective_at()), projections::ActorText(c),
                       absl::StrCat(ShortAction(c.stream()), " ", what), change, c.reason()});
   }
   return t;

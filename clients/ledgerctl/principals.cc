@@ -79,6 +79,7 @@ absl::StatusOr<std::string> AddPrincipal(const std::string& path, const std::str
                                          const std::string& name, const std::string& role) {
   if (id.empty()) return absl::InvalidArgumentError("--id: required");
   if (absl::Status s = domain::CheckPrincipalId("--id", id); !s.ok()) return s;
+  if (absl::Status s = domain::CheckPrincipalName("--name", name); !s.ok()) return s;
   if (role != "admin" && role != "officer" && role != "scrutiny") {
     return absl::InvalidArgumentError("--role: one of admin, officer, scrutiny");
   }

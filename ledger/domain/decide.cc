@@ -122,6 +122,9 @@ absl::Status ApplyCommon(const Request& req, const DecideContext& ctx, v1::Event
   }
   event->mutable_actor()->set_id(ctx.actor.id);
   event->mutable_actor()->set_role(ctx.actor.role);
+  if (!ctx.actor.name.empty() && ctx.actor.name != ctx.actor.id) {
+    event->mutable_actor()->set_name(ctx.actor.name);
+  }
   event->set_reason(req.reason());
   event->set_request_id(req.request_id());
   return absl::OkStatus();

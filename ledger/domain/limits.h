@@ -14,6 +14,7 @@ inline constexpr size_t kMaxRecommendationTextBytes = 16 * 1024;
 inline constexpr size_t kMaxReasonBytes = 2 * 1024;
 inline constexpr size_t kMaxRequestIdBytes = 128;
 inline constexpr size_t kMaxPrincipalIdBytes = 64;
+inline constexpr size_t kMaxPrincipalNameBytes = 200;
 inline constexpr size_t kMaxCommandsPerRequest = 1000;
 inline constexpr int kMaxRecommendationNumber = 1000;
 

@@ -161,4 +161,18 @@ absl::Status CheckPrincipalId(absl::string_view field, absl::string_view id) {
   return absl::OkStatus();
 }
 
+absl::Status CheckPrincipalName(absl::string_view field, absl::string_view name) {
+  if (name.size() > kMaxPrincipalNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": too long (at most ", kMaxPrincipalNameBytes, " bytes)"));
+  }
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": holds a control character (a name is one line of text)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace auditledger::domain

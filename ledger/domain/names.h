@@ -35,6 +35,11 @@ absl::Status CheckId(absl::string_view field, absl::string_view id);
 // . _ - @ (empty is not checked here).
 absl::Status CheckPrincipalId(absl::string_view field, absl::string_view id);
 
+// A principal's name, which events keep and reports print: at most
+// kMaxPrincipalNameBytes, without control characters (UTF-8 is the JSON
+// file's and the command line's to check).
+absl::Status CheckPrincipalName(absl::string_view field, absl::string_view name);
+
 absl::StatusOr<ResourceName> ParseName(absl::string_view field, absl::string_view name);
 // As ParseName, and the name must be of `kind`.
 absl::StatusOr<ResourceName> ParseNameOf(Kind kind, absl::string_view field,

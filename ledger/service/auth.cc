@@ -63,8 +63,17 @@ absl::StatusOr<std::vector<PrincipalRecord>> ParsePrincipals(const std::string& 
         !s.ok()) {
       return s;
     }
-    if (entry.contains("name") && entry["name"].is_string()) {
+    if (entry.contains("name")) {
+      // Events keep it, and reports print it.
+      if (!entry["name"].is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ".name: must be a string"));
+      }
       record.principal.name = entry["name"].get<std::string>();
+      if (absl::Status s =
+              domain::CheckPrincipalName(absl::StrCat(where, ".name"), record.principal.name);
+          !s.ok()) {
+        return s;
+      }
     }
     absl::StatusOr<v1::Role> role = ParseRole(entry["role"].get<std::string>());
     if (!role.ok()) {

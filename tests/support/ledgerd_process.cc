@@ -41,14 +41,16 @@ TempDir::~TempDir() {
 std::string Sha256Hex(const std::string& text) { return store::ToHex(store::Sha256(text)); }
 
 std::string TestPrincipalsJson() {
-  auto entry = [](const char* id, const char* role, const char* token) {
-    return std::string("{\"id\":\"") + id + "\",\"name\":\"" + id + "\",\"role\":\"" + role +
+  auto entry = [](const char* id, const char* name, const char* role, const char* token) {
+    return std::string("{\"id\":\"") + id + "\",\"name\":\"" + name + "\",\"role\":\"" + role +
            "\",\"token_sha256\":\"" + Sha256Hex(token) + "\"}";
   };
-  return "{\"principals\":[" + entry("admin", "admin", kAdminToken) + "," +
-         entry("jsmith", "officer", kOfficerToken) + "," +
-         entry("akhan", "officer", kOtherOfficerToken) + "," +
-         entry("cllr", "scrutiny", kScrutinyToken) + "]}";
+  // The officers have names other than their ids, as people do; the others
+  // have their ids as names, as `ledgerctl principal add` gives one without.
+  return "{\"principals\":[" + entry("admin", "admin", "admin", kAdminToken) + "," +
+         entry("jsmith", "J Smith", "officer", kOfficerToken) + "," +
+         entry("akhan", "A Khan", "officer", kOtherOfficerToken) + "," +
+         entry("cllr", "cllr", "scrutiny", kScrutinyToken) + "]}";
 }
 
 LedgerdProcess::LedgerdProcess(std::string data_dir, std::vector<std::string> extra_args) {
