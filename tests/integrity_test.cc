@@ -235,6 +235,17 @@ TEST_F(IntegrityTest, ChangedByteIsFoundAndCheckpointsStopVerifying) {
       << report.out.substr(0, 400);
   EXPECT_NE(report.err.find("WARNING: This ledger failed its integrity check"), std::string::npos)
       << report.err;
+  // So does every other answer: the models were built from the log before
+  // it was altered, and what they show is not to be taken as the record.
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--plan", "p", "action", "list"}, {"--plan", "p", "changes"}, {"projections"}}) {
+    RunResult answer = Ctl(args);
+    EXPECT_EQ(answer.exit_code, 8) << args[args.size() - 1] << ": " << answer.err;
+    EXPECT_NE(answer.err.find("WARNING: this ledger failed its integrity check at position 8"),
+              std::string::npos)
+        << answer.err;
+    EXPECT_FALSE(answer.out.empty()) << "the answer is still shown";
+  }
 }
 
 TEST_F(IntegrityTest, ProofsHoldAcrossBlocksAndARestartWithinOne) {

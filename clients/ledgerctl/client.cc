@@ -1,12 +1,50 @@
 #include "clients/ledgerctl/client.h"
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "grpcpp/support/client_interceptor.h"
+#include "ledger/service/grpc_status.h"
 
 namespace auditledger::ledgerctl {
+namespace {
+
+std::atomic<uint64_t> damaged_at{0};
+
+// Notes the position a damaged ledger's answers give (kDamagedAtMetadata).
+class DamageNoticeInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      const auto* metadata = methods->GetRecvInitialMetadata();
+      auto it = metadata->find(service::kDamagedAtMetadata);
+      uint64_t position = 0;
+      if (it != metadata->end() &&
+          absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &position) &&
+          position != 0) {
+        damaged_at.store(position);
+      }
+    }
+    methods->Proceed();
+  }
+};
+
+class DamageNoticeFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new DamageNoticeInterceptor();
+  }
+};
+
+}  // namespace
+
+uint64_t DamagedAt() { return damaged_at.load(); }
 
 Client::Client(const Connection& connection) : connection_(connection) {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
@@ -29,7 +67,10 @@ Client::Client(const Connection& connection) : connection_(connection) {
   }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  channel_ = grpc::CreateCustomChannel(connection.addr, credentials, args);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<DamageNoticeFactory>());
+  channel_ = grpc::experimental::CreateCustomChannelWithInterceptors(connection.addr, credentials,
+                                                                     args, std::move(interceptors));
   ledger_ = v1::LedgerService::NewStub(channel_);
   query_ = v1::QueryService::NewStub(channel_);
   integrity_ = v1::IntegrityService::NewStub(channel_);

@@ -67,6 +67,10 @@ struct Failure {
 Failure FromGrpc(const grpc::Status& status, const Connection& connection);
 int ExitCodeFor(absl::StatusCode code);
 
+// The first position found bad, when an answer of this run came from a
+// ledgerd whose ledger failed its integrity check when opened; else 0.
+uint64_t DamagedAt();
+
 }  // namespace auditledger::ledgerctl
 
 #endif  // AUDITLEDGER_CLIENTS_LEDGERCTL_CLIENT_H_

@@ -673,6 +673,10 @@ int Main(int argc, char** argv) {
   }
 
   int result = kOk;
+  // A proof is checked here against a published digest, and holds or not
+  // whatever the ledger serving it: its answer is not the damaged ledger's
+  // word.
+  bool checked_here = false;
   std::function<int()> run;
   auto connect = [&]() {
     auto format = ParseFormat(g.output);
@@ -1575,6 +1579,7 @@ int Main(int argc, char** argv) {
   prove->add_option("--against", against, "a digest printed by `ledgerctl digest`")->required();
   prove->callback([&] {
     run = [&] {
+      checked_here = true;
       auto [c, f] = connect();
       Client client(c);
       auto published = integrity::DecodeDigest(against);
@@ -1830,6 +1835,15 @@ int Main(int argc, char** argv) {
   } catch (const Exit& e) {
     std::cerr << "ledgerctl: " << e.message << "\n";
     return e.code;
+  }
+  // Whatever was asked: an answer from a damaged ledger is not to be taken
+  // as the record, and the run does not end as a success. (A report and
+  // verify say so themselves, and end 8.)
+  if (const uint64_t at = DamagedAt(); at != 0 && result == kOk && !checked_here) {
+    std::cerr << "ledgerctl: WARNING: this ledger failed its integrity check at position " << at
+              << " when ledgerd opened it: what it shows may not be what was recorded (run "
+                 "`ledgerctl verify`; restore from a backup)\n";
+    result = kTampered;
   }
   return result;
 }

@@ -8,6 +8,11 @@
 
 namespace auditledger::service {
 
+// Initial metadata on every answer of a ledgerd whose ledger failed its
+// integrity check when it was opened: the first position found bad, in
+// decimal. What such a ledgerd serves may not be what was recorded.
+inline constexpr char kDamagedAtMetadata[] = "auditledger-damaged-at";
+
 // absl and gRPC share the canonical code numbers.
 inline grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;

@@ -49,7 +49,10 @@ class LogLeaves {
           return absl::DataLossError(
               absl::StrCat("events ", (block << kBlock) + 1, " to ", (block + 1) << kBlock,
                            " no longer hash to what the Merkle tree recorded of them: the log was "
-                           "altered there (run `ledgerctl verify`)"));
+                           "altered there (run `ledgerctl verify`). A proof needs them when it is "
+                           "of one of them or against a digest whose tree ends among them; "
+                           "events of other blocks prove against a digest that ends outside "
+                           "them"));
         }
       }
       checked_.insert(block);

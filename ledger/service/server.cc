@@ -25,6 +25,8 @@
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "grpcpp/support/server_interceptor.h"
+#include "ledger/service/grpc_status.h"
 #include "projections/read_models.h"
 
 namespace auditledger::service {
@@ -198,6 +200,37 @@ absl::Status ProbeListen(const std::string& listen) {
   return result;
 }
 
+// On a ledger that failed its integrity check when opened, every answer
+// says so in its initial metadata (kDamagedAtMetadata: the position), so a
+// client shows it with whatever it asked, not only with a report.
+class DamageNoticeInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit DamageNoticeInterceptor(uint64_t damaged_at) : damaged_at_(absl::StrCat(damaged_at)) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace(kDamagedAtMetadata, damaged_at_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string damaged_at_;
+};
+
+class DamageNoticeInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit DamageNoticeInterceptorFactory(uint64_t damaged_at) : damaged_at_(damaged_at) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo*) override {
+    return new DamageNoticeInterceptor(damaged_at_);
+  }
+
+ private:
+  const uint64_t damaged_at_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(const ServerOptions& options) {
@@ -333,6 +366,9 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::StartOn(
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(
       std::make_unique<SecurityLogInterceptorFactory>(s->security_log_.get(), s->auth_.get()));
+  if (const uint64_t damaged_at = s->ledger_->chain_break_at_open(); damaged_at != 0) {
+    interceptors.push_back(std::make_unique<DamageNoticeInterceptorFactory>(damaged_at));
+  }
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(s->ledger_service_.get());
   builder.RegisterService(s->query_service_.get());
