@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "ledger/store/event_log.h"
 
 namespace auditledger::projections {
 namespace {
@@ -19,7 +20,7 @@ absl::string_view KeyOf(const rocksdb::Iterator& it) {
 
 absl::Status IteratorStatus(const rocksdb::Iterator& it) {
   if (it.status().ok()) return absl::OkStatus();
-  return absl::UnavailableError(it.status().ToString());
+  return store::ReadFailure(it.status());
 }
 
 bool Before(const BlockEntry& a, const BlockEntry& b) {

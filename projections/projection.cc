@@ -7,6 +7,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "ledger/domain/plan_state.h"
+#include "ledger/store/event_log.h"
 
 namespace auditledger::projections {
 namespace {
@@ -17,7 +18,7 @@ absl::StatusOr<std::optional<std::string>> ProjectionTxn::Get(absl::string_view 
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, S(key), &value);
   if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return absl::UnavailableError(absl::StrCat("projection read: ", s.ToString()));
+  if (!s.ok()) return store::ReadFailure(s, "projection read");
   return value;
 }
 

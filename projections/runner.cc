@@ -543,7 +543,7 @@ absl::StatusOr<ProjectionState> ProjectionRunner::State(const std::string& name)
     running = store::Sha256Concat({running, lengths, key, value});
   }
   log_->db()->ReleaseSnapshot(snapshot);
-  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  if (!it->status().ok()) return store::ReadFailure(it->status());
   state.digest = running;
   absl::MutexLock progress(&progress_mu_);
   state.building = state.position < found->ready_at.load();

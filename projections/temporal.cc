@@ -43,7 +43,7 @@ absl::string_view KeyOf(const rocksdb::Iterator& it) {
 
 absl::Status IteratorStatus(const rocksdb::Iterator& it) {
   if (it.status().ok()) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat("temporal model: ", it.status().ToString()));
+  return store::ReadFailure(it.status(), "temporal model");
 }
 
 // The entries of a plan's 'x' index (a list in blocks) after `after`

@@ -394,6 +394,12 @@ TEST_F(IntegrityTest, AnUnreadableBlockOpensDamagedAndVerifyNamesIt) {
   v1::CommandResponse response;
   grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS) << s.error_message();
+  // A query that must read the damaged block says it is damaged (exit 8),
+  // not that ledgerd is unavailable, which a retry would mend.
+  RunResult timeline = Ctl({"--plan", "p", "action", "timeline", "r1/a1"});
+  EXPECT_EQ(timeline.exit_code, 8) << timeline.err;
+  EXPECT_NE(timeline.err.find("stored data is damaged"), std::string::npos) << timeline.err;
+  EXPECT_EQ(timeline.err.find("unavailable"), std::string::npos) << timeline.err;
 }
 
 TEST_F(IntegrityTest, ForgedDigestIsRefused) {

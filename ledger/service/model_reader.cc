@@ -68,7 +68,7 @@ absl::StatusOr<bool> ModelReader::Get(const char* projection, absl::string_view 
   rocksdb::Status s = runner_->db()->Get(options_, runner_->cf(projection),
                                          rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return false;
-  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  if (!s.ok()) return store::ReadFailure(s);
   if (!message->ParseFromString(value)) {
     return absl::DataLossError("read model value does not decode");
   }
@@ -81,7 +81,7 @@ absl::StatusOr<std::optional<std::string>> ModelReader::GetRaw(const char* proje
   rocksdb::Status s = runner_->db()->Get(options_, runner_->cf(projection),
                                          rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  if (!s.ok()) return store::ReadFailure(s);
   return value;
 }
 
@@ -112,7 +112,7 @@ absl::StatusOr<std::string> ModelReader::ReadStored(uint64_t position) {
     }
     events_at_ = 0;
     last_read_ = 0;
-    if (!events_->status().ok()) return absl::UnavailableError(events_->status().ToString());
+    if (!events_->status().ok()) return store::ReadFailure(events_->status());
     if (!events_->Valid() || View(events_->key()) != key) {
       return absl::DataLossError(absl::StrCat("the log has no event at position ", position));
     }
@@ -124,7 +124,7 @@ absl::StatusOr<std::string> ModelReader::ReadStored(uint64_t position) {
   if (s.IsNotFound()) {
     return absl::DataLossError(absl::StrCat("the log has no event at position ", position));
   }
-  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  if (!s.ok()) return store::ReadFailure(s);
   last_read_ = position;
   return bytes;
 }
@@ -291,7 +291,7 @@ absl::StatusOr<std::vector<v1::Change>> StreamChangesBetween(
       if (position > known_at) continue;
       out->emplace_back(time, position);
     }
-    if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+    if (!it->status().ok()) return store::ReadFailure(it->status());
     return absl::OkStatus();
   };
   std::vector<Entry> entries;
@@ -356,7 +356,7 @@ absl::StatusOr<absl::flat_hash_map<std::string, std::vector<ChangeEntry>>> Dated
     if (position <= known_at) out[stream].emplace_back(time, position);
     it->Next();
   }
-  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  if (!it->status().ok()) return store::ReadFailure(it->status());
   return out;
 }
 

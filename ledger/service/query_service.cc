@@ -21,6 +21,7 @@
 #include "ledger/service/grpc_status.h"
 #include "ledger/service/ledger_service.h"
 #include "ledger/service/model_reader.h"
+#include "ledger/store/event_log.h"
 #include "ledger/store/sha256.h"
 #include "projections/blocks.h"
 #include "projections/fold.h"
@@ -146,7 +147,7 @@ absl::StatusOr<uint64_t> FirstRecordedAtOrAfter(ModelReader& reader, uint64_t mi
   } else {
     it->SeekToLast();
   }
-  if (!it->status().ok()) return absl::UnavailableError(it->status().ToString());
+  if (!it->status().ok()) return store::ReadFailure(it->status());
   if (!it->Valid()) return 1;  // no change yet
   std::vector<v1::Change> block;
   absl::StatusOr<bool> read = ChangeBlockAt(*it, &block);
@@ -318,7 +319,7 @@ grpc::Status QueryServiceImpl::ListActions(grpc::ServerContext* context,
     FillPeriodTitles(*plan, &view);
     if (!take(std::string(View(it->key())), std::move(view))) break;
   }
-  if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
+  if (!it->status().ok()) return ToGrpc(store::ReadFailure(it->status()));
   return grpc::Status::OK;
 }
 
@@ -516,7 +517,7 @@ grpc::Status QueryServiceImpl::ListChanges(grpc::ServerContext* context,
     if (!more) break;
     it->Next();
   }
-  if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
+  if (!it->status().ok()) return ToGrpc(store::ReadFailure(it->status()));
   return grpc::Status::OK;
 }
 
@@ -659,7 +660,7 @@ grpc::Status QueryServiceImpl::WatchChanges(grpc::ServerContext* context,
           batch.push_back(std::move(change));
         }
       }
-      if (!it->status().ok()) return ToGrpc(absl::UnavailableError(it->status().ToString()));
+      if (!it->status().ok()) return ToGrpc(store::ReadFailure(it->status()));
     }
     for (const v1::Change& change : batch) {
       if (!writer->Write(change)) return grpc::Status::CANCELLED;

@@ -33,6 +33,20 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   return absl::UnavailableError(message);
 }
 
+}  // namespace
+
+absl::Status ReadFailure(const rocksdb::Status& s, absl::string_view what) {
+  assert(!s.ok());
+  std::string message = what.empty() ? s.ToString() : absl::StrCat(what, ": ", s.ToString());
+  if (s.IsCorruption()) {
+    return absl::DataLossError(absl::StrCat(
+        message, " (stored data is damaged: run `ledgerctl verify`, and restore from a backup)"));
+  }
+  return absl::UnavailableError(message);
+}
+
+namespace {
+
 std::string StreamKey(absl::string_view stream, uint64_t version) {
   std::string key(stream);
   key.push_back('\0');

@@ -50,6 +50,11 @@ struct LogOptions {
 using LoggedEvent = v1::LoggedEvent;
 
 std::string EncodePosition(uint64_t position);
+
+// A failed read of stored data as a status to answer with: DATA_LOSS when
+// RocksDB found it damaged (a checksum that fails), which no retry mends;
+// UNAVAILABLE otherwise.
+absl::Status ReadFailure(const rocksdb::Status& s, absl::string_view what = "");
 uint64_t DecodePosition(absl::string_view bytes);
 
 class EventLog {
