@@ -215,6 +215,14 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
                  "Consultation extended"})
                 .exit_code,
             0);
+  // Stopped with a note that says why: the note goes in before the stop,
+  // which takes no more updates.
+  RunResult stop = Ctl({"action", "update", "r1/a16", "--status", "stopped", "--reason",
+                        "Funding withdrawn", "--note", "The grant was withdrawn in January."});
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  nlohmann::json a16 = nlohmann::json::parse(Ctl({"action", "show", "r1/a16", "-o", "json"}).out);
+  EXPECT_EQ(a16["status"], "STOPPED");
+  EXPECT_NE(a16.dump().find("The grant was withdrawn in January."), std::string::npos) << a16;
 
   nlohmann::json timeline =
       Json(Ctl({"-o", "json", "action", "timeline", "r1/a7"}, kScrutinyToken));

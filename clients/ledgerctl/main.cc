@@ -921,11 +921,16 @@ int Main(int argc, char** argv) {
         command_flags.push_back("--owner");
         add(&v1::Command::mutable_assign_owner, [&](auto& r) { r.set_owner(owner); });
       }
-      if (!new_status.empty()) {
-        const v1::ActionStatus status = ParseStatusFlag(new_status);
+      const std::optional<v1::ActionStatus> status =
+          new_status.empty() ? std::nullopt : std::optional(ParseStatusFlag(new_status));
+      auto add_status = [&] {
         command_flags.push_back("--status");
-        add(&v1::Command::mutable_change_action_status, [&](auto& r) { r.set_status(status); });
-      }
+        add(&v1::Command::mutable_change_action_status, [&](auto& r) { r.set_status(*status); });
+      };
+      // A stopped action takes no update: the note that says why it stopped
+      // goes in before the stop.
+      const bool note_first = status == v1::STOPPED && !note.empty();
+      if (status && !note_first) add_status();
       if (!note.empty()) {
         std::string period_name;
         if (!period.empty()) {
@@ -958,6 +963,7 @@ int Main(int argc, char** argv) {
           r.set_narrative(note);
         });
       }
+      if (note_first) add_status();
       if (commands.empty()) {
         Fail(kUsage,
              "nothing to change: give --status, --note, --target, --owner or "
