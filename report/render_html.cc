@@ -152,6 +152,9 @@ std::string RenderHtml(const ReportModel& m) {
   absl::StrAppend(&out, "<p><strong>", E(m.heading), "</strong>",
                   m.draft ? " <span class=\"draft\">(draft: the period is still open)</span>" : "",
                   "</p>\n<p>This report reflects the ledger as of ", E(m.moment), ".</p>\n");
+  if (std::string amended = AmendmentNote(m); !amended.empty()) {
+    absl::StrAppend(&out, "<p><strong>", E(amended), "</strong></p>\n");
+  }
   if (m.generated_at) absl::StrAppend(&out, "<p>Generated at ", E(*m.generated_at), ".</p>\n");
   absl::StrAppend(&out, "</header>\n<nav><h2 class=\"first\">Contents</h2><ol>\n",
                   "<li><a href=\"#summary\">Summary</a></li>\n");

@@ -102,6 +102,10 @@ std::string RenderMarkdown(const ReportModel& m) {
   line(absl::StrCat("## ", Text(m.heading), m.draft ? " (draft: the period is still open)" : ""));
   line();
   line(absl::StrCat("This report reflects the ledger as of ", Text(m.moment), "."));
+  if (std::string amended = AmendmentNote(m); !amended.empty()) {
+    line();
+    line(absl::StrCat("**", Text(amended), "**"));
+  }
   if (m.generated_at) line(absl::StrCat("Generated at ", *m.generated_at, "."));
   line();
   line("## Contents");

@@ -256,6 +256,42 @@ std::string SummaryNote(const ReportModel& m) {
       "revised, paused, or due within 30 days; green = complete or on track.");
 }
 
+std::string AmendmentNote(const ReportModel& m) {
+  if (m.period.empty() || m.draft) return "";
+  const v1::PeriodView* period = nullptr;
+  for (const v1::PeriodView& p : m.plan.periods()) {
+    if (p.name() == m.period) period = &p;
+  }
+  if (period == nullptr || period->open() || period->closed_position() == 0) return "";
+  std::vector<uint64_t> later;
+  for (const auto& [action, changes] : m.audit) {
+    for (const v1::Change& c : changes) {
+      if (c.position() > period->closed_position()) later.push_back(c.position());
+    }
+  }
+  if (later.empty()) return "";
+  std::sort(later.begin(), later.end());
+  constexpr size_t kNamed = 10;
+  std::vector<std::string> named;
+  for (size_t i = 0; i < later.size() && i < kNamed; ++i) named.push_back(absl::StrCat(later[i]));
+  std::string list;
+  if (later.size() > kNamed) {
+    list = absl::StrCat(absl::StrJoin(named, ", "), " and ", later.size() - kNamed, " more");
+  } else if (named.size() == 1) {
+    list = named[0];
+  } else {
+    list = absl::StrCat(absl::StrJoin(named.begin(), named.end() - 1, ", "), " and ", named.back());
+  }
+  const std::string id = m.period.substr(m.period.rfind('/') + 1);
+  return absl::StrCat("Amended since the period closed: ", later.size() == 1 ? "event " : "events ",
+                      list, later.size() == 1 ? " was" : " were",
+                      " recorded after it closed (at ledger position ", period->closed_position(),
+                      ") and ", later.size() == 1 ? "is" : "are",
+                      " included here (see the audit appendix). The report as it stood when the "
+                      "period closed: ledgerctl report --period ",
+                      id, " --position ", period->closed_position(), ".");
+}
+
 bool NaturalLess(const std::string& a, const std::string& b) {
   size_t i = 0, j = 0;
   while (i < a.size() && j < b.size()) {

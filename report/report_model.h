@@ -78,6 +78,11 @@ TableData AuditTable(const ReportModel& model, const v1::ActionView& action,
 // The cells of one action's row in its recommendation's table.
 std::vector<std::string> ActionRow(const ReportModel& model, const v1::ActionView& action);
 std::string SummaryNote(const ReportModel& model);
+
+// For a closed period's report that holds changes recorded after the period
+// closed (back-dated into it, or corrections): which, and the command that
+// gives the report as it stood at the close. Empty otherwise.
+std::string AmendmentNote(const ReportModel& model);
 // The heading of the actions' update column: the period's title, or for a
 // report of a moment "Latest update".
 std::string UpdateColumn(const ReportModel& model);

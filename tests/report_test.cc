@@ -98,6 +98,8 @@ class ReportTest : public ::testing::Test {
 
 TEST_F(ReportTest, OxfordOctober2024MatchesTheGoldenFiles) {
   ImportOxford();
+  // Nothing was recorded after October closed: no amendment to declare.
+  EXPECT_EQ(Render(v1::MARKDOWN).content().find("Amended since"), std::string::npos);
   const std::map<v1::ReportFormat, std::string> names = {{v1::MARKDOWN, "oxford-oct-2024.md"},
                                                          {v1::HTML, "oxford-oct-2024.html"},
                                                          {v1::CSV, "oxford-oct-2024.csv"}};
@@ -273,6 +275,19 @@ TEST_F(ReportTest, APublishedReportComesBackByItsPositionAfterBackDatedCorrectio
   };
   ASSERT_NE(Render(v1::MARKDOWN).content(), published[v1::MARKDOWN].content());
   EXPECT_NE(Render(v1::MARKDOWN).content().find("Put right later."), std::string::npos);
+  // Its head says it holds what was recorded after the period closed, and
+  // how to have the report as it stood then (the import closed October).
+  const std::string amended = Render(v1::MARKDOWN).content();
+  const size_t note = amended.find("**Amended since the period closed: events ");
+  ASSERT_NE(note, std::string::npos) << amended.substr(0, 800);
+  EXPECT_LT(note, amended.find("## Contents"));
+  EXPECT_NE(amended.find(" more were recorded after it closed (at ledger position "),
+            std::string::npos)
+      << amended.substr(0, 800);
+  EXPECT_NE(amended.find("The report as it stood when the period closed: ledgerctl report "
+                         "--period oct-2024 --position "),
+            std::string::npos);
+  EXPECT_NE(Render(v1::HTML).content().find("Amended since the period closed"), std::string::npos);
   // The audit appendix holds the status back-dated into the period, and
   // the wordings dated in June, before it opened but after the period
   // before it closed, as "what changed" does.
