@@ -23,6 +23,31 @@ constexpr char kLayoutKey[] =
     "\xff"
     "layout";
 
+// SHA-256 over a model's keys and values, and the checkpoint among them,
+// from one snapshot, so the two describe the same model.
+absl::Status Digest(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string* digest,
+                    uint64_t* position) {
+  const rocksdb::Snapshot* snapshot = db->GetSnapshot();
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, cf));
+  std::string running = store::EventLog::ZeroHash();
+  *position = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    absl::string_view key(it->key().data(), it->key().size());
+    absl::string_view value(it->value().data(), it->value().size());
+    if (key == kCheckpointKey) *position = ReadBigEndian64(value);
+    const std::string lengths = BigEndian64(key.size()) + BigEndian64(value.size());
+    running = store::Sha256Concat({running, lengths, key, value});
+  }
+  const rocksdb::Status status = it->status();
+  it.reset();
+  db->ReleaseSnapshot(snapshot);
+  if (!status.ok()) return store::ReadFailure(status);
+  *digest = running;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 ProjectionRunner::ProjectionRunner(store::EventLog* log,
@@ -527,28 +552,121 @@ absl::StatusOr<ProjectionState> ProjectionRunner::State(const std::string& name)
     state.failure = found->failure;
     return state;
   }
-  // One snapshot, so position and digest describe the same model.
-  const rocksdb::Snapshot* snapshot = log_->db()->GetSnapshot();
-  rocksdb::ReadOptions options;
-  options.snapshot = snapshot;
-  std::unique_ptr<rocksdb::Iterator> it(log_->db()->NewIterator(options, handle));
-  std::string running = store::EventLog::ZeroHash();
   ProjectionState state;
   state.name = name;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    absl::string_view key(it->key().data(), it->key().size());
-    absl::string_view value(it->value().data(), it->value().size());
-    if (key == kCheckpointKey) state.position = ReadBigEndian64(value);
-    const std::string lengths = BigEndian64(key.size()) + BigEndian64(value.size());
-    running = store::Sha256Concat({running, lengths, key, value});
+  if (absl::Status s = Digest(log_->db(), handle, &state.digest, &state.position); !s.ok()) {
+    return s;
   }
-  log_->db()->ReleaseSnapshot(snapshot);
-  if (!it->status().ok()) return store::ReadFailure(it->status());
-  state.digest = running;
   absl::MutexLock progress(&progress_mu_);
   state.building = state.position < found->ready_at.load();
   state.failure = found->failure;
   return state;
+}
+
+absl::Status ProjectionRunner::Replay(Projection& projection, rocksdb::ColumnFamilyHandle* cf,
+                                      uint64_t to) {
+  ProjectionContext context;
+  context.log = log_;
+  context.db = log_->db();
+  context.cf = cf;
+  context.position = 0;
+  if (absl::Status s = projection.Open(context); !s.ok()) return s;
+  std::vector<store::EventLog::StoredEvent> events;
+  v1::LoggedEvent logged;
+  rocksdb::WriteBatch batch;
+  uint64_t position = 0;
+  // Each round is a step: at most kStepEvents events, or one event that
+  // needs a step of its own, as the workers take them.
+  while (position < to) {
+    batch.Clear();
+    std::optional<ProjectionTxn> txn(std::in_place, log_->db(), cf, &batch);
+    size_t used = 0;
+    while (position < to && used < kStepEvents && batch.GetDataSize() < kStepBatchBytes) {
+      events.clear();
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(
+          {kReadEvents, to - position, static_cast<uint64_t>(kStepEvents - used)}));
+      if (absl::Status s = log_->ReadStoredRange(position + 1, want, kReadBytes, &events);
+          !s.ok()) {
+        return s;
+      }
+      if (events.empty()) {
+        return absl::DataLossError(
+            absl::StrCat("the log holds no event at position ", position + 1));
+      }
+      bool step_ends = false;
+      for (const store::EventLog::StoredEvent& stored : events) {
+        absl::Status decoded =
+            projection.NeedsEvent()
+                ? log_->DecodeInto(stored, projection.NeedsHash(), &logged)
+                : log_->DecodeHeaderInto(stored, projection.NeedsHash(), &logged);
+        if (!decoded.ok()) return decoded;
+        if (logged.event().position() != position + 1) {
+          return absl::DataLossError(absl::StrCat("expected position ", position + 1,
+                                                  ", the log gave ", logged.event().position()));
+        }
+        const bool alone = projection.NeedsOwnStep(logged.event());
+        if (alone && used > 0) {
+          step_ends = true;
+          break;
+        }
+        if (absl::Status s = projection.Apply(logged, *txn); !s.ok()) {
+          return absl::Status(s.code(), absl::StrCat("event ", position + 1, ": ", s.message()));
+        }
+        ++position;
+        ++used;
+        if (alone || batch.GetDataSize() >= kStepBatchBytes) {
+          step_ends = true;
+          break;
+        }
+      }
+      if (step_ends) break;
+    }
+    if (absl::Status s = projection.Finish(*txn); !s.ok()) return s;
+    txn->Put(kCheckpointKey, BigEndian64(position));
+    txn->Put(kLayoutKey, BigEndian64(projection.layout()));
+    rocksdb::WriteOptions options;
+    options.disableWAL = true;
+    rocksdb::Status s = log_->db()->Write(options, &batch);
+    txn.reset();
+    if (!s.ok()) return absl::UnavailableError(s.ToString());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModelCheck> ProjectionRunner::CheckAgainstLog(const std::string& name,
+                                                             std::unique_ptr<Projection> fresh) {
+  assert(fresh != nullptr && fresh->name() == name);
+  absl::MutexLock one(&check_mu_);
+  ModelCheck check;
+  check.name = name;
+  {
+    absl::ReaderMutexLock lock(&handles_mu_);
+    rocksdb::ColumnFamilyHandle* stored = cf(name);
+    if (stored == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("projection ", name, " has no model to check (rebuild it)"));
+    }
+    if (absl::Status s = Digest(log_->db(), stored, &check.stored_digest, &check.position);
+        !s.ok()) {
+      return s;
+    }
+  }
+  // A copy a crash left behind goes first.
+  const std::string scratch = absl::StrCat("check.", name);
+  if (absl::Status s = log_->DropColumnFamily(scratch); !s.ok()) return s;
+  absl::StatusOr<rocksdb::ColumnFamilyHandle*> copy = log_->ColumnFamily(scratch);
+  if (!copy.ok()) return copy.status();
+  absl::Status replayed =
+      check.position == 0 ? absl::OkStatus() : Replay(*fresh, *copy, check.position);
+  uint64_t copy_position = 0;
+  if (replayed.ok()) replayed = Digest(log_->db(), *copy, &check.rebuilt_digest, &copy_position);
+  absl::Status dropped = log_->DropColumnFamily(scratch);
+  if (!replayed.ok()) {
+    return absl::Status(replayed.code(), absl::StrCat("building ", name,
+                                                      " again from the log: ", replayed.message()));
+  }
+  if (!dropped.ok()) return dropped;
+  return check;
 }
 
 }  // namespace auditledger::projections

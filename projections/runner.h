@@ -40,6 +40,16 @@ struct ProjectionState {
   absl::Status failure;  // why it stopped; OK while it runs
 };
 
+// A read model as stored, against the same model built again from the log
+// to the same position.
+struct ModelCheck {
+  std::string name;
+  uint64_t position = 0;
+  std::string stored_digest;   // as ProjectionState.digest
+  std::string rebuilt_digest;  // of the model built again, to `position`
+  bool ok() const { return stored_digest == rebuilt_digest; }
+};
+
 class ProjectionRunner {
  public:
   // Large steps while a worker catches up: views many events touch are
@@ -100,6 +110,15 @@ class ProjectionRunner {
   std::vector<std::pair<std::string, uint64_t>> positions() const;
 
   absl::StatusOr<ProjectionState> State(const std::string& name) const;
+
+  // Builds `fresh` (a new, empty instance of the model `name`) from the log
+  // in a column family of its own, to the position the stored model has
+  // reached, and compares the two: a model altered where it is stored
+  // (which its own checksums cannot show once they were made to match)
+  // differs. The stored model serves on meanwhile; the copy is dropped.
+  // One check at a time; each reads the log to that position.
+  absl::StatusOr<ModelCheck> CheckAgainstLog(const std::string& name,
+                                             std::unique_ptr<Projection> fresh);
   std::vector<std::string> names() const;
 
   // Readers hold this (shared) while they use a column family handle, so a
@@ -142,6 +161,9 @@ class ProjectionRunner {
   // Reads the worker's checkpoint and opens its projection (a failure to
   // open is the worker's, and leaves it stopped).
   absl::Status PrepareWorker(Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(handles_mu_);
+  // Replays events 1..`to` into `projection` over `cf`, in steps as a
+  // worker takes them, and writes its checkpoint and layout as one does.
+  absl::Status Replay(Projection& projection, rocksdb::ColumnFamilyHandle* cf, uint64_t to);
   void StartThread(Thread& thread);
   void StopThread(Thread& thread);
   void Run(Thread* thread);
@@ -172,6 +194,7 @@ class ProjectionRunner {
   bool stopping_ ABSL_GUARDED_BY(progress_mu_) = false;
   absl::Time stop_by_ ABSL_GUARDED_BY(progress_mu_) = absl::InfiniteFuture();
   absl::Mutex rebuild_mu_;  // one rebuild at a time
+  absl::Mutex check_mu_;    // one CheckAgainstLog at a time
 };
 
 }  // namespace auditledger::projections

@@ -1493,10 +1493,14 @@ int Main(int argc, char** argv) {
   auto* verify = app.add_subcommand(
       "verify",
       "recompute the whole hash chain, the stream indexes and the Merkle root from the "
-      "stored events; with --against, also prove the ledger still extends a published "
-      "digest. Exit 8 when anything does not hold.\n"
+      "stored events, and build each read model again from them to compare with the one "
+      "that answers queries; with --against, also prove the ledger still extends a "
+      "published digest. Exit 8 when anything does not hold.\n"
       "Example: ledgerctl verify --against alcp1:...");
   verify->add_option("--against", against, "a digest printed by `ledgerctl digest`");
+  bool log_only = false;
+  verify->add_flag("--log-only", log_only,
+                   "check the log alone, not the read models built from it (quicker)");
   verify->callback([&] {
     run = [&] {
       auto [c, f] = connect();
@@ -1514,6 +1518,7 @@ int Main(int argc, char** argv) {
       }
       v1::VerifyLedgerRequest request;
       if (published) request.set_tree_size(published->tree_size());
+      request.set_check_read_models(!log_only);
       v1::VerifyLedgerResponse result;
       Check(client.integrity().VerifyLedger(client.Context().get(), request, &result), c);
       if (f == Format::kJson) std::cout << ToJson(result) << "\n";
@@ -1525,6 +1530,22 @@ int Main(int argc, char** argv) {
         std::cout << "hash chain, stream indexes and Merkle tree hold for all "
                   << result.events_checked() << " events (" << result.streams_checked()
                   << " streams); head " << store::ToHex(result.head_hash()) << "\n";
+      }
+      for (const v1::ReadModelCheck& model : result.read_models()) {
+        if (!model.ok()) {
+          Fail(kTampered,
+               absl::StrCat("read model ", model.name(), " is not what the log gives at position ",
+                            model.position(), " (digest ",
+                            store::ToHex(model.stored_digest()).substr(0, 16), ", built again ",
+                            store::ToHex(model.rebuilt_digest()).substr(0, 16),
+                            "): what it answers is not the record; it was altered where it is "
+                            "stored. An admin's `ledgerctl rebuild ",
+                            model.name(), "` builds it again from the log"));
+        }
+        if (f != Format::kJson) {
+          std::cout << "read model " << model.name() << " is what the log gives at position "
+                    << model.position() << "\n";
+        }
       }
       if (published) {
         if (result.events_checked() < published->tree_size() ||

@@ -119,6 +119,21 @@ grpc::Status IntegrityServiceImpl::VerifyLedger(grpc::ServerContext* context,
       integrity::VerifyLog(*log_, request->tree_size(), models);
   if (!result.ok()) return ToGrpc(result.status());
   *response = *std::move(result);
+  // Models built again from a log that does not hold would prove nothing.
+  if (!request->check_read_models() || !response->ok()) return grpc::Status::OK;
+  for (std::unique_ptr<projections::Projection>& fresh : projections::DefaultProjections()) {
+    if (context->IsCancelled()) return grpc::Status::CANCELLED;
+    const std::string name = fresh->name();
+    absl::StatusOr<projections::ModelCheck> check =
+        runner_->CheckAgainstLog(name, std::move(fresh));
+    if (!check.ok()) return ToGrpc(check.status());
+    v1::ReadModelCheck* out = response->add_read_models();
+    out->set_name(check->name);
+    out->set_position(check->position);
+    out->set_ok(check->ok());
+    out->set_stored_digest(check->stored_digest);
+    out->set_rebuilt_digest(check->rebuilt_digest);
+  }
   return grpc::Status::OK;
 }
 
