@@ -215,6 +215,13 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
                  "Consultation extended"})
                 .exit_code,
             0);
+  // "today" is today's date (UTC), as scrutiny asks it most.
+  const std::string today =
+      absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()));
+  RunResult overdue_today = Ctl({"action", "list", "--overdue-on", "today", "-o", "csv"});
+  ASSERT_EQ(overdue_today.exit_code, 0) << overdue_today.err;
+  EXPECT_EQ(overdue_today.out, Ctl({"action", "list", "--overdue-on", today, "-o", "csv"}).out);
+  EXPECT_NE(overdue_today.out.find("r1/a10"), std::string::npos) << overdue_today.out;
   // Stopped with a note that says why: the note goes in before the stop,
   // which takes no more updates.
   RunResult stop = Ctl({"action", "update", "r1/a16", "--status", "stopped", "--reason",

@@ -729,8 +729,9 @@ int Main(int argc, char** argv) {
   action_list->add_option("--rag", filter_rag, "red, amber or green");
   action_list->add_option(
       "--overdue-on", filter_overdue,
-      "YYYY-MM-DD: overdue on that day; for a day gone by, as the actions stood at its end "
-      "(effective clock, as asof and that day's report give them), else as they stand now");
+      "YYYY-MM-DD or today: overdue on that day; for a day gone by, as the actions stood at "
+      "its end (effective clock, as asof and that day's report give them), else as they "
+      "stand now");
   action_list->add_option("--slipped", filter_slipped, "target date revised at least N times")
       ->check(CLI::NonNegativeNumber);
   action_list->callback([&] {
@@ -753,7 +754,9 @@ int Main(int argc, char** argv) {
         }
         request.set_rag(rag);
       }
-      request.set_overdue_on(filter_overdue);
+      request.set_overdue_on(filter_overdue == "today" ? absl::FormatCivilTime(absl::ToCivilDay(
+                                                             absl::Now(), absl::UTCTimeZone()))
+                                                       : filter_overdue);
       request.set_min_target_revisions(filter_slipped);
       request.set_page_size(1000);
       v1::ListActionsResponse all;
