@@ -253,7 +253,10 @@ std::string RenderHtml(const ReportModel& m) {
 }
 
 std::string RenderCsv(const ReportModel& m) {
-  std::string out;
+  // UTF-8's byte order mark first: without it, a spreadsheet opened by
+  // double-click reads the file in the machine's legacy code page, and
+  // "£" and "–" come out as "Â£" and "â€“".
+  std::string out = "\xef\xbb\xbf";
   auto row = [&](const std::vector<std::string>& cells) {
     for (size_t i = 0; i < cells.size(); ++i) {
       if (i) out += ",";

@@ -135,6 +135,25 @@ TEST_F(LedgerctlTest, ReimportAppendsNothing) {
   EXPECT_EQ(Head(), head);
 }
 
+// What only the ledger can check (an owner who is no principal) is named by
+// the file and line it came from, not by the command's index.
+TEST_F(LedgerctlTest, ALedgerRefusalOfAnImportNamesTheLine) {
+  const std::string dir = BrokenCopy([](std::string& s) {
+    const size_t row = s.find("\nr1,a3,");
+    ASSERT_NE(row, std::string::npos);
+    const size_t owner = s.find(",,", s.find(",COMPLETE,", row));
+    ASSERT_NE(owner, std::string::npos);
+    s.replace(owner, 2, ",nobody,");
+  });
+  RunResult r = Ctl({"plan", "import", dir});
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_NE(r.err.find("/actions.csv:4: owner: \"nobody\" is not a principal of this ledger"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("commands["), std::string::npos) << r.err;
+  EXPECT_EQ(Head(), 0u);
+}
+
 TEST_F(LedgerctlTest, BadFilesAreRejectedWholeWithLineNumbers) {
   struct Case {
     const char* what;
@@ -206,9 +225,10 @@ TEST_F(LedgerctlTest, OfficerUpdatesAndScrutinyQuestions) {
   EXPECT_NE(slip.err.find("reason"), std::string::npos) << slip.err;
   // A date it cannot read is a usage error, as a moment's is, and names the flag.
   RunResult day_first =
-      Ctl({"action", "update", "r1/a10", "--target", "30/06/2025", "--reason", "x"});
+      Ctl({"action", "update", "r1/a10", "--target", "31/06/2025", "--reason", "x"});
   EXPECT_EQ(day_first.exit_code, 2) << day_first.err;
-  EXPECT_NE(day_first.err.find("--target: \"30/06/2025\" is not a target date"), std::string::npos)
+  EXPECT_NE(day_first.err.find("--target: \"31/06/2025\" is not a target date (no such day"),
+            std::string::npos)
       << day_first.err;
   EXPECT_EQ(Ctl({"asof", "30/06/2025"}).exit_code, 2);
   ASSERT_EQ(Ctl({"action", "update", "r1/a10", "--target", "June 2025", "--reason",

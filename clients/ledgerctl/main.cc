@@ -470,9 +470,27 @@ Table ChangesTable(const google::protobuf::RepeatedPtrField<v1::Change>& changes
 
 // ------------------------------------------------------------------ commands
 
+// A server message about one command of an import names the command by its
+// index ("commands[7].owner: …"); the officer wrote a file: names the file
+// and line it came from ("actions.csv:9: owner: …").
+std::string NameOrigin(const std::string& message, const std::vector<std::string>& origins) {
+  absl::string_view rest = message;
+  if (!absl::ConsumePrefix(&rest, "commands[")) return message;
+  const size_t close = rest.find(']');
+  size_t index = 0;
+  if (close == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(0, close), &index) ||
+      index >= origins.size()) {
+    return message;
+  }
+  rest.remove_prefix(close + 1);
+  absl::ConsumePrefix(&rest, ".") || absl::ConsumePrefix(&rest, ": ");
+  return absl::StrCat(origins[index], ": ", rest);
+}
+
 void RunExecute(Client& client, std::vector<v1::Command> commands, const std::string& rid,
                 v1::CommandResponse* response, const FlagNames& flags = {},
-                const std::vector<std::string>& command_flags = {}) {
+                const std::vector<std::string>& command_flags = {},
+                const std::vector<std::string>* origins = nullptr) {
   v1::ExecuteCommandsRequest request;
   for (auto& c : commands) *request.add_commands() = std::move(c);
   request.set_request_id(rid);
@@ -483,9 +501,15 @@ void RunExecute(Client& client, std::vector<v1::Command> commands, const std::st
     status = client.ledger().ExecuteCommands(client.Context().get(), request, response);
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
   }
+  if (origins != nullptr && !status.ok()) {
+    status = grpc::Status(status.error_code(), NameOrigin(status.error_message(), *origins));
+  }
   Check(status, client.connection(), flags, command_flags);
   for (const std::string& warning : response->warnings()) {
-    std::cerr << "ledgerctl: warning: " << NameFlags(warning, flags, command_flags) << "\n";
+    std::cerr << "ledgerctl: warning: "
+              << (origins != nullptr ? NameOrigin(warning, *origins)
+                                     : NameFlags(warning, flags, command_flags))
+              << "\n";
   }
 }
 
@@ -527,8 +551,11 @@ int PlanImportCommand(Client& client, const std::string& directory, bool dry_run
     for (const auto& c : batch) *fingerprint.add_commands() = c;
     const std::string rid = absl::StrCat(
         "import-", store::ToHex(store::Sha256(fingerprint.SerializeAsString())).substr(0, 40));
+    const std::vector<std::string> origins(
+        plan.origins.begin() + start,
+        plan.origins.begin() + std::min(plan.origins.size(), start + kBatch));
     v1::CommandResponse response;
-    RunExecute(client, std::move(batch), rid, &response);
+    RunExecute(client, std::move(batch), rid, &response, {}, {}, &origins);
     sent += static_cast<size_t>(fingerprint.commands_size());
     if (response.replayed()) {
       replayed += static_cast<size_t>(response.events_size());
@@ -717,8 +744,8 @@ int Main(int argc, char** argv) {
   });
 
   // action
-  auto* action =
-      app.add_subcommand("action", "list, show, trace and update actions")->require_subcommand(1);
+  auto* action = app.add_subcommand("action", "list, show, timeline and update actions")
+                     ->require_subcommand(1);
   std::string filter_rec, filter_status, filter_owner, filter_rag, filter_overdue;
   int filter_slipped = 0;
   auto* action_list = action->add_subcommand(

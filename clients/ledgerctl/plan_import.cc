@@ -1,6 +1,7 @@
 #include "clients/ledgerctl/plan_import.h"
 
 #include <algorithm>
+#include <cassert>
 #include <fstream>
 #include <map>
 #include <set>
@@ -192,6 +193,7 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
     r->set_description(description);
     *r->mutable_effective_time() = adopted;
     out.commands.push_back(c);
+    out.origins.push_back(manifest_path);
   }
 
   // Recommendations.
@@ -238,6 +240,7 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
         r->set_text(cell("text"));
         *r->mutable_effective_time() = adopted;
         out.commands.push_back(c);
+        out.origins.push_back(absl::StrCat(recs.path, ":", row.line));
         out.recommendations++;
       }
     }
@@ -271,6 +274,8 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
   std::map<std::string, std::vector<v1::Command>> by_period;
   std::set<std::pair<std::string, std::string>> seen;  // (action, period)
   std::vector<v1::Command> adds;
+  std::map<std::string, std::vector<std::string>> by_period_origins;  // as by_period
+  std::vector<std::string> add_origins;                               // as adds
   for (const CsvRow& row : actions.rows) {
     auto cell = [&](const char* name) {
       size_t i = static_cast<size_t>(col[name]);
@@ -338,6 +343,9 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
 
     const std::string reason = absl::StrCat("As reported in: ", period->title);
     std::vector<v1::Command>& cmds = by_period[period->id];
+    const std::string origin = absl::StrCat(actions.path, ":", row.line);
+    const size_t adds_before = adds.size();
+    const size_t cmds_before = cmds.size();
     if (!known.count(name)) {
       v1::Command c;
       auto* r = c.mutable_add_action();
@@ -396,22 +404,34 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
       cmds.push_back(c);
       out.updates++;
     }
+    add_origins.resize(adds.size(), origin);
+    std::vector<std::string>& origins = by_period_origins[period->id];
+    assert(origins.size() == cmds_before && add_origins.size() >= adds_before);
+    origins.resize(cmds.size(), origin);
   }
   if (!out.errors.empty()) return out;
+  assert(out.origins.size() == out.commands.size());
   out.commands.insert(out.commands.end(), adds.begin(), adds.end());
-  for (const Period& p : periods) {
+  out.origins.insert(out.origins.end(), add_origins.begin(), add_origins.end());
+  for (size_t i = 0; i < periods.size(); ++i) {
+    const Period& p = periods[i];
+    const std::string period_origin = absl::StrCat(manifest_path, " periods[", i, "]");
     v1::Command open;
     open.mutable_open_period()->set_parent(plan_name);
     open.mutable_open_period()->set_period_id(p.id);
     open.mutable_open_period()->set_title(p.title);
     *open.mutable_open_period()->mutable_effective_time() = p.opened;
     out.commands.push_back(open);
+    out.origins.push_back(period_origin);
     for (v1::Command& c : by_period[p.id]) out.commands.push_back(std::move(c));
+    const std::vector<std::string>& origins = by_period_origins[p.id];
+    out.origins.insert(out.origins.end(), origins.begin(), origins.end());
     if (p.has_closed) {
       v1::Command close;
       close.mutable_close_period()->set_name(domain::PeriodName(plan_id, p.id));
       *close.mutable_close_period()->mutable_effective_time() = p.closed;
       out.commands.push_back(close);
+      out.origins.push_back(period_origin);
     }
   }
   return out;

@@ -27,6 +27,8 @@ namespace auditledger::ledgerctl {
 struct PlanImport {
   std::string plan_name;
   std::vector<v1::Command> commands;
+  // Where each command came from, as "actions.csv:12" (one per command).
+  std::vector<std::string> origins;
   std::vector<std::string> errors;  // "file:line: column name: problem"
   int recommendations = 0;
   int actions = 0;

@@ -24,6 +24,7 @@ int MonthFromName(absl::string_view word) {
     if (word.size() == 3 && absl::EqualsIgnoreCase(word, kMonths[i].substr(0, 3)))
       return static_cast<int>(i) + 1;
   }
+  if (absl::EqualsIgnoreCase(word, "Sept")) return 9;
   return 0;
 }
 
@@ -54,6 +55,28 @@ absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field, absl::st
     rest = absl::StripAsciiWhitespace(rest.substr(0, open));
   }
   int year = 0, month = 0, day = 0;
+  // A quarter or season is a span, not a date: which day it is due on is
+  // the council's to say.
+  if (rest.size() >= 2 && (rest[0] == 'Q' || rest[0] == 'q') && absl::ascii_isdigit(rest[1])) {
+    return bad("a quarter is not a date: give the month it ends in, e.g. \"December 2026\"");
+  }
+  // DD/MM/YYYY, the order UK spreadsheets write a date in.
+  if (std::vector<absl::string_view> parts = absl::StrSplit(rest, '/'); parts.size() == 3) {
+    if (parts[0].empty() || parts[0].size() > 2 || parts[1].empty() || parts[1].size() > 2 ||
+        !absl::SimpleAtoi(parts[0], &day) || !absl::SimpleAtoi(parts[1], &month) ||
+        !ParseYear(parts[2], &year)) {
+      return bad("a date with slashes is day/month/year, e.g. 31/03/2025");
+    }
+    if (month < 1 || month > 12) return bad("month out of range (day/month/year)");
+    absl::CivilDay civil(year, month, day);
+    if (day < 1 || civil.year() != year || civil.month() != month || civil.day() != day) {
+      return bad("no such day (day/month/year)");
+    }
+    date.set_year(year);
+    date.set_month(month);
+    date.set_day(day);
+    return date;
+  }
   if (!rest.empty() && absl::ascii_isdigit(rest[0]) && rest.find('-') != 4 &&
       rest.find(' ') == absl::string_view::npos) {
     return bad("unrecognised format");

@@ -14,7 +14,13 @@ TEST(TargetDateTest, ParsesTheFormsCouncilsWrite) {
   } cases[] = {
       {"December 2024", 2024, 12, 0, "", "December 2024"},
       {"march 2025 (IPS)", 2025, 3, 0, "IPS", "March 2025 (IPS)"},
-      {"Sept 2024", 0, 0, 0, "", nullptr},
+      {"Sept 2024", 2024, 9, 0, "", "September 2024"},
+      // Day first, as UK spreadsheets write dates.
+      {"31/03/2025", 2025, 3, 31, "", "31 March 2025"},
+      {"1/4/2025", 2025, 4, 1, "", "1 April 2025"},
+      {"31/06/2025", 0, 0, 0, "", nullptr},
+      {"03/31/2025", 0, 0, 0, "", nullptr},
+      {"Q3 2026", 0, 0, 0, "", nullptr},
       {"Sep 2024", 2024, 9, 0, "", "September 2024"},
       {"31 December 2024", 2024, 12, 31, "", "31 December 2024"},
       {"1st April 2025", 2025, 4, 1, "", "1 April 2025"},
@@ -37,8 +43,9 @@ TEST(TargetDateTest, ParsesTheFormsCouncilsWrite) {
 }
 
 TEST(TargetDateTest, RejectsMalformedDatesNamingTheField) {
-  for (const char* bad : {"", "2024", "Decembr 2024", "December 24", "2023-02-29", "2024-13",
-                          "32 January 2024", "March 2025 (", "soon", "March 2025 ()"}) {
+  for (const char* bad :
+       {"", "2024", "Decembr 2024", "December 24", "2023-02-29", "2024-13", "32 January 2024",
+        "March 2025 (", "soon", "March 2025 ()", "31/06/2025", "31/03/25", "Q3 2026"}) {
     auto parsed = ParseTargetDate("target_date", bad);
     ASSERT_FALSE(parsed.ok()) << bad;
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);

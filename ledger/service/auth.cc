@@ -145,7 +145,9 @@ absl::Status Authenticator::CheckOfficer(absl::string_view id) const {
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "\"", id, "\" is not a principal of this ledger; add the officer first (principal add)"));
+      "\"", id,
+      "\" is not a principal of this ledger; add the officer first (ledgerctl principal add), "
+      "then send ledgerd SIGHUP so that it reads the file again"));
 }
 
 std::optional<PrincipalRecord> Authenticator::Match(absl::string_view token) const {
@@ -164,7 +166,9 @@ std::optional<PrincipalRecord> Authenticator::Match(absl::string_view token) con
 absl::StatusOr<domain::Principal> Authenticator::AuthenticateToken(absl::string_view token) const {
   std::optional<PrincipalRecord> match = Match(token);
   if (!match.has_value()) {
-    return absl::UnauthenticatedError("the bearer token is not recognised");
+    return absl::UnauthenticatedError(
+        "the bearer token is not recognised (a principal added or rotated since ledgerd last "
+        "read its principals file is known once ledgerd is sent SIGHUP)");
   }
   if (match->disabled) {
     return absl::UnauthenticatedError(
