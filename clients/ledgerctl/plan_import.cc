@@ -344,8 +344,8 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
     const std::string reason = absl::StrCat("As reported in: ", period->title);
     std::vector<v1::Command>& cmds = by_period[period->id];
     const std::string origin = absl::StrCat(actions.path, ":", row.line);
-    const size_t adds_before = adds.size();
-    const size_t cmds_before = cmds.size();
+    [[maybe_unused]] const size_t adds_before = adds.size();
+    [[maybe_unused]] const size_t cmds_before = cmds.size();
     if (!known.count(name)) {
       v1::Command c;
       auto* r = c.mutable_add_action();
