@@ -155,6 +155,7 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
       view->set_target_date_position(position);
       view->set_status_position(position);
       view->set_created_position(position);
+      view->set_original_target_position(position);
       break;
     }
     case v1::Event::kStatusChanged:
@@ -176,7 +177,16 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
       r->set_reason(event.reason());
       r->set_position(position);
       *r->mutable_effective_at() = event.effective_at();
-      view->set_target_revisions(view->target_revisions() + 1);
+      // An action adopted without a target that is given its first one has
+      // not slipped: that target is its original, and later moves count
+      // from it. One whose target was removed has an original still.
+      if (!domain::IsSet(view->target_date()) && !domain::IsSet(view->original_target_date())) {
+        r->set_first_target(true);
+        *view->mutable_original_target_date() = revised.to();
+        view->set_original_target_position(position);
+      } else {
+        view->set_target_revisions(view->target_revisions() + 1);
+      }
       *view->mutable_target_date() = revised.to();
       view->set_target_date_position(position);
       break;
@@ -202,8 +212,9 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
           for (v1::TargetRevision& r : *view->mutable_revisions()) {
             if (r.position() == target) *r.mutable_to() = c.target_date();
           }
-          // Correcting the adopted target corrects the original too.
-          if (view->created_position() == target) {
+          // Correcting the target adopted (or first set) corrects the
+          // original too.
+          if (view->original_target_position() == target) {
             *view->mutable_original_target_date() = c.target_date();
           }
           break;

@@ -35,8 +35,10 @@ constexpr size_t kMaxCachedViews = 100'000;
 class CurrentProjection final : public Projection {
  public:
   std::string name() const override { return kCurrent; }
-  // 2: a corrected status takes the correction's reason.
-  uint64_t layout() const override { return 2; }
+  // 2: a corrected status takes the correction's reason. 3: the first
+  // target set on an action adopted without one is its original, not a
+  // revision.
+  uint64_t layout() const override { return 3; }
 
   absl::Status Open(const ProjectionContext&) override {
     plans_.Clear();

@@ -3,6 +3,7 @@
 #include <csv.h>
 
 #include <algorithm>
+#include <cassert>
 #include <string>
 #include <vector>
 
@@ -38,10 +39,13 @@ std::string TargetText(const v1::ActionView& action) {
   return text;
 }
 
-// How far the target moved from the one adopted: "3 months later", "12
-// days earlier"; "back to the adopted date" when revised and then restored.
+// How far the target moved from the one adopted (or first set, for an action
+// adopted without one): "3 months later", "12 days earlier"; "back to the
+// adopted date" when revised and then restored.
 std::string MovedText(const v1::ActionView& action) {
-  if (!domain::IsSet(action.original_target_date())) return "set after adoption";
+  // A revision is of a target there was: the original is set.
+  assert(domain::IsSet(action.original_target_date()));
+  if (!domain::IsSet(action.original_target_date())) return "revised";
   if (!domain::IsSet(action.target_date())) return "removed";
   const v1::TargetDate& was = action.original_target_date();
   const v1::TargetDate& now = action.target_date();

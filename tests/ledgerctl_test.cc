@@ -177,6 +177,13 @@ TEST_F(LedgerctlTest, BadFilesAreRejectedWholeWithLineNumbers) {
          s.replace(second, 7, "\nr1,a1,");
        },
        "actions.csv:3: column action_id: duplicate action \"r1/a1\""},
+      {"saved as Windows-1252",
+       [](std::string& s) {
+         s.replace(s.find("The new Oxford West End website"), 3, "\xa3");
+         s.replace(s.find("Budget has been"), 6, "\x93");
+       },
+       "actions.csv:2: column update: not valid UTF-8 (byte 0xa3 at offset 0): the file is not "
+       "UTF-8 (a spreadsheet's plain CSV is Windows-1252); save it as \"CSV UTF-8\"\n"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
@@ -186,6 +193,97 @@ TEST_F(LedgerctlTest, BadFilesAreRejectedWholeWithLineNumbers) {
     EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("nothing was recorded"), std::string::npos) << r.err;
     EXPECT_EQ(Head(), 0u) << "a rejected import appended";
+  }
+  // The empty rows a spreadsheet saves below its table are no rows, and
+  // "TBC" for a target date is none.
+  const std::string dir = BrokenCopy([](std::string& s) {
+    s.replace(s.find(",,COMPLETE,,October"), 19, ",TBC,COMPLETE,,October");
+    s += ",,,,,,,\n , ,,,,,,\n\n";
+  });
+  RunResult r = Ctl({"plan", "import", dir});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json a1 = Json(Ctl({"-o", "json", "action", "show", "r1/a1"}, kScrutinyToken));
+  EXPECT_FALSE(a1["target_date"].contains("year")) << a1.dump();
+  RunResult tbc = Ctl({"action", "update", "r1/a1", "--target", "TBC", "--reason", "x"});
+  EXPECT_EQ(tbc.exit_code, 2) << tbc.err;
+  EXPECT_NE(tbc.err.find("--target: \"TBC\" is not a target date (it says there is none"),
+            std::string::npos)
+      << tbc.err;
+}
+
+// A plan grows after its adoption: an admin adds a recommendation and its
+// actions; an officer may not; a refusal names the argument and records
+// nothing. An action added without a target that is given one has not
+// slipped.
+TEST_F(LedgerctlTest, AnAdminAddsARecommendationAndActionsAfterTheImport) {
+  Import();
+  RunResult plans = testing::RunCommand(
+      LEDGERCTL_PATH, {"--addr", ledgerd_.address(), "-o", "csv", "plan", "list"},
+      {"LEDGER_TOKEN=" + std::string(kScrutinyToken), "HOME=/nonexistent"}, "");
+  ASSERT_EQ(plans.exit_code, 0) << plans.err;
+  EXPECT_NE(plans.out.find("\"oxford-cpc-2023\",\"Oxford City Council\","), std::string::npos) << plans.out;
+  RunResult rec = Ctl({"recommendation", "add", "r11", "--number", "11", "--title", "Climate",
+                       "--text", "-", "--reason", "Added by the follow-up visit"},
+                      kAdminToken, "Set out the route to net zero.\n");
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  nlohmann::json plan = Json(Ctl({"-o", "json", "plan", "show"}, kScrutinyToken));
+  bool listed = false;
+  for (const auto& r : plan["recommendations"]) {
+    if (r["name"] == "plans/oxford-cpc-2023/recommendations/r11") {
+      listed = true;
+      EXPECT_EQ(r["number"], 11);
+      EXPECT_EQ(r["text"], "Set out the route to net zero.");
+    }
+  }
+  EXPECT_TRUE(listed) << plan.dump();
+  RunResult added =
+      Ctl({"action", "add", "r11/a1", "--description", "Publish the route", "--target", "June 2030",
+           "--owner", "jsmith", "--reason", "Agreed by Cabinet"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  nlohmann::json a1 = Json(Ctl({"-o", "json", "action", "show", "r11/a1"}, kScrutinyToken));
+  EXPECT_EQ(a1["description"], "Publish the route");
+  EXPECT_EQ(a1["owner"], "jsmith");
+  EXPECT_EQ(a1["target_date"]["year"], 2030);
+  EXPECT_EQ(a1["status"], "NOT_STARTED");
+
+  const uint64_t head = Head();
+  RunResult officer =
+      Ctl({"action", "add", "r11/a2", "--description", "Mine", "--owner", "jsmith"}, kOfficerToken);
+  EXPECT_EQ(officer.exit_code, 3) << officer.err;
+  RunResult no_rec = Ctl({"action", "add", "r99/a1", "--description", "Nowhere"});
+  EXPECT_EQ(no_rec.exit_code, 4) << no_rec.err;
+  EXPECT_NE(no_rec.err.find("ACTION (parent): recommendation "
+                            "plans/oxford-cpc-2023/recommendations/r99 not found"),
+            std::string::npos)
+      << no_rec.err;
+  RunResult twice = Ctl({"action", "add", "r11/a1", "--description", "Again"});
+  EXPECT_EQ(twice.exit_code, 5) << twice.err;
+  EXPECT_NE(twice.err.find("ACTION (action_id): action "), std::string::npos) << twice.err;
+  RunResult quarter =
+      Ctl({"action", "add", "r11/a2", "--description", "Soon", "--target", "Q3 2025"});
+  EXPECT_EQ(quarter.exit_code, 2) << quarter.err;
+  EXPECT_NE(quarter.err.find("--target"), std::string::npos) << quarter.err;
+  RunResult paused =
+      Ctl({"action", "add", "r11/a2", "--description", "Held", "--status", "paused"});
+  EXPECT_EQ(paused.exit_code, 7) << paused.err;
+  EXPECT_NE(paused.err.find("--reason (reason)"), std::string::npos) << paused.err;
+  RunResult bad_rec = Ctl({"recommendation", "add", "r12", "--number", "12", "--title", ""});
+  EXPECT_EQ(bad_rec.exit_code, 7) << bad_rec.err;
+  EXPECT_NE(bad_rec.err.find("--title (title)"), std::string::npos) << bad_rec.err;
+  EXPECT_EQ(Head(), head);
+
+  ASSERT_EQ(Ctl({"action", "add", "r11/a2", "--description", "Date to be agreed"}).exit_code, 0);
+  ASSERT_EQ(Ctl({"action", "update", "r11/a2", "--target", "June 2031", "--reason",
+                 "Board agreed a date"})
+                .exit_code,
+            0);
+  nlohmann::json a2 = Json(Ctl({"-o", "json", "action", "show", "r11/a2"}, kScrutinyToken));
+  EXPECT_EQ(a2.value("target_revisions", 0), 0) << a2.dump();
+  EXPECT_EQ(a2["original_target_date"]["year"], 2031);
+  nlohmann::json slipped =
+      Json(Ctl({"-o", "json", "action", "list", "--slipped", "1"}, kScrutinyToken));
+  for (const auto& a : slipped["actions"]) {
+    EXPECT_NE(a["name"], "plans/oxford-cpc-2023/recommendations/r11/actions/a2");
   }
 }
 

@@ -426,6 +426,91 @@ TEST_F(QueriesTest, CurrentStateOfAnAction) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// An action adopted without a target that is given one has not slipped:
+// that target is its original, the first move from it is its first
+// revision; now and on any past date alike.
+TEST_F(QueriesTest, FirstTargetOfAnActionAdoptedWithoutOneIsNotARevision) {
+  using namespace testing;
+  DoAt(kAdminToken, CreatePlan("oxford"), 2023, 12, 1);
+  DoAt(kAdminToken, AddRecommendation("oxford", "r1", 1), 2023, 12, 1);
+  DoAt(kAdminToken, AddAction("plans/oxford/recommendations/r1", "a1", "", "jsmith"), 2023, 12, 1);
+  const uint64_t first =
+      DoAt(kOfficerToken, ReviseTarget(kA1, "December 2040", "Board agreed a date"), 2024, 2, 1);
+  head_ = first;
+  v1::ActionView a1 = GetAction(kA1);
+  EXPECT_EQ(a1.target_date().year(), 2040);
+  EXPECT_EQ(a1.original_target_date().year(), 2040);
+  EXPECT_EQ(a1.original_target_date().month(), 12);
+  EXPECT_EQ(a1.target_revisions(), 0);
+  ASSERT_EQ(a1.revisions_size(), 1);
+  EXPECT_TRUE(a1.revisions(0).first_target());
+  EXPECT_EQ(a1.rag(), v1::GREEN);
+  v1::ListActionsRequest slipped;
+  slipped.set_min_target_revisions(1);
+  EXPECT_EQ(ListNames(slipped), (std::vector<std::string>{}));
+  const v1::ActionView* then = Find(AsOf(Day(2024, 3, 1), v1::EFFECTIVE), kA1);
+  ASSERT_NE(then, nullptr);
+  EXPECT_EQ(then->target_revisions(), 0);
+  EXPECT_EQ(then->original_target_date().year(), 2040);
+
+  head_ = DoAt(kOfficerToken, ReviseTarget(kA1, "March 2041", "Partner delays"), 2024, 6, 1);
+  a1 = GetAction(kA1);
+  EXPECT_EQ(a1.target_revisions(), 1);
+  EXPECT_EQ(a1.original_target_date().year(), 2040);
+  ASSERT_EQ(a1.revisions_size(), 2);
+  EXPECT_FALSE(a1.revisions(1).first_target());
+  EXPECT_EQ(a1.rag(), v1::AMBER);
+  EXPECT_EQ(ListNames(slipped), (std::vector<std::string>{kA1}));
+
+  // Correcting the first target corrects the original.
+  v1::Command fix;
+  fix.mutable_correct_event()->set_event(absl::StrCat("events/", first));
+  fix.mutable_correct_event()->set_target_date("November 2040");
+  fix.mutable_correct_event()->set_reason("The board said November");
+  head_ = Do(kOfficerToken, fix);
+  a1 = GetAction(kA1);
+  EXPECT_EQ(a1.original_target_date().month(), 11);
+  EXPECT_EQ(a1.target_date().year(), 2041);
+  EXPECT_EQ(a1.target_revisions(), 1);
+  const v1::ActionView* now = Find(AsOf(Day(2030, 1, 1), v1::EFFECTIVE), kA1);
+  ASSERT_NE(now, nullptr);
+  EXPECT_EQ(now->original_target_date().month(), 11);
+  EXPECT_EQ(now->target_revisions(), 1);
+}
+
+TEST_F(QueriesTest, ListPlansPagesThroughEveryPlanByName) {
+  using namespace testing;
+  v1::ListPlansRequest request;
+  v1::ListPlansResponse response;
+  ASSERT_TRUE(query_->ListPlans(Context(kScrutinyToken).get(), request, &response).ok());
+  EXPECT_EQ(response.plans_size(), 0);
+  for (const char* id : {"oxford", "barnet", "camden"}) Do(kAdminToken, CreatePlan(id));
+  head_ = Do(kAdminToken, AddRecommendation("camden", "r1", 1));
+  request.set_page_size(2);
+  request.set_min_position(head_);
+  std::vector<std::string> names;
+  for (int pages = 0; pages < 10; ++pages) {
+    response.Clear();
+    grpc::Status s = query_->ListPlans(Context(kScrutinyToken).get(), request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_LE(response.plans_size(), 2);
+    for (const v1::PlanView& p : response.plans()) {
+      names.push_back(p.name());
+      if (p.name() == "plans/camden") {
+        EXPECT_EQ(p.recommendations_size(), 1);
+      }
+    }
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"plans/barnet", "plans/camden", "plans/oxford"}));
+  request.set_page_size(-1);
+  EXPECT_EQ(query_->ListPlans(Context(kScrutinyToken).get(), request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(query_->ListPlans(Context("not-a-token").get(), {}, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(QueriesTest, ListActionsFilters) {
   Script();
   v1::ListActionsRequest all;
@@ -532,7 +617,8 @@ TEST_F(QueriesTest, TimelineShowsEveryChangeAndLinksCorrections) {
 // A correction of a corrected event shows what the last correction said as
 // its before-value; a correction itself is corrected by correcting its event
 // again; a corrected status change follows the status rules from what it
-// changed, and the action's status takes the correction's reason.
+// changed, or corrected to what it changed from changed nothing; the
+// action's status takes the correction's reason.
 TEST_F(QueriesTest, CorrectionsAgainFollowTheLastOneAndTheStatusRules) {
   using namespace testing;
   Script();
@@ -555,10 +641,13 @@ TEST_F(QueriesTest, CorrectionsAgainFollowTheLastOneAndTheStatusRules) {
   v1::Command unstart;
   unstart.mutable_correct_event()->set_event("events/16");  // kB1: Not started -> Paused
   unstart.mutable_correct_event()->set_status(v1::NOT_STARTED);
-  unstart.mutable_correct_event()->set_reason("It never changed");
-  EXPECT_EQ(refused(unstart),
-            "status: correcting events/16 (a change from NOT_STARTED): cannot change from "
-            "NOT_STARTED to NOT_STARTED: it is already so");
+  unstart.mutable_correct_event()->set_reason("Paused in error: it never changed");
+  // A change made by mistake, corrected to what it changed from, changed
+  // nothing: the action is as it was (not started, which no update could
+  // make it again), and the mistake stays in the history.
+  head_ = Do(kAdminToken, unstart);
+  EXPECT_EQ(GetAction(kB1).status(), v1::NOT_STARTED);
+  EXPECT_EQ(refused(unstart), "status: events/16 already says this; nothing to correct");
   v1::Command ongoing = unstart;
   ongoing.mutable_correct_event()->set_status(v1::ONGOING);
   ongoing.mutable_correct_event()->set_reason("It was started, not paused");
@@ -567,6 +656,17 @@ TEST_F(QueriesTest, CorrectionsAgainFollowTheLastOneAndTheStatusRules) {
   const v1::ActionView b1 = GetAction(kB1);
   EXPECT_EQ(b1.status(), v1::ONGOING);
   EXPECT_EQ(b1.status_reason(), "It was started, not paused");
+  // Any other correction of a change follows the rules from what it changed.
+  const uint64_t reopened =
+      Do(kAdminToken, ChangeStatus(kA2, v1::ONGOING, "Reopened: the sign-off was premature"));
+  v1::Command unstart_a2;
+  unstart_a2.mutable_correct_event()->set_event(absl::StrCat("events/", reopened));
+  unstart_a2.mutable_correct_event()->set_status(v1::NOT_STARTED);
+  unstart_a2.mutable_correct_event()->set_reason("Never begun");
+  EXPECT_EQ(refused(unstart_a2),
+            absl::StrCat("status: correcting events/", reopened,
+                         " (a change from COMPLETE): cannot change from COMPLETE to NOT_STARTED: "
+                         "an action cannot be un-started"));
   const v1::GetActionTimelineResponse a1 = Timeline(kA1);
   ASSERT_GE(a1.changes_size(), 1);
   const v1::Change& last = a1.changes(a1.changes_size() - 1);
@@ -1362,6 +1462,20 @@ TEST_F(QueriesTest, DiffBetweenTwoMoments) {
   EXPECT_EQ(diff.description_changes(0).action(), kA1);
   EXPECT_EQ(diff.description_changes(0).to(), "Establish and chair a delivery board");
   EXPECT_NE(diff.description_changes(0).from(), diff.description_changes(0).to());
+
+  // A narrative corrected between the two moments says what it replaced.
+  v1::DiffPlanRequest corrected;
+  corrected.set_name(kPlan);
+  *corrected.mutable_from_time() = RecordedAt(16);
+  *corrected.mutable_to_time() = RecordedAt(17);
+  corrected.set_clock(v1::RECORDED);
+  corrected.set_min_position(head_);
+  ASSERT_TRUE(query_->DiffPlan(Context(kScrutinyToken).get(), corrected, &diff).ok());
+  ASSERT_EQ(diff.new_narratives_size(), 1);
+  EXPECT_EQ(diff.new_narratives(0).action(), kA1);
+  EXPECT_EQ(diff.new_narratives(0).previous_text(), "Delivery bord forming");
+  EXPECT_EQ(diff.new_narratives(0).text(), "A cross-sector delivery board is being established.");
+  EXPECT_EQ(diff.status_changes_size(), 0);
 }
 
 // On the effective clock, a resource's changes are those of events that took

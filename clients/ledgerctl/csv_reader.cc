@@ -17,6 +17,7 @@ struct ParseState {
   int current_line = 1;  // the physical line being fed
   int record_start = 1;
   bool in_record = false;
+  bool said_how_to_save = false;  // how to save a file as UTF-8, said once
 };
 
 void OnField(void* data, size_t size, void* context) {
@@ -32,13 +33,32 @@ void OnRecord(int, void* context) {
   row.fields = std::move(state->fields);
   state->fields.clear();
   state->in_record = false;
+  const std::vector<std::string>& header = state->file->header;
   for (size_t i = 0; i < row.fields.size(); ++i) {
-    if (FirstInvalidUtf8(row.fields[i]).has_value()) {
-      state->file->errors.push_back(
-          absl::StrCat(state->file->path, ":", row.line, ": column ", i + 1, ": not valid UTF-8"));
+    const std::string problem = Utf8Problem(row.fields[i]);
+    if (problem.empty()) continue;
+    // The column by its header's name where there is one to give.
+    const std::string column =
+        i < header.size() && !header[i].empty() && Utf8Problem(header[i]).empty()
+            ? header[i]
+            : absl::StrCat(i + 1);
+    std::string message =
+        absl::StrCat(state->file->path, ":", row.line, ": column ", column, ": ", problem);
+    if (!state->said_how_to_save) {
+      // Excel's "CSV (Comma delimited)" writes Windows-1252 ("£" is 0xa3).
+      absl::StrAppend(&message,
+                      ": the file is not UTF-8 (a spreadsheet's plain CSV is Windows-1252); "
+                      "save it as \"CSV UTF-8\"");
+      state->said_how_to_save = true;
     }
+    state->file->errors.push_back(std::move(message));
   }
-  bool blank = row.fields.size() == 1 && row.fields[0].empty();
+  // A row of empty cells (as a spreadsheet saves the rows below its table,
+  // ",,,,,,,") is no row.
+  bool blank = true;
+  for (const std::string& field : row.fields) {
+    blank = blank && absl::StripAsciiWhitespace(field).empty();
+  }
   if (!blank) {
     if (state->file->header.empty() && state->file->rows.empty()) {
       for (std::string& h : row.fields) {

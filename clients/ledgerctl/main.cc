@@ -577,6 +577,33 @@ int PlanImportCommand(Client& client, const std::string& directory, bool dry_run
   return kOk;
 }
 
+int PlanListCommand(Client& client, Format format) {
+  v1::ListPlansRequest request;
+  request.set_page_size(1000);
+  v1::ListPlansResponse all;
+  for (int page = 0; page < 10000; ++page) {
+    v1::ListPlansResponse response;
+    Check(client.query().ListPlans(client.Context().get(), request, &response),
+          client.connection());
+    for (v1::PlanView& p : *response.mutable_plans()) *all.add_plans() = std::move(p);
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  Emit(format, all, [&] {
+    Table t{{"PLAN", "COUNCIL", "TITLE", "RECOMMENDATIONS", "OPEN PERIODS"}, {}};
+    for (const v1::PlanView& p : all.plans()) {
+      std::vector<std::string> open;
+      for (const v1::PeriodView& period : p.periods()) {
+        if (period.open()) open.push_back(period.name().substr(period.name().rfind('/') + 1));
+      }
+      t.rows.push_back({p.name().substr(6), p.council(), p.title(),
+                        absl::StrCat(p.recommendations_size()), absl::StrJoin(open, ", ")});
+    }
+    return t;
+  });
+  return kOk;
+}
+
 int PlanShowCommand(Client& client, Format format) {
   v1::GetPlanRequest request;
   request.set_name(PlanName(client.connection()));
@@ -712,7 +739,8 @@ int Main(int argc, char** argv) {
   };
 
   // plan
-  auto* plan = app.add_subcommand("plan", "the plan: import it, show it")->require_subcommand(1);
+  auto* plan = app.add_subcommand("plan", "the plan: import it, list the plans, show one")
+                   ->require_subcommand(1);
   std::string import_dir;
   bool dry_run = false;
   auto* plan_import =
@@ -731,6 +759,15 @@ int Main(int argc, char** argv) {
       return PlanImportCommand(client, import_dir, dry_run);
     };
   });
+  auto* plan_list = plan->add_subcommand(
+      "list", "the plans in the ledger, with their ids for --plan.\nExample: ledgerctl plan list");
+  plan_list->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      return PlanListCommand(client, f);
+    };
+  });
   auto* plan_show =
       plan->add_subcommand("show",
                            "the plan, its recommendations and periods.\n"
@@ -744,7 +781,7 @@ int Main(int argc, char** argv) {
   });
 
   // action
-  auto* action = app.add_subcommand("action", "list, show, timeline and update actions")
+  auto* action = app.add_subcommand("action", "list, show, timeline, update and add actions")
                      ->require_subcommand(1);
   std::string filter_rec, filter_status, filter_owner, filter_rag, filter_overdue;
   int filter_slipped = 0;
@@ -1017,6 +1054,124 @@ int Main(int argc, char** argv) {
     };
   });
 
+  // action add: an action added to the plan after its adoption.
+  std::string add_id, add_description, add_target, add_owner, add_status, add_reason, add_effective,
+      add_rid;
+  auto* action_add = action->add_subcommand(
+      "add",
+      "add an action to a recommendation of the plan (admin only). The report of the period "
+      "it is added in lists it among the actions added.\n"
+      "Example: ledgerctl action add r3/a8 --description 'Publish the delivery plan' "
+      "--target 'June 2025' --owner jsmith --reason 'Agreed by Cabinet'");
+  action_add
+      ->add_option("ACTION", add_id,
+                   "REC/ACTION, e.g. r3/a8: the recommendation and "
+                   "the new action's id")
+      ->required();
+  action_add->add_option("--description", add_description, "what the action is")->required();
+  action_add->add_option("--target", add_target,
+                         "its target date, e.g. 'March 2025'; none if "
+                         "not given");
+  action_add->add_option("--owner", add_owner, "the officer who owns it (principal id)");
+  action_add->add_option("--status", add_status,
+                         "its status if not not-started: ongoing, complete, paused, stopped "
+                         "(paused and stopped need --reason)");
+  action_add->add_option("--reason", add_reason, "why it is added");
+  action_add->add_option("--effective", add_effective,
+                         "when it was agreed, if earlier (YYYY-MM-DD or RFC 3339)");
+  action_add->add_option("--request-id", add_rid, "idempotency key (default: generated)");
+  action_add->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      absl::StatusOr<domain::ResourceName> parsed =
+          domain::ParseNameOf(domain::Kind::kAction, "ACTION", ActionName(c, add_id));
+      if (!parsed.ok()) Fail(kUsage, std::string(parsed.status().message()));
+      if (!add_target.empty()) CheckTargetFlag("--target", add_target);
+      v1::Command cmd;
+      auto* r = cmd.mutable_add_action();
+      r->set_parent(parsed->RecommendationName());
+      r->set_action_id(parsed->action);
+      r->set_description(add_description);
+      r->set_target_date(add_target);
+      r->set_owner(add_owner);
+      if (!add_status.empty()) r->set_status(ParseStatusFlag(add_status));
+      r->set_reason(add_reason);
+      if (!add_effective.empty()) {
+        *r->mutable_effective_time() = ParseMoment("--effective", add_effective, false);
+      }
+      v1::CommandResponse response;
+      RunExecute(client, {cmd}, add_rid.empty() ? NewRequestId() : add_rid, &response,
+                 {{"parent", "ACTION"},
+                  {"action_id", "ACTION"},
+                  {"description", "--description"},
+                  {"target_date", "--target"},
+                  {"owner", "--owner"},
+                  {"status", "--status"},
+                  {"reason", "--reason"},
+                  {"effective_time", "--effective"},
+                  {"request_id", "--request-id"}});
+      Emit(f, response, [&] { return AppendedTable(response); });
+      return kOk;
+    };
+  });
+
+  // recommendation add
+  auto* recommendation =
+      app.add_subcommand("recommendation", "add a recommendation to the plan (admin only)")
+          ->require_subcommand(1);
+  std::string rec_id, rec_title, rec_text, rec_reason, rec_effective, rec_rid;
+  int rec_number = 0;
+  auto* rec_add = recommendation->add_subcommand(
+      "add",
+      "add a recommendation to the plan; its actions are added with action add.\n"
+      "Example: ledgerctl recommendation add r11 --number 11 --title 'Climate' "
+      "--text 'Set out the route to net zero' --reason 'Added by the follow-up visit'");
+  rec_add->add_option("ID", rec_id, "the recommendation's id, e.g. r11")->required();
+  rec_add->add_option("--number", rec_number, "its number in the plan")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  rec_add->add_option("--title", rec_title, "its short title")->required();
+  rec_add->add_option("--text", rec_text, "its full text ('-' reads stdin)");
+  rec_add->add_option("--reason", rec_reason, "why it is added");
+  rec_add->add_option("--effective", rec_effective,
+                      "when it was agreed, if earlier (YYYY-MM-DD or RFC 3339)");
+  rec_add->add_option("--request-id", rec_rid, "idempotency key (default: generated)");
+  rec_add->callback([&] {
+    run = [&] {
+      auto [c, f] = connect();
+      Client client(c);
+      v1::Command cmd;
+      auto* r = cmd.mutable_add_recommendation();
+      r->set_parent(PlanName(c));
+      r->set_recommendation_id(rec_id);
+      r->set_number(rec_number);
+      r->set_title(rec_title);
+      if (rec_text == "-") {
+        std::stringstream in;
+        in << std::cin.rdbuf();
+        rec_text = ReadText("--text -", in.str());
+        absl::StripTrailingAsciiWhitespace(&rec_text);
+      }
+      r->set_text(rec_text);
+      r->set_reason(rec_reason);
+      if (!rec_effective.empty()) {
+        *r->mutable_effective_time() = ParseMoment("--effective", rec_effective, false);
+      }
+      v1::CommandResponse response;
+      RunExecute(client, {cmd}, rec_rid.empty() ? NewRequestId() : rec_rid, &response,
+                 {{"recommendation_id", "ID"},
+                  {"number", "--number"},
+                  {"title", "--title"},
+                  {"text", "--text"},
+                  {"reason", "--reason"},
+                  {"effective_time", "--effective"},
+                  {"request_id", "--request-id"}});
+      Emit(f, response, [&] { return AppendedTable(response); });
+      return kOk;
+    };
+  });
+
   // correct
   std::string fix_event, fix_note, fix_target, fix_description, fix_status, fix_reason, fix_rid;
   auto* correct = app.add_subcommand(
@@ -1033,7 +1188,9 @@ int Main(int argc, char** argv) {
   replacement->add_option("--note", fix_note, "the narrative it should have said ('-': stdin)");
   replacement->add_option("--target", fix_target, "the target date it should have said");
   replacement->add_option("--description", fix_description, "the description it should have said");
-  replacement->add_option("--status", fix_status, "the status it should have set");
+  replacement->add_option("--status", fix_status,
+                          "the status it should have set; the status it changed from if it "
+                          "was made by mistake (it then changed nothing)");
   replacement->require_option(1);
   correct->add_option("--reason", fix_reason, "why (required)")->required();
   correct->add_option("--request-id", fix_rid, "idempotency key (default: generated)");
@@ -1226,7 +1383,7 @@ int Main(int argc, char** argv) {
           t.rows.push_back({ShortAction(a), "new action", "", "", ""});
         }
         for (const auto& n : d.new_narratives()) {
-          t.rows.push_back({ShortAction(n.action()), "narrative", "", n.text(), ""});
+          t.rows.push_back({ShortAction(n.action()), "narrative", n.previous_text(), n.text(), ""});
         }
         // Each action's changes together, actions in the plan's order.
         std::stable_sort(t.rows.begin(), t.rows.end(), [](const auto& a, const auto& b) {

@@ -301,7 +301,9 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
       row_ok = false;
     }
     v1::TargetDate target;
-    const std::string target_text = Trim(cell("target_date"));
+    // "TBC", "N/A", "Ongoing", …: the spreadsheet's way of giving none.
+    const std::string target_text =
+        domain::SaysNoTargetDate(cell("target_date")) ? "" : Trim(cell("target_date"));
     if (!target_text.empty()) {
       auto parsed = domain::ParseTargetDate("target_date", target_text);
       if (!parsed.ok()) {

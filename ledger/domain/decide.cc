@@ -701,9 +701,12 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn, const v1::CorrectEv
   if (!action.ok()) return action.status();
   if (absl::Status s = CheckVersion(req, stream, (*action)->version); !s.ok()) return s;
   if (absl::Status s = RejectIfStopped(stream, **action, "correct its events"); !s.ok()) return s;
-  if (original->has_status_changed()) {
-    // Corrected, the change still follows the status rules from what it
-    // changed: it cannot un-start an action, or change nothing.
+  // A status change made by mistake is corrected to the status it changed
+  // from: it then changed nothing (an action paused or started in error is
+  // as it was, and the mistake and why stay in the history). Otherwise,
+  // corrected, the change still follows the status rules from what it
+  // changed: it cannot un-start an action.
+  if (original->has_status_changed() && original->status_changed().from() != req.status()) {
     if (absl::Status s = CheckTransition(original->status_changed().from(), req.status(), event);
         !s.ok()) {
       return absl::Status(s.code(),

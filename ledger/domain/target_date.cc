@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -34,6 +35,15 @@ bool ParseYear(absl::string_view s, int* year) {
 
 }  // namespace
 
+bool SaysNoTargetDate(absl::string_view text) {
+  const absl::string_view t = absl::StripAsciiWhitespace(text);
+  for (absl::string_view none : {"TBC", "TBA", "TBD", "To be confirmed", "To be agreed",
+                                 "To be determined", "N/A", "NA", "None", "Ongoing", "-"}) {
+    if (absl::EqualsIgnoreCase(t, none)) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field, absl::string_view text) {
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
@@ -43,6 +53,9 @@ absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field, absl::st
   };
   absl::string_view rest = absl::StripAsciiWhitespace(text);
   if (rest.empty()) return bad("empty");
+  if (SaysNoTargetDate(rest)) {
+    return bad("it says there is none: an action without a target date has none given");
+  }
   if (rest.size() > 200) return bad("too long");
   v1::TargetDate date;
   if (rest.back() == ')') {

@@ -14,6 +14,11 @@ namespace auditledger::domain {
 // optionally followed by a qualifier in parentheses: "March 2025 (IPS)".
 absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field, absl::string_view text);
 
+// Whether `text` is what a council's spreadsheet writes for no target date
+// ("TBC", "To be confirmed", "N/A", "Ongoing", "-", …). ParseTargetDate
+// refuses these, saying so; an import reads them as none.
+bool SaysNoTargetDate(absl::string_view text);
+
 // "December 2024", "1 December 2024", "March 2025 (IPS)"; "" when unset.
 std::string FormatTargetDate(const v1::TargetDate& date);
 

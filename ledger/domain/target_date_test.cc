@@ -43,13 +43,22 @@ TEST(TargetDateTest, ParsesTheFormsCouncilsWrite) {
 }
 
 TEST(TargetDateTest, RejectsMalformedDatesNamingTheField) {
-  for (const char* bad :
-       {"", "2024", "Decembr 2024", "December 24", "2023-02-29", "2024-13", "32 January 2024",
-        "March 2025 (", "soon", "March 2025 ()", "31/06/2025", "31/03/25", "Q3 2026"}) {
+  for (const char* bad : {"", "2024", "Decembr 2024", "December 24", "2023-02-29", "2024-13",
+                          "32 January 2024", "March 2025 (", "soon", "March 2025 ()", "31/06/2025",
+                          "31/03/25", "Q3 2026", "TBC", "Ongoing"}) {
     auto parsed = ParseTargetDate("target_date", bad);
     ASSERT_FALSE(parsed.ok()) << bad;
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(parsed.status().message().rfind("target_date: ", 0), 0u) << parsed.status();
+  }
+}
+
+TEST(TargetDateTest, WhatSpreadsheetsWriteForNoDateIsKnown) {
+  for (const char* none : {"TBC", " tbc ", "To be confirmed", "N/A", "Ongoing", "-"}) {
+    EXPECT_TRUE(SaysNoTargetDate(none)) << none;
+  }
+  for (const char* date : {"", "December 2024", "TBC 2025", "Ongoing (IPS)"}) {
+    EXPECT_FALSE(SaysNoTargetDate(date)) << date;
   }
 }
 

@@ -189,6 +189,34 @@ absl::Status QueryServiceImpl::Begin(grpc::ServerContext* context, uint64_t min_
   return AuthenticateAndWait(*auth_, *runner_, context, min_position);
 }
 
+grpc::Status QueryServiceImpl::ListPlans(grpc::ServerContext* context,
+                                         const v1::ListPlansRequest* request,
+                                         v1::ListPlansResponse* response) {
+  if (absl::Status s = Begin(context, request->min_position()); !s.ok()) return ToGrpc(s);
+  absl::StatusOr<Page> page = OpenPage(*request, request->page_size(), request->page_token());
+  if (!page.ok()) return ToGrpc(page.status());
+  ModelReader reader(runner_);
+  const std::string prefix = projections::PlanKey("plans/");
+  const std::string& cursor = page->cursor;
+  auto it = reader.Iterator(projections::kCurrent);
+  for (it->Seek(cursor.empty() ? prefix : cursor);
+       it->Valid() && absl::StartsWith(View(it->key()), prefix); it->Next()) {
+    if (!cursor.empty() && View(it->key()) == cursor) continue;
+    if (response->plans_size() == page->size) {
+      response->set_next_page_token(
+          MakeToken(page->filters, projections::PlanKey(response->plans().rbegin()->name())));
+      break;
+    }
+    if (!response->add_plans()->ParseFromArray(it->value().data(),
+                                               static_cast<int>(it->value().size()))) {
+      return ToGrpc(absl::DataLossError(
+          absl::StrCat("plan view ", View(it->key()).substr(1), " does not decode")));
+    }
+  }
+  if (!it->status().ok()) return ToGrpc(store::ReadFailure(it->status()));
+  return grpc::Status::OK;
+}
+
 grpc::Status QueryServiceImpl::GetPlan(grpc::ServerContext* context,
                                        const v1::GetPlanRequest* request, v1::PlanView* response) {
   if (absl::Status s = Begin(context, request->min_position()); !s.ok()) return ToGrpc(s);
@@ -607,15 +635,16 @@ grpc::Status QueryServiceImpl::DiffPlan(grpc::ServerContext* context,
           absl::StrCat(after.name(), ": ", was.owner(), " -> ", after.owner()));
     }
     for (const v1::Narrative& n : after.narratives()) {
-      bool same = false;
+      const v1::Narrative* previous = nullptr;
       for (const v1::Narrative& m : was.narratives()) {
-        if (m.period() == n.period() && m.text() == n.text()) same = true;
+        if (m.period() == n.period()) previous = &m;
       }
-      if (same) continue;
+      if (previous != nullptr && previous->text() == n.text()) continue;
       v1::NewNarrative* added = response->add_new_narratives();
       added->set_action(after.name());
       added->set_period(n.period());
       added->set_text(n.text());
+      if (previous != nullptr) added->set_previous_text(previous->text());
     }
   }
   return grpc::Status::OK;

@@ -19,6 +19,8 @@ class QueryServiceImpl final : public v1::QueryService::Service {
                    const Authenticator* auth, const SecurityLog* security)
       : runner_(runner), log_(log), auth_(auth), security_(security) {}
 
+  grpc::Status ListPlans(grpc::ServerContext*, const v1::ListPlansRequest*,
+                         v1::ListPlansResponse*) override;
   grpc::Status GetPlan(grpc::ServerContext*, const v1::GetPlanRequest*, v1::PlanView*) override;
   grpc::Status GetAction(grpc::ServerContext*, const v1::GetActionRequest*,
                          v1::ActionView*) override;
