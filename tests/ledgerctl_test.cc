@@ -221,7 +221,8 @@ TEST_F(LedgerctlTest, AnAdminAddsARecommendationAndActionsAfterTheImport) {
       LEDGERCTL_PATH, {"--addr", ledgerd_.address(), "-o", "csv", "plan", "list"},
       {"LEDGER_TOKEN=" + std::string(kScrutinyToken), "HOME=/nonexistent"}, "");
   ASSERT_EQ(plans.exit_code, 0) << plans.err;
-  EXPECT_NE(plans.out.find("\"oxford-cpc-2023\",\"Oxford City Council\","), std::string::npos) << plans.out;
+  EXPECT_NE(plans.out.find("\"oxford-cpc-2023\",\"Oxford City Council\","), std::string::npos)
+      << plans.out;
   RunResult rec = Ctl({"recommendation", "add", "r11", "--number", "11", "--title", "Climate",
                        "--text", "-", "--reason", "Added by the follow-up visit"},
                       kAdminToken, "Set out the route to net zero.\n");
