@@ -159,6 +159,8 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
       break;
     }
     case v1::Event::kStatusChanged:
+      view->set_previous_status(view->status());
+      view->set_previous_status_reason(view->status_reason());
       view->set_status(event.status_changed().to());
       view->set_status_reason(event.reason());
       view->set_status_position(position);
@@ -225,8 +227,12 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
           break;
         case v1::EventCorrected::kStatus:
           if (view->status_position() == target) {
+            // Corrected to what it changed from, the change made by mistake
+            // changed nothing: the status and its reason are as before it.
+            const bool undone = view->status_position() != view->created_position() &&
+                                c.status() == view->previous_status();
             view->set_status(c.status());
-            view->set_status_reason(event.reason());
+            view->set_status_reason(undone ? view->previous_status_reason() : event.reason());
           }
           break;
         case v1::EventCorrected::REPLACEMENT_NOT_SET:

@@ -37,8 +37,9 @@ class CurrentProjection final : public Projection {
   std::string name() const override { return kCurrent; }
   // 2: a corrected status takes the correction's reason. 3: the first
   // target set on an action adopted without one is its original, not a
-  // revision.
-  uint64_t layout() const override { return 3; }
+  // revision. 4: a status change corrected to what it changed from
+  // restores the reason before it.
+  uint64_t layout() const override { return 4; }
 
   absl::Status Open(const ProjectionContext&) override {
     plans_.Clear();

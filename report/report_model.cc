@@ -110,14 +110,37 @@ std::string Short(const std::string& action_name) {
 std::vector<TableData> ChangeTables(const ReportModel& m) {
   TableData status{"Status changes", {"Action", "From", "To", "Reason"}, {}, {}};
   TableData targets{"Revised target dates", {"Action", "From", "To", "Reason"}, {}, {}};
+  TableData first{"Target dates set", {"Action", "Target date", "Reason"}, {}, {}};
   TableData amended{"Amended descriptions", {"Action", "Was", "Now"}, {}, {}};
   TableData added{"New actions", {"Action", "Description"}, {}, {}};
   TableData held{"Paused and stopped actions", {"Action", "Status", "Reason"}, {}, {}};
+  // The reasons of the period's revisions (those `was` does not have), each
+  // once: a target moved twice for the same reason reads as one reason.
+  auto reasons = [](const v1::ActionView* was, const v1::ActionView& a, bool with_first) {
+    std::vector<std::string> out;
+    for (const v1::TargetRevision& r : a.revisions()) {
+      bool known = false;
+      if (was != nullptr) {
+        for (const v1::TargetRevision& k : was->revisions()) known |= k.position() == r.position();
+      }
+      if (known || r.reason().empty() || (r.first_target() && !with_first)) continue;
+      if (std::find(out.begin(), out.end(), r.reason()) == out.end()) out.push_back(r.reason());
+    }
+    return absl::StrJoin(out, "; ");
+  };
   for (const v1::ActionView& a : m.actions) {
     const std::string id = Short(a.name());
     auto before = m.previous.find(a.name());
     if (before == m.previous.end()) {
       added.rows.push_back({id, a.description()});
+      // Added and moved within the period: a revision of the target it was
+      // added with (or first given).
+      if (a.target_revisions() > 0 &&
+          !domain::SameTargetDate(a.original_target_date(), a.target_date())) {
+        targets.rows.push_back({id, domain::FormatTargetDate(a.original_target_date()),
+                                domain::FormatTargetDate(a.target_date()),
+                                reasons(nullptr, a, false)});
+      }
     } else {
       const v1::ActionView& was = before->second;
       if (was.status() != a.status()) {
@@ -125,20 +148,15 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
                                projections::StatusText(a.status()), a.status_reason()});
       }
       if (!domain::SameTargetDate(was.target_date(), a.target_date())) {
-        // The reasons of the period's revisions, each once: a target moved
-        // twice for the same reason reads as one reason.
-        std::vector<std::string> reasons;
-        for (const v1::TargetRevision& r : a.revisions()) {
-          bool known = false;
-          for (const v1::TargetRevision& k : was.revisions()) known |= k.position() == r.position();
-          if (known || r.reason().empty()) continue;
-          if (std::find(reasons.begin(), reasons.end(), r.reason()) == reasons.end()) {
-            reasons.push_back(r.reason());
-          }
+        if (!domain::IsSet(was.original_target_date()) && domain::IsSet(a.target_date())) {
+          // It had none until this period: given one, it has not slipped.
+          first.rows.push_back(
+              {id, domain::FormatTargetDate(a.target_date()), reasons(&was, a, true)});
+        } else {
+          targets.rows.push_back({id, domain::FormatTargetDate(was.target_date()),
+                                  domain::FormatTargetDate(a.target_date()),
+                                  reasons(&was, a, false)});
         }
-        targets.rows.push_back({id, domain::FormatTargetDate(was.target_date()),
-                                domain::FormatTargetDate(a.target_date()),
-                                absl::StrJoin(reasons, "; ")});
       }
       if (was.description() != a.description()) {
         amended.rows.push_back({id, was.description(), a.description()});
@@ -148,10 +166,15 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
       held.rows.push_back({id, projections::StatusText(a.status()), a.status_reason()});
     }
   }
-  // Amendments are rare: their section is there only when there are some,
-  // so a report of a plan with none reads as it always has.
-  if (amended.rows.empty()) return {status, targets, added, held};
-  return {status, targets, amended, added, held};
+  // Amendments and first targets are rare: their sections are there only
+  // when there are some, so a report of a plan with none reads as it always
+  // has.
+  std::vector<TableData> tables = {status, targets};
+  if (!first.rows.empty()) tables.push_back(first);
+  if (!amended.rows.empty()) tables.push_back(amended);
+  tables.push_back(added);
+  tables.push_back(held);
+  return tables;
 }
 
 std::vector<TableData> OverdueTables(const ReportModel& m) {

@@ -194,6 +194,21 @@ TEST_F(LedgerctlTest, BadFilesAreRejectedWholeWithLineNumbers) {
     EXPECT_NE(r.err.find("nothing was recorded"), std::string::npos) << r.err;
     EXPECT_EQ(Head(), 0u) << "a rejected import appended";
   }
+  {
+    // Two recommendations of one number.
+    const std::string dup = BrokenCopy([](std::string&) {});
+    std::ifstream in(dup + "/recommendations.csv");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string csv = text.str();
+    csv.replace(csv.find("\n2,r2,"), 6, "\n1,r2,");
+    std::ofstream(dup + "/recommendations.csv", std::ios::trunc) << csv;
+    RunResult r = Ctl({"plan", "import", dup});
+    EXPECT_EQ(r.exit_code, 7) << r.err;
+    EXPECT_NE(r.err.find("recommendations.csv:3: column number: 1 is r1's too"), std::string::npos)
+        << r.err;
+    EXPECT_EQ(Head(), 0u);
+  }
   // The empty rows a spreadsheet saves below its table are no rows, and
   // "TBC" for a target date is none.
   const std::string dir = BrokenCopy([](std::string& s) {
@@ -268,6 +283,16 @@ TEST_F(LedgerctlTest, AnAdminAddsARecommendationAndActionsAfterTheImport) {
       Ctl({"action", "add", "r11/a2", "--description", "Held", "--status", "paused"});
   EXPECT_EQ(paused.exit_code, 7) << paused.err;
   EXPECT_NE(paused.err.find("--reason (reason)"), std::string::npos) << paused.err;
+  RunResult same_number =
+      Ctl({"recommendation", "add", "r12", "--number", "11", "--title", "Another"});
+  EXPECT_EQ(same_number.exit_code, 5) << same_number.err;
+  EXPECT_NE(same_number.err.find("--number (number): recommendation 11 of the plan is "
+                                 "plans/oxford-cpc-2023/recommendations/r11"),
+            std::string::npos)
+      << same_number.err;
+  RunResult zero = Ctl({"recommendation", "add", "r12", "--number", "0", "--title", "Zero"});
+  EXPECT_EQ(zero.exit_code, 2) << zero.err;
+  EXPECT_NE(zero.err.find("--number: Value 0 not in range 1 to"), std::string::npos) << zero.err;
   RunResult bad_rec = Ctl({"recommendation", "add", "r12", "--number", "12", "--title", ""});
   EXPECT_EQ(bad_rec.exit_code, 7) << bad_rec.err;
   EXPECT_NE(bad_rec.err.find("--title (title)"), std::string::npos) << bad_rec.err;

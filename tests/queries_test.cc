@@ -448,7 +448,8 @@ TEST_F(QueriesTest, FirstTargetOfAnActionAdoptedWithoutOneIsNotARevision) {
   v1::ListActionsRequest slipped;
   slipped.set_min_target_revisions(1);
   EXPECT_EQ(ListNames(slipped), (std::vector<std::string>{}));
-  const v1::ActionView* then = Find(AsOf(Day(2024, 3, 1), v1::EFFECTIVE), kA1);
+  const v1::PlanSnapshot march = AsOf(Day(2024, 3, 1), v1::EFFECTIVE);
+  const v1::ActionView* then = Find(march, kA1);
   ASSERT_NE(then, nullptr);
   EXPECT_EQ(then->target_revisions(), 0);
   EXPECT_EQ(then->original_target_date().year(), 2040);
@@ -472,7 +473,8 @@ TEST_F(QueriesTest, FirstTargetOfAnActionAdoptedWithoutOneIsNotARevision) {
   EXPECT_EQ(a1.original_target_date().month(), 11);
   EXPECT_EQ(a1.target_date().year(), 2041);
   EXPECT_EQ(a1.target_revisions(), 1);
-  const v1::ActionView* now = Find(AsOf(Day(2030, 1, 1), v1::EFFECTIVE), kA1);
+  const v1::PlanSnapshot later = AsOf(Day(2030, 1, 1), v1::EFFECTIVE);
+  const v1::ActionView* now = Find(later, kA1);
   ASSERT_NE(now, nullptr);
   EXPECT_EQ(now->original_target_date().month(), 11);
   EXPECT_EQ(now->target_revisions(), 1);
@@ -647,6 +649,7 @@ TEST_F(QueriesTest, CorrectionsAgainFollowTheLastOneAndTheStatusRules) {
   // make it again), and the mistake stays in the history.
   head_ = Do(kAdminToken, unstart);
   EXPECT_EQ(GetAction(kB1).status(), v1::NOT_STARTED);
+  EXPECT_EQ(GetAction(kB1).status_reason(), "");
   EXPECT_EQ(refused(unstart), "status: events/16 already says this; nothing to correct");
   v1::Command ongoing = unstart;
   ongoing.mutable_correct_event()->set_status(v1::ONGOING);
@@ -667,6 +670,35 @@ TEST_F(QueriesTest, CorrectionsAgainFollowTheLastOneAndTheStatusRules) {
             absl::StrCat("status: correcting events/", reopened,
                          " (a change from COMPLETE): cannot change from COMPLETE to NOT_STARTED: "
                          "an action cannot be un-started"));
+  // Undone, a change leaves the status's reason as it was before it.
+  Do(kAdminToken, ChangeStatus(kA2, v1::PAUSED, "Waiting on the auditor"));
+  const uint64_t resumed = Do(kAdminToken, ChangeStatus(kA2, v1::ONGOING, "Resumed"));
+  v1::Command undo;
+  undo.mutable_correct_event()->set_event(absl::StrCat("events/", resumed));
+  undo.mutable_correct_event()->set_status(v1::PAUSED);
+  undo.mutable_correct_event()->set_reason("Resumed the wrong action");
+  head_ = Do(kAdminToken, undo);
+  EXPECT_EQ(GetAction(kA2).status(), v1::PAUSED);
+  EXPECT_EQ(GetAction(kA2).status_reason(), "Waiting on the auditor");
+  const v1::PlanSnapshot later = AsOf(Day(2030, 1, 1), v1::EFFECTIVE);
+  const v1::ActionView* then = Find(later, kA2);
+  ASSERT_NE(then, nullptr);
+  EXPECT_EQ(then->status_reason(), "Waiting on the auditor");
+  // A stop given in a correction by mistake is put right by correcting the
+  // same change again; nothing else of a stopped action is corrected.
+  v1::Command stop = undo;
+  stop.mutable_correct_event()->set_status(v1::STOPPED);
+  stop.mutable_correct_event()->set_reason("Meant to stop it");
+  head_ = Do(kAdminToken, stop);
+  EXPECT_EQ(GetAction(kA2).status(), v1::STOPPED);
+  v1::Command narrative = CorrectNarrative(15, "Done, signed off", "Wording");
+  EXPECT_NE(refused(narrative).find("is STOPPED: cannot correct its events"), std::string::npos);
+  v1::Command resume = undo;
+  resume.mutable_correct_event()->set_status(v1::ONGOING);
+  resume.mutable_correct_event()->set_reason("It was resumed after all");
+  head_ = Do(kAdminToken, resume);
+  EXPECT_EQ(GetAction(kA2).status(), v1::ONGOING);
+  EXPECT_EQ(GetAction(kA2).status_reason(), "It was resumed after all");
   const v1::GetActionTimelineResponse a1 = Timeline(kA1);
   ASSERT_GE(a1.changes_size(), 1);
   const v1::Change& last = a1.changes(a1.changes_size() - 1);

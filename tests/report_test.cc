@@ -494,6 +494,46 @@ TEST_F(ReportTest, ATargetRevisedTwiceForOneReasonGivesItOnce) {
       << md;
 }
 
+// An action that had no target and is given one has not slipped: the
+// period's report lists it among the targets set, not the revisions; an
+// action added and moved within a period is among the revisions.
+TEST_F(ReportTest, AFirstTargetIsSetNotRevised) {
+  ImportOxford();
+  const std::string a16 = "plans/oxford-cpc-2023/recommendations/r1/actions/a16";
+  const std::string jan = "plans/oxford-cpc-2023/periods/jan-2025";
+  v1::ExecuteCommandsRequest request;
+  *request.add_commands() = testing::OpenPeriod("oxford-cpc-2023", "jan-2025", "January 2025");
+  *request.add_commands() = testing::ReviseTarget(a16, "June 2025", "date agreed by the board");
+  *request.add_commands() =
+      testing::AddAction("plans/oxford-cpc-2023/recommendations/r1", "a17", "March 2025");
+  *request.add_commands() = testing::ReviseTarget(
+      "plans/oxford-cpc-2023/recommendations/r1/actions/a17", "May 2025", "supplier late");
+  *request.add_commands() = testing::ClosePeriod(jan);
+  v1::CommandResponse response;
+  grpc::Status s = ledger_->ExecuteCommands(Context(kAdminToken).get(), request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const std::string md = Render(v1::MARKDOWN, jan).content();
+  const size_t revised = md.find("### Revised target dates");
+  const size_t set = md.find("### Target dates set");
+  ASSERT_NE(revised, std::string::npos) << md;
+  ASSERT_NE(set, std::string::npos) << md;
+  const std::string revised_table = md.substr(revised, set - revised);
+  EXPECT_EQ(revised_table.find("r1/a16"), std::string::npos) << md;
+  EXPECT_NE(revised_table.find("| r1/a17 | March 2025 | May 2025 | supplier late |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| r1/a16 | June 2025 | date agreed by the board |", set), std::string::npos)
+      << md;
+  // Nor is it among the slipped.
+  const size_t slipped = md.find("### Target dates revised (slipped or brought forward)");
+  ASSERT_NE(slipped, std::string::npos) << md;
+  const size_t next = md.find("\n## ", slipped);
+  EXPECT_EQ(md.substr(slipped, next - slipped).find("| r1/a16 |"), std::string::npos) << md;
+  // A period without a first target has no such section (the golden files
+  // show it).
+  EXPECT_EQ(Render(v1::MARKDOWN).content().find("Target dates set"), std::string::npos);
+}
+
 TEST_F(ReportTest, AReportAtAPositionItCannotBeTrueToIsRefused) {
   ImportOxford();
   const uint64_t head = Head();

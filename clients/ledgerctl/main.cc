@@ -32,6 +32,7 @@
 #include "clients/ledgerctl/output.h"
 #include "clients/ledgerctl/plan_import.h"
 #include "clients/ledgerctl/principals.h"
+#include "ledger/domain/limits.h"
 #include "ledger/domain/names.h"
 #include "ledger/domain/target_date.h"
 #include "ledger/integrity/checkpoint.h"
@@ -717,7 +718,9 @@ int Main(int argc, char** argv) {
                  "PEM client certificate for mutual TLS (LEDGER_CLIENT_CERT)");
   app.add_option("--client_key", g.client_key, "PEM client key for mutual TLS (LEDGER_CLIENT_KEY)");
   app.add_option("--config", g.config, "config file (JSON)");
-  app.add_option("--timeout", g.timeout_seconds, "deadline of each call, seconds")
+  app.add_option("--timeout", g.timeout_seconds,
+                 "deadline of each call, seconds (default 30; verify, rebuild and backup: an "
+                 "hour)")
       ->capture_default_str();
   app.add_option("-o,--output", g.output, "table, json or csv")->capture_default_str();
   // Given twice (an alias that sets --plan, then --plan again), the last
@@ -736,6 +739,17 @@ int Main(int argc, char** argv) {
     auto format = ParseFormat(g.output);
     if (!format.ok()) Fail(kUsage, std::string(format.status().message()));
     return std::make_pair(ResolveConnection(g), *format);
+  };
+  // A call whose work grows with the ledger (verify, rebuild, backup) has
+  // as long as it needs, up to an hour, unless --timeout says otherwise: a
+  // large ledger's check must not fail as "too slow" for a deadline meant
+  // for a query.
+  auto connect_long = [&]() {
+    auto connected = connect();
+    if (app.count("--timeout") == 0) {
+      connected.first.timeout = std::max(connected.first.timeout, absl::Hours(1));
+    }
+    return connected;
   };
 
   // plan
@@ -1128,9 +1142,9 @@ int Main(int argc, char** argv) {
       "Example: ledgerctl recommendation add r11 --number 11 --title 'Climate' "
       "--text 'Set out the route to net zero' --reason 'Added by the follow-up visit'");
   rec_add->add_option("ID", rec_id, "the recommendation's id, e.g. r11")->required();
-  rec_add->add_option("--number", rec_number, "its number in the plan")
+  rec_add->add_option("--number", rec_number, "its number in the plan, its own")
       ->required()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, domain::kMaxRecommendationNumber));
   rec_add->add_option("--title", rec_title, "its short title")->required();
   rec_add->add_option("--text", rec_text, "its full text ('-' reads stdin)");
   rec_add->add_option("--reason", rec_reason, "why it is added");
@@ -1335,10 +1349,13 @@ int Main(int argc, char** argv) {
   std::string diff_from, diff_to;
   auto* diff =
       app.add_subcommand("diff",
-                         "what changed between two moments.\n"
+                         "what changed between two moments. A date is the end of that day (the "
+                         "plan as the day left it, as asof gives it): 2024-04-09 2024-10-31 is "
+                         "what changed after 9 April, up to the end of 31 October; for a day's "
+                         "own changes, give the day before it as FROM.\n"
                          "Example: ledgerctl diff 2024-04-09 2024-10-31 --clock effective");
-  diff->add_option("FROM", diff_from, "YYYY-MM-DD or RFC 3339")->required();
-  diff->add_option("TO", diff_to, "YYYY-MM-DD or RFC 3339")->required();
+  diff->add_option("FROM", diff_from, "YYYY-MM-DD (the end of that day) or RFC 3339")->required();
+  diff->add_option("TO", diff_to, "YYYY-MM-DD (the end of that day) or RFC 3339")->required();
   diff->add_option("--clock", clock, "recorded or effective")->capture_default_str();
   diff->callback([&] {
     run = [&] {
@@ -1576,7 +1593,7 @@ int Main(int argc, char** argv) {
   backup->add_option("ID", backup_id, "backup name (a-z, 0-9, '-')")->required();
   backup->callback([&] {
     run = [&] {
-      auto [c, f] = connect();
+      auto [c, f] = connect_long();
       Client client(c);
       auto stub = v1::AdminService::NewStub(client.channel());
       v1::CreateBackupRequest request;
@@ -1619,7 +1636,7 @@ int Main(int argc, char** argv) {
   rebuild->add_flag("--no-wait,--no_wait", rebuild_no_wait, "return once the rebuild has started");
   rebuild->callback([&] {
     run = [&] {
-      auto [c, f] = connect();
+      auto [c, f] = connect_long();
       Client client(c);
       v1::RebuildProjectionRequest request;
       request.set_name(rebuild_name);
@@ -1690,7 +1707,7 @@ int Main(int argc, char** argv) {
                    "check the log alone, not the read models built from it (quicker)");
   verify->callback([&] {
     run = [&] {
-      auto [c, f] = connect();
+      auto [c, f] = connect_long();
       Client client(c);
       std::optional<v1::SignedCheckpoint> published;
       if (!against.empty()) {

@@ -200,6 +200,7 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
   CsvFile recs = ReadCsv(base + "/" + recs_file);
   out.errors.insert(out.errors.end(), recs.errors.begin(), recs.errors.end());
   std::set<std::string> rec_ids;
+  std::map<int, std::string> numbers;  // to the id of the first row given it
   if (recs.errors.empty()) {
     std::map<std::string, int> col;
     for (const char* name : {"number", "id", "title", "text"}) {
@@ -224,10 +225,13 @@ PlanImport BuildPlanImportFromFiles(const std::string& manifest_text, const std:
           continue;
         }
         int number = 0;
+        const std::string id = Trim(cell("id"));
         if (!absl::SimpleAtoi(Trim(cell("number")), &number) || number < 1) {
           bad("number", absl::StrCat("\"", cell("number"), "\" is not a positive number"));
+        } else if (auto [taken, fresh] = numbers.try_emplace(number, id); !fresh) {
+          bad("number", absl::StrCat(number, " is ", taken->second,
+                                     "'s too: each recommendation has its own number"));
         }
-        const std::string id = Trim(cell("id"));
         if (!domain::IsValidId(id)) bad("id", absl::StrCat("\"", id, "\" is not a valid id"));
         if (!rec_ids.insert(id).second) bad("id", absl::StrCat("duplicate id \"", id, "\""));
         if (Trim(cell("title")).empty()) bad("title", "required");

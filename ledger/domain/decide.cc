@@ -267,10 +267,17 @@ absl::StatusOr<v1::Event> DecideAddRecommendation(const StateTxn& txn,
       !s.ok())
     return s;
   if (absl::Status s = RequireAdmin(ctx, "add a recommendation"); !s.ok()) return s;
-  if (txn.plans.Find(req.parent()) == nullptr) {
+  const PlanEntity* plan = txn.plans.Find(req.parent());
+  if (plan == nullptr) {
     return absl::NotFoundError(absl::StrCat("parent: plan ", req.parent(), " not found"));
   }
   const std::string name = RecommendationName(parent->plan, req.recommendation_id());
+  if (auto taken = plan->recommendation_numbers.find(req.number());
+      taken != plan->recommendation_numbers.end() && taken->second != name) {
+    return absl::AlreadyExistsError(absl::StrCat("number: recommendation ", req.number(),
+                                                 " of the plan is ", taken->second,
+                                                 "; each has its own number"));
+  }
   if (absl::Status s = CheckVersion(req, name, txn.StreamVersion(name)); !s.ok()) return s;
   if (txn.recommendations.Find(name) != nullptr) {
     return absl::AlreadyExistsError(
@@ -700,7 +707,14 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn, const v1::CorrectEv
   absl::StatusOr<const ActionEntity*> action = FindWritableAction(txn, ctx, "event", stream);
   if (!action.ok()) return action.status();
   if (absl::Status s = CheckVersion(req, stream, (*action)->version); !s.ok()) return s;
-  if (absl::Status s = RejectIfStopped(stream, **action, "correct its events"); !s.ok()) return s;
+  // A stopped action takes no correction but of the change that stopped it:
+  // a stop made by mistake, or the wrong status given, is put right there.
+  const bool corrects_the_stop = req.has_status() && (*action)->status_position == *position;
+  if (!corrects_the_stop) {
+    if (absl::Status s = RejectIfStopped(stream, **action, "correct its events"); !s.ok()) {
+      return s;
+    }
+  }
   // A status change made by mistake is corrected to the status it changed
   // from: it then changed nothing (an action paused or started in error is
   // as it was, and the mistake and why stay in the history). Otherwise,

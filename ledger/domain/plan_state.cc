@@ -40,7 +40,11 @@ void StateTxn::Apply(const v1::Event& event) {
       rec.version = event.version();
       // Stored events come from disk, where they may have been altered.
       auto parsed = ParseName("stream", stream);
-      if (parsed.ok()) plans.Mutable(parsed->PlanName()).recommendations++;
+      if (parsed.ok()) {
+        PlanEntity& plan = plans.Mutable(parsed->PlanName());
+        plan.recommendations++;
+        plan.recommendation_numbers.try_emplace(rec.number, stream);
+      }
       break;
     }
     case v1::Event::kActionAdded: {

@@ -18,6 +18,8 @@ struct PlanEntity {
   uint64_t version = 0;
   std::string title;
   int recommendations = 0;
+  // Each recommendation's number, to the first recommendation given it.
+  absl::flat_hash_map<int, std::string> recommendation_numbers;
   uint64_t since_us = 0;  // effective time of the event that created it
   // Its closed periods: a change taking effect before one closed alters
   // what that period's report says when produced again (InClosedPeriods).

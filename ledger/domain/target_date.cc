@@ -71,7 +71,9 @@ absl::StatusOr<v1::TargetDate> ParseTargetDate(absl::string_view field, absl::st
   // A quarter or season is a span, not a date: which day it is due on is
   // the council's to say.
   if (rest.size() >= 2 && (rest[0] == 'Q' || rest[0] == 'q') && absl::ascii_isdigit(rest[1])) {
-    return bad("a quarter is not a date: give the month it ends in, e.g. \"December 2026\"");
+    return bad(
+        "a quarter is not a date: give the month it is due in (Q3 of a financial year ends in "
+        "December, of a calendar year in September)");
   }
   // DD/MM/YYYY, the order UK spreadsheets write a date in.
   if (std::vector<absl::string_view> parts = absl::StrSplit(rest, '/'); parts.size() == 3) {
