@@ -357,6 +357,57 @@ TEST(LedgerdTest, ExecuteCommandsIsAtomic) {
   EXPECT_EQ(response.position(), head + 1);
 }
 
+// validate_only decides a request as it would be decided, refusal or
+// events, and appends nothing, consuming no request_id.
+TEST(LedgerdTest, ValidateOnlyDecidesAndAppendsNothing) {
+  LedgerdProcess ledgerd;
+  auto stub = ledgerd.LedgerStub();
+  SeedPlan(*stub);
+  const uint64_t head = Head(*stub).position();
+  v1::ExecuteCommandsRequest request;
+  request.set_request_id("validate-1");
+  request.set_validate_only(true);
+  *request.add_commands() = testing::ChangeStatus(kAction, v1::ONGOING);
+  *request.add_commands() = testing::RecordUpdate(kAction, kPeriod, "Board being set up");
+  v1::CommandResponse would;
+  grpc::Status s = stub->ExecuteCommands(Context(kOfficerToken).get(), request, &would);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(would.events_size(), 2);
+  EXPECT_EQ(would.events(0).position(), head + 1);
+  EXPECT_EQ(would.events(1).name(), absl::StrCat("events/", head + 2));
+  EXPECT_EQ(would.position(), 0u);
+  EXPECT_FALSE(would.replayed());
+  EXPECT_EQ(Head(*stub).position(), head);
+
+  // A refusal is the one the request would get.
+  v1::ExecuteCommandsRequest refused = request;
+  *refused.add_commands() = testing::ChangeStatus(kAction, v1::NOT_STARTED);
+  v1::CommandResponse none;
+  s = stub->ExecuteCommands(Context(kOfficerToken).get(), refused, &none);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("commands[2].status: cannot change from ONGOING to "
+                                   "NOT_STARTED"),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(Head(*stub).position(), head);
+
+  // Done for real, with the same request_id, it appends what was foretold;
+  // validated again, it is the recorded answer.
+  request.set_validate_only(false);
+  v1::CommandResponse done;
+  s = stub->ExecuteCommands(Context(kOfficerToken).get(), request, &done);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(done.replayed());
+  ASSERT_EQ(done.events_size(), 2);
+  EXPECT_EQ(done.events(1).position(), would.events(1).position());
+  EXPECT_EQ(done.events(1).stream(), would.events(1).stream());
+  request.set_validate_only(true);
+  v1::CommandResponse again;
+  ASSERT_TRUE(stub->ExecuteCommands(Context(kOfficerToken).get(), request, &again).ok());
+  EXPECT_TRUE(again.replayed());
+  EXPECT_EQ(Head(*stub).position(), head + 2);
+}
+
 TEST(LedgerdTest, RestartKeepsEventsVersionsAndHashChain) {
   testing::TempDir dir;
   const std::string data = dir.path() + "/data";

@@ -491,10 +491,11 @@ std::string NameOrigin(const std::string& message, const std::vector<std::string
 void RunExecute(Client& client, std::vector<v1::Command> commands, const std::string& rid,
                 v1::CommandResponse* response, const FlagNames& flags = {},
                 const std::vector<std::string>& command_flags = {},
-                const std::vector<std::string>* origins = nullptr) {
+                const std::vector<std::string>* origins = nullptr, bool validate_only = false) {
   v1::ExecuteCommandsRequest request;
   for (auto& c : commands) *request.add_commands() = std::move(c);
   request.set_request_id(rid);
+  request.set_validate_only(validate_only);
   // A retry carries the same request_id, so it is applied at most once.
   grpc::Status status;
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -524,21 +525,6 @@ int PlanImportCommand(Client& client, const std::string& directory, bool dry_run
   std::cerr << absl::StrFormat(
       "ledgerctl: %s: %d recommendations, %d actions, %d updates (%d commands)\n", plan.plan_name,
       plan.recommendations, plan.actions, plan.updates, plan.commands.size());
-  if (dry_run) {
-    // The files alone were checked: the ledger's own rules are applied only
-    // when it is recorded. One is cheap to foresee: a plan that exists.
-    v1::GetPlanRequest get;
-    get.set_name(plan.plan_name);
-    v1::PlanView existing;
-    const grpc::Status found = client.query().GetPlan(client.Context().get(), get, &existing);
-    if (found.ok()) {
-      std::cerr << "ledgerctl: dry run: " << plan.plan_name
-                << " is already in the ledger: importing the files it came from again appends "
-                   "nothing, and other files are refused\n";
-    }
-    std::cerr << "ledgerctl: dry run: the files are well formed; nothing was recorded\n";
-    return kOk;
-  }
   // One atomic request when it fits; request ids come from the content, so
   // importing the same files again appends nothing.
   constexpr size_t kBatch = 1000;
@@ -556,7 +542,28 @@ int PlanImportCommand(Client& client, const std::string& directory, bool dry_run
         plan.origins.begin() + start,
         plan.origins.begin() + std::min(plan.origins.size(), start + kBatch));
     v1::CommandResponse response;
-    RunExecute(client, std::move(batch), rid, &response, {}, {}, &origins);
+    // A dry run has the ledger decide the import as it stands, recording
+    // nothing: a refusal names its line as the import's would. Past the
+    // first request, the commands depend on those before being recorded.
+    RunExecute(client, std::move(batch), rid, &response, {}, {}, &origins, dry_run);
+    if (dry_run) {
+      const size_t decided = static_cast<size_t>(fingerprint.commands_size());
+      if (response.replayed()) {
+        std::cerr << "ledgerctl: dry run: " << plan.plan_name
+                  << " was imported from these files already: importing them again appends "
+                     "nothing\n";
+      } else {
+        std::cerr << "ledgerctl: dry run: the ledger would accept "
+                  << (decided == plan.commands.size()
+                          ? absl::StrCat("the import: ", response.events_size(), " events")
+                          : absl::StrCat("its first ", decided, " of ", plan.commands.size(),
+                                         " commands (the rest are decided only once those "
+                                         "are recorded)"))
+                  << "\n";
+      }
+      std::cerr << "ledgerctl: dry run: nothing was recorded\n";
+      return kOk;
+    }
     sent += static_cast<size_t>(fingerprint.commands_size());
     if (response.replayed()) {
       replayed += static_cast<size_t>(response.events_size());
@@ -765,7 +772,9 @@ int Main(int argc, char** argv) {
   plan_import->add_option("DIR", import_dir, "plan directory")
       ->required()
       ->check(CLI::ExistingDirectory);
-  plan_import->add_flag("--dry-run", dry_run, "check the files, record nothing");
+  plan_import->add_flag("--dry-run", dry_run,
+                        "check the files, and have the ledger decide the import as it stands "
+                        "(owners, periods, an existing plan), recording nothing");
   plan_import->callback([&] {
     run = [&] {
       auto [c, f] = connect();

@@ -29,7 +29,8 @@ struct Ledger::Pending {
   std::string request_key;  // empty without a request_id
   std::string fingerprint;
   absl::StatusOr<v1::CommandResponse> result;
-  bool accepted = false;  // decided and staged in the group's batch
+  bool validate_only = false;  // decide and answer, append nothing
+  bool accepted = false;       // decided and staged in the group's batch
   // Answered with events staged in the group's batch (a retry of a request
   // decided earlier in the group): they stand or fall with its commit.
   bool answered_from_group = false;
@@ -146,13 +147,17 @@ absl::Status Ledger::Replay() {
 
 absl::StatusOr<v1::CommandResponse> Ledger::Execute(const domain::Principal& actor,
                                                     std::vector<v1::Command> commands,
-                                                    const std::string& request_id) {
+                                                    const std::string& request_id,
+                                                    bool validate_only) {
   absl::StatusOr<v1::CommandResponse> result;
   absl::Notification finished;
-  ExecuteAsync(actor, std::move(commands), request_id, [&](absl::StatusOr<v1::CommandResponse> r) {
-    result = std::move(r);
-    finished.Notify();
-  });
+  ExecuteAsync(
+      actor, std::move(commands), request_id,
+      [&](absl::StatusOr<v1::CommandResponse> r) {
+        result = std::move(r);
+        finished.Notify();
+      },
+      validate_only);
   // The writer always completes what it took from the queue, so this wait is
   // bounded by one group's decide-and-sync time.
   finished.WaitForNotification();
@@ -160,7 +165,7 @@ absl::StatusOr<v1::CommandResponse> Ledger::Execute(const domain::Principal& act
 }
 
 void Ledger::ExecuteAsync(domain::Principal actor, std::vector<v1::Command> commands,
-                          std::string request_id, Done done) {
+                          std::string request_id, Done done, bool validate_only) {
   auto refuse = [&done](absl::Status status) { std::move(done)(std::move(status)); };
   if (commands.empty()) {
     return refuse(absl::InvalidArgumentError("commands: at least one command is required"));
@@ -183,6 +188,7 @@ void Ledger::ExecuteAsync(domain::Principal actor, std::vector<v1::Command> comm
   pending->actor = std::move(actor);
   pending->commands = std::move(commands);
   pending->request_id = std::move(request_id);
+  pending->validate_only = validate_only;
   pending->done = std::move(done);
   if (!pending->request_id.empty()) {
     pending->request_key =
@@ -358,9 +364,18 @@ void Ledger::Decide(Pending& p, store::EventLog::Batch& batch, absl::Time now,
     events.push_back(*std::move(event));
   }
 
+  assert(!events.empty());  // one event a command, and at least one command
+  if (p.validate_only) {
+    // The answer as for appending them; the write model, the batch and the
+    // request records are as they were.
+    v1::CommandResponse response;
+    for (const v1::Event& event : events) SetAppended(event, response.add_events());
+    for (std::string& warning : warnings) response.add_warnings(std::move(warning));
+    p.result = std::move(response);
+    return;
+  }
   static thread_local absl::BitGen gen;
   v1::CommandResponse response;
-  assert(!events.empty());  // one event a command, and at least one command
   const uint64_t first_position = events.front().position();
   const size_t count = events.size();
   for (v1::Event& event : events) {

@@ -43,9 +43,12 @@ class Ledger {
   // Decides and appends `commands` atomically on behalf of `actor`. Returns
   // once the events are durable, or the reason nothing was appended. With a
   // request_id, a retry returns the first answer (replayed = true).
+  // With `validate_only`, decides them and answers as for appending them,
+  // appending nothing.
   absl::StatusOr<v1::CommandResponse> Execute(const domain::Principal& actor,
                                               std::vector<v1::Command> commands,
-                                              const std::string& request_id);
+                                              const std::string& request_id,
+                                              bool validate_only = false);
 
   // The same without a thread waiting: `done` runs exactly once, on the
   // calling thread when the request is refused before it is queued, else on
@@ -53,7 +56,7 @@ class Ledger {
   // block: it holds up the writer.
   using Done = absl::AnyInvocable<void(absl::StatusOr<v1::CommandResponse>) &&>;
   void ExecuteAsync(domain::Principal actor, std::vector<v1::Command> commands,
-                    std::string request_id, Done done);
+                    std::string request_id, Done done, bool validate_only = false);
 
   // Requests waiting for the writer.
   size_t queued() {

@@ -102,15 +102,17 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::ExecuteCommands(
   }
   std::vector<v1::Command> commands(request->commands().begin(), request->commands().end());
   // The request and response live until Finish.
-  ledger_->ExecuteAsync(*std::move(principal), std::move(commands), request->request_id(),
-                        [reactor, response](absl::StatusOr<v1::CommandResponse> result) {
-                          if (!result.ok()) {
-                            reactor->Finish(ToGrpc(result.status()));
-                            return;
-                          }
-                          *response = *std::move(result);
-                          reactor->Finish(grpc::Status::OK);
-                        });
+  ledger_->ExecuteAsync(
+      *std::move(principal), std::move(commands), request->request_id(),
+      [reactor, response](absl::StatusOr<v1::CommandResponse> result) {
+        if (!result.ok()) {
+          reactor->Finish(ToGrpc(result.status()));
+          return;
+        }
+        *response = *std::move(result);
+        reactor->Finish(grpc::Status::OK);
+      },
+      request->validate_only());
   return reactor;
 }
 
