@@ -148,7 +148,10 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
       *view->mutable_original_target_date() = added.target_date();
       view->set_owner(added.owner());
       view->set_status(added.status());
-      view->set_status_reason(event.reason());
+      // The reason an action is added says why it is there; it is its
+      // status's reason only when added paused or stopped, which needs one.
+      view->set_status_reason(
+          added.status() == v1::PAUSED || added.status() == v1::STOPPED ? event.reason() : "");
       *view->mutable_created_at() = event.recorded_at();
       *view->mutable_created_effective() = event.effective_at();
       view->set_description_position(position);

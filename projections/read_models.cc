@@ -38,8 +38,9 @@ class CurrentProjection final : public Projection {
   // 2: a corrected status takes the correction's reason. 3: the first
   // target set on an action adopted without one is its original, not a
   // revision. 4: a status change corrected to what it changed from
-  // restores the reason before it.
-  uint64_t layout() const override { return 4; }
+  // restores the reason before it. 5: an action's reason for being added
+  // is its status's only when paused or stopped.
+  uint64_t layout() const override { return 5; }
 
   absl::Status Open(const ProjectionContext&) override {
     plans_.Clear();

@@ -316,8 +316,10 @@ class TemporalProjection final : public Projection {
   // correction's reason; a target revision's from is the target in force
   // at its effective time. 9: the first target set on an action adopted
   // without one is its original, not a revision. 10: a status change
-  // corrected to what it changed from restores the reason before it.
-  uint64_t layout() const override { return 10; }
+  // corrected to what it changed from restores the reason before it. 11:
+  // an action's reason for being added is its status's only when paused
+  // or stopped.
+  uint64_t layout() const override { return 11; }
   // A back-dated event refolds from the model as committed, so it comes in
   // a step of its own, whose only index entries are its own.
   bool NeedsOwnStep(const v1::Event& event) const override {

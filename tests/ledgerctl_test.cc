@@ -271,6 +271,8 @@ TEST_F(LedgerctlTest, AnAdminAddsARecommendationAndActionsAfterTheImport) {
   EXPECT_EQ(a1["owner"], "jsmith");
   EXPECT_EQ(a1["target_date"]["year"], 2030);
   EXPECT_EQ(a1["status"], "NOT_STARTED");
+  // Why it was added is not why it is not started.
+  EXPECT_EQ(a1.value("status_reason", ""), "") << a1.dump();
 
   const uint64_t head = Head();
   RunResult officer =
