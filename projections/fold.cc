@@ -162,7 +162,7 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
       break;
     }
     case v1::Event::kStatusChanged:
-      view->set_previous_status(view->status());
+      view->set_previous_status(event.status_changed().from());
       view->set_previous_status_reason(view->status_reason());
       view->set_status(event.status_changed().to());
       view->set_status_reason(event.reason());
@@ -221,6 +221,18 @@ void FoldAction(const v1::Event& event, v1::ActionView* view) {
           // original too.
           if (view->original_target_position() == target) {
             *view->mutable_original_target_date() = c.target_date();
+          } else if (target == view->created_position()) {
+            // Adopted without a target, and given a first one since: it was
+            // adopted with this one, which is the original, and the first
+            // target given is a revision of it.
+            for (v1::TargetRevision& r : *view->mutable_revisions()) {
+              if (r.position() != view->original_target_position()) continue;
+              r.set_first_target(false);
+              *r.mutable_from() = c.target_date();
+              view->set_target_revisions(view->target_revisions() + 1);
+            }
+            *view->mutable_original_target_date() = c.target_date();
+            view->set_original_target_position(target);
           }
           break;
         case v1::EventCorrected::kDescription:

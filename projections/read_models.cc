@@ -39,8 +39,9 @@ class CurrentProjection final : public Projection {
   // target set on an action adopted without one is its original, not a
   // revision. 4: a status change corrected to what it changed from
   // restores the reason before it. 5: an action's reason for being added
-  // is its status's only when paused or stopped.
-  uint64_t layout() const override { return 5; }
+  // is its status's only when paused or stopped. 6: an adoption given a
+  // target by correction after a first target makes that one a revision.
+  uint64_t layout() const override { return 6; }
 
   absl::Status Open(const ProjectionContext&) override {
     plans_.Clear();

@@ -318,8 +318,9 @@ class TemporalProjection final : public Projection {
   // without one is its original, not a revision. 10: a status change
   // corrected to what it changed from restores the reason before it. 11:
   // an action's reason for being added is its status's only when paused
-  // or stopped.
-  uint64_t layout() const override { return 11; }
+  // or stopped. 12: an adoption given a target by correction after a
+  // first target makes that one a revision.
+  uint64_t layout() const override { return 12; }
   // A back-dated event refolds from the model as committed, so it comes in
   // a step of its own, whose only index entries are its own.
   bool NeedsOwnStep(const v1::Event& event) const override {

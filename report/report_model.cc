@@ -133,9 +133,10 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
     auto before = m.previous.find(a.name());
     if (before == m.previous.end()) {
       added.rows.push_back({id, a.description()});
-      // Added and moved within the period: a revision of the target it was
-      // added with (or first given).
-      if (a.target_revisions() > 0 &&
+      // Added and moved since the previous period: a revision of the target
+      // it was added with (or first given). The first period has nothing
+      // before it to say what is new.
+      if (!m.previous_heading.empty() && a.target_revisions() > 0 &&
           !domain::SameTargetDate(a.original_target_date(), a.target_date())) {
         targets.rows.push_back({id, domain::FormatTargetDate(a.original_target_date()),
                                 domain::FormatTargetDate(a.target_date()),
@@ -149,9 +150,20 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
       }
       if (!domain::SameTargetDate(was.target_date(), a.target_date())) {
         if (!domain::IsSet(was.original_target_date()) && domain::IsSet(a.target_date())) {
-          // It had none until this period: given one, it has not slipped.
+          // It had none until this period: given one, it has not slipped;
+          // moved from it since, that is a revision.
+          std::string first_reason;
+          for (const v1::TargetRevision& r : a.revisions()) {
+            if (r.first_target()) first_reason = r.reason();
+          }
           first.rows.push_back(
-              {id, domain::FormatTargetDate(a.target_date()), reasons(&was, a, true)});
+              {id, domain::FormatTargetDate(a.original_target_date()), first_reason});
+          if (a.target_revisions() > 0 &&
+              !domain::SameTargetDate(a.original_target_date(), a.target_date())) {
+            targets.rows.push_back({id, domain::FormatTargetDate(a.original_target_date()),
+                                    domain::FormatTargetDate(a.target_date()),
+                                    reasons(&was, a, false)});
+          }
         } else {
           targets.rows.push_back({id, domain::FormatTargetDate(was.target_date()),
                                   domain::FormatTargetDate(a.target_date()),

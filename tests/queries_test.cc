@@ -478,6 +478,25 @@ TEST_F(QueriesTest, FirstTargetOfAnActionAdoptedWithoutOneIsNotARevision) {
   ASSERT_NE(now, nullptr);
   EXPECT_EQ(now->original_target_date().month(), 11);
   EXPECT_EQ(now->target_revisions(), 1);
+
+  // Corrected to say it was adopted with a target, the action's first
+  // target is a revision of that one: now and on any date alike.
+  v1::Command adopted;
+  adopted.mutable_correct_event()->set_event("events/3");
+  adopted.mutable_correct_event()->set_target_date("June 2040");
+  adopted.mutable_correct_event()->set_reason("The plan gave one after all");
+  head_ = Do(kAdminToken, adopted);
+  a1 = GetAction(kA1);
+  EXPECT_EQ(a1.original_target_date().month(), 6);
+  EXPECT_EQ(a1.target_revisions(), 2);
+  EXPECT_FALSE(a1.revisions(0).first_target());
+  EXPECT_EQ(a1.revisions(0).from().month(), 6);
+  const v1::PlanSnapshot corrected = AsOf(Day(2030, 1, 1), v1::EFFECTIVE);
+  const v1::ActionView* as_of = Find(corrected, kA1);
+  ASSERT_NE(as_of, nullptr);
+  EXPECT_EQ(as_of->original_target_date().month(), 6);
+  EXPECT_EQ(as_of->target_revisions(), 2);
+  EXPECT_EQ(as_of->target_date().year(), 2041);
 }
 
 TEST_F(QueriesTest, ListPlansPagesThroughEveryPlanByName) {
@@ -726,6 +745,25 @@ TEST_F(QueriesTest, CorrectionsAgainFollowTheLastOneAndTheStatusRules) {
   EXPECT_EQ(on_target.after(), "April 2025");
   EXPECT_EQ(on_description.before(), "Action a2");
   EXPECT_EQ(on_description.after(), "Action a2, as adopted");
+
+  // An older event (its value no longer the one shown) corrected to what
+  // it, or its latest correction, says is refused as changing nothing; a
+  // correction back to what it first said is a change.
+  auto correct_added_target = [](const std::string& date) {
+    v1::Command c;
+    c.mutable_correct_event()->set_event("events/4");  // kA1 added with December 2024
+    c.mutable_correct_event()->set_target_date(date);
+    c.mutable_correct_event()->set_reason("As adopted");
+    return c;
+  };
+  EXPECT_EQ(refused(correct_added_target("December 2024")),
+            "target_date: events/4 already says this; nothing to correct");
+  const uint64_t november = Do(kAdminToken, correct_added_target("November 2024"));
+  EXPECT_EQ(refused(correct_added_target("November 2024")),
+            absl::StrCat("target_date: events/4 already says this (as events/", november,
+                         " corrected it); nothing to correct"));
+  head_ = Do(kAdminToken, correct_added_target("December 2024"));
+  EXPECT_EQ(GetAction(kA1).original_target_date().month(), 12);
 }
 
 // A narrative update shows the text it replaced and the event that set it:

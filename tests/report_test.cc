@@ -504,6 +504,9 @@ TEST_F(ReportTest, AFirstTargetIsSetNotRevised) {
   v1::ExecuteCommandsRequest request;
   *request.add_commands() = testing::OpenPeriod("oxford-cpc-2023", "jan-2025", "January 2025");
   *request.add_commands() = testing::ReviseTarget(a16, "June 2025", "date agreed by the board");
+  const std::string a1 = "plans/oxford-cpc-2023/recommendations/r1/actions/a1";
+  *request.add_commands() = testing::ReviseTarget(a1, "March 2025", "date set");
+  *request.add_commands() = testing::ReviseTarget(a1, "April 2025", "moved");
   *request.add_commands() =
       testing::AddAction("plans/oxford-cpc-2023/recommendations/r1", "a17", "March 2025");
   *request.add_commands() = testing::ReviseTarget(
@@ -523,6 +526,10 @@ TEST_F(ReportTest, AFirstTargetIsSetNotRevised) {
             std::string::npos)
       << md;
   EXPECT_NE(md.find("| r1/a16 | June 2025 | date agreed by the board |", set), std::string::npos)
+      << md;
+  // Given a first target and moved from it in the period: set, and revised.
+  EXPECT_NE(md.find("| r1/a1 | March 2025 | date set |", set), std::string::npos) << md;
+  EXPECT_NE(revised_table.find("| r1/a1 | March 2025 | April 2025 | moved |"), std::string::npos)
       << md;
   // Nor is it among the slipped.
   const size_t slipped = md.find("### Target dates revised (slipped or brought forward)");

@@ -549,18 +549,24 @@ int PlanImportCommand(Client& client, const std::string& directory, bool dry_run
     if (dry_run) {
       const size_t decided = static_cast<size_t>(fingerprint.commands_size());
       if (response.replayed()) {
-        std::cerr << "ledgerctl: dry run: " << plan.plan_name
-                  << " was imported from these files already: importing them again appends "
-                     "nothing\n";
-      } else {
-        std::cerr << "ledgerctl: dry run: the ledger would accept "
-                  << (decided == plan.commands.size()
-                          ? absl::StrCat("the import: ", response.events_size(), " events")
-                          : absl::StrCat("its first ", decided, " of ", plan.commands.size(),
-                                         " commands (the rest are decided only once those "
-                                         "are recorded)"))
-                  << "\n";
+        // Recorded by an earlier import: the next request is the one to ask about.
+        sent += decided;
+        replayed += static_cast<size_t>(response.events_size());
+        continue;
       }
+      const size_t after = sent + decided;
+      std::cerr << "ledgerctl: dry run: "
+                << (sent > 0 ? absl::StrCat("the first ", sent,
+                                            " commands were recorded by an earlier import; ")
+                             : "")
+                << "the ledger would accept "
+                << (after == plan.commands.size()
+                        ? absl::StrCat(sent > 0 ? "the rest: " : "the import: ",
+                                       response.events_size(), " events")
+                        : absl::StrCat("commands ", sent + 1, " to ", after, " of ",
+                                       plan.commands.size(),
+                                       " (the rest are decided only once those are recorded)"))
+                << "\n";
       std::cerr << "ledgerctl: dry run: nothing was recorded\n";
       return kOk;
     }
@@ -575,6 +581,13 @@ int PlanImportCommand(Client& client, const std::string& directory, bool dry_run
                                    plan.commands.size())
                 << std::flush;
     }
+  }
+  if (dry_run) {
+    std::cerr << "ledgerctl: dry run: " << plan.plan_name
+              << " was imported from these files already: importing them again appends "
+                 "nothing\n";
+    std::cerr << "ledgerctl: dry run: nothing was recorded\n";
+    return kOk;
   }
   if (progress) std::cerr << "\n";
   std::cout << absl::StrFormat("imported %s: %d events appended%s\n", plan.plan_name, appended,

@@ -272,13 +272,13 @@ absl::StatusOr<v1::Event> DecideAddRecommendation(const StateTxn& txn,
     return absl::NotFoundError(absl::StrCat("parent: plan ", req.parent(), " not found"));
   }
   const std::string name = RecommendationName(parent->plan, req.recommendation_id());
+  if (absl::Status s = CheckVersion(req, name, txn.StreamVersion(name)); !s.ok()) return s;
   if (auto taken = plan->recommendation_numbers.find(req.number());
       taken != plan->recommendation_numbers.end() && taken->second != name) {
     return absl::AlreadyExistsError(absl::StrCat("number: recommendation ", req.number(),
                                                  " of the plan is ", taken->second,
                                                  "; each has its own number"));
   }
-  if (absl::Status s = CheckVersion(req, name, txn.StreamVersion(name)); !s.ok()) return s;
   if (txn.recommendations.Find(name) != nullptr) {
     return absl::AlreadyExistsError(
         absl::StrCat("recommendation_id: recommendation ", name, " already exists"));
@@ -575,7 +575,7 @@ absl::StatusOr<v1::Event> DecideClosePeriod(const StateTxn& txn, const v1::Close
 // was corrected since.
 absl::Status CheckCorrectionChangesSomething(const ActionEntity& action,
                                              const v1::EventCorrected& correction,
-                                             const DecideContext& ctx) {
+                                             const v1::Event& original, const DecideContext& ctx) {
   const uint64_t target = correction.corrected_position();
   auto already = [&](absl::string_view field, uint64_t corrected_by = 0) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -608,6 +608,70 @@ absl::Status CheckCorrectionChangesSomething(const ActionEntity& action,
         return already("status");
       }
       break;
+    case v1::EventCorrected::REPLACEMENT_NOT_SET:
+      break;
+  }
+  // An older event (one whose value no longer shows now) says what its
+  // latest correction says, or else what it said itself.
+  uint64_t says_at = target;
+  if (auto latest = action.latest_correction.find(target);
+      latest != action.latest_correction.end()) {
+    says_at = latest->second;
+  }
+  absl::StatusOr<v1::Event> saying = original;
+  if (says_at != target) saying = ctx.lookup(says_at);
+  if (!saying.ok()) return saying.status();
+  const uint64_t corrected_by = says_at == target ? 0 : says_at;
+  const bool corrected = corrected_by != 0;
+  const v1::EventCorrected* last = corrected ? &saying->event_corrected() : nullptr;
+  switch (correction.replacement_case()) {
+    case v1::EventCorrected::kTargetDate: {
+      const v1::TargetDate* now = nullptr;
+      if (corrected && last->has_target_date()) {
+        now = &last->target_date();
+      } else if (!corrected && saying->has_action_added()) {
+        now = &saying->action_added().target_date();
+      } else if (!corrected && saying->has_target_date_revised()) {
+        now = &saying->target_date_revised().to();
+      }
+      if (now != nullptr && SameTargetDate(*now, correction.target_date())) {
+        return already("target_date", corrected_by);
+      }
+      break;
+    }
+    case v1::EventCorrected::kDescription: {
+      const std::string* now = nullptr;
+      if (corrected && last->has_description()) {
+        now = &last->description();
+      } else if (!corrected && saying->has_action_added()) {
+        now = &saying->action_added().description();
+      } else if (!corrected && saying->has_description_amended()) {
+        now = &saying->description_amended().to();
+      }
+      if (now != nullptr && *now == correction.description()) {
+        return already("description", corrected_by);
+      }
+      break;
+    }
+    case v1::EventCorrected::kStatus: {
+      const bool same = corrected ? last->has_status() && last->status() == correction.status()
+                                  : saying->has_status_changed() &&
+                                        saying->status_changed().to() == correction.status();
+      if (same) return already("status", corrected_by);
+      break;
+    }
+    case v1::EventCorrected::kNarrative: {
+      const std::string* now = nullptr;
+      if (corrected && last->has_narrative()) {
+        now = &last->narrative();
+      } else if (!corrected && saying->has_update_recorded()) {
+        now = &saying->update_recorded().narrative();
+      }
+      if (now != nullptr && *now == correction.narrative()) {
+        return already("narrative", corrected_by);
+      }
+      break;
+    }
     case v1::EventCorrected::REPLACEMENT_NOT_SET:
       break;
   }
@@ -729,7 +793,8 @@ absl::StatusOr<v1::Event> DecideCorrect(const StateTxn& txn, const v1::CorrectEv
                                        "): ", absl::StripPrefix(s.message(), "status: ")));
     }
   }
-  if (absl::Status s = CheckCorrectionChangesSomething(**action, *corrected, ctx); !s.ok()) {
+  if (absl::Status s = CheckCorrectionChangesSomething(**action, *corrected, *original, ctx);
+      !s.ok()) {
     return s;
   }
   event.set_stream(stream);

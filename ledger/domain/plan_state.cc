@@ -154,6 +154,7 @@ void StateTxn::Apply(const v1::Event& event) {
       ActionEntity& action = actions.Mutable(stream);
       const auto& c = event.event_corrected();
       const uint64_t target = c.corrected_position();
+      action.latest_correction[target] = position;
       switch (c.replacement_case()) {
         case v1::EventCorrected::kTargetDate:
           if (action.target_date_position == target) action.target_date = c.target_date();

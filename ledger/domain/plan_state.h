@@ -77,6 +77,9 @@ struct ActionEntity {
   std::string effective_owner;
   uint64_t since_us = 0;                  // effective time of the event that created it
   std::vector<NarrativeMark> narratives;  // one a period it has an update in
+  // Of each of its events corrected, the latest correction: what the event
+  // says now, so that a correction to that is refused as changing nothing.
+  absl::flat_hash_map<uint64_t, uint64_t> latest_correction;
 };
 
 size_t NarrativeHash(absl::string_view text);

@@ -254,7 +254,10 @@ void Ledger::ProcessGroup(std::vector<Pending*>& group) {
                  committed.ToString().c_str());
   }
   for (Pending* p : group) {
-    if ((p->accepted || p->answered_from_group) && !committed.ok()) {
+    // A validation decided after requests of the group stood on their
+    // events: it falls with them.
+    const bool stood_on_group = p->validate_only && p->result.ok();
+    if ((p->accepted || p->answered_from_group || stood_on_group) && !committed.ok()) {
       p->result = absl::UnavailableError(
           absl::StrCat("the ledger could not make the write durable, nothing was recorded "
                        "and it has stopped accepting writes: ",
