@@ -284,6 +284,11 @@ TEST_F(LedgerctlTest, AnAdminAddsARecommendationAndActionsAfterTheImport) {
                             "plans/oxford-cpc-2023/recommendations/r99 not found"),
             std::string::npos)
       << no_rec.err;
+  RunResult other = Ctl({"action", "show", "plans/camden/recommendations/r1/actions/a1"});
+  EXPECT_EQ(other.exit_code, 4) << other.err;
+  EXPECT_NE(other.err.find("note: ACTION is of plans/camden, not plans/oxford-cpc-2023"),
+            std::string::npos)
+      << other.err;
   RunResult twice = Ctl({"action", "add", "r11/a1", "--description", "Again"});
   EXPECT_EQ(twice.exit_code, 5) << twice.err;
   EXPECT_NE(twice.err.find("ACTION (action_id): action "), std::string::npos) << twice.err;

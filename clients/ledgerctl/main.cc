@@ -240,6 +240,13 @@ std::string ActionName(const Connection& c, const std::string& id) {
   if (absl::StartsWith(id, "plans/")) {
     auto parsed = domain::ParseNameOf(domain::Kind::kAction, "ACTION", id);
     if (!parsed.ok()) Fail(kUsage, std::string(parsed.status().message()));
+    // A name of another plan than the one chosen: said, as what is shown
+    // of it (r1/a3) does not name its plan.
+    const std::string chosen = c.plan.empty() ? "" : PlanName(c);
+    if (!chosen.empty() && parsed->PlanName() != chosen) {
+      std::cerr << "ledgerctl: note: ACTION is of " << parsed->PlanName() << ", not " << chosen
+                << " (--plan, LEDGER_PLAN or the config file)\n";
+    }
     return id;
   }
   size_t slash = id.find('/');
