@@ -128,6 +128,16 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
     }
     return absl::StrJoin(out, "; ");
   };
+  // A row of the revisions for an action moved from its original target
+  // (as added, or first given) within the period.
+  auto moved_from_original = [&](const std::string& id, const v1::ActionView* was,
+                                 const v1::ActionView& a) {
+    if (a.target_revisions() > 0 &&
+        !domain::SameTargetDate(a.original_target_date(), a.target_date())) {
+      targets.rows.push_back({id, domain::FormatTargetDate(a.original_target_date()),
+                              domain::FormatTargetDate(a.target_date()), reasons(was, a, false)});
+    }
+  };
   for (const v1::ActionView& a : m.actions) {
     const std::string id = Short(a.name());
     auto before = m.previous.find(a.name());
@@ -136,12 +146,7 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
       // Added and moved since the previous period: a revision of the target
       // it was added with (or first given). The first period has nothing
       // before it to say what is new.
-      if (!m.previous_heading.empty() && a.target_revisions() > 0 &&
-          !domain::SameTargetDate(a.original_target_date(), a.target_date())) {
-        targets.rows.push_back({id, domain::FormatTargetDate(a.original_target_date()),
-                                domain::FormatTargetDate(a.target_date()),
-                                reasons(nullptr, a, false)});
-      }
+      if (!m.previous_heading.empty()) moved_from_original(id, nullptr, a);
     } else {
       const v1::ActionView& was = before->second;
       if (was.status() != a.status()) {
@@ -158,12 +163,7 @@ std::vector<TableData> ChangeTables(const ReportModel& m) {
           }
           first.rows.push_back(
               {id, domain::FormatTargetDate(a.original_target_date()), first_reason});
-          if (a.target_revisions() > 0 &&
-              !domain::SameTargetDate(a.original_target_date(), a.target_date())) {
-            targets.rows.push_back({id, domain::FormatTargetDate(a.original_target_date()),
-                                    domain::FormatTargetDate(a.target_date()),
-                                    reasons(&was, a, false)});
-          }
+          moved_from_original(id, &was, a);
         } else {
           targets.rows.push_back({id, domain::FormatTargetDate(was.target_date()),
                                   domain::FormatTargetDate(a.target_date()),

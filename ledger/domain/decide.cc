@@ -573,6 +573,81 @@ absl::StatusOr<v1::Event> DecideClosePeriod(const StateTxn& txn, const v1::Close
 // an older event's own corrections are not kept, so one of those is let
 // through. Correcting back to what an event first said is a change when it
 // was corrected since.
+// What an event of an action says of `field`, as the replacement a
+// correction of it would carry: an added action its target date or
+// description, a revision its new target, an amendment its description, a
+// status change its status, an update its narrative. None for an event that
+// says nothing of the field.
+std::optional<v1::EventCorrected> SaidBy(const v1::Event& event,
+                                         v1::EventCorrected::ReplacementCase field) {
+  v1::EventCorrected said;
+  switch (field) {
+    case v1::EventCorrected::kTargetDate:
+      if (event.has_action_added()) {
+        *said.mutable_target_date() = event.action_added().target_date();
+      } else if (event.has_target_date_revised()) {
+        *said.mutable_target_date() = event.target_date_revised().to();
+      } else {
+        return std::nullopt;
+      }
+      return said;
+    case v1::EventCorrected::kDescription:
+      if (event.has_action_added()) {
+        said.set_description(event.action_added().description());
+      } else if (event.has_description_amended()) {
+        said.set_description(event.description_amended().to());
+      } else {
+        return std::nullopt;
+      }
+      return said;
+    case v1::EventCorrected::kStatus:
+      if (!event.has_status_changed()) return std::nullopt;
+      said.set_status(event.status_changed().to());
+      return said;
+    case v1::EventCorrected::kNarrative:
+      if (!event.has_update_recorded()) return std::nullopt;
+      said.set_narrative(event.update_recorded().narrative());
+      return said;
+    case v1::EventCorrected::REPLACEMENT_NOT_SET:
+      break;
+  }
+  return std::nullopt;
+}
+
+// Whether two corrections replace the same field with the same value.
+bool SameReplacement(const v1::EventCorrected& a, const v1::EventCorrected& b) {
+  if (a.replacement_case() != b.replacement_case()) return false;
+  switch (a.replacement_case()) {
+    case v1::EventCorrected::kTargetDate:
+      return SameTargetDate(a.target_date(), b.target_date());
+    case v1::EventCorrected::kDescription:
+      return a.description() == b.description();
+    case v1::EventCorrected::kStatus:
+      return a.status() == b.status();
+    case v1::EventCorrected::kNarrative:
+      return a.narrative() == b.narrative();
+    case v1::EventCorrected::REPLACEMENT_NOT_SET:
+      break;
+  }
+  return false;
+}
+
+absl::string_view ReplacedField(const v1::EventCorrected& correction) {
+  switch (correction.replacement_case()) {
+    case v1::EventCorrected::kTargetDate:
+      return "target_date";
+    case v1::EventCorrected::kDescription:
+      return "description";
+    case v1::EventCorrected::kStatus:
+      return "status";
+    case v1::EventCorrected::kNarrative:
+      return "narrative";
+    case v1::EventCorrected::REPLACEMENT_NOT_SET:
+      break;
+  }
+  return "replacement";
+}
+
 absl::Status CheckCorrectionChangesSomething(const ActionEntity& action,
                                              const v1::EventCorrected& correction,
                                              const v1::Event& original, const DecideContext& ctx) {
@@ -622,58 +697,11 @@ absl::Status CheckCorrectionChangesSomething(const ActionEntity& action,
   if (says_at != target) saying = ctx.lookup(says_at);
   if (!saying.ok()) return saying.status();
   const uint64_t corrected_by = says_at == target ? 0 : says_at;
-  const bool corrected = corrected_by != 0;
-  const v1::EventCorrected* last = corrected ? &saying->event_corrected() : nullptr;
-  switch (correction.replacement_case()) {
-    case v1::EventCorrected::kTargetDate: {
-      const v1::TargetDate* now = nullptr;
-      if (corrected && last->has_target_date()) {
-        now = &last->target_date();
-      } else if (!corrected && saying->has_action_added()) {
-        now = &saying->action_added().target_date();
-      } else if (!corrected && saying->has_target_date_revised()) {
-        now = &saying->target_date_revised().to();
-      }
-      if (now != nullptr && SameTargetDate(*now, correction.target_date())) {
-        return already("target_date", corrected_by);
-      }
-      break;
-    }
-    case v1::EventCorrected::kDescription: {
-      const std::string* now = nullptr;
-      if (corrected && last->has_description()) {
-        now = &last->description();
-      } else if (!corrected && saying->has_action_added()) {
-        now = &saying->action_added().description();
-      } else if (!corrected && saying->has_description_amended()) {
-        now = &saying->description_amended().to();
-      }
-      if (now != nullptr && *now == correction.description()) {
-        return already("description", corrected_by);
-      }
-      break;
-    }
-    case v1::EventCorrected::kStatus: {
-      const bool same = corrected ? last->has_status() && last->status() == correction.status()
-                                  : saying->has_status_changed() &&
-                                        saying->status_changed().to() == correction.status();
-      if (same) return already("status", corrected_by);
-      break;
-    }
-    case v1::EventCorrected::kNarrative: {
-      const std::string* now = nullptr;
-      if (corrected && last->has_narrative()) {
-        now = &last->narrative();
-      } else if (!corrected && saying->has_update_recorded()) {
-        now = &saying->update_recorded().narrative();
-      }
-      if (now != nullptr && *now == correction.narrative()) {
-        return already("narrative", corrected_by);
-      }
-      break;
-    }
-    case v1::EventCorrected::REPLACEMENT_NOT_SET:
-      break;
+  const std::optional<v1::EventCorrected> said =
+      corrected_by != 0 ? std::optional(saying->event_corrected())
+                        : SaidBy(*saying, correction.replacement_case());
+  if (said.has_value() && SameReplacement(*said, correction)) {
+    return already(ReplacedField(correction), corrected_by);
   }
   return absl::OkStatus();
 }
